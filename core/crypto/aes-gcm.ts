@@ -1,0 +1,65 @@
+/**
+ * AES-256-GCM with a fresh random 96-bit nonce per message.
+ *
+ * Sealed format: nonce (12) ‖ ciphertext ‖ tag (16).
+ *
+ * Random 96-bit nonces are safe for up to ~2^32 messages under one key (NIST SP 800-38D §8.3);
+ * keys in Postern wrap individual records / keys, far below that bound.
+ */
+import { gcm } from '@noble/ciphers/aes.js';
+import { PosternError } from '../errors.ts';
+import { concatBytes, randomBytes } from './bytes.ts';
+
+export const AES_KEY_LENGTH = 32;
+export const AES_GCM_NONCE_LENGTH = 12;
+export const AES_GCM_TAG_LENGTH = 16;
+
+const EMPTY = new Uint8Array(0);
+
+function checkKey(key: Uint8Array): void {
+  if (!(key instanceof Uint8Array) || key.length !== AES_KEY_LENGTH) {
+    throw new PosternError('bad_request', `AES-256-GCM key must be ${AES_KEY_LENGTH} bytes`);
+  }
+}
+
+/** A new random 32-byte AES-256 key. */
+export function generateAesKey(): Uint8Array {
+  return randomBytes(AES_KEY_LENGTH);
+}
+
+/**
+ * Low-level: encrypt with a caller-chosen nonce, returning ciphertext ‖ tag (no nonce prefix).
+ * Exists for known-answer tests; production code must use aesGcmEncrypt (nonce reuse under
+ * one key breaks GCM completely).
+ */
+export function aesGcmSealWithNonce(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array {
+  checkKey(key);
+  if (!(nonce instanceof Uint8Array) || nonce.length !== AES_GCM_NONCE_LENGTH) {
+    throw new PosternError('bad_request', `AES-GCM nonce must be ${AES_GCM_NONCE_LENGTH} bytes`);
+  }
+  return gcm(key, nonce, aad ?? EMPTY).encrypt(plaintext);
+}
+
+/** Encrypts under a fresh random nonce; returns nonce ‖ ciphertext ‖ tag. */
+export function aesGcmEncrypt(key: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array {
+  const nonce = randomBytes(AES_GCM_NONCE_LENGTH);
+  return concatBytes(nonce, aesGcmSealWithNonce(key, nonce, plaintext, aad));
+}
+
+/**
+ * Opens nonce ‖ ciphertext ‖ tag. Throws PosternError('decrypt_failed') if the input is too
+ * short or authentication fails (wrong key, wrong AAD, any modified byte).
+ */
+export function aesGcmDecrypt(key: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array {
+  checkKey(key);
+  if (!(sealed instanceof Uint8Array) || sealed.length < AES_GCM_NONCE_LENGTH + AES_GCM_TAG_LENGTH) {
+    throw new PosternError('decrypt_failed', 'ciphertext is too short');
+  }
+  const nonce = sealed.subarray(0, AES_GCM_NONCE_LENGTH);
+  const body = sealed.subarray(AES_GCM_NONCE_LENGTH);
+  try {
+    return gcm(key, nonce, aad ?? EMPTY).decrypt(body);
+  } catch {
+    throw new PosternError('decrypt_failed', 'decryption failed: authentication tag mismatch');
+  }
+}

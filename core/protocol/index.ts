@@ -1,0 +1,3 @@
+export * from './envelope.ts';
+export * from './vault-api.ts';
+export * from './secrets-api.ts';

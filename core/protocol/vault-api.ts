@@ -1,0 +1,228 @@
+/**
+ * Vault → Router commands. Each command is `POST /api/v1/vault/<name>` carrying a
+ * transmission envelope (./envelope.ts) whose plaintext is `{ session?, body }`.
+ * Request bodies are validated with these schemas on the Router; clients use the inferred
+ * types. Every field that holds key material or record content is client-made ciphertext
+ * (base64url); the Router never sees a key or a secret it could open.
+ */
+import { z } from 'zod';
+
+export const b64u = (max = 4096) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'expected base64url');
+export const uid = () => z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'expected a 22-character UID');
+export const email = () => z.string().trim().toLowerCase().max(254).email('expected an email address');
+
+/** Ciphertext limits: records are small, files have their own command. */
+export const MAX_RECORD_CIPHERTEXT = 256 * 1024;
+export const MAX_FILE_BYTES = 10 * 1024 * 1024;
+export const MAX_FILE_CIPHERTEXT_B64 = Math.ceil(((MAX_FILE_BYTES + 28) * 4) / 3) + 4;
+
+export const kdfParamsSchema = z.object({
+  algorithm: z.literal('pbkdf2-sha256'),
+  iterations: z.number().int().min(600_000).max(10_000_000),
+  salt: b64u(64).min(22),
+});
+
+export const recordTypeName = () => z.string().min(1).max(64);
+
+export const vaultCommands = {
+  'account.prelogin': z.object({ email: email() }),
+  'account.register': z.object({
+    email: email(),
+    kdf: kdfParamsSchema,
+    authHash: b64u(64).length(43),
+    encryptedDataKey: b64u(256),
+    publicKey: b64u(128),
+    encryptedPrivateKey: b64u(256),
+  }),
+  'account.login': z.object({ email: email(), authHash: b64u(64).length(43) }),
+  'account.logout': z.object({}),
+  'account.whoami': z.object({}),
+  'session.store-key': z.object({ sessionDataKey: b64u(256) }),
+  'session.keys': z.object({}),
+  'users.public-key': z.object({ email: email() }),
+  'vault.sync': z.object({}),
+  'folder.add': z.object({
+    folderUid: uid(),
+    parentUid: uid().optional(),
+    shared: z.boolean(),
+    encryptedName: b64u(2048),
+    folderKey: b64u(256),
+  }),
+  'folder.share': z.object({
+    folderUid: uid(),
+    userUid: uid(),
+    wrappedFolderKey: b64u(512),
+    canEdit: z.boolean(),
+    canShare: z.boolean(),
+  }),
+  'record.add': z.object({
+    recordUid: uid(),
+    type: recordTypeName(),
+    folderUid: uid().optional(),
+    recordKey: b64u(256),
+    data: b64u(MAX_RECORD_CIPHERTEXT),
+  }),
+  'record.update': z.object({
+    recordUid: uid(),
+    revision: z.number().int().min(1),
+    data: b64u(MAX_RECORD_CIPHERTEXT),
+  }),
+  'record.get': z.object({ recordUid: uid() }),
+  'record.delete': z.object({ recordUid: uid() }),
+  'record.link': z.object({ parentUid: uid(), childUid: uid(), kind: z.enum(['admin_credential', 'credential']) }),
+  'file.upload': z.object({
+    fileUid: uid(),
+    recordUid: uid(),
+    kind: z.enum(['attachment', 'script']),
+    fileKey: b64u(256),
+    metadata: b64u(4096),
+    content: b64u(MAX_FILE_CIPHERTEXT_B64),
+  }),
+  'file.download': z.object({ fileUid: uid() }),
+  'app.create': z.object({ appUid: uid(), appKey: b64u(256), data: b64u(4096) }),
+  'app.share': z.object({ appUid: uid(), folderUid: uid(), wrappedFolderKey: b64u(256), canEdit: z.boolean() }),
+  'app.client.add': z.object({
+    appUid: uid(),
+    clients: z
+      .array(
+        z.object({
+          clientIdHash: b64u(64).length(43),
+          wrappedAppKey: b64u(256),
+          name: z.string().trim().min(1).max(64),
+          firstAccessExpiresInMinutes: z.number().int().min(1).max(1440),
+          accessExpiresInMinutes: z.number().int().min(1).max(525_600 * 10).optional(),
+          ipLock: z.boolean(),
+        }),
+      )
+      .min(1)
+      .max(100),
+  }),
+  'app.client.list': z.object({ appUid: uid() }),
+  'app.client.remove': z.object({ appUid: uid(), deviceUid: uid() }),
+  'events.list': z.object({
+    limit: z.number().int().min(1).max(1000).default(100),
+    action: z.string().max(64).optional(),
+    recordUid: uid().optional(),
+  }),
+} as const;
+
+export type VaultCommand = keyof typeof vaultCommands;
+export type VaultRequest<C extends VaultCommand> = z.input<(typeof vaultCommands)[C]>;
+export type VaultInput<C extends VaultCommand> = z.output<(typeof vaultCommands)[C]>;
+
+/** Commands a caller may send without a session. */
+export const PUBLIC_VAULT_COMMANDS: ReadonlySet<VaultCommand> = new Set(['account.prelogin', 'account.register', 'account.login']);
+
+/** Commands whose envelope may exceed the default body limit. */
+export const LARGE_VAULT_COMMANDS: ReadonlySet<VaultCommand> = new Set(['file.upload']);
+
+export function isVaultCommand(name: string): name is VaultCommand {
+  return Object.hasOwn(vaultCommands, name);
+}
+
+// ---- responses (plaintext JSON inside the response envelope) ----
+
+export interface FolderEntry {
+  folderUid: string;
+  parentUid: string | null;
+  ownerUid: string;
+  shared: boolean;
+  encryptedName: string;
+  keyType: 'data_key' | 'ecies';
+  folderKey: string;
+  canEdit: boolean;
+  canShare: boolean;
+  isOwner: boolean;
+  members?: { userUid: string; email: string; canEdit: boolean; canShare: boolean; isOwner: boolean }[];
+}
+
+export interface FileEntry {
+  fileUid: string;
+  recordUid: string;
+  kind: 'attachment' | 'script';
+  fileKey: string;
+  metadata: string;
+  size: number;
+}
+
+export interface RecordEntry {
+  recordUid: string;
+  ownerUid: string;
+  type: string;
+  folderUid: string | null;
+  keyType: 'data_key' | 'folder_key';
+  recordKey: string;
+  revision: number;
+  data: string;
+  updatedAt: number;
+  canEdit: boolean;
+  files: FileEntry[];
+  links: { childUid: string; kind: string }[];
+}
+
+export interface ApplicationEntry {
+  appUid: string;
+  appKey: string;
+  data: string;
+  createdAt: number;
+  folders: { folderUid: string; canEdit: boolean }[];
+}
+
+export interface DeviceEntry {
+  deviceUid: string;
+  name: string;
+  createdAt: number;
+  firstAccessExpiresAt: number;
+  accessExpiresAt: number | null;
+  registeredAt: number | null;
+  lastSeenAt: number | null;
+  ipLock: boolean;
+  lockedIp: string | null;
+  revokedAt: number | null;
+}
+
+export interface EventEntry {
+  uid: string;
+  at: number;
+  actorKind: string;
+  actor: string;
+  action: string;
+  recordUid: string | null;
+  clientIp: string;
+  outcome: 'ok' | 'denied' | 'failed';
+  detail: Record<string, unknown> | null;
+}
+
+export interface VaultResponses {
+  'account.prelogin': { kdf: z.infer<typeof kdfParamsSchema> };
+  'account.register': { userUid: string };
+  'account.login': {
+    sessionToken: string;
+    expiresAt: number;
+    userUid: string;
+    encryptedDataKey: string;
+    publicKey: string;
+    encryptedPrivateKey: string;
+  };
+  'account.logout': Record<string, never>;
+  'account.whoami': { userUid: string; email: string; sessionExpiresAt: number; publicKey: string };
+  'session.store-key': Record<string, never>;
+  'session.keys': { sessionDataKey: string; encryptedPrivateKey: string; publicKey: string; userUid: string; email: string };
+  'users.public-key': { userUid: string; publicKey: string };
+  'vault.sync': { folders: FolderEntry[]; records: RecordEntry[]; applications: ApplicationEntry[] };
+  'folder.add': Record<string, never>;
+  'folder.share': Record<string, never>;
+  'record.add': { revision: number };
+  'record.update': { revision: number };
+  'record.get': RecordEntry & { folderKey?: { keyType: 'data_key' | 'ecies'; wrappedKey: string } };
+  'record.delete': Record<string, never>;
+  'record.link': Record<string, never>;
+  'file.upload': Record<string, never>;
+  'file.download': FileEntry & { content: string };
+  'app.create': Record<string, never>;
+  'app.share': Record<string, never>;
+  'app.client.add': { devices: { deviceUid: string; name: string; firstAccessExpiresAt: number }[] };
+  'app.client.list': { devices: DeviceEntry[] };
+  'app.client.remove': Record<string, never>;
+  'events.list': { events: EventEntry[] };
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import {
+  RECORD_TYPES,
+  SECRET_FIELD_NAMES,
+  fieldPaths,
+  fieldSchemas,
+  isCidr,
+  isRecordType,
+  isSecretField,
+  isUid,
+  normaliseRotationSchedule,
+  parsePortMappingEntry,
+  pamSettingsSchema,
+  passwordComplexitySchema,
+  requiredFields,
+} from './record-types.ts';
+import { REQUIRED, UID_A, UID_B, UID_C } from './test-fixtures.ts';
+
+function randomUid(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+describe('record types', () => {
+  it('lists the seven types and recognises them exactly', () => {
+    expect(RECORD_TYPES).toEqual(['login', 'pamMachine', 'pamDatabase', 'pamDirectory', 'pamRemoteBrowser', 'pamUser', 'pamConfiguration']);
+    for (const t of RECORD_TYPES) expect(isRecordType(t)).toBe(true);
+    for (const t of ['PAMMACHINE', 'pammachine', '', 'file', 1, null, undefined, {}]) expect(isRecordType(t)).toBe(false);
+    expect(Object.keys(fieldSchemas).sort()).toEqual([...RECORD_TYPES].sort());
+  });
+
+  it('knows the required fields of each type', () => {
+    for (const t of RECORD_TYPES) expect(requiredFields(t)).toEqual(REQUIRED[t]);
+  });
+
+  it('lists dotted field paths', () => {
+    expect(fieldPaths('pamMachine')).toContain('pamSettings.protocol');
+    expect(fieldPaths('pamMachine')).toContain('pamSettings.connection.<name>');
+    expect(fieldPaths('pamMachine')).toContain('pamSettings.recording.graphical');
+    expect(fieldPaths('pamConfiguration')).toContain('features.tunneling');
+    expect(fieldPaths('pamUser')).toContain('passwordComplexity.length');
+    expect(fieldPaths('login')).toEqual(['login', 'password', 'url', 'oneTimeCode']);
+  });
+});
+
+describe('isUid', () => {
+  it('accepts 16 random bytes in base64url', () => {
+    for (let i = 0; i < 500; i++) expect(isUid(randomUid())).toBe(true);
+    for (const u of [UID_A, UID_B, UID_C]) expect(isUid(u)).toBe(true);
+  });
+  it('rejects anything else', () => {
+    for (const u of ['', 'A'.repeat(21), 'A'.repeat(23), 'AAAAAAAAAAAAAAAAAAAAA+', 'AAAAAAAAAAAAAAAAAAAAA=', 'AAAAAAAAAAAAAAAAAAAAAB', ` ${UID_A}`, 22, null]) {
+      expect(isUid(u)).toBe(false);
+    }
+  });
+});
+
+describe('secret fields', () => {
+  it('exports the secret names', () => {
+    expect([...SECRET_FIELD_NAMES].sort()).toEqual(['clientSecret', 'oneTimeCode', 'password', 'privateKey', 'secretAccessKey']);
+  });
+  it('matches names, dotted paths and labels loosely', () => {
+    for (const n of ['password', 'privateKey', 'secretAccessKey', 'clientSecret', 'oneTimeCode', 'Password', 'Private Key', 'client_secret', 'pamSettings.connection.password']) {
+      expect(isSecretField(n), n).toBe(true);
+    }
+    for (const n of ['login', 'hostname', 'Private Key Type', 'Private Key Rotate', 'passwordComplexity', 'passwordComplexity.length', 'accessKeyId']) {
+      expect(isSecretField(n), n).toBe(false);
+    }
+  });
+});
+
+describe('leaf validators', () => {
+  it('CIDRs', () => {
+    for (const c of ['10.0.0.0/8', '0.0.0.0/0', '192.168.1.0/24', '::/0', 'fd00::/8', '2001:db8::/32', '::ffff:10.0.0.0/104']) expect(isCidr(c), c).toBe(true);
+    for (const c of ['10.0.0.0', '10.0.0.0/33', '256.0.0.0/8', '010.0.0.0/8', 'fd00::/129', '1::2::3/64', 'abc', '10.0.0/8', '']) expect(isCidr(c), c).toBe(false);
+  });
+  it('port mapping entries', () => {
+    expect(parsePortMappingEntry('2222=ssh')).toBe('2222=ssh');
+    expect(parsePortMappingEntry(' 3390 = RDP ')).toBe('3390=rdp');
+    for (const e of ['ssh=2222', '0=ssh', '70000=ssh', '22=shh', '22', '=ssh', '22=', 'a=b=c']) expect(parsePortMappingEntry(e), e).toBeUndefined();
+  });
+  it('rotation schedules', () => {
+    expect(normaliseRotationSchedule('Daily')).toBe('daily');
+    expect(normaliseRotationSchedule('cron:0 3 * * *')).toBe('cron:0 3 * * *');
+    expect(normaliseRotationSchedule('CRON:  */5  1-3 * * MON-FRI ')).toBe('cron:*/5 1-3 * * MON-FRI');
+    for (const s of ['dailly', 'cron:0 3 * *', 'cron:', '', 'cron:0 3 * * * *', 'cron:0 3 * * ;rm']) expect(normaliseRotationSchedule(s), s).toBeUndefined();
+  });
+  it('pamSettings and passwordComplexity schemas are usable on their own', () => {
+    expect(pamSettingsSchema.parse({ protocol: 'RDP', recording: {} })).toEqual({ protocol: 'rdp', recording: { graphical: false, typescript: false } });
+    expect(passwordComplexitySchema.parse({})).toEqual({ length: 32 });
+    expect(passwordComplexitySchema.safeParse({ length: 7 }).success).toBe(false);
+    expect(passwordComplexitySchema.safeParse({ length: 129 }).success).toBe(false);
+    expect(passwordComplexitySchema.safeParse({ upper: -1 }).success).toBe(false);
+    expect(passwordComplexitySchema.safeParse({ length: 8, upper: 5, digits: 5 }).success).toBe(false);
+    expect(passwordComplexitySchema.safeParse({ specialChars: 'abc' }).success).toBe(false);
+    expect(passwordComplexitySchema.safeParse({ specialChars: ' !#' }).success).toBe(true);
+  });
+});

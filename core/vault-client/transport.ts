@@ -1,0 +1,81 @@
+/**
+ * The vault's wire: seal a command to the Router's key, POST it, open the sealed answer.
+ * Runtime-agnostic (fetch only) so the CLI, tests and a browser vault share it.
+ */
+import { fromBase64Url, toBase64Url } from '../crypto/index.ts';
+import { isErrorCode, PosternError } from '../errors.ts';
+import { openJson, sealRequest, toWireEnvelope } from '../protocol/envelope.ts';
+import type { VaultCommand, VaultRequest, VaultResponses } from '../protocol/vault-api.ts';
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export function normaliseServerUrl(server: string): string {
+  const trimmed = server.trim().replace(/\/+$/, '');
+  if (/^https?:\/\//.test(trimmed)) return trimmed;
+  // A bare host is https, except on loopback where a local Router speaks plain http.
+  return /^(localhost|127\.|\[::1\])/.test(trimmed) ? `http://${trimmed}` : `https://${trimmed}`;
+}
+
+export async function errorFromResponse(response: Response): Promise<PosternError> {
+  let body: unknown = null;
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: fall through
+  }
+  const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error;
+  if (error && isErrorCode(error.code) && typeof error.message === 'string') {
+    return new PosternError(error.code, error.message, (error.details as Record<string, unknown>) ?? undefined);
+  }
+  return new PosternError('internal', `The server answered HTTP ${response.status} without a Postern error body.`);
+}
+
+export async function fetchRouterPublicKey(server: string, fetchImpl: FetchLike = fetch): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetchImpl(`${normaliseServerUrl(server)}/api/v1/router-key`);
+  } catch (err) {
+    throw new PosternError('internal', `Cannot reach the Postern server at ${normaliseServerUrl(server)}: ${(err as Error).message}`);
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+  const { publicKey } = (await response.json()) as { publicKey: string };
+  return fromBase64Url(publicKey);
+}
+
+export class VaultTransport {
+  readonly server: string;
+  readonly routerPublicKey: Uint8Array;
+  private readonly fetchImpl: FetchLike;
+
+  constructor(server: string, routerPublicKey: Uint8Array, fetchImpl: FetchLike = fetch) {
+    this.server = normaliseServerUrl(server);
+    this.routerPublicKey = routerPublicKey;
+    this.fetchImpl = fetchImpl;
+  }
+
+  static async connect(server: string, pinnedKey?: Uint8Array, fetchImpl: FetchLike = fetch): Promise<VaultTransport> {
+    const key = pinnedKey ?? (await fetchRouterPublicKey(server, fetchImpl));
+    return new VaultTransport(server, key, fetchImpl);
+  }
+
+  get routerPublicKeyB64(): string {
+    return toBase64Url(this.routerPublicKey);
+  }
+
+  async call<C extends VaultCommand>(command: C, body: VaultRequest<C>, session?: string): Promise<VaultResponses[C]> {
+    const sealed = sealRequest(this.routerPublicKey, `vault/${command}`, { session, body });
+    let response: Response;
+    try {
+      response = await this.fetchImpl(`${this.server}/api/v1/vault/${command}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(toWireEnvelope(sealed)),
+      });
+    } catch (err) {
+      throw new PosternError('internal', `Cannot reach the Postern server at ${this.server}: ${(err as Error).message}`);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    const { payload } = (await response.json()) as { payload: string };
+    return openJson(sealed.transmissionKey, `vault/${command}/response`, fromBase64Url(payload)) as VaultResponses[C];
+  }
+}

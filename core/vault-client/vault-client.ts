@@ -1,0 +1,418 @@
+/**
+ * The vault client SDK: a logged-in user's view of their vault, decrypted locally, and the
+ * operations that change it. Every key and secret is sealed here before it is sent.
+ */
+import {
+  deviceClientId,
+  fromBase64Url,
+  generateAesKey,
+  openBytes,
+  openJsonValue,
+  openWithPrivateKey,
+  purposes,
+  randomBytes,
+  sealBytes,
+  sealJsonValue,
+  sealToPublicKey,
+  sha256,
+  toBase64Url,
+  tokenWrappingKey,
+} from '../crypto/index.ts';
+import { PosternError } from '../errors.ts';
+import { newUid, UID_PATTERN } from '../ids.ts';
+import type { DeviceEntry, EventEntry, RecordEntry } from '../protocol/vault-api.ts';
+import { validateRecordData, type RecordData } from '../records/index.ts';
+import { formatOneTimeToken } from '../secrets-client/token.ts';
+import { loginAccount, resumeSession, type PersistedSession, type UnlockedKeys } from './account.ts';
+import type { VaultTransport } from './transport.ts';
+
+export interface VaultFolder {
+  uid: string;
+  name: string;
+  parentUid: string | null;
+  shared: boolean;
+  canEdit: boolean;
+  canShare: boolean;
+  isOwner: boolean;
+  members: { userUid: string; email: string; canEdit: boolean; canShare: boolean; isOwner: boolean }[];
+}
+
+export interface VaultFile {
+  uid: string;
+  kind: 'attachment' | 'script';
+  name: string;
+  mime: string;
+  size: number;
+}
+
+export interface VaultRecord {
+  uid: string;
+  type: string;
+  folderUid: string | null;
+  ownerUid: string;
+  revision: number;
+  updatedAt: number;
+  canEdit: boolean;
+  data: RecordData;
+  files: VaultFile[];
+  links: { childUid: string; kind: string }[];
+}
+
+export interface VaultApplication {
+  uid: string;
+  name: string;
+  createdAt: number;
+  folders: { folderUid: string; canEdit: boolean }[];
+}
+
+export interface VaultView {
+  folders: VaultFolder[];
+  records: VaultRecord[];
+  applications: VaultApplication[];
+  /** Records the Router listed that could not be opened with the keys we hold. */
+  unreadable: string[];
+}
+
+export interface ClientTokenOptions {
+  name?: string;
+  firstAccessExpiresInMinutes?: number;
+  accessExpiresInMinutes?: number;
+  unlockIp?: boolean;
+  count?: number;
+}
+
+export interface IssuedClientToken {
+  deviceUid: string;
+  name: string;
+  token: string;
+  firstAccessExpiresAt: number;
+}
+
+interface FileMetadata {
+  name: string;
+  mime: string;
+  size: number;
+}
+
+export class VaultClient {
+  readonly transport: VaultTransport;
+  readonly session: PersistedSession;
+  private readonly keys: UnlockedKeys;
+  private folderKeys = new Map<string, Uint8Array>();
+  private recordKeys = new Map<string, Uint8Array>();
+  private appKeys = new Map<string, Uint8Array>();
+  private view: VaultView | null = null;
+
+  private constructor(transport: VaultTransport, session: PersistedSession, keys: UnlockedKeys) {
+    this.transport = transport;
+    this.session = session;
+    this.keys = keys;
+  }
+
+  static async login(transport: VaultTransport, email: string, masterPassword: string): Promise<VaultClient> {
+    const { persisted, keys } = await loginAccount(transport, email, masterPassword);
+    return new VaultClient(transport, persisted, keys);
+  }
+
+  static async resume(transport: VaultTransport, persisted: PersistedSession): Promise<VaultClient> {
+    return new VaultClient(transport, persisted, await resumeSession(transport, persisted));
+  }
+
+  private call: VaultTransport['call'] = (command, body) => this.transport.call(command, body, this.session.sessionToken);
+
+  async logout(): Promise<void> {
+    await this.call('account.logout', {});
+  }
+
+  whoami() {
+    return this.call('account.whoami', {});
+  }
+
+  // ---- reading ----
+
+  async sync(): Promise<VaultView> {
+    const raw = await this.call('vault.sync', {});
+    this.folderKeys.clear();
+    this.recordKeys.clear();
+    this.appKeys.clear();
+    const folders: VaultFolder[] = [];
+    for (const f of raw.folders) {
+      try {
+        const key = this.openFolderKey(f.folderUid, f.keyType, f.folderKey);
+        this.folderKeys.set(f.folderUid, key);
+        folders.push({
+          uid: f.folderUid,
+          name: new TextDecoder().decode(openBytes(key, f.encryptedName, purposes.folderName(f.folderUid))),
+          parentUid: f.parentUid,
+          shared: f.shared,
+          canEdit: f.canEdit,
+          canShare: f.canShare,
+          isOwner: f.isOwner,
+          members: f.members ?? [],
+        });
+      } catch {
+        // a folder we cannot open is simply not shown
+      }
+    }
+    const records: VaultRecord[] = [];
+    const unreadable: string[] = [];
+    for (const entry of raw.records) {
+      try {
+        records.push(this.openRecord(entry));
+      } catch {
+        unreadable.push(entry.recordUid);
+      }
+    }
+    const applications: VaultApplication[] = raw.applications.map((a) => {
+      const appKey = openBytes(this.keys.dataKey, a.appKey, purposes.appKey(a.appUid));
+      this.appKeys.set(a.appUid, appKey);
+      const { name } = openJsonValue<{ name: string }>(appKey, a.data, purposes.app(a.appUid));
+      return { uid: a.appUid, name, createdAt: a.createdAt, folders: a.folders };
+    });
+    this.view = { folders, records, applications, unreadable };
+    return this.view;
+  }
+
+  private async currentView(): Promise<VaultView> {
+    return this.view ?? (await this.sync());
+  }
+
+  private openFolderKey(folderUid: string, keyType: 'data_key' | 'ecies', wrapped: string): Uint8Array {
+    return keyType === 'data_key'
+      ? openBytes(this.keys.dataKey, wrapped, purposes.folderKey(folderUid))
+      : openWithPrivateKey(this.keys.privateKey, wrapped, purposes.folderKey(folderUid));
+  }
+
+  private openRecord(entry: RecordEntry): VaultRecord {
+    const wrappingKey = entry.keyType === 'data_key' ? this.keys.dataKey : this.folderKeys.get(entry.folderUid ?? '');
+    if (!wrappingKey) throw new PosternError('decrypt_failed', `No key for the folder of record ${entry.recordUid}.`);
+    const recordKey = openBytes(wrappingKey, entry.recordKey, purposes.recordKey(entry.recordUid));
+    this.recordKeys.set(entry.recordUid, recordKey);
+    const data = validateRecordData(openJsonValue(recordKey, entry.data, purposes.record(entry.recordUid)));
+    const files = entry.files.map((f) => {
+      const fileKey = openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
+      const meta = openJsonValue<FileMetadata>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
+      return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size };
+    });
+    return {
+      uid: entry.recordUid,
+      type: entry.type,
+      folderUid: entry.folderUid,
+      ownerUid: entry.ownerUid,
+      revision: entry.revision,
+      updatedAt: entry.updatedAt,
+      canEdit: entry.canEdit,
+      data,
+      files,
+      links: entry.links,
+    };
+  }
+
+  /** Fetches one record fresh from the Router (not from the last sync) and decrypts it. */
+  async getRecord(recordUid: string): Promise<VaultRecord> {
+    const entry = await this.call('record.get', { recordUid });
+    if (entry.keyType === 'folder_key' && entry.folderUid && entry.folderKey) {
+      this.folderKeys.set(entry.folderUid, this.openFolderKey(entry.folderUid, entry.folderKey.keyType, entry.folderKey.wrappedKey));
+    }
+    return this.openRecord(entry);
+  }
+
+  async findFolder(nameOrUid: string): Promise<VaultFolder> {
+    const view = await this.currentView();
+    const byUid = view.folders.find((f) => f.uid === nameOrUid);
+    if (byUid) return byUid;
+    const byName = view.folders.filter((f) => f.name === nameOrUid);
+    if (byName.length === 1) return byName[0]!;
+    if (byName.length > 1) throw new PosternError('bad_request', `Several folders are named "${nameOrUid}"; use the folder UID (${byName.map((f) => f.uid).join(', ')}).`);
+    throw new PosternError('not_found', `No folder named or with UID "${nameOrUid}" in your vault.`);
+  }
+
+  async findApplication(nameOrUid: string): Promise<VaultApplication> {
+    const view = await this.currentView();
+    const app = view.applications.find((a) => a.uid === nameOrUid) ?? view.applications.filter((a) => a.name === nameOrUid)[0];
+    if (!app) throw new PosternError('not_found', `No application named or with UID "${nameOrUid}". See \`postern app list\`.`);
+    const same = view.applications.filter((a) => a.name === nameOrUid);
+    if (same.length > 1 && app.uid !== nameOrUid) throw new PosternError('bad_request', `Several applications are named "${nameOrUid}"; use the UID.`);
+    return app;
+  }
+
+  // ---- folders ----
+
+  async addFolder(name: string, options: { shared: boolean; parentUid?: string }): Promise<string> {
+    const folderUid = newUid();
+    const folderKey = generateAesKey();
+    await this.call('folder.add', {
+      folderUid,
+      ...(options.parentUid ? { parentUid: options.parentUid } : {}),
+      shared: options.shared,
+      encryptedName: sealBytes(folderKey, new TextEncoder().encode(name), purposes.folderName(folderUid)),
+      folderKey: sealBytes(this.keys.dataKey, folderKey, purposes.folderKey(folderUid)),
+    });
+    this.view = null;
+    return folderUid;
+  }
+
+  async shareFolder(folderUid: string, email: string, permissions: { canEdit: boolean; canShare: boolean }): Promise<{ userUid: string }> {
+    await this.currentView();
+    const folderKey = this.folderKeys.get(folderUid);
+    if (!folderKey) throw new PosternError('not_allowed', `You do not have access to folder ${folderUid}.`);
+    const recipient = await this.call('users.public-key', { email });
+    await this.call('folder.share', {
+      folderUid,
+      userUid: recipient.userUid,
+      wrappedFolderKey: sealToPublicKey(fromBase64Url(recipient.publicKey), folderKey, purposes.folderKey(folderUid)),
+      canEdit: permissions.canEdit,
+      canShare: permissions.canShare,
+    });
+    this.view = null;
+    return { userUid: recipient.userUid };
+  }
+
+  // ---- records ----
+
+  async addRecord(input: RecordData, options: { folderUid?: string } = {}): Promise<string> {
+    const data = validateRecordData(input);
+    const recordUid = newUid();
+    const recordKey = generateAesKey();
+    let wrappingKey = this.keys.dataKey;
+    if (options.folderUid) {
+      await this.currentView();
+      const folderKey = this.folderKeys.get(options.folderUid);
+      if (!folderKey) throw new PosternError('not_allowed', `You do not have access to folder ${options.folderUid}.`);
+      wrappingKey = folderKey;
+    }
+    await this.call('record.add', {
+      recordUid,
+      type: data.type,
+      ...(options.folderUid ? { folderUid: options.folderUid } : {}),
+      recordKey: sealBytes(wrappingKey, recordKey, purposes.recordKey(recordUid)),
+      data: sealJsonValue(recordKey, data, purposes.record(recordUid)),
+    });
+    this.view = null;
+    return recordUid;
+  }
+
+  /** Read-modify-write against the latest revision; a concurrent change is a `conflict`, never an overwrite. */
+  async updateRecord(recordUid: string, change: (current: RecordData) => RecordData, expectedRevision?: number): Promise<{ revision: number; data: RecordData }> {
+    const current = await this.getRecord(recordUid);
+    const data = validateRecordData(change(current.data));
+    if (data.type !== current.data.type) throw new PosternError('bad_request', 'The record type cannot be changed.');
+    const recordKey = this.recordKeys.get(recordUid)!;
+    const { revision } = await this.call('record.update', {
+      recordUid,
+      revision: expectedRevision ?? current.revision,
+      data: sealJsonValue(recordKey, data, purposes.record(recordUid)),
+    });
+    this.view = null;
+    return { revision, data };
+  }
+
+  async deleteRecord(recordUid: string): Promise<void> {
+    await this.call('record.delete', { recordUid });
+    this.view = null;
+  }
+
+  async linkRecords(parentUid: string, childUid: string, kind: 'admin_credential' | 'credential' = 'admin_credential'): Promise<void> {
+    await this.call('record.link', { parentUid, childUid, kind });
+    this.view = null;
+  }
+
+  // ---- files ----
+
+  async uploadFile(recordUid: string, file: { name: string; mime?: string; bytes: Uint8Array; kind?: 'attachment' | 'script' }): Promise<string> {
+    await this.getRecord(recordUid);
+    const recordKey = this.recordKeys.get(recordUid)!;
+    const fileUid = newUid();
+    const fileKey = generateAesKey();
+    const metadata: FileMetadata = { name: file.name, mime: file.mime ?? 'application/octet-stream', size: file.bytes.byteLength };
+    await this.call('file.upload', {
+      fileUid,
+      recordUid,
+      kind: file.kind ?? 'attachment',
+      fileKey: sealBytes(recordKey, fileKey, purposes.fileKey(fileUid)),
+      metadata: sealJsonValue(fileKey, metadata, purposes.fileMetadata(fileUid)),
+      content: sealBytes(fileKey, file.bytes, purposes.fileContent(fileUid)),
+    });
+    this.view = null;
+    return fileUid;
+  }
+
+  async downloadFile(fileUid: string): Promise<{ name: string; mime: string; bytes: Uint8Array; kind: 'attachment' | 'script' }> {
+    const file = await this.call('file.download', { fileUid });
+    if (!this.recordKeys.has(file.recordUid)) await this.getRecord(file.recordUid);
+    const fileKey = openBytes(this.recordKeys.get(file.recordUid)!, file.fileKey, purposes.fileKey(fileUid));
+    const meta = openJsonValue<FileMetadata>(fileKey, file.metadata, purposes.fileMetadata(fileUid));
+    return { name: meta.name, mime: meta.mime, kind: file.kind, bytes: openBytes(fileKey, file.content, purposes.fileContent(fileUid)) };
+  }
+
+  // ---- Secrets Manager applications ----
+
+  async createApplication(name: string): Promise<string> {
+    const appUid = newUid();
+    const appKey = generateAesKey();
+    await this.call('app.create', {
+      appUid,
+      appKey: sealBytes(this.keys.dataKey, appKey, purposes.appKey(appUid)),
+      data: sealJsonValue(appKey, { name }, purposes.app(appUid)),
+    });
+    this.view = null;
+    return appUid;
+  }
+
+  async shareFolderToApplication(appUid: string, folderUid: string, canEdit: boolean): Promise<void> {
+    await this.currentView();
+    const appKey = this.appKeys.get(appUid);
+    if (!appKey) throw new PosternError('not_allowed', `You do not own application ${appUid}.`);
+    const folderKey = this.folderKeys.get(folderUid);
+    if (!folderKey) throw new PosternError('not_allowed', `You do not have access to folder ${folderUid}.`);
+    await this.call('app.share', { appUid, folderUid, wrappedFolderKey: sealBytes(appKey, folderKey, purposes.appFolderKey(appUid, folderUid)), canEdit });
+    this.view = null;
+  }
+
+  /**
+   * Issues one-time access tokens for new devices. The token is made here and never sent:
+   * the Router gets SHA-256 of the client id it derives and the app key sealed under it.
+   */
+  async addApplicationClients(appUid: string, options: ClientTokenOptions = {}): Promise<IssuedClientToken[]> {
+    await this.currentView();
+    const appKey = this.appKeys.get(appUid);
+    if (!appKey) throw new PosternError('not_allowed', `You do not own application ${appUid}.`);
+    const count = options.count ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > 100) throw new PosternError('bad_request', '--count must be an integer from 1 to 100.');
+    const tokens = Array.from({ length: count }, () => randomBytes(32));
+    const names = tokens.map((_, i) => (options.name ? (count > 1 ? `${options.name}-${i + 1}` : options.name) : randomName()));
+    const { devices } = await this.call('app.client.add', {
+      appUid,
+      clients: tokens.map((token, i) => ({
+        clientIdHash: toBase64Url(sha256(deviceClientId(token))),
+        wrappedAppKey: sealBytes(tokenWrappingKey(token), appKey, purposes.deviceAppKey),
+        name: names[i]!,
+        firstAccessExpiresInMinutes: options.firstAccessExpiresInMinutes ?? 60,
+        ...(options.accessExpiresInMinutes ? { accessExpiresInMinutes: options.accessExpiresInMinutes } : {}),
+        ipLock: !options.unlockIp,
+      })),
+    });
+    return devices.map((d, i) => ({ ...d, token: formatOneTimeToken(this.transport.server, tokens[i]!) }));
+  }
+
+  async listApplicationClients(appUid: string): Promise<DeviceEntry[]> {
+    return (await this.call('app.client.list', { appUid })).devices;
+  }
+
+  async removeApplicationClient(appUid: string, deviceUid: string): Promise<void> {
+    await this.call('app.client.remove', { appUid, deviceUid });
+  }
+
+  async events(options: { limit?: number; action?: string; recordUid?: string } = {}): Promise<EventEntry[]> {
+    return (await this.call('events.list', options)).events;
+  }
+
+  isUid(value: string): boolean {
+    return UID_PATTERN.test(value);
+  }
+}
+
+function randomName(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return Array.from(randomBytes(10), (b) => alphabet[b % alphabet.length]).join('');
+}

@@ -1,0 +1,37 @@
+/**
+ * Storage for the Router on Node: SQLite through better-sqlite3 (the embedded default) or
+ * PostgreSQL through pg (for scale). Both run the same bundled migrations.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { migrateToLatest } from '../../../core/storage/migrate.ts';
+import type { Database } from '../../../core/storage/schema.ts';
+
+export type StorageLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+/** `postgres://…` / `postgresql://…` selects PostgreSQL; anything else is a SQLite file path. */
+export function parseStorageLocation(value: string): StorageLocation {
+  return /^postgres(ql)?:\/\//.test(value) ? { kind: 'postgres', url: value } : { kind: 'sqlite', path: value };
+}
+
+// PostgreSQL returns BIGINT as text to protect precision; our bigints are milliseconds, well inside 2^53.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+export async function openStorage(location: StorageLocation): Promise<Kysely<Database>> {
+  let db: Kysely<Database>;
+  if (location.kind === 'sqlite') {
+    if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true, mode: 0o700 });
+    const sqlite = new SQLite(location.path);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('secure_delete = ON');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  } else {
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location.url, max: 10 }) }) });
+  }
+  await migrateToLatest(db);
+  return db;
+}

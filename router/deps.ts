@@ -1,0 +1,44 @@
+import type { Context } from 'hono';
+import type { Kysely } from 'kysely';
+import type { Database } from '../core/storage/schema.ts';
+import type { Logger } from './logger.ts';
+
+/** The Router's long-lived key pair; its public half is published at /api/v1/router-key. */
+export interface RouterKeys {
+  publicKey: Uint8Array;
+  privateKey: Uint8Array;
+}
+
+export interface RouterLimits {
+  /** Largest envelope accepted for ordinary vault commands and device operations. */
+  maxBodyBytes: number;
+  /** Largest envelope accepted for file uploads. */
+  maxFileBodyBytes: number;
+  sessionTtlMs: number;
+  /** Failed logins allowed per account (and, ×4, per client address) in the window. */
+  loginFailuresPerWindow: number;
+  loginWindowMs: number;
+}
+
+export const DEFAULT_LIMITS: RouterLimits = {
+  maxBodyBytes: 1024 * 1024,
+  maxFileBodyBytes: 32 * 1024 * 1024,
+  sessionTtlMs: 60 * 60 * 1000,
+  loginFailuresPerWindow: 5,
+  loginWindowMs: 15 * 60 * 1000,
+};
+
+/**
+ * Everything a runtime adapter hands to the Router core. Adapters (router/adapters/*)
+ * open storage, load the key pair and know how to read the client address; the core
+ * does not import any of them.
+ */
+export interface RouterDeps {
+  db: Kysely<Database>;
+  keys: RouterKeys;
+  logger: Logger;
+  clientIp: (c: Context) => string;
+  limits?: Partial<RouterLimits>;
+  now?: () => number;
+  version?: string;
+}

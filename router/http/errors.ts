@@ -1,0 +1,31 @@
+import type { Context } from 'hono';
+import { ZodError } from 'zod';
+import { PosternError } from '../../core/errors.ts';
+import type { Logger } from '../logger.ts';
+
+/** Turns anything thrown by a handler into a typed error; unknown errors never leak detail. */
+export function toPosternError(err: unknown): PosternError {
+  if (err instanceof PosternError) return err;
+  if (err instanceof ZodError) {
+    const issues = err.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const first = issues[0];
+    return new PosternError('bad_request', first ? `Invalid request: ${first.path || '(body)'}: ${first.message}` : 'Invalid request.', { issues });
+  }
+  return new PosternError('internal', 'The Router hit an internal error; the details are in its log.');
+}
+
+export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
+  const error = toPosternError(err);
+  if (error.code === 'internal') {
+    // Log the stack but not the error message of foreign errors verbatim: drivers can echo SQL
+    // parameters, which are ciphertext at worst, but we keep the log to names and stacks.
+    const e = err instanceof Error ? err : new Error(String(err));
+    logger.error({ err: { name: e.name, stack: e.stack?.split('\n').slice(0, 8).join('\n') }, path: c.req.path }, 'internal error');
+  }
+  const headers: Record<string, string> = {};
+  const retry = error.details?.['retryAfterSeconds'];
+  if (typeof retry === 'number') headers['retry-after'] = String(retry);
+  // The rest of an oversized body was not read; ask the client not to reuse the connection.
+  if (error.code === 'payload_too_large') headers['connection'] = 'close';
+  return c.json(error.toJSON(), error.httpStatus as 400, headers);
+}

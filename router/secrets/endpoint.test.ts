@@ -1,0 +1,214 @@
+/**
+ * The secrets API for devices: what a device may see, and every refusal of a request that is
+ * unsigned, wrongly signed, replayed, expired, IP-locked, revoked or malformed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateP256KeyPair, randomBytes, sha256, toBase64Url, deviceClientId } from '../../core/crypto/index.ts';
+import { SECRETS_HEADERS } from '../../core/protocol/secrets-api.ts';
+import { newRecordData } from '../../core/records/index.ts';
+import { parseOneTimeToken, SecretsClient, type SecretsConfig } from '../../core/secrets-client/index.ts';
+import { registerAccount, VaultClient, VaultTransport, type FetchLike } from '../../core/vault-client/index.ts';
+import { startTestRouter, type TestRouter } from '../../test/support/router.ts';
+
+/** A fetch that claims to come from `ip` (the test Router trusts X-Forwarded-For). */
+const fromIp =
+  (ip: string): FetchLike =>
+  (input, init) =>
+    fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-forwarded-for': ip } });
+
+describe('secrets API for devices', () => {
+  let router: TestRouter;
+  let owner: VaultClient;
+  let appA: string;
+  let appB: string;
+  let folderA: string;
+  let folderB: string;
+  let recordA: string;
+  let recordB: string;
+
+  async function device(app: string, options: { unlockIp?: boolean; ip?: string } = {}): Promise<SecretsClient> {
+    const [issued] = await owner.addApplicationClients(app, { unlockIp: options.unlockIp ?? true });
+    const config = await SecretsClient.redeemToken(issued!.token, { fetch: fromIp(options.ip ?? '127.0.0.2') });
+    return new SecretsClient(config, fromIp(options.ip ?? '127.0.0.2'));
+  }
+
+  beforeAll(async () => {
+    router = await startTestRouter({ trustProxy: true, limits: { maxBodyBytes: 64 * 1024 } });
+    const transport = await VaultTransport.connect(router.url);
+    await registerAccount(transport, 'owner@example.com', 'owner master password');
+    owner = await VaultClient.login(transport, 'owner@example.com', 'owner master password');
+    folderA = await owner.addFolder('A', { shared: true });
+    folderB = await owner.addFolder('B', { shared: true });
+    recordA = await owner.addRecord(newRecordData('pamUser', 'a', { login: 'a', password: 'pw-a' }), { folderUid: folderA });
+    recordB = await owner.addRecord(newRecordData('pamUser', 'b', { login: 'b', password: 'pw-b' }), { folderUid: folderB });
+    await owner.addRecord(newRecordData('login', 'private', { login: 'p', password: 'pw-p' }));
+    appA = await owner.createApplication('app A');
+    appB = await owner.createApplication('app B');
+    await owner.shareFolderToApplication(appA, folderA, true);
+    await owner.shareFolderToApplication(appB, folderB, false);
+  });
+  afterAll(async () => router?.stop());
+
+  it('gives a device only what its application was given', async () => {
+    const a = await device(appA);
+    expect((await a.getSecrets()).map((r) => r.uid)).toEqual([recordA]);
+    expect((await a.getFolders()).map((f) => f.name)).toEqual(['A']);
+    await expect(a.getSecrets([recordB])).rejects.toMatchObject({ code: 'not_allowed' });
+    await expect(a.updateSecret(recordB, (d) => d)).rejects.toMatchObject({ code: 'not_allowed' });
+    await expect(a.call('download_file', { fileUid: toBase64Url(randomBytes(16)) })).rejects.toMatchObject({ code: 'not_allowed' });
+    const del = await a.deleteSecrets([recordB]);
+    expect(del.results).toEqual([{ recordUid: recordB, status: 'not_allowed' }]);
+    const b = await device(appB);
+    expect((await b.getSecrets()).map((r) => r.data.fields['password'])).toEqual(['pw-b']);
+  });
+
+  it('keeps a read-only application read-only', async () => {
+    const b = await device(appB);
+    await expect(b.updateSecret(recordB, (d) => ({ ...d, title: 'changed' }))).rejects.toMatchObject({ code: 'not_allowed' });
+    await expect(b.createSecret(folderB, newRecordData('login', 'new', { login: 'x' }))).rejects.toMatchObject({ code: 'not_allowed' });
+    await expect(b.addFile(recordB, { name: 'f.txt', bytes: new Uint8Array([1]) })).rejects.toMatchObject({ code: 'not_allowed' });
+    expect((await owner.getRecord(recordB)).data.title).toBe('b');
+  });
+
+  it('creates, updates, attaches and deletes with an editing application', async () => {
+    const a = await device(appA);
+    const created = await a.createSecret(folderA, newRecordData('login', 'made by device', { login: 'svc', password: 'pw-svc' }));
+    expect((await owner.getRecord(created)).data.fields['password']).toBe('pw-svc');
+    const updated = await a.updateSecret(created, (d) => ({ ...d, fields: { ...d.fields, password: 'pw-svc-2' } }));
+    expect(updated).toMatchObject({ revision: 2, pending: false });
+    const fileUid = await a.addFile(created, { name: 'note.txt', mime: 'text/plain', bytes: new TextEncoder().encode('hello') });
+    const file = await a.downloadFile(fileUid);
+    expect(new TextDecoder().decode(file.bytes)).toBe('hello');
+    expect(file.kind).toBe('attachment');
+    expect((await owner.downloadFile(fileUid)).name).toBe('note.txt');
+    expect((await a.deleteSecrets([created])).results[0]!.status).toBe('deleted');
+    await expect(owner.getRecord(created)).rejects.toMatchObject({ code: 'not_allowed' });
+  });
+
+  it('keeps a rotation pending until finalize or rollback', async () => {
+    const a = await device(appA);
+    const before = await a.getSecret(recordA);
+    await a.updateSecret(recordA, (d) => ({ ...d, fields: { ...d.fields, password: 'pw-a-next' } }), { transaction: 'rotation' });
+    expect((await owner.getRecord(recordA)).data.fields['password']).toBe('pw-a');
+    await expect(a.updateSecret(recordA, (d) => d)).rejects.toMatchObject({ code: 'bad_state' });
+    await expect(owner.updateRecord(recordA, (d) => ({ ...d, title: 'edited' }))).rejects.toMatchObject({ code: 'bad_state' });
+    await expect(a.updateSecret(recordA, (d) => d, { transaction: 'rotation' })).rejects.toMatchObject({ code: 'bad_state' });
+    const rolled = await a.finalizeSecretUpdate(recordA, { rollback: true });
+    expect(rolled).toEqual({ revision: before.revision, rolledBack: true });
+    expect((await a.getSecret(recordA)).pending).toBeNull();
+    await expect(a.finalizeSecretUpdate(recordA, { rollback: false })).rejects.toMatchObject({ code: 'bad_state' });
+    await a.updateSecret(recordA, (d) => ({ ...d, fields: { ...d.fields, password: 'pw-a-2' } }), { transaction: 'rotation' });
+    expect(await a.finalizeSecretUpdate(recordA, { rollback: false })).toEqual({ revision: before.revision + 1, rolledBack: false });
+    expect((await owner.getRecord(recordA)).data.fields['password']).toBe('pw-a-2');
+    const stale = a.prepare('update_secret', { recordUid: recordA, revision: before.revision, data: 'AAAA', transactionType: 'rotation' });
+    await expect(a.send(stale)).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('refuses unsigned requests', async () => {
+    const a = await device(appA);
+    const prepared = a.prepare('get_folders', {});
+    for (const header of Object.values(SECRETS_HEADERS)) {
+      const headers = { ...prepared.headers };
+      delete headers[header];
+      const response = await fetch(prepared.url, { method: 'POST', headers, body: prepared.body as Uint8Array<ArrayBuffer> });
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    }
+  });
+
+  it('refuses a wrong key, a tampered body and an unknown client', async () => {
+    const a = await device(appA);
+    await expect(a.send(a.prepare('get_folders', {}, { signingKey: generateP256KeyPair().privateKey }))).rejects.toMatchObject({ code: 'bad_signature' });
+    const prepared = a.prepare('get_folders', {});
+    const body = prepared.body.slice();
+    body[body.length - 1]! ^= 1;
+    await expect(a.send({ ...prepared, body })).rejects.toMatchObject({ code: 'bad_signature' });
+    const stranger = new SecretsClient({ ...a.config, clientId: toBase64Url(randomBytes(64)) }, fromIp('127.0.0.2'));
+    await expect(stranger.getFolders()).rejects.toMatchObject({ code: 'unauthorized' });
+  });
+
+  it('refuses a replayed request and processes it once', async () => {
+    const a = await device(appA);
+    const prepared = a.prepare('create_secret', {
+      folderUid: folderA,
+      recordUid: toBase64Url(randomBytes(16)),
+      type: 'login',
+      recordKey: 'AAAA',
+      data: 'AAAA',
+    });
+    await a.send(prepared);
+    await expect(a.send(prepared)).rejects.toMatchObject({ code: 'replayed' });
+    const sameNonce = a.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' });
+    await a.send(sameNonce);
+    await expect(a.send(a.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' }))).rejects.toMatchObject({ code: 'replayed' });
+  });
+
+  it('refuses expired and future timestamps', async () => {
+    const a = await device(appA);
+    await expect(a.send(a.prepare('get_folders', {}, { timestamp: Date.now() - 10 * 60_000 }))).rejects.toMatchObject({ code: 'request_expired' });
+    await expect(a.send(a.prepare('get_folders', {}, { timestamp: Date.now() + 10 * 60_000 }))).rejects.toMatchObject({ code: 'request_expired' });
+  });
+
+  it('locks a device to the first address that uses it, unless --unlock-ip', async () => {
+    const locked = await device(appA, { unlockIp: false, ip: '127.0.0.3' });
+    await locked.getFolders();
+    const elsewhere = new SecretsClient(locked.config, fromIp('127.0.0.4'));
+    await expect(elsewhere.getFolders()).rejects.toMatchObject({ code: 'ip_locked' });
+    await locked.getFolders();
+    const free = await device(appA, { unlockIp: true, ip: '127.0.0.3' });
+    await free.getFolders();
+    await new SecretsClient(free.config, fromIp('127.0.0.4')).getFolders();
+  });
+
+  it('refuses revoked devices, expired tokens and expired access', async () => {
+    const a = await device(appA);
+    await owner.removeApplicationClient(appA, a.config.deviceUid);
+    await expect(a.getFolders()).rejects.toMatchObject({ code: 'revoked' });
+
+    const [late] = await owner.addApplicationClients(appA, { firstAccessExpiresInMinutes: 1 });
+    await router.db.updateTable('devices').set({ first_access_expires_at: Date.now() - 1 }).where('uid', '=', late!.deviceUid).execute();
+    await expect(SecretsClient.redeemToken(late!.token)).rejects.toMatchObject({ code: 'token_expired' });
+
+    const [short] = await owner.addApplicationClients(appA, { accessExpiresInMinutes: 5 });
+    const config: SecretsConfig = await SecretsClient.redeemToken(short!.token);
+    await new SecretsClient(config).getFolders();
+    await router.db.updateTable('devices').set({ access_expires_at: Date.now() - 1 }).where('uid', '=', short!.deviceUid).execute();
+    await expect(new SecretsClient(config).getFolders()).rejects.toMatchObject({ code: 'access_expired' });
+  });
+
+  it('redeems a one-time token once only', async () => {
+    const [issued] = await owner.addApplicationClients(appA, {});
+    await SecretsClient.redeemToken(issued!.token);
+    await expect(SecretsClient.redeemToken(issued!.token)).rejects.toMatchObject({ code: 'bad_state' });
+    // The Router stores a hash of the client id, never the token or the id itself.
+    const { secret } = parseOneTimeToken(issued!.token);
+    const row = await router.db.selectFrom('devices').selectAll().where('uid', '=', issued!.deviceUid).executeTakeFirstOrThrow();
+    expect(row.client_id_hash).toBe(toBase64Url(sha256(deviceClientId(secret))));
+    expect(JSON.stringify(row)).not.toContain(toBase64Url(secret));
+  });
+
+  it('answers malformed frames with typed errors and keeps serving', async () => {
+    const a = await device(appA);
+    const garbage = a.prepare('get_folders', {});
+    const send = (body: Uint8Array, headers = garbage.headers) => fetch(garbage.url, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> });
+    const codeOf = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
+    expect(await codeOf(await send(new Uint8Array(100 * 1024)))).toBe('payload_too_large');
+    expect(await codeOf(await send(randomBytes(10)))).toBe('bad_signature');
+    const unknownOp = await fetch(garbage.url.replace('get_folders', 'drop_tables'), { method: 'POST', headers: garbage.headers, body: garbage.body as Uint8Array<ArrayBuffer> });
+    expect(await codeOf(unknownOp)).toBe('not_found');
+    // A well-signed frame with the wrong shape: no nonce, and a body of the wrong type.
+    await expect(a.send(a.prepare('get_secret', { recordUids: 'all' } as never))).rejects.toMatchObject({ code: 'bad_request' });
+    expect((await a.getFolders()).length).toBe(1);
+  });
+
+  it('writes an audit event for each device call, allowed or refused', async () => {
+    const rows = await router.db.selectFrom('events').selectAll().where('actor_kind', '=', 'device').execute();
+    const outcomes = new Set(rows.map((r) => `${r.action}:${r.outcome}`));
+    expect(outcomes).toContain('secrets.get_secret:ok');
+    expect(outcomes).toContain('secrets.get_secret:denied');
+    expect(outcomes).toContain('secrets.get_folders:denied');
+    expect(outcomes).toContain('secrets.register:ok');
+    const codes = rows.filter((r) => r.outcome === 'denied').map((r) => JSON.parse(r.detail ?? '{}').code);
+    for (const code of ['bad_signature', 'replayed', 'request_expired', 'ip_locked', 'revoked', 'access_expired', 'token_expired']) expect(codes).toContain(code);
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * `POST /api/v1/secrets/:operation` for Secrets Manager devices (gateways are devices too).
+ * Order of checks: who (client id) → may they at all (revoked, expired, IP) → is it really
+ * them (signature over the exact bytes sent) → is it fresh (timestamp, nonce) → what they asked.
+ */
+import type { Context } from 'hono';
+import { ecdsaVerify, fromBase64Url, sha256, toBase64Url } from '../../core/crypto/index.ts';
+import { PosternError } from '../../core/errors.ts';
+import { openJson, sealJson, unwrapTransmissionKey } from '../../core/protocol/envelope.ts';
+import {
+  isSecretsOperation,
+  REQUEST_MAX_SKEW_MS,
+  requestFrameSchema,
+  SECRETS_HEADERS,
+  secretsOperations,
+  signedBytes,
+  type SecretsOperation,
+} from '../../core/protocol/secrets-api.ts';
+import { recordEvent } from '../audit/events.ts';
+import type { RouterDeps, RouterLimits } from '../deps.ts';
+import { readBodyLimited } from '../http/body.ts';
+import type { DeviceCallContext } from './context.ts';
+import { deviceHandlers } from './operations.ts';
+
+const LARGE_OPERATIONS: ReadonlySet<SecretsOperation> = new Set(['add_file']);
+const NONCE_TTL_MS = 2 * REQUEST_MAX_SKEW_MS;
+
+function decodeHeader(c: Context, name: string): Uint8Array {
+  const value = c.req.header(name);
+  if (!value) throw new PosternError('unauthorized', `Unsigned request: the ${name} header is missing.`);
+  try {
+    return fromBase64Url(value);
+  } catch {
+    throw new PosternError('unauthorized', `The ${name} header is not base64url.`);
+  }
+}
+
+export function secretsResponseRoute(operation: string): string {
+  return `secrets/${operation}/response`;
+}
+
+export async function handleSecretsOperation(c: Context, deps: RouterDeps, limits: RouterLimits): Promise<Response> {
+  const name = c.req.param('operation') ?? '';
+  if (!isSecretsOperation(name)) throw new PosternError('not_found', `Unknown secrets operation "${name.slice(0, 64)}".`);
+  const operation: SecretsOperation = name;
+  const clientId = decodeHeader(c, SECRETS_HEADERS.clientId);
+  const wrappedKey = decodeHeader(c, SECRETS_HEADERS.transmissionKey);
+  const signature = decodeHeader(c, SECRETS_HEADERS.signature);
+  const body = await readBodyLimited(c.req.raw, LARGE_OPERATIONS.has(operation) ? limits.maxFileBodyBytes : limits.maxBodyBytes);
+
+  const now = (deps.now ?? Date.now)();
+  const clientIp = deps.clientIp(c);
+  const device = await deps.db.selectFrom('devices').selectAll().where('client_id_hash', '=', toBase64Url(sha256(clientId))).executeTakeFirst();
+  if (!device) throw new PosternError('unauthorized', 'Unknown client id. Initialise this device with a one-time token (`postern secrets init --token …`).');
+  const app = await deps.db.selectFrom('applications').selectAll().where('uid', '=', device.app_uid).executeTakeFirst();
+  if (!app) throw new PosternError('revoked', 'The application of this device no longer exists.');
+
+  const audit: DeviceCallContext['audit'] = (event) =>
+    recordEvent(deps.db, now, { actorKind: 'device', actor: device.uid, ownerUid: app.owner_uid, clientIp, recordUid: null, ...event });
+  const refuse = async (error: PosternError): Promise<never> => {
+    await audit({ action: `secrets.${operation}`, outcome: 'denied', detail: { code: error.code } });
+    throw error;
+  };
+
+  if (device.revoked_at !== null) await refuse(new PosternError('revoked', 'This device was removed from its application.'));
+  if (device.access_expires_at !== null && Number(device.access_expires_at) <= now) {
+    await refuse(new PosternError('access_expired', 'This device’s access has expired. Ask the application owner for a new device token.'));
+  }
+  const registering = operation === 'register';
+  if (device.public_key === null) {
+    if (!registering) await refuse(new PosternError('bad_state', 'This device has not been initialised yet; redeem its one-time token first.'));
+    if (Number(device.first_access_expires_at) <= now) await refuse(new PosternError('token_expired', 'The one-time access token has expired. Create a new one with `postern app client add`.'));
+  } else {
+    if (registering) await refuse(new PosternError('bad_state', 'This one-time token has already been used to initialise a device.'));
+    if (!ecdsaVerify(fromBase64Url(device.public_key), signedBytes(operation, wrappedKey, body), signature)) {
+      await refuse(new PosternError('bad_signature', 'The request signature does not verify with this device’s key.'));
+    }
+    if (device.ip_lock === 1 && device.locked_ip !== null && device.locked_ip !== clientIp) {
+      await refuse(new PosternError('ip_locked', `This device is locked to another IP address; requests from ${clientIp} are refused.`));
+    }
+  }
+
+  const transmissionKey = unwrapTransmissionKey(deps.keys.privateKey, wrappedKey);
+  const frame = requestFrameSchema.parse(openJson(transmissionKey, `secrets/${operation}`, body));
+  if (Math.abs(frame.timestamp - now) > REQUEST_MAX_SKEW_MS) {
+    await refuse(new PosternError('request_expired', 'The request timestamp is more than 5 minutes from the Router’s clock; check the device clock.'));
+  }
+  const input = secretsOperations[operation].parse(frame.body ?? {});
+
+  if (registering) {
+    const publicKey = fromBase64Url((input as { publicKey: string }).publicKey);
+    if (!ecdsaVerify(publicKey, signedBytes(operation, wrappedKey, body), signature)) {
+      await refuse(new PosternError('bad_signature', 'The registration is not signed by the key it registers.'));
+    }
+  }
+
+  await deps.db.deleteFrom('device_nonces').where('device_uid', '=', device.uid).where('expires_at', '<', now).execute();
+  const seen = await deps.db.selectFrom('device_nonces').select('nonce').where('device_uid', '=', device.uid).where('nonce', '=', frame.nonce).executeTakeFirst();
+  if (seen) await refuse(new PosternError('replayed', 'This request was already received once (nonce reused); it was not processed again.'));
+  try {
+    await deps.db.insertInto('device_nonces').values({ device_uid: device.uid, nonce: frame.nonce, expires_at: now + NONCE_TTL_MS }).execute();
+  } catch {
+    await refuse(new PosternError('replayed', 'This request was already received once (nonce reused); it was not processed again.'));
+  }
+
+  let result: unknown;
+  if (registering) {
+    const publicKey = (input as { publicKey: string }).publicKey;
+    const updated = await deps.db
+      .updateTable('devices')
+      .set({ public_key: publicKey, registered_at: now, last_seen_at: now })
+      .where('uid', '=', device.uid)
+      .where('public_key', 'is', null)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) await refuse(new PosternError('bad_state', 'This one-time token has already been used to initialise a device.'));
+    await audit({ action: 'secrets.register', outcome: 'ok', detail: { deviceUid: device.uid } });
+    result = { appUid: app.uid, wrappedAppKey: device.wrapped_app_key, deviceUid: device.uid };
+  } else {
+    // The IP lock binds to the first address that uses the device after registration, so a
+    // configuration made with `--config-init` on an admin workstation locks to the real device.
+    const bindIp = device.ip_lock === 1 && device.locked_ip === null ? { locked_ip: clientIp } : {};
+    await deps.db.updateTable('devices').set({ last_seen_at: now, ...bindIp }).where('uid', '=', device.uid).execute();
+    const ctx: DeviceCallContext = { db: deps.db, now, clientIp, device, app, audit };
+    try {
+      const handler = deviceHandlers[operation as Exclude<SecretsOperation, 'register'>] as (ctx: DeviceCallContext, input: unknown) => Promise<unknown>;
+      result = await handler(ctx, input);
+    } catch (err) {
+      if (err instanceof PosternError && err.code === 'not_allowed') {
+        const recordUid = typeof (input as Record<string, unknown>)['recordUid'] === 'string' ? ((input as Record<string, unknown>)['recordUid'] as string) : null;
+        await audit({ action: `secrets.${operation}`, outcome: 'denied', recordUid, detail: { code: err.code } });
+      }
+      throw err;
+    }
+  }
+  deps.logger.info({ operation, device: device.uid, ip: clientIp }, 'secrets operation');
+  return new Response(sealJson(transmissionKey, secretsResponseRoute(operation), result) as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream' } });
+}

@@ -1,0 +1,63 @@
+/** Row → wire shapes shared by the vault and the secrets endpoints. */
+import type { Kysely, Selectable } from 'kysely';
+import type { FileEntry, RecordEntry } from '../../core/protocol/vault-api.ts';
+import type { Database, FilesTable } from '../../core/storage/schema.ts';
+import type { RecordRow } from '../access/records.ts';
+
+export function toFileEntry(row: Omit<Selectable<FilesTable>, 'content'>): FileEntry {
+  return { fileUid: row.uid, recordUid: row.record_uid, kind: row.kind, fileKey: row.file_key, metadata: row.metadata, size: Number(row.size) };
+}
+
+export interface RecordExtras {
+  files: Map<string, FileEntry[]>;
+  links: Map<string, { childUid: string; kind: string }[]>;
+}
+
+/** Loads file and link metadata for many records with two queries, not two per record. */
+export async function loadRecordExtras(db: Kysely<Database>, recordUids: string[]): Promise<RecordExtras> {
+  const files = new Map<string, FileEntry[]>();
+  const links = new Map<string, { childUid: string; kind: string }[]>();
+  for (let i = 0; i < recordUids.length; i += 500) {
+    const chunk = recordUids.slice(i, i + 500);
+    const fileRows = await db
+      .selectFrom('files')
+      .select(['uid', 'record_uid', 'kind', 'file_key', 'metadata', 'size', 'uploaded_by', 'created_at'])
+      .where('record_uid', 'in', chunk)
+      .orderBy('created_at')
+      .execute();
+    for (const row of fileRows) {
+      const list = files.get(row.record_uid) ?? [];
+      list.push(toFileEntry(row));
+      files.set(row.record_uid, list);
+    }
+    const linkRows = await db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', 'in', chunk).execute();
+    for (const row of linkRows) {
+      const list = links.get(row.parent_uid) ?? [];
+      list.push({ childUid: row.child_uid, kind: row.kind });
+      links.set(row.parent_uid, list);
+    }
+  }
+  return { files, links };
+}
+
+export function toRecordEntry(row: RecordRow, canEdit: boolean, extras: RecordExtras): RecordEntry {
+  return {
+    recordUid: row.uid,
+    ownerUid: row.owner_uid,
+    type: row.type,
+    folderUid: row.folder_uid,
+    keyType: row.key_type,
+    recordKey: row.record_key,
+    revision: Number(row.revision),
+    data: row.data,
+    updatedAt: Number(row.updated_at),
+    canEdit,
+    files: extras.files.get(row.uid) ?? [],
+    links: extras.links.get(row.uid) ?? [],
+  };
+}
+
+/** Approximate decoded size of a base64url string, for quotas and display. */
+export function base64UrlByteLength(value: string): number {
+  return Math.floor((value.length * 3) / 4);
+}
