@@ -35,7 +35,7 @@ export async function fetchRouterPublicKey(server: string, fetchImpl: FetchLike 
   try {
     response = await fetchImpl(`${normaliseServerUrl(server)}/api/v1/router-key`);
   } catch (err) {
-    throw new PosternError('internal', `Cannot reach the Postern server at ${normaliseServerUrl(server)}: ${(err as Error).message}`);
+    throw new PosternError('internal', `Cannot reach the Postern server at ${normaliseServerUrl(server)}: ${describeFetchError(err)}`);
   }
   if (!response.ok) throw await errorFromResponse(response);
   const { publicKey } = (await response.json()) as { publicKey: string };
@@ -72,10 +72,17 @@ export class VaultTransport {
         body: JSON.stringify(toWireEnvelope(sealed)),
       });
     } catch (err) {
-      throw new PosternError('internal', `Cannot reach the Postern server at ${this.server}: ${(err as Error).message}`);
+      throw new PosternError('internal', `Cannot reach the Postern server at ${this.server}: ${describeFetchError(err)}`);
     }
     if (!response.ok) throw await errorFromResponse(response);
     const { payload } = (await response.json()) as { payload: string };
     return openJson(sealed.transmissionKey, `vault/${command}/response`, fromBase64Url(payload)) as VaultResponses[C];
   }
+}
+
+/** fetch() says only "fetch failed"; the useful part (ECONNREFUSED, a reset…) is in `cause`. */
+export function describeFetchError(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  const cause = e.cause?.code ?? e.cause?.message;
+  return cause ? `${e.message ?? 'fetch failed'} (${cause})` : (e.message ?? String(err));
 }

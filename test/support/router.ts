@@ -69,6 +69,9 @@ export async function startTestRouter(
     backend,
     async stop() {
       await router.close();
+      // Let this process's HTTP clients see the server's FIN on their pooled keep-alive
+      // sockets before a test reuses the port; otherwise the next request may pick a dead one.
+      await new Promise((resolve) => setTimeout(resolve, 25));
       await drop();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },

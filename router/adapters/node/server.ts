@@ -50,7 +50,10 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     port,
     db,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive sockets would otherwise hold close() open and be reused by clients later.
+      (server as import('node:http').Server).closeAllConnections?.();
+      await closed;
       await db.destroy();
       logger.flush();
     },
