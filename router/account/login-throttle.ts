@@ -10,18 +10,15 @@ import type { RouterLimits } from '../deps.ts';
 
 export async function assertLoginAllowed(db: Kysely<Database>, limits: RouterLimits, email: string, clientIp: string, now: number): Promise<void> {
   const since = now - limits.loginWindowMs;
-  const byEmail = await db
-    .selectFrom('login_failures')
-    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('at').as('oldest')])
-    .where('email', '=', email)
-    .where('at', '>', since)
-    .executeTakeFirstOrThrow();
-  const byIp = await db
-    .selectFrom('login_failures')
-    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('at').as('oldest')])
-    .where('client_ip', '=', clientIp)
-    .where('at', '>', since)
-    .executeTakeFirstOrThrow();
+  const failures = (column: 'email' | 'client_ip', value: string) =>
+    db
+      .selectFrom('login_failures')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('at').as('oldest')])
+      .where(column, '=', value)
+      .where('at', '>', since)
+      .executeTakeFirstOrThrow();
+  const byEmail = await failures('email', email);
+  const byIp = await failures('client_ip', clientIp);
   const tooMany = (row: { n: number | string; oldest: number | string | null }, limit: number) =>
     Number(row.n) >= limit ? Math.max(1, Math.ceil((Number(row.oldest) + limits.loginWindowMs - now) / 1000)) : 0;
   const retryAfterSeconds = Math.max(tooMany(byEmail, limits.loginFailuresPerWindow), tooMany(byIp, limits.loginFailuresPerWindow * 4));

@@ -38,6 +38,38 @@ export async function writeRevision(
   return revision;
 }
 
+export interface NewRecord {
+  recordUid: string;
+  ownerUid: string;
+  type: string;
+  folderUid: string | null;
+  recordKey: string;
+  data: string;
+  actor: string;
+  now: number;
+}
+
+/** Inserts revision 1 of a record; its key is wrapped by the folder key when in a folder. */
+export async function createRecord(db: Kysely<Database>, record: NewRecord): Promise<number> {
+  await db
+    .insertInto('records')
+    .values({
+      uid: record.recordUid,
+      owner_uid: record.ownerUid,
+      type: record.type,
+      folder_uid: record.folderUid,
+      key_type: record.folderUid ? 'folder_key' : 'data_key',
+      record_key: record.recordKey,
+      revision: 1,
+      data: record.data,
+      created_at: record.now,
+      updated_at: record.now,
+    })
+    .execute();
+  await db.insertInto('record_revisions').values({ record_uid: record.recordUid, revision: 1, data: record.data, actor: record.actor, created_at: record.now }).execute();
+  return 1;
+}
+
 export async function deleteRecordCascade(db: Kysely<Database>, recordUid: string): Promise<void> {
   await db.deleteFrom('record_links').where((eb) => eb.or([eb('parent_uid', '=', recordUid), eb('child_uid', '=', recordUid)])).execute();
   await db.deleteFrom('files').where('record_uid', '=', recordUid).execute();

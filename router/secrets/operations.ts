@@ -1,6 +1,6 @@
 import { PosternError } from '../../core/errors.ts';
 import type { DeviceRecord, SecretsInput, SecretsOperation, SecretsResponses } from '../../core/protocol/secrets-api.ts';
-import { deleteRecordCascade, writeRevision } from '../records/revisions.ts';
+import { createRecord, deleteRecordCascade, writeRevision } from '../records/revisions.ts';
 import { base64UrlByteLength, loadRecordExtras, toFileEntry } from '../vault/entries.ts';
 import { assertKnownRecordType } from '../vault/records.ts';
 import { appFolders, requireAppFolder, requireAppRecord } from './access.ts';
@@ -56,22 +56,16 @@ export const deviceHandlers: DeviceHandlers = {
     assertKnownRecordType(input.type);
     const exists = await ctx.db.selectFrom('records').select('uid').where('uid', '=', input.recordUid).executeTakeFirst();
     if (exists) throw new PosternError('conflict', `Record UID ${input.recordUid} is already in use.`);
-    await ctx.db
-      .insertInto('records')
-      .values({
-        uid: input.recordUid,
-        owner_uid: ctx.app.owner_uid,
-        type: input.type,
-        folder_uid: input.folderUid,
-        key_type: 'folder_key',
-        record_key: input.recordKey,
-        revision: 1,
-        data: input.data,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-      })
-      .execute();
-    await ctx.db.insertInto('record_revisions').values({ record_uid: input.recordUid, revision: 1, data: input.data, actor: ctx.device.uid, created_at: ctx.now }).execute();
+    await createRecord(ctx.db, {
+      recordUid: input.recordUid,
+      ownerUid: ctx.app.owner_uid,
+      type: input.type,
+      folderUid: input.folderUid,
+      recordKey: input.recordKey,
+      data: input.data,
+      actor: ctx.device.uid,
+      now: ctx.now,
+    });
     await ctx.audit({ action: 'secrets.create_secret', outcome: 'ok', recordUid: input.recordUid, detail: { type: input.type } });
     return { revision: 1 };
   },

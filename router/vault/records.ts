@@ -4,7 +4,7 @@ import { folderMembership, requireEditableRecord, requireReadableRecord } from '
 import { requireUser } from './context.ts';
 import { loadRecordExtras, toRecordEntry } from './entries.ts';
 import type { VaultHandlers } from './handler.ts';
-import { deleteRecordCascade, writeRevision } from '../records/revisions.ts';
+import { createRecord, deleteRecordCascade, writeRevision } from '../records/revisions.ts';
 
 /** Resource types that a PAM User may be linked to as their administrative credential. */
 const LINKABLE_RESOURCES = new Set(['pamMachine', 'pamDatabase', 'pamDirectory', 'pamRemoteBrowser']);
@@ -27,22 +27,16 @@ export const recordHandlers: VaultHandlers<'record.add' | 'record.update' | 'rec
         throw new PosternError('not_allowed', `You cannot add records to folder ${input.folderUid}.`, { folderUid: input.folderUid });
       }
     }
-    await ctx.db
-      .insertInto('records')
-      .values({
-        uid: input.recordUid,
-        owner_uid: user.uid,
-        type: input.type,
-        folder_uid: input.folderUid ?? null,
-        key_type: input.folderUid ? 'folder_key' : 'data_key',
-        record_key: input.recordKey,
-        revision: 1,
-        data: input.data,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-      })
-      .execute();
-    await ctx.db.insertInto('record_revisions').values({ record_uid: input.recordUid, revision: 1, data: input.data, actor: user.uid, created_at: ctx.now }).execute();
+    await createRecord(ctx.db, {
+      recordUid: input.recordUid,
+      ownerUid: user.uid,
+      type: input.type,
+      folderUid: input.folderUid ?? null,
+      recordKey: input.recordKey,
+      data: input.data,
+      actor: user.uid,
+      now: ctx.now,
+    });
     await ctx.audit({ action: 'record.add', outcome: 'ok', recordUid: input.recordUid, detail: { type: input.type, folderUid: input.folderUid ?? null } });
     return { revision: 1 };
   },
