@@ -13,12 +13,15 @@ export interface RecordExtras {
   links: Map<string, { childUid: string; kind: string }[]>;
 }
 
+/** D1 binds at most 100 parameters per statement; stay under it on every backend. */
+const IN_LIST_CHUNK = 90;
+
 /** Loads file and link metadata for many records with two queries, not two per record. */
 export async function loadRecordExtras(db: Kysely<Database>, recordUids: string[]): Promise<RecordExtras> {
   const files = new Map<string, FileEntry[]>();
   const links = new Map<string, { childUid: string; kind: string }[]>();
-  for (let i = 0; i < recordUids.length; i += 500) {
-    const chunk = recordUids.slice(i, i + 500);
+  for (let i = 0; i < recordUids.length; i += IN_LIST_CHUNK) {
+    const chunk = recordUids.slice(i, i + IN_LIST_CHUNK);
     const fileRows = await db
       .selectFrom('files')
       .select(['uid', 'record_uid', 'kind', 'file_key', 'metadata', 'size', 'uploaded_by', 'created_at'])

@@ -7,15 +7,11 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import type { StorageLocation } from '../../../core/storage/location.ts';
 import { migrateToLatest } from '../../../core/storage/migrate.ts';
 import type { Database } from '../../../core/storage/schema.ts';
 
-export type StorageLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
-
-/** `postgres://…` / `postgresql://…` selects PostgreSQL; anything else is a SQLite file path. */
-export function parseStorageLocation(value: string): StorageLocation {
-  return /^postgres(ql)?:\/\//.test(value) ? { kind: 'postgres', url: value } : { kind: 'sqlite', path: value };
-}
+export { parseStorageLocation, type StorageLocation } from '../../../core/storage/location.ts';
 
 // PostgreSQL returns BIGINT as text to protect precision; our bigints are milliseconds, well inside 2^53.
 pg.types.setTypeParser(20, (value) => Number(value));
