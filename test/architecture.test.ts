@@ -4,7 +4,7 @@
  * `node:` modules); nobody but core/crypto imports @noble; parts never import each other.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -53,11 +53,22 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('keeps router and vault from importing each other', () => {
-    const cross = [
-      ...sources('router').flatMap((f) => imports(f).filter((s) => /\/vault\/(cli|index)/.test(s) || s.includes('/gateway/')).map((s) => `${f} → ${s}`)),
-      ...sources('vault').flatMap((f) => imports(f).filter((s) => /\.\.\/router\/(?!adapters\/node)/.test(s)).map((s) => `${f} → ${s}`)),
-    ];
+  it('keeps the parts from importing each other (the CLI may start the Node Router)', () => {
+    const target = (file: string, spec: string) => (spec.startsWith('.') ? relative(ROOT, join(ROOT, dirname(file), spec)) : spec);
+    const part = (path: string) => path.split(/[\\/]/)[0];
+    const cross: string[] = [];
+    for (const from of ['router', 'vault', 'gateway', 'relay']) {
+      for (const file of sources(from)) {
+        for (const spec of imports(file)) {
+          const to = target(file, spec);
+          const toPart = part(to);
+          if (!['router', 'vault', 'gateway', 'relay'].includes(toPart ?? '') || toPart === from) continue;
+          // `postern server start` is the composition root that runs the Router in-process.
+          if (from === 'vault' && to.startsWith(join('router', 'adapters', 'node'))) continue;
+          cross.push(`${file} → ${spec}`);
+        }
+      }
+    }
     expect(cross).toEqual([]);
   });
 });

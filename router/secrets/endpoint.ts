@@ -126,7 +126,8 @@ export async function handleSecretsOperation(c: Context, deps: RouterDeps, limit
       result = await handler(ctx, input);
     } catch (err) {
       if (err instanceof PosternError && err.code === 'not_allowed') {
-        const recordUid = typeof (input as Record<string, unknown>)['recordUid'] === 'string' ? ((input as Record<string, unknown>)['recordUid'] as string) : null;
+        const named = err.details?.['recordUid'] ?? (input as Record<string, unknown>)['recordUid'];
+        const recordUid = typeof named === 'string' ? named : null;
         await audit({ action: `secrets.${operation}`, outcome: 'denied', recordUid, detail: { code: err.code } });
       }
       throw err;

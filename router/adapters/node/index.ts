@@ -1,5 +1,5 @@
 export { startNodeRouter, type NodeRouterOptions, type RunningRouter } from './server.ts';
 export { openStorage, parseStorageLocation, type StorageLocation } from './storage.ts';
-export { loadOrCreateRouterKeys } from './router-key.ts';
+export { loadOrCreateRouterKeys, ROUTER_KEY_FILE } from './router-key.ts';
 export { nodeClientIp } from './conninfo.ts';
 export { nodeLogger } from './logger.ts';

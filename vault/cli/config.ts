@@ -1,0 +1,141 @@
+/**
+ * The CLI's local state: `~/.postern/` (or `$POSTERN_HOME`), mode 0700, holding
+ *
+ *   config.json            one saved session per server (mode 0600), see `CliConfig`
+ *   secrets-config.json    a device configuration written by `postern secrets init` (0600)
+ *   server/                the data of `postern server start` (database, router key, logs)
+ *
+ * The saved session is the SDK's `PersistedSession`: a session token and a client key that
+ * together open the session's copy of the data key held by the Router. It is useless once the
+ * session ends (logout or expiry) and it never contains the master password.
+ */
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { PosternError } from '../../core/errors.ts';
+import type { PersistedSession } from '../../core/vault-client/index.ts';
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+
+const sessionSchema = z.object({
+  server: z.string().min(1),
+  routerPublicKey: z.string().min(1),
+  email: z.string().min(1),
+  userUid: z.string().min(1),
+  sessionToken: z.string().min(1),
+  clientKey: z.string().min(1),
+});
+
+const configSchema = z.object({
+  version: z.literal(1),
+  /** The server of the last successful login: the default for `--server`. */
+  currentServer: z.string().optional(),
+  /** Keyed by the normalised server URL (`http://127.0.0.1:8080`, `https://vault.example.com`). */
+  sessions: z.record(z.string(), sessionSchema),
+});
+
+export type CliConfig = z.infer<typeof configSchema>;
+
+/** `$POSTERN_HOME` when set (tests and multi-profile use), else `~/.postern`. */
+export function posternHome(env: NodeJS.ProcessEnv): string {
+  const fromEnv = env['POSTERN_HOME'];
+  return fromEnv && fromEnv.trim() !== '' ? resolve(fromEnv) : join(homedir(), '.postern');
+}
+
+/** Creates the home directory if needed and keeps it private (0700): it holds session keys. */
+export function ensureHome(home: string): void {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  if ((statSync(home).mode & 0o777) !== 0o700) chmodSync(home, 0o700);
+}
+
+export function configPath(home: string): string {
+  return join(home, 'config.json');
+}
+
+export function readConfig(home: string, warn: (text: string) => void = () => {}): CliConfig {
+  const path = configPath(home);
+  if (!existsSync(path)) return { version: 1, sessions: {} };
+  const mode = statSync(path).mode & 0o777;
+  if (mode & 0o077) {
+    chmodSync(path, 0o600);
+    warn(`${path} was readable by other users (mode ${mode.toString(8)}); it is now 0600. Consider \`postern logout\` and logging in again.`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new PosternError('bad_request', `${path} is not valid JSON. Remove it and run \`postern login\` again.`);
+  }
+  const result = configSchema.safeParse(parsed);
+  if (!result.success) throw new PosternError('bad_request', `${path} is not a Postern CLI configuration. Remove it and run \`postern login\` again.`);
+  return result.data;
+}
+
+export function writeConfig(home: string, config: CliConfig): void {
+  ensureHome(home);
+  writePrivateFile(configPath(home), `${JSON.stringify(config, null, 2)}\n`, { overwrite: true });
+}
+
+export function saveSession(home: string, session: PersistedSession): void {
+  const config = readConfig(home);
+  config.sessions[session.server] = { ...session };
+  config.currentServer = session.server;
+  writeConfig(home, config);
+}
+
+export function forgetSession(home: string, server: string): boolean {
+  const config = readConfig(home);
+  if (!config.sessions[server]) return false;
+  delete config.sessions[server];
+  if (config.currentServer === server) delete config.currentServer;
+  writeConfig(home, config);
+  return true;
+}
+
+/**
+ * Writes a file only its owner can read (0600), atomically. Without `overwrite` an existing
+ * file is a `conflict` (checked with O_EXCL, so there is no window to race). The parent
+ * directory is created 0700 when missing; an existing one is left as it is.
+ */
+export function writePrivateFile(path: string, content: string | Uint8Array, options: { overwrite: boolean }): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!options.overwrite) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new PosternError('conflict', `${path} already exists; pass --force to replace it.`);
+      throw err;
+    }
+    writeAll(fd, content);
+    return;
+  }
+  // A fresh name opened exclusively: in a shared directory a planted symlink cannot redirect the write.
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    writeAll(fd, content);
+    chmodSync(temp, 0o600);
+    renameSync(temp, path);
+  } catch (err) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already gone
+    }
+    throw err;
+  }
+}
+
+function writeAll(fd: number, content: string | Uint8Array): void {
+  try {
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    let offset = 0;
+    while (offset < bytes.byteLength) offset += writeSync(fd, bytes, offset, bytes.byteLength - offset);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
