@@ -1,28 +1,72 @@
 /**
  * The Router as one Hono app. It imports no runtime: adapters in router/adapters/* build
- * RouterDeps (storage, keys, client address) and serve `createRouterApp(deps).fetch`.
+ * RouterDeps (storage, keys, client address, WebSocket upgrade) and serve `app.fetch`.
  */
 import { Hono } from 'hono';
 import { toBase64Url } from '../core/crypto/index.ts';
 import { PosternError } from '../core/errors.ts';
+import { GATEWAY_WS_PATH } from '../core/protocol/gateway-wire.ts';
+import { LocalBus } from './cluster/bus.ts';
 import { DEFAULT_LIMITS, type RouterDeps, type RouterLimits } from './deps.ts';
+import { GatewayHub } from './gateway/hub.ts';
+import type { GatewayConnection } from './gateway/connection.ts';
 import { errorResponse } from './http/errors.ts';
 import { handleSecretsOperation } from './secrets/endpoint.ts';
 import { handleVaultCommand } from './vault/endpoint.ts';
 
 export const ROUTER_VERSION = '0.1.0';
 
-export function createRouterApp(deps: RouterDeps): Hono {
+export interface Router {
+  app: Hono;
+  hub: GatewayHub;
+  close(): Promise<void>;
+}
+
+export function createRouter(deps: RouterDeps): Router {
   const limits: RouterLimits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const now = deps.now ?? Date.now;
   const app = new Hono();
+  const bus = deps.cluster?.bus ?? new LocalBus();
+  const hub = new GatewayHub({
+    db: deps.db,
+    logger: deps.logger,
+    workerId: deps.cluster?.workerId ?? 'embedded',
+    bus,
+    now,
+    ...(deps.heartbeat ? { heartbeatIntervalMs: deps.heartbeat.intervalMs, heartbeatTimeoutMs: deps.heartbeat.timeoutMs } : {}),
+  });
+  const services = { hub, limits, now };
 
   app.onError((err, c) => errorResponse(c, err, deps.logger));
   app.notFound((c) => c.json(new PosternError('not_found', `No route for ${c.req.method} ${c.req.path}.`).toJSON(), 404));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok', version: deps.version ?? ROUTER_VERSION }));
+  app.get('/healthz', (c) => c.json({ status: 'ok', version: deps.version ?? ROUTER_VERSION, worker: hub.workerId, gateways: hub.size }));
   app.get('/api/v1/router-key', (c) => c.json({ publicKey: toBase64Url(deps.keys.publicKey), algorithm: 'ecies-p256-hkdf-sha256-aes256gcm' }));
-  app.post('/api/v1/vault/:command', (c) => handleVaultCommand(c, deps, limits));
+  app.post('/api/v1/vault/:command', (c) => handleVaultCommand(c, deps, services));
   app.post('/api/v1/secrets/:operation', (c) => handleSecretsOperation(c, deps, limits));
 
-  return app;
+  if (deps.upgradeWebSocket) {
+    const upgrade = deps.upgradeWebSocket(app);
+    app.get(
+      GATEWAY_WS_PATH,
+      upgrade((c) => {
+        const clientIp = deps.clientIp(c);
+        let conn: GatewayConnection | null = null;
+        return {
+          onOpen: (_event, ws) => {
+            conn = hub.accept({ send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) }, clientIp);
+          },
+          onMessage: (event) => void conn?.receive(event.data),
+          onClose: () => conn?.close(1000, 'socket closed'),
+          onError: () => conn?.close(1011, 'socket error'),
+        };
+      }),
+    );
+  }
+
+  return { app, hub, close: () => hub.close() };
+}
+
+export function createRouterApp(deps: RouterDeps): Hono {
+  return createRouter(deps).app;
 }

@@ -1,4 +1,6 @@
-import type { Context } from 'hono';
+import type { Context, Hono } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
+import type { ClusterBus } from './cluster/bus.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../core/storage/schema.ts';
 import type { Logger } from './logger.ts';
@@ -41,4 +43,9 @@ export interface RouterDeps {
   limits?: Partial<RouterLimits>;
   now?: () => number;
   version?: string;
+  /** Present where the runtime can hold gateway WebSockets (Node, Deno). */
+  upgradeWebSocket?: (app: Hono) => UpgradeWebSocket;
+  /** This process's Worker id and the bus to the other Router processes (default: embedded). */
+  cluster?: { workerId: string; bus: ClusterBus };
+  heartbeat?: { intervalMs: number; timeoutMs: number };
 }

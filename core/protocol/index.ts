@@ -1,3 +1,4 @@
 export * from './envelope.ts';
 export * from './vault-api.ts';
 export * from './secrets-api.ts';
+export * from './gateway-wire.ts';

@@ -1,10 +1,12 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as initial from './migrations/001_initial.ts';
+import * as gateways from './migrations/002_gateways.ts';
 import type { Database } from './schema.ts';
 
 /** Migrations are bundled in code (no filesystem), so every runtime can run them. */
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': initial,
+  '002_gateways': gateways,
 };
 
 class BundledMigrations implements MigrationProvider {

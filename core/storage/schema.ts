@@ -19,6 +19,7 @@ export interface UsersTable {
   public_key: string;
   encrypted_private_key: string; // AES-GCM(dataKey, privateKey)
   created_at: Millis;
+  is_admin: Flag; // the first account on a Router administers its roles
 }
 
 export interface SessionsTable {
@@ -138,6 +139,7 @@ export interface DevicesTable {
   registered_at: number | null;
   last_seen_at: number | null;
   revoked_at: number | null;
+  kind: ColumnType<'device' | 'gateway', 'device' | 'gateway' | undefined, 'device' | 'gateway'>;
 }
 
 export interface DeviceNoncesTable {
@@ -159,6 +161,76 @@ export interface EventsTable {
   detail: string | null; // JSON with codes and uids only, never a secret
 }
 
+export interface GatewaySessionsTable {
+  gateway_uid: string;
+  worker_id: string;
+  address: string;
+  version: string;
+  connected_at: Millis;
+  last_seen_at: Millis;
+}
+
+export interface JobsTable {
+  uid: string;
+  gateway_uid: string;
+  owner_uid: string;
+  action: string;
+  record_uid: string | null;
+  status: 'running' | 'finished' | 'failed' | 'cancelled';
+  progress: number;
+  step: string | null;
+  message: string | null; // scrubbed by the gateway; never a secret
+  created_by: string;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface JobLogsTable {
+  job_uid: string;
+  seq: number;
+  at: Millis;
+  line: string;
+}
+
+export interface RolesTable {
+  uid: string;
+  name: string;
+  policies: string; // JSON array of policy names
+  created_at: Millis;
+}
+
+export interface RoleMembersTable {
+  role_uid: string;
+  user_uid: string;
+}
+
+/** Plaintext routing metadata of a pamConfiguration record: not secret, needed to authorise. */
+export interface PamConfigurationsTable {
+  config_uid: string;
+  gateway_uid: string;
+  features: string; // JSON PamFeatures
+  updated_by: string;
+  updated_at: Millis;
+}
+
+export interface RotationSchedulesTable {
+  record_uid: string;
+  configuration_uid: string;
+  resource_uid: string | null;
+  schedule: string; // JSON RotationSchedule
+  next_run_at: number | null;
+  owner_uid: string;
+  updated_at: Millis;
+}
+
+export interface ScheduleRunsTable {
+  record_uid: string;
+  due_at: Millis;
+  fired_at: Millis;
+  fired_by: string;
+  outcome: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -175,4 +247,12 @@ export interface Database {
   devices: DevicesTable;
   device_nonces: DeviceNoncesTable;
   events: EventsTable;
+  gateway_sessions: GatewaySessionsTable;
+  jobs: JobsTable;
+  job_logs: JobLogsTable;
+  roles: RolesTable;
+  role_members: RoleMembersTable;
+  pam_configurations: PamConfigurationsTable;
+  rotation_schedules: RotationSchedulesTable;
+  schedule_runs: ScheduleRunsTable;
 }

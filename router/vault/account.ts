@@ -3,6 +3,7 @@ import { PosternError } from '../../core/errors.ts';
 import { newUid } from '../../core/ids.ts';
 import { assertLoginAllowed, clearLoginFailures, noteLoginFailure } from '../account/login-throttle.ts';
 import { createSession } from '../account/sessions.ts';
+import { bootstrapAdministrator } from '../policy/policies.ts';
 import { requireUser } from './context.ts';
 import type { VaultHandlers } from './handler.ts';
 
@@ -45,7 +46,8 @@ export const accountHandlers: VaultHandlers<
         created_at: ctx.now,
       })
       .execute();
-    await ctx.audit({ action: 'account.register', outcome: 'ok', actorKind: 'user', actor: input.email, ownerUid: userUid });
+    const admin = await bootstrapAdministrator(ctx.db, userUid, ctx.now);
+    await ctx.audit({ action: 'account.register', outcome: 'ok', actorKind: 'user', actor: input.email, ownerUid: userUid, detail: { administrator: admin } });
     return { userUid };
   },
 

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../core/storage/schema.ts';
 import type { AuditEvent } from '../audit/events.ts';
 import type { RouterKeys, RouterLimits } from '../deps.ts';
+import type { GatewayHub } from '../gateway/hub.ts';
 import type { Logger } from '../logger.ts';
 
 export interface SessionUser {
@@ -19,6 +20,7 @@ export interface VaultCallContext {
   limits: RouterLimits;
   logger: Logger;
   keys: RouterKeys;
+  hub: GatewayHub;
   /** Present for every command outside PUBLIC_VAULT_COMMANDS. */
   user: SessionUser | null;
   audit: (event: Omit<AuditEvent, 'clientIp' | 'actorKind' | 'actor' | 'ownerUid'> & Partial<Pick<AuditEvent, 'actorKind' | 'actor' | 'ownerUid'>>) => Promise<void>;

@@ -10,6 +10,7 @@ import { isVaultCommand, LARGE_VAULT_COMMANDS, PUBLIC_VAULT_COMMANDS, vaultComma
 import { recordEvent } from '../audit/events.ts';
 import { authenticateSession } from '../account/sessions.ts';
 import type { RouterDeps, RouterLimits } from '../deps.ts';
+import type { GatewayHub } from '../gateway/hub.ts';
 import { readBodyLimited, parseJsonBody } from '../http/body.ts';
 import { accountHandlers } from './account.ts';
 import { applicationHandlers } from './applications.ts';
@@ -35,7 +36,14 @@ export function responseRoute(command: string): string {
   return `vault/${command}/response`;
 }
 
-export async function handleVaultCommand(c: Context, deps: RouterDeps, limits: RouterLimits): Promise<Response> {
+export interface RouterServices {
+  hub: GatewayHub;
+  limits: RouterLimits;
+  now: () => number;
+}
+
+export async function handleVaultCommand(c: Context, deps: RouterDeps, services: RouterServices): Promise<Response> {
+  const { limits } = services;
   const name = c.req.param('command') ?? '';
   if (!isVaultCommand(name)) throw new PosternError('not_found', `Unknown command "${name.slice(0, 64)}".`);
   const command: VaultCommand = name;
@@ -46,7 +54,7 @@ export async function handleVaultCommand(c: Context, deps: RouterDeps, limits: R
   if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) throw new PosternError('bad_request', 'The payload must be an object {session?, body}.');
   const { session, body } = inner as { session?: unknown; body?: unknown };
 
-  const now = (deps.now ?? Date.now)();
+  const now = services.now();
   const clientIp = deps.clientIp(c);
   const user = PUBLIC_VAULT_COMMANDS.has(command) ? null : await authenticateSession(deps.db, session, now, limits.sessionTtlMs);
   const ctx: VaultCallContext = {
@@ -56,6 +64,7 @@ export async function handleVaultCommand(c: Context, deps: RouterDeps, limits: R
     limits,
     logger: deps.logger,
     keys: deps.keys,
+    hub: services.hub,
     user,
     audit: (event) =>
       recordEvent(deps.db, now, {

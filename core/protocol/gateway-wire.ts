@@ -1,0 +1,88 @@
+/**
+ * Router ⇄ gateway messages on the gateway's outbound WebSocket (`/api/v1/gateway/connect`).
+ * Text frames, one JSON object each, `t` naming the kind. Messages carry record UIDs and
+ * commands only, never a secret: the gateway fetches what it needs through the secrets API.
+ *
+ *   Router  → gateway  challenge {nonce}                      (first frame, fresh per connection)
+ *   gateway → Router   auth {clientId, nonce, timestamp, version, signature}
+ *   Router  → gateway  ready {gatewayUid, heartbeatMs}  |  error {code, message} and close
+ *   either  → either   ping {id} / pong {id}                   (heartbeats both ways)
+ *   Router  → gateway  action {id, action, params, timeoutMs}  (id = conversation id)
+ *   gateway → Router   result {id, code, data?, message?}
+ *   gateway → Router   job {job: JobUpdate}                    (progress of long work)
+ */
+import { z } from 'zod';
+import { concatBytes, utf8 } from '../crypto/index.ts';
+import { PosternError } from '../errors.ts';
+import { b64u, uid } from './vault-api.ts';
+
+export const GATEWAY_WS_PATH = '/api/v1/gateway/connect';
+export const MAX_GATEWAY_FRAME_BYTES = 256 * 1024;
+/** Each side pings at this interval and drops a peer silent for HEARTBEAT_TIMEOUT_MS. */
+export const HEARTBEAT_INTERVAL_MS = 10_000;
+export const HEARTBEAT_TIMEOUT_MS = 25_000;
+
+/** The result codes of an action, as the vault sees them. */
+export const ACTION_CODES = ['ok', 'bad_request', 'not_allowed', 'timeout', 'controller_down', 'wrong_instance', 'bad_state'] as const;
+export type ActionCode = (typeof ACTION_CODES)[number];
+
+export const JOB_STATUSES = ['running', 'finished', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** What the gateway signs to prove it holds the device key, bound to this connection's nonce. */
+export function gatewayAuthBytes(nonce: string, timestamp: number, clientId: string): Uint8Array {
+  return concatBytes(utf8(`postern/gateway-auth/v1\n${nonce}\n${timestamp}\n${clientId}`));
+}
+
+const actionName = z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, 'expected an action name like "rotate"');
+const params = z.record(z.string(), z.unknown());
+
+export const jobUpdateSchema = z.object({
+  jobId: uid(),
+  status: z.enum(JOB_STATUSES),
+  progress: z.number().min(0).max(100).optional(),
+  step: z.string().max(200).optional(),
+  log: z.array(z.string().max(4000)).max(200).optional(),
+  message: z.string().max(2000).optional(),
+});
+export type JobUpdate = z.infer<typeof jobUpdateSchema>;
+
+export const gatewayToRouterSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('auth'), clientId: b64u(128), nonce: b64u(64), timestamp: z.number().int(), version: z.string().max(64), signature: b64u(128) }),
+  z.object({ t: z.literal('ping'), id: z.number().int().nonnegative() }),
+  z.object({ t: z.literal('pong'), id: z.number().int().nonnegative() }),
+  z.object({ t: z.literal('result'), id: z.string().min(1).max(64), code: z.enum(ACTION_CODES), data: z.unknown().optional(), message: z.string().max(2000).optional() }),
+  z.object({ t: z.literal('job'), job: jobUpdateSchema }),
+]);
+export type GatewayToRouter = z.infer<typeof gatewayToRouterSchema>;
+
+export const routerToGatewaySchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('challenge'), nonce: b64u(64), routerTime: z.number().int() }),
+  z.object({ t: z.literal('ready'), gatewayUid: uid(), heartbeatMs: z.number().int().positive() }),
+  z.object({ t: z.literal('error'), code: z.string().max(64), message: z.string().max(2000) }),
+  z.object({ t: z.literal('ping'), id: z.number().int().nonnegative() }),
+  z.object({ t: z.literal('pong'), id: z.number().int().nonnegative() }),
+  z.object({ t: z.literal('action'), id: z.string().min(1).max(64), action: actionName, params, timeoutMs: z.number().int().positive().max(3_600_000) }),
+]);
+export type RouterToGateway = z.infer<typeof routerToGatewaySchema>;
+
+function decode<T>(schema: z.ZodType<T>, text: unknown, who: string): T {
+  if (typeof text !== 'string') throw new PosternError('bad_request', `${who} frames must be text.`);
+  if (text.length > MAX_GATEWAY_FRAME_BYTES) throw new PosternError('payload_too_large', `${who} frame exceeds ${MAX_GATEWAY_FRAME_BYTES} bytes.`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new PosternError('bad_request', `${who} frame is not JSON.`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new PosternError('bad_request', `${who} frame is malformed${issue ? ` at ${issue.path.join('.') || '(root)'}: ${issue.message}` : ''}.`);
+  }
+  return parsed.data;
+}
+
+export const decodeGatewayFrame = (text: unknown): GatewayToRouter => decode(gatewayToRouterSchema, text, 'Gateway');
+export const decodeRouterFrame = (text: unknown): RouterToGateway => decode(routerToGatewaySchema, text, 'Router');
+export const encodeFrame = (frame: GatewayToRouter | RouterToGateway): string => JSON.stringify(frame);
