@@ -6,6 +6,7 @@
  * (base64url); the Router never sees a key or a secret it could open.
  */
 import { z } from 'zod';
+import { rotationScheduleSchema } from '../schedule/rotation-schedule.ts';
 
 export const b64u = (max = 4096) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'expected base64url');
 export const uid = () => z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'expected a 22-character UID');
@@ -96,9 +97,47 @@ export const vaultCommands = {
       )
       .min(1)
       .max(100),
+    /** A gateway is a device of the application that also holds the Router WebSocket. */
+    kind: z.enum(['device', 'gateway']).default('device'),
   }),
   'app.client.list': z.object({ appUid: uid() }),
   'app.client.remove': z.object({ appUid: uid(), deviceUid: uid() }),
+  'gateway.list': z.object({}),
+  'gateway.remove': z.object({ gatewayUid: uid() }),
+  'pam.config.set': z.object({
+    configUid: uid(),
+    gatewayUid: uid(),
+    features: z.object({
+      rotation: z.boolean(),
+      connections: z.boolean(),
+      remoteBrowserIsolation: z.boolean(),
+      tunneling: z.boolean(),
+      graphicalRecording: z.boolean(),
+      typescriptRecording: z.boolean(),
+    }),
+  }),
+  'action.send': z.object({
+    action: z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, 'expected an action name like "rotate"'),
+    recordUid: uid().optional(),
+    configurationUid: uid().optional(),
+    resourceUid: uid().optional(),
+    gatewayUid: uid().optional(),
+    jobUid: uid().optional(),
+    params: z.record(z.string(), z.union([z.string().max(4096), z.number(), z.boolean(), z.null()])).optional(),
+    timeoutMs: z.number().int().min(100).max(600_000).optional(),
+  }),
+  'job.get': z.object({ jobUid: uid(), afterSeq: z.number().int().min(0).default(0) }),
+  'job.list': z.object({ limit: z.number().int().min(1).max(500).default(50) }),
+  'role.list': z.object({}),
+  'role.add': z.object({ name: z.string().trim().min(1).max(64), policies: z.array(z.string().max(64)).max(32) }),
+  'role.update': z.object({ name: z.string().trim().min(1).max(64), policies: z.array(z.string().max(64)).max(32) }),
+  'role.remove': z.object({ name: z.string().trim().min(1).max(64) }),
+  'role.assign': z.object({ name: z.string().trim().min(1).max(64), email: email() }),
+  'role.unassign': z.object({ name: z.string().trim().min(1).max(64), email: email() }),
+  'policy.mine': z.object({}),
+  'rotation.set': z.object({ recordUid: uid(), configurationUid: uid(), resourceUid: uid().optional(), schedule: rotationScheduleSchema }),
+  'rotation.get': z.object({ recordUid: uid() }),
+  'rotation.clear': z.object({ recordUid: uid() }),
   'events.list': z.object({
     limit: z.number().int().min(1).max(1000).default(100),
     action: z.string().max(64).optional(),
@@ -170,6 +209,7 @@ export interface ApplicationEntry {
 
 export interface DeviceEntry {
   deviceUid: string;
+  kind: 'device' | 'gateway';
   name: string;
   createdAt: number;
   firstAccessExpiresAt: number;
@@ -191,6 +231,58 @@ export interface EventEntry {
   clientIp: string;
   outcome: 'ok' | 'denied' | 'failed';
   detail: Record<string, unknown> | null;
+}
+
+export interface GatewayEntry {
+  gatewayUid: string;
+  appUid: string;
+  name: string;
+  online: boolean;
+  version: string | null;
+  address: string | null;
+  connectedSince: number | null;
+  workerId: string | null;
+  createdAt: number;
+  registeredAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface JobEntry {
+  jobUid: string;
+  gatewayUid: string;
+  action: string;
+  recordUid: string | null;
+  status: 'running' | 'finished' | 'failed' | 'cancelled';
+  progress: number;
+  step: string | null;
+  message: string | null;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ActionOutcome {
+  code: 'ok' | 'bad_request' | 'not_allowed' | 'timeout' | 'controller_down' | 'wrong_instance' | 'bad_state';
+  data?: unknown;
+  message?: string;
+  jobUid?: string;
+  gatewayUid?: string;
+}
+
+export interface RoleEntry {
+  roleUid: string;
+  name: string;
+  policies: string[];
+  members: string[];
+}
+
+export interface RotationEntry {
+  recordUid: string;
+  configurationUid: string;
+  resourceUid: string | null;
+  schedule: z.output<typeof rotationScheduleSchema>;
+  nextRunAt: number | null;
+  updatedAt: number;
 }
 
 export interface VaultResponses {
@@ -225,4 +317,20 @@ export interface VaultResponses {
   'app.client.list': { devices: DeviceEntry[] };
   'app.client.remove': Record<string, never>;
   'events.list': { events: EventEntry[] };
+  'gateway.list': { gateways: GatewayEntry[] };
+  'gateway.remove': Record<string, never>;
+  'pam.config.set': Record<string, never>;
+  'action.send': ActionOutcome;
+  'job.get': { job: JobEntry; logs: { seq: number; at: number; line: string }[] };
+  'job.list': { jobs: JobEntry[] };
+  'role.list': { roles: RoleEntry[]; policies: string[] };
+  'role.add': { roleUid: string };
+  'role.update': Record<string, never>;
+  'role.remove': Record<string, never>;
+  'role.assign': Record<string, never>;
+  'role.unassign': Record<string, never>;
+  'policy.mine': { policies: string[]; administrator: boolean };
+  'rotation.set': RotationEntry;
+  'rotation.get': RotationEntry;
+  'rotation.clear': Record<string, never>;
 }

@@ -20,7 +20,8 @@ import {
 } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';
 import { newUid, UID_PATTERN } from '../ids.ts';
-import type { DeviceEntry, EventEntry, RecordEntry } from '../protocol/vault-api.ts';
+import type { ActionOutcome, DeviceEntry, EventEntry, GatewayEntry, JobEntry, RecordEntry, RoleEntry, RotationEntry, VaultRequest } from '../protocol/vault-api.ts';
+import type { RotationSchedule } from '../schedule/rotation-schedule.ts';
 import { validateRecordData, type RecordData } from '../records/index.ts';
 import { formatOneTimeToken } from '../secrets-client/token.ts';
 import { loginAccount, resumeSession, type PersistedSession, type UnlockedKeys } from './account.ts';
@@ -79,6 +80,8 @@ export interface ClientTokenOptions {
   accessExpiresInMinutes?: number;
   unlockIp?: boolean;
   count?: number;
+  /** 'gateway' for a postern-gateway; default 'device'. */
+  kind?: 'device' | 'gateway';
 }
 
 export interface IssuedClientToken {
@@ -288,8 +291,33 @@ export class VaultClient {
       recordKey: sealBytes(wrappingKey, recordKey, purposes.recordKey(recordUid)),
       data: sealJsonValue(recordKey, data, purposes.record(recordUid)),
     });
+    await this.publishPamConfiguration(recordUid, data);
     this.view = null;
     return recordUid;
+  }
+
+  /**
+   * The Router routes actions by a PAM configuration's gateway and checks its allowed features;
+   * both live inside the encrypted record, so the client publishes them as plaintext metadata
+   * (neither is a secret) whenever a pamConfiguration is saved.
+   */
+  private async publishPamConfiguration(recordUid: string, data: RecordData): Promise<void> {
+    if (data.type !== 'pamConfiguration') return;
+    const fields = data.fields as { gatewayUid?: string; features?: Record<string, boolean> };
+    if (!fields.gatewayUid) return;
+    const f = fields.features ?? {};
+    await this.call('pam.config.set', {
+      configUid: recordUid,
+      gatewayUid: fields.gatewayUid,
+      features: {
+        rotation: f['rotation'] === true,
+        connections: f['connections'] === true,
+        remoteBrowserIsolation: f['remoteBrowserIsolation'] === true,
+        tunneling: f['tunneling'] === true,
+        graphicalRecording: f['graphicalRecording'] === true,
+        typescriptRecording: f['typescriptRecording'] === true,
+      },
+    });
   }
 
   /** Read-modify-write against the latest revision; a concurrent change is a `conflict`, never an overwrite. */
@@ -303,6 +331,7 @@ export class VaultClient {
       revision: expectedRevision ?? current.revision,
       data: sealJsonValue(recordKey, data, purposes.record(recordUid)),
     });
+    await this.publishPamConfiguration(recordUid, data);
     this.view = null;
     return { revision, data };
   }
@@ -391,6 +420,7 @@ export class VaultClient {
         ...(options.accessExpiresInMinutes ? { accessExpiresInMinutes: options.accessExpiresInMinutes } : {}),
         ipLock: !options.unlockIp,
       })),
+      kind: options.kind ?? 'device',
     });
     return devices.map((d, i) => ({ ...d, token: formatOneTimeToken(this.transport.server, tokens[i]!) }));
   }
@@ -405,6 +435,73 @@ export class VaultClient {
 
   async events(options: { limit?: number; action?: string; recordUid?: string } = {}): Promise<EventEntry[]> {
     return (await this.call('events.list', options)).events;
+  }
+
+  // ---- gateways, actions and jobs ----
+
+  async listGateways(): Promise<GatewayEntry[]> {
+    return (await this.call('gateway.list', {})).gateways;
+  }
+
+  async removeGateway(gatewayUid: string): Promise<void> {
+    await this.call('gateway.remove', { gatewayUid });
+  }
+
+  /** Send an action (rotate, gateway-info, job-cancel, …) through the Router to a gateway. */
+  sendAction(request: VaultRequest<'action.send'>): Promise<ActionOutcome> {
+    return this.call('action.send', request);
+  }
+
+  getJob(jobUid: string, afterSeq = 0): Promise<{ job: JobEntry; logs: { seq: number; at: number; line: string }[] }> {
+    return this.call('job.get', { jobUid, afterSeq });
+  }
+
+  async listJobs(limit = 50): Promise<JobEntry[]> {
+    return (await this.call('job.list', { limit })).jobs;
+  }
+
+  // ---- roles and enforcement policies ----
+
+  listRoles(): Promise<{ roles: RoleEntry[]; policies: string[] }> {
+    return this.call('role.list', {});
+  }
+
+  async addRole(name: string, policies: string[]): Promise<string> {
+    return (await this.call('role.add', { name, policies })).roleUid;
+  }
+
+  async updateRole(name: string, policies: string[]): Promise<void> {
+    await this.call('role.update', { name, policies });
+  }
+
+  async removeRole(name: string): Promise<void> {
+    await this.call('role.remove', { name });
+  }
+
+  async assignRole(name: string, email: string): Promise<void> {
+    await this.call('role.assign', { name, email });
+  }
+
+  async unassignRole(name: string, email: string): Promise<void> {
+    await this.call('role.unassign', { name, email });
+  }
+
+  myPolicies(): Promise<{ policies: string[]; administrator: boolean }> {
+    return this.call('policy.mine', {});
+  }
+
+  // ---- rotation settings ----
+
+  setRotation(recordUid: string, settings: { configurationUid: string; resourceUid?: string; schedule: RotationSchedule }): Promise<RotationEntry> {
+    return this.call('rotation.set', { recordUid, ...settings });
+  }
+
+  getRotation(recordUid: string): Promise<RotationEntry> {
+    return this.call('rotation.get', { recordUid });
+  }
+
+  async clearRotation(recordUid: string): Promise<void> {
+    await this.call('rotation.clear', { recordUid });
   }
 
   isUid(value: string): boolean {

@@ -102,6 +102,11 @@ export class GatewayHub {
     return conn;
   }
 
+  /** Close a gateway's connection if it is held here (e.g. after it was removed). */
+  disconnect(gatewayUid: string, reason: string): void {
+    this.connections.get(gatewayUid)?.close(4003, reason);
+  }
+
   /** Send an action to a gateway wherever in the cluster it is connected. */
   async deliver(gatewayUid: string, action: string, params: Record<string, unknown>, timeoutMs: number): Promise<ActionResult> {
     const local = this.connections.get(gatewayUid);

@@ -3,6 +3,7 @@ import { PosternError } from '../../core/errors.ts';
 import { newUid } from '../../core/ids.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import { folderMembership } from '../access/records.ts';
+import { requirePolicy } from '../policy/policies.ts';
 import { requireUser } from './context.ts';
 import type { VaultHandlers } from './handler.ts';
 
@@ -44,6 +45,7 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
   async 'app.client.add'(ctx, input) {
     const user = requireUser(ctx);
     await requireOwnApplication(ctx.db, user.uid, input.appUid);
+    if (input.kind === 'gateway') await requirePolicy(ctx.db, user.uid, 'manage_gateways');
     const devices: { deviceUid: string; name: string; firstAccessExpiresAt: number }[] = [];
     for (const client of input.clients) {
       const clash = await ctx.db.selectFrom('devices').select('uid').where('client_id_hash', '=', client.clientIdHash).executeTakeFirst();
@@ -67,10 +69,11 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
           registered_at: null,
           last_seen_at: null,
           revoked_at: null,
+          kind: input.kind,
         })
         .execute();
       devices.push({ deviceUid, name: client.name, firstAccessExpiresAt });
-      await ctx.audit({ action: 'app.client.add', outcome: 'ok', detail: { appUid: input.appUid, deviceUid, ipLock: client.ipLock } });
+      await ctx.audit({ action: input.kind === 'gateway' ? 'gateway.create' : 'app.client.add', outcome: 'ok', detail: { appUid: input.appUid, deviceUid, ipLock: client.ipLock } });
     }
     return { devices };
   },
@@ -83,6 +86,7 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
     return {
       devices: rows.map((d) => ({
         deviceUid: d.uid,
+        kind: d.kind,
         name: d.name,
         createdAt: Number(d.created_at),
         firstAccessExpiresAt: Number(d.first_access_expires_at),

@@ -13,6 +13,10 @@ import type { RouterDeps, RouterLimits } from '../deps.ts';
 import type { GatewayHub } from '../gateway/hub.ts';
 import { readBodyLimited, parseJsonBody } from '../http/body.ts';
 import { accountHandlers } from './account.ts';
+import { actionHandlers } from './actions.ts';
+import { gatewayHandlers } from './gateways.ts';
+import { roleHandlers } from './roles.ts';
+import { rotationHandlers } from './rotation.ts';
 import { applicationHandlers } from './applications.ts';
 import type { VaultCallContext } from './context.ts';
 import { eventHandlers } from './events.ts';
@@ -30,6 +34,10 @@ const handlers: VaultHandlers = {
   ...fileHandlers,
   ...applicationHandlers,
   ...eventHandlers,
+  ...gatewayHandlers,
+  ...actionHandlers,
+  ...roleHandlers,
+  ...rotationHandlers,
 };
 
 export function responseRoute(command: string): string {
