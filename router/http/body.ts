@@ -1,3 +1,4 @@
+import { concatBytes } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
 
 /**
@@ -23,13 +24,7 @@ export async function readBodyLimited(request: Request, limit: number): Promise<
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(...chunks);
 }
 
 export function parseJsonBody(bytes: Uint8Array): unknown {

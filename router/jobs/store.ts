@@ -6,23 +6,12 @@ import type { Kysely, Selectable } from 'kysely';
 import { PosternError } from '../../core/errors.ts';
 import { newUid } from '../../core/ids.ts';
 import type { JobUpdate } from '../../core/protocol/gateway-wire.ts';
+import type { JobEntry } from '../../core/protocol/vault-api.ts';
 import type { Database, JobsTable } from '../../core/storage/schema.ts';
 
 export type JobRow = Selectable<JobsTable>;
 
-export interface JobView {
-  jobUid: string;
-  gatewayUid: string;
-  action: string;
-  recordUid: string | null;
-  status: JobsTable['status'];
-  progress: number;
-  step: string | null;
-  message: string | null;
-  createdBy: string;
-  createdAt: number;
-  updatedAt: number;
-}
+export type JobView = JobEntry;
 
 export function toJobView(row: JobRow): JobView {
   return {

@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import pg from 'pg';
 import { expect } from 'vitest';
 import { randomBytes, toHex } from '../../core/crypto/index.ts';
 import { newRecordData } from '../../core/records/index.ts';
@@ -23,25 +22,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A new, empty database on the test PostgreSQL server, dropped (with its connections) later. */
-export async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `postern_rt_${toHex(randomBytes(6))}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: baseUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
+export { freshPostgresDatabase } from '../support/router.ts';
 
 export interface RuntimeProcess {
   child: ChildProcess;

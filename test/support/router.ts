@@ -22,7 +22,8 @@ export function testPostgresUrl(): string | null {
   return process.env['POSTERN_TEST_DATABASE'] ?? null;
 }
 
-async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+/** A new, empty database on the test PostgreSQL server, dropped (with its connections) later. */
+export async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `postern_test_${toHex(randomBytes(6))}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
