@@ -10,7 +10,9 @@ import { LocalBus } from './cluster/bus.ts';
 import { DEFAULT_LIMITS, type RouterDeps, type RouterLimits } from './deps.ts';
 import { GatewayHub } from './gateway/hub.ts';
 import type { GatewayConnection } from './gateway/connection.ts';
+import { startHead } from './head/scheduler.ts';
 import { errorResponse } from './http/errors.ts';
+import { stickyWorkerCookie } from './http/sticky.ts';
 import { handleSecretsOperation } from './secrets/endpoint.ts';
 import { handleVaultCommand } from './vault/endpoint.ts';
 
@@ -42,6 +44,8 @@ export function createRouter(deps: RouterDeps): Router {
 
   app.get('/healthz', (c) => c.json({ status: 'ok', version: deps.version ?? ROUTER_VERSION, worker: hub.workerId, gateways: hub.size }));
   app.get('/api/v1/router-key', (c) => c.json({ publicKey: toBase64Url(deps.keys.publicKey), algorithm: 'ecies-p256-hkdf-sha256-aes256gcm' }));
+  // Scale-out: vault responses name their Worker so the load balancer keeps the vault on it.
+  if (deps.cluster) app.use('/api/v1/vault/*', stickyWorkerCookie(deps.cluster.workerId));
   app.post('/api/v1/vault/:command', (c) => handleVaultCommand(c, deps, services));
   app.post('/api/v1/secrets/:operation', (c) => handleSecretsOperation(c, deps, limits));
 
@@ -64,7 +68,18 @@ export function createRouter(deps: RouterDeps): Router {
     );
   }
 
-  return { app, hub, close: () => hub.close() };
+  // The Head (rotation schedules) stops before the hub, whose close answers rotations still in
+  // flight with controller_down; then their outcomes are recorded while storage is still open.
+  const head = startHead(deps, { hub, now });
+  return {
+    app,
+    hub,
+    close: async () => {
+      await head?.stop();
+      await hub.close();
+      await head?.drain();
+    },
+  };
 }
 
 export function createRouterApp(deps: RouterDeps): Hono {

@@ -48,4 +48,11 @@ export interface RouterDeps {
   /** This process's Worker id and the bus to the other Router processes (default: embedded). */
   cluster?: { workerId: string; bus: ClusterBus };
   heartbeat?: { intervalMs: number; timeoutMs: number };
+  /**
+   * Run the Head's rotation scheduler in this process (router/head/scheduler.ts). Default true:
+   * the embedded single-process Router is Head and Worker at once; pure Workers pass false.
+   * `tickMs` (default 1000), `batchSize` (default 100) and `startGraceMs` (default 30 000: how
+   * long after start a due schedule waits for its gateway to reconnect) tune it.
+   */
+  head?: boolean | { tickMs?: number; batchSize?: number; startGraceMs?: number };
 }

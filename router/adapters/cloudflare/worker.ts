@@ -29,7 +29,8 @@ function logLevel(value: string | undefined): 'debug' | 'info' | 'warn' | 'error
 async function buildApp(env: RouterEnv, logger: Logger): Promise<Hono> {
   const keys = routerKeysFromSecret(env.POSTERN_ROUTER_KEY);
   const db = await openD1Storage(env.DB);
-  return createRouterApp({ db, keys, logger, clientIp: cloudflareClientIp });
+  // No long-lived process on Workers: the Head's schedule will run from a Durable Object alarm.
+  return createRouterApp({ db, keys, logger, clientIp: cloudflareClientIp, head: false });
 }
 
 function routerApp(env: RouterEnv, logger: Logger): Promise<Hono> {

@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../core/storage/schema.ts';
-import { createRouterApp } from '../../app.ts';
+import { createRouter } from '../../app.ts';
 import type { RouterLimits } from '../../deps.ts';
 import { consoleLogger, type Logger } from '../../logger.ts';
 import { denoClientIp } from './conninfo.ts';
@@ -65,13 +65,17 @@ export async function createDenoRouter(options: DenoRouterOptions): Promise<Deno
   const keys = await loadOrCreateRouterKeys({ envValue: options.routerKey, dataDir: options.dataDir });
   const db = await openStorage(parseStorageLocation(database));
   const logger = consoleLogger(options.logLevel ?? 'info');
-  const app = createRouterApp({ db, keys, logger, clientIp: denoClientIp(options.trustProxy ?? false), ...(options.limits ? { limits: options.limits } : {}) });
+  const router = createRouter({ db, keys, logger, clientIp: denoClientIp(options.trustProxy ?? false), ...(options.limits ? { limits: options.limits } : {}) });
+  const app = router.app;
   return {
     // Hono hands the second argument on as `c.env`, where conninfo.ts finds the peer address.
     fetch: (request, info) => app.fetch(request, info),
     db,
     logger,
-    close: () => db.destroy(),
+    close: async () => {
+      await router.close();
+      await db.destroy();
+    },
   };
 }
 
