@@ -15,6 +15,11 @@ if url=$(bash scripts/services/postgres.sh); then
 else
   echo "PostgreSQL unavailable: the PostgreSQL half of the storage suites is skipped" >&2
 fi
+if url=$(bash scripts/services/nats.sh); then
+  export POSTERN_TEST_NATS="$url"
+else
+  echo "NATS unavailable: the cluster tests (test/cluster, NatsBus) are skipped" >&2
+fi
 source scripts/services/runtimes.sh
 
 echo "== typecheck"

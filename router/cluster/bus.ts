@@ -9,6 +9,8 @@ export interface ClusterBus {
   /** Ask whoever serves `subject`; `controller_down` when nobody does, `timeout` when too slow. */
   request(subject: string, payload: unknown, timeoutMs: number): Promise<unknown>;
   serve(subject: string, handler: (payload: unknown) => Promise<unknown>): () => void;
+  /** Resolves once every serve() so far is visible to the other processes (network carriers). */
+  flush?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -3,3 +3,5 @@ export { openStorage, parseStorageLocation, type StorageLocation } from './stora
 export { loadOrCreateRouterKeys, ROUTER_KEY_FILE } from './router-key.ts';
 export { nodeClientIp } from './conninfo.ts';
 export { nodeLogger } from './logger.ts';
+export { NatsBus, redactNatsUrl, type NatsBusOptions } from './nats-bus.ts';
+export type { RouterRole } from './server.ts';

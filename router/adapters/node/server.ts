@@ -1,21 +1,30 @@
 /**
  * Start the Router on Node: storage (SQLite by default), the kept key pair, pino logs,
  * and @hono/node-server. Used by `postern server start` and by tests.
+ *
+ * Roles (the seed's Head and Workers): `embedded` (default) is both in one process;
+ * `worker` holds gateway WebSockets and serves the vault and device APIs, runs no scheduler,
+ * and sets the sticky cookie; `head` keeps the rotation schedule and serves nothing but
+ * /healthz (it is not exposed to the internet). Head and Workers share PostgreSQL and talk
+ * over the cluster bus (NATS, nats-bus.ts).
  */
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { createNodeWebSocket } from '@hono/node-ws';
-import type { Hono } from 'hono';
+import { Hono } from 'hono';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../core/storage/schema.ts';
-import { createRouter, type Router } from '../../app.ts';
+import { PosternError } from '../../../core/errors.ts';
+import { createRouter, ROUTER_VERSION, type Router } from '../../app.ts';
 import type { ClusterBus } from '../../cluster/bus.ts';
-import type { RouterLimits } from '../../deps.ts';
+import type { RouterDeps, RouterLimits } from '../../deps.ts';
 import { nodeClientIp } from './conninfo.ts';
 import { nodeLogger } from './logger.ts';
 import { loadOrCreateRouterKeys } from './router-key.ts';
 import { openStorage, parseStorageLocation } from './storage.ts';
+
+export type RouterRole = 'embedded' | 'head' | 'worker';
 
 export interface NodeRouterOptions {
   dataDir: string;
@@ -27,12 +36,15 @@ export interface NodeRouterOptions {
   logToStdout?: boolean;
   trustProxy?: boolean;
   limits?: Partial<RouterLimits>;
-  /** Scale-out: this Worker's id and the bus (NATS) to the other Router processes. */
+  /** Scale-out: this process's id and the bus (NATS) to the other Router processes. */
   cluster?: { workerId: string; bus: ClusterBus };
+  /** Default `embedded`; `head` and `worker` need `cluster` (the caller owns and closes the bus). */
+  role?: RouterRole;
   heartbeat?: { intervalMs: number; timeoutMs: number };
 }
 
 export interface RunningRouter {
+  role: RouterRole;
   url: string;
   port: number;
   db: Kysely<Database>;
@@ -41,9 +53,20 @@ export interface RunningRouter {
 }
 
 export async function startNodeRouter(options: NodeRouterOptions): Promise<RunningRouter> {
-  const db = await openStorage(parseStorageLocation(options.database ?? join(options.dataDir, 'postern.db')));
+  const role = options.role ?? 'embedded';
+  const location = parseStorageLocation(options.database ?? join(options.dataDir, 'postern.db'));
+  if (role !== 'embedded') {
+    if (!options.cluster) throw new PosternError('bad_request', `The ${role} role needs the cluster bus (NATS) to the other Router processes.`);
+    if (location.kind !== 'postgres') throw new PosternError('bad_request', `The ${role} role needs PostgreSQL shared by the Head and every Worker; SQLite is for the embedded single-process Router.`);
+  }
+  const db = await openStorage(location);
   const keys = loadOrCreateRouterKeys(options.dataDir);
-  const logger = nodeLogger({ dataDir: options.dataDir, ...(options.logLevel ? { level: options.logLevel } : {}), stdout: options.logToStdout ?? false });
+  const logger = nodeLogger({
+    dataDir: options.dataDir,
+    ...(options.logLevel ? { level: options.logLevel } : {}),
+    stdout: options.logToStdout ?? false,
+    ...(options.cluster ? { base: { role, worker: options.cluster.workerId } } : {}),
+  });
   // @hono/node-ws routes an upgrade through the app, which exists only after createRouter().
   let appRef: Hono | null = null;
   const ws = createNodeWebSocket({ app: { request: (...args: Parameters<Hono['request']>) => appRef!.request(...args) } as unknown as Hono });
@@ -52,22 +75,38 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     keys,
     logger,
     clientIp: nodeClientIp(options.trustProxy ?? false),
-    upgradeWebSocket: () => ws.upgradeWebSocket,
+    // The Head holds no gateway WebSockets: gateways connect to Workers.
+    ...(role !== 'head' ? { upgradeWebSocket: () => ws.upgradeWebSocket } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+    // The rotation scheduler runs on the Head (and in the embedded Router), never on a Worker.
+    ...headOption(role),
   });
   appRef = router.app;
-  const app = router.app;
+  // Until the cluster bus has registered this process's subjects, other processes would get
+  // "no responders" for the gateways about to connect here.
+  await options.cluster?.bus.flush?.();
+  const app = role === 'head' ? headApp(options.cluster!.workerId) : router.app;
   const host = options.host ?? '127.0.0.1';
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host }, () => resolve(s));
-    s.once('error', reject);
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host }, () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (err) {
+    // Port taken or address not ours: release what was opened so the process can exit.
+    await router.close().catch(() => {});
+    await db.destroy().catch(() => {});
+    logger.flush();
+    throw err;
+  }
   ws.injectWebSocket(server);
   const port = (server.address() as AddressInfo).port;
-  logger.info({ host, port }, 'router listening');
+  logger.info({ host, port, role }, role === 'head' ? 'router head running (health check only)' : 'router listening');
   return {
+    role,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     db,
@@ -83,4 +122,19 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
       logger.flush();
     },
   };
+}
+
+/** The rotation scheduler runs where the Head runs; embedded keeps the core's default (on). */
+function headOption(role: RouterRole): Pick<RouterDeps, 'head'> {
+  if (role === 'head') return { head: true };
+  if (role === 'worker') return { head: false };
+  return {};
+}
+
+/** All a Head serves: its health, for the orchestrator. Nothing for vaults, devices or gateways. */
+function headApp(headId: string): Hono {
+  const app = new Hono();
+  app.get('/healthz', (c) => c.json({ status: 'ok', version: ROUTER_VERSION, role: 'head', head: headId }));
+  app.notFound((c) => c.json(new PosternError('not_found', 'This is a Postern Router Head: it serves only /healthz. Vaults, devices and gateways talk to the Workers.').toJSON(), 404));
+  return app;
 }
