@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { PosternError } from '../../core/errors.ts';
+import { newUid } from '../../core/ids.ts';
+import type { JobUpdate } from '../../core/protocol/gateway-wire.ts';
+import { newRecordData, type RecordData } from '../../core/records/index.ts';
+import type { SecretRecord } from '../../core/secrets-client/index.ts';
+import { SecretScrubber } from '../logging/scrubber.ts';
+import { TaskTracker } from '../tasks.ts';
+import { ACTION_HANDLERS, dispatchAction, type ActionContext } from './index.ts';
+import { NO_ROTATION_PLUGIN } from './rotate.ts';
+
+const CANARY = 'rotate-canary-0xC0FFEE';
+const gatewayUid = newUid();
+const folderUid = newUid();
+
+function secret(uid: string, data: RecordData): SecretRecord {
+  return { uid, type: data.type, folderUid, revision: 3, data, pending: null, files: [], links: [] };
+}
+
+function context(records: Map<string, SecretRecord>, options: { failWith?: Error } = {}) {
+  const updates: JobUpdate[] = [];
+  const logged: string[] = [];
+  const scrubber = new SecretScrubber();
+  const log = (obj: Record<string, unknown>, msg?: string) => logged.push(scrubber.scrub(JSON.stringify({ ...obj, msg })));
+  const logger = { info: log, warn: log, debug: log };
+  const tasks = new TaskTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
+  const ctx: ActionContext = {
+    version: '9.9.9',
+    gatewayUid: () => gatewayUid,
+    connectedSince: () => 1,
+    startedAt: Date.now() - 5000,
+    tasks,
+    scrubber,
+    logger,
+    secrets: {
+      async getSecrets(uids) {
+        if (options.failWith) throw options.failWith;
+        const out = (uids ?? []).map((u) => records.get(u));
+        if (out.some((r) => !r)) throw new PosternError('not_allowed', 'Record is not shared to this application.');
+        return out as SecretRecord[];
+      },
+    },
+  };
+  return { ctx, updates, logged, scrubber };
+}
+
+function pamRecords(boundTo = gatewayUid) {
+  const userUid = newUid();
+  const configUid = newUid();
+  const records = new Map([
+    [userUid, secret(userUid, newRecordData('pamUser', 'db root', { login: 'root', password: CANARY }))],
+    [configUid, secret(configUid, newRecordData('pamConfiguration', 'local', { environment: 'local', gatewayUid: boundTo, applicationFolderUid: folderUid, features: { rotation: true } }))],
+  ]);
+  return { userUid, configUid, records };
+}
+
+async function ended(updates: JobUpdate[]): Promise<JobUpdate> {
+  await expect.poll(() => updates.find((u) => u.status !== 'running')).toBeDefined();
+  return updates.find((u) => u.status !== 'running')!;
+}
+
+describe('gateway actions', () => {
+  it('answers exactly the actions of the Router catalog', () => {
+    expect(Object.keys(ACTION_HANDLERS).sort()).toEqual(['discover-job-start', 'gateway-info', 'job-cancel', 'job-info', 'rotate', 'webrtc-session']);
+  });
+
+  it('gateway-info reports the gateway, not its secrets', async () => {
+    const { ctx } = context(new Map());
+    const reply = await dispatchAction({ action: 'gateway-info', params: {} }, ctx);
+    expect(reply.code).toBe('ok');
+    expect(reply.data).toMatchObject({ version: '9.9.9', gatewayUid, pid: process.pid, node: process.version, runningTasks: 0 });
+    expect((reply.data as { uptimeSeconds: number }).uptimeSeconds).toBeGreaterThanOrEqual(4);
+  });
+
+  it('rotate answers ok at once, fetches the records, and ends the job failed: no plugin yet', async () => {
+    const { userUid, configUid, records } = pamRecords();
+    const { ctx, updates, logged, scrubber } = context(records);
+    const jobId = newUid();
+    const reply = await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid } }, ctx);
+    expect(reply).toEqual({ code: 'ok', data: { jobId } });
+    const last = await ended(updates);
+    expect(last).toMatchObject({ jobId, status: 'failed', message: NO_ROTATION_PLUGIN });
+    expect(updates.map((u) => u.step)).toEqual(['started', 'fetching records', 'records fetched', 'failed']);
+    expect(updates.at(-1)!.log).toContain(NO_ROTATION_PLUGIN);
+    expect(scrubber.has(CANARY)).toBe(true);
+    expect(JSON.stringify(updates) + logged.join('\n')).not.toContain(CANARY);
+    // job-info sees it; a second rotate with the same job id is refused.
+    expect(await dispatchAction({ action: 'job-info', params: { jobId } }, ctx)).toMatchObject({ code: 'ok', data: { jobId, status: 'failed' } });
+    expect((await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid } }, ctx)).code).toBe('bad_state');
+  });
+
+  it('rotate refuses a configuration bound to another gateway, a non-pamUser, and unshared records', async () => {
+    const other = pamRecords(newUid());
+    const a = context(other.records);
+    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: other.userUid, configurationUid: other.configUid } }, a.ctx);
+    expect((await ended(a.updates)).message).toMatch(/^not_allowed: PAM configuration .* names gateway/);
+
+    const mine = pamRecords();
+    const b = context(mine.records);
+    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: mine.configUid, configurationUid: mine.configUid } }, b.ctx);
+    expect((await ended(b.updates)).message).toMatch(/^bad_request: .* not a pamUser/);
+
+    const c = context(mine.records);
+    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: newUid(), configurationUid: mine.configUid } }, c.ctx);
+    expect((await ended(c.updates)).message).toMatch(/^not_allowed/);
+  });
+
+  it('a failure carrying a secret is scrubbed before it is reported or logged', async () => {
+    const { userUid, configUid, records } = pamRecords();
+    const x = context(records, { failWith: new Error(`connection reset while sending ${CANARY}`) });
+    x.scrubber.add(CANARY);
+    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: userUid, configurationUid: configUid } }, x.ctx);
+    const last = await ended(x.updates);
+    expect(last.message).toBe('internal: connection reset while sending [REDACTED]');
+    expect(JSON.stringify(x.updates) + x.logged.join('\n')).not.toContain(CANARY);
+  });
+
+  it('job-cancel stops a running job; job-info and job-cancel refuse unknown jobs', async () => {
+    const { userUid, configUid, records } = pamRecords();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const x = context(records);
+    const real = x.ctx.secrets.getSecrets.bind(x.ctx.secrets);
+    x.ctx.secrets = { getSecrets: async (u) => (await gate, real(u)) };
+    const jobId = newUid();
+    await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid } }, x.ctx);
+    expect(await dispatchAction({ action: 'job-cancel', params: { jobId } }, x.ctx)).toEqual({ code: 'ok', data: { jobId, status: 'cancelled' } });
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(x.updates.filter((u) => u.status !== 'running').map((u) => u.status)).toEqual(['cancelled']);
+    expect((await dispatchAction({ action: 'job-cancel', params: { jobId } }, x.ctx)).code).toBe('bad_state');
+    expect((await dispatchAction({ action: 'job-info', params: { jobId: newUid() } }, x.ctx)).code).toBe('bad_state');
+    expect((await dispatchAction({ action: 'job-cancel', params: { jobId: newUid() } }, x.ctx)).code).toBe('bad_state');
+  });
+
+  it('refuses bad params, unknown actions and the actions of later versions with clear messages', async () => {
+    const { ctx } = context(new Map());
+    expect(await dispatchAction({ action: 'rotate', params: { jobId: 'nope' } }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('"rotate" params are invalid at jobId') });
+    expect(await dispatchAction({ action: 'job-info', params: {} }, ctx)).toMatchObject({ code: 'bad_request' });
+    expect(await dispatchAction({ action: 'frobnicate', params: {} }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('Unknown action "frobnicate"') });
+    expect(await dispatchAction({ action: 'constructor', params: {} }, ctx)).toMatchObject({ code: 'bad_request' });
+    for (const action of ['discover-job-start', 'webrtc-session']) {
+      expect(await dispatchAction({ action, params: { jobId: newUid(), configurationUid: newUid() } }, ctx)).toEqual({
+        code: 'bad_request',
+        message: `The "${action}" action is not available in this gateway version (9.9.9).`,
+      });
+    }
+  });
+});

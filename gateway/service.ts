@@ -1,0 +1,126 @@
+/**
+ * The running gateway: its link to the Router, the actions it answers, the jobs it runs, and
+ * a status that can be shown to anyone (no keys, no record content).
+ */
+import type { SecretsConfig } from '../core/secrets-client/index.ts';
+import { SecretsClient } from '../core/secrets-client/index.ts';
+import { dispatchAction, type ActionContext, type SecretsReader } from './actions/index.ts';
+import { configSecrets } from './config.ts';
+import { RouterLink, type LinkError, type LinkState, type RouterLinkOptions } from './link/router-link.ts';
+import type { SecretScrubber } from './logging/scrubber.ts';
+import { TaskTracker, type TaskView } from './tasks.ts';
+
+export interface ServiceLogger {
+  info(obj: Record<string, unknown>, msg?: string): void;
+  warn(obj: Record<string, unknown>, msg?: string): void;
+  debug(obj: Record<string, unknown>, msg?: string): void;
+  error(obj: Record<string, unknown>, msg?: string): void;
+}
+
+export type LinkTuning = Partial<Pick<RouterLinkOptions, 'backoff' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'handshakeTimeoutMs' | 'stableAfterMs'>>;
+
+export interface GatewayServiceOptions {
+  config: SecretsConfig;
+  version: string;
+  logger: ServiceLogger;
+  scrubber: SecretScrubber;
+  link?: LinkTuning;
+  /** Defaults to a SecretsClient over the configuration. */
+  secrets?: SecretsReader;
+}
+
+/** What `status` shows: nothing here is a secret. */
+export interface GatewayStatus {
+  version: string;
+  state: LinkState;
+  gatewayUid: string | null;
+  deviceUid: string;
+  router: string;
+  startedAt: number;
+  connectedSince: number | null;
+  reconnectAttempts: number;
+  connections: number;
+  lastError: LinkError | null;
+  runningTasks: number;
+  pendingJobUpdates: number;
+}
+
+export class GatewayService {
+  readonly link: RouterLink;
+  readonly tasks: TaskTracker;
+  readonly startedAt = Date.now();
+  private readonly actionContext: ActionContext;
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly options: GatewayServiceOptions) {
+    const { config, logger, scrubber } = options;
+    scrubber.add(...configSecrets(config));
+    let link: RouterLink | null = null;
+    this.tasks = new TaskTracker({ sink: { sendJob: (u) => link?.sendJob(u) ?? false }, scrubber, logger });
+    this.actionContext = {
+      version: options.version,
+      gatewayUid: () => link?.gatewayUid ?? null,
+      connectedSince: () => link?.connectedSince ?? null,
+      startedAt: this.startedAt,
+      tasks: this.tasks,
+      secrets: options.secrets ?? new SecretsClient(config),
+      scrubber,
+      logger,
+    };
+    link = new RouterLink({
+      server: config.server,
+      clientId: config.clientId,
+      privateKey: config.privateKey,
+      version: options.version,
+      logger,
+      ...options.link,
+      onAction: (frame) => dispatchAction(frame, this.actionContext),
+      onStateChange: (state, detail) => {
+        if (state === 'online') this.tasks.flush();
+        if (state === 'waiting' && detail) logger.debug({ code: detail.code }, 'router link down');
+      },
+    });
+    this.link = link;
+  }
+
+  start(): void {
+    this.options.logger.info({ version: this.options.version, router: this.options.config.server, deviceUid: this.options.config.deviceUid }, 'gateway starting');
+    this.link.start();
+  }
+
+  status(): GatewayStatus {
+    return {
+      version: this.options.version,
+      state: this.link.state,
+      gatewayUid: this.link.gatewayUid,
+      deviceUid: this.options.config.deviceUid,
+      router: this.options.config.server,
+      startedAt: this.startedAt,
+      connectedSince: this.link.connectedSince,
+      reconnectAttempts: this.link.attempts,
+      connections: this.link.connections,
+      lastError: this.link.lastError,
+      runningTasks: this.tasks.runningCount,
+      pendingJobUpdates: this.tasks.pendingUpdates,
+    };
+  }
+
+  runningTasks(): TaskView[] {
+    return this.tasks.running();
+  }
+
+  recentTasks(): TaskView[] {
+    return this.tasks.all();
+  }
+
+  /** Cancels running jobs (reported to the Router while the link is still up), then closes the link. Idempotent. */
+  stop(reason = 'gateway stopping'): Promise<void> {
+    this.stopping ??= (async () => {
+      this.options.logger.info({ reason, runningTasks: this.tasks.runningCount }, 'gateway stopping');
+      this.tasks.abortAll(`The gateway stopped (${reason}) before the job ended.`);
+      await this.link.stop();
+      this.options.logger.info({}, 'gateway stopped');
+    })();
+    return this.stopping;
+  }
+}
