@@ -6,30 +6,12 @@
 import type { Kysely } from 'kysely';
 import { PosternError } from '../../core/errors.ts';
 import { newUid } from '../../core/ids.ts';
+import { isPolicy, POLICIES, type Policy } from '../../core/policies.ts';
 import type { Database } from '../../core/storage/schema.ts';
 
-export const POLICIES = [
-  'manage_applications',
-  'manage_gateways',
-  'configure_rotation',
-  'rotate',
-  'configure_connections',
-  'launch_connections',
-  'view_recordings',
-  'configure_tunnels',
-  'start_tunnels',
-  'configure_remote_browsing',
-  'launch_remote_browsing',
-  'view_rbi_recordings',
-  'run_discovery',
-] as const;
-export type Policy = (typeof POLICIES)[number];
+export { isPolicy, POLICIES, type Policy } from '../../core/policies.ts';
 
 export const ADMINISTRATORS_ROLE = 'Administrators';
-
-export function isPolicy(value: string): value is Policy {
-  return (POLICIES as readonly string[]).includes(value);
-}
 
 export async function userPolicies(db: Kysely<Database>, userUid: string): Promise<Set<Policy>> {
   const rows = await db.selectFrom('role_members').innerJoin('roles', 'roles.uid', 'role_members.role_uid').select('roles.policies').where('role_members.user_uid', '=', userUid).execute();

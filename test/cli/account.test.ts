@@ -77,7 +77,7 @@ describe('postern account commands', () => {
     expect(Object.keys(config.sessions[router.url]).sort()).toEqual(['clientKey', 'email', 'routerPublicKey', 'server', 'sessionToken', 'userUid']);
   });
 
-  it('whoami uses the saved session (the server comes from it when --server is omitted)', async () => {
+  it('whoami uses the saved session (the server comes from it when --server is omitted) and shows the policies', async () => {
     const [human, json] = await Promise.all([
       runCli(['whoami'], { home: alice.home }),
       alice.ok(['whoami', '--json']),
@@ -85,7 +85,16 @@ describe('postern account commands', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/Email\s+alice@example\.com/);
     expect(human.stdout).toContain(router.url);
-    expect(json.json()).toMatchObject({ email: alice.email, server: router.url, sessionExpiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    // The first account on a server is its administrator, with every policy.
+    expect(human.stdout).toMatch(/Administrator\s+yes \(manages roles: `postern role`\)\n/);
+    expect(human.stdout).toMatch(/Policies\s+configure_connections, configure_remote_browsing, .*, view_recordings\n/);
+    expect(json.json()).toMatchObject({
+      email: alice.email,
+      server: router.url,
+      sessionExpiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      administrator: true,
+      policies: expect.arrayContaining(['manage_gateways', 'rotate', 'configure_rotation']),
+    });
   });
 
   it('logout ends the session on the server too: a copied session file stops working', async () => {

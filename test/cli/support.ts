@@ -10,11 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { registerAccount, VaultTransport } from '../../core/vault-client/index.ts';
+import { registerAccount, VaultClient, VaultTransport } from '../../core/vault-client/index.ts';
+import { saveSession } from '../../vault/cli/config.ts';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TSX_LOADER = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 const BIN = join(REPO, 'vault/cli/bin.ts');
+/** The gateway's executable, `postern-gateway` (gateway/cli/bin.ts). */
+export const GATEWAY_BIN = join(REPO, 'gateway/cli/bin.ts');
 
 export interface CliResult {
   code: number | null;
@@ -53,8 +56,24 @@ export function spawnCli(args: string[], options: RunOptions): ChildProcess {
   });
 }
 
+/** `postern-gateway ARGS…` as a child process, with its own POSTERN_HOME. */
+export function spawnGateway(args: string[], options: RunOptions): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX_LOADER, GATEWAY_BIN, ...args], {
+    cwd: options.cwd ?? REPO,
+    env: childEnv(options),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+export function runGateway(args: string[], options: RunOptions): Promise<CliResult> {
+  return collect(spawnGateway(args, options), ['postern-gateway', ...args], options);
+}
+
 export function runCli(args: string[], options: RunOptions): Promise<CliResult> {
-  const child = spawnCli(args, options);
+  return collect(spawnCli(args, options), ['postern', ...args], options);
+}
+
+function collect(child: ChildProcess, args: string[], options: RunOptions): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -63,7 +82,7 @@ export function runCli(args: string[], options: RunOptions): Promise<CliResult> 
   return new Promise((done, fail) => {
     child.once('error', fail);
     child.once('close', (code) => {
-      const describe = () => `postern ${args.join(' ')}\n--- exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`;
+      const describe = () => `${args.join(' ')}\n--- exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`;
       done({
         code,
         stdout,
@@ -128,6 +147,16 @@ export class CliUser {
   /** Creates the account through the SDK, in-process: setup for suites that test other commands. */
   async registerWithSdk(): Promise<void> {
     await registerAccount(await VaultTransport.connect(this.server), this.email, this.password);
+  }
+
+  /**
+   * Logs in through the SDK, in-process, and saves the session where the CLI finds it, as
+   * `postern login` would: setup for suites that test other commands. Returns the SDK client.
+   */
+  async loginWithSdk(): Promise<VaultClient> {
+    const vault = await VaultClient.login(await VaultTransport.connect(this.server), this.email, this.password);
+    saveSession(this.home, vault.session);
+    return vault;
   }
 
   async login(): Promise<void> {

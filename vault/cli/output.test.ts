@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PosternError } from '../../core/errors.ts';
 import { redactDatabaseUrl } from './commands/server.ts';
-import { describeError, Output, printable, reportError, UsageError, type CliIo } from './output.ts';
+import { CliError, describeError, Output, printable, relativeTime, reportError, UsageError, whenText, type CliIo } from './output.ts';
 
 function capture(): CliIo & { text: () => { out: string; err: string } } {
   let out = '';
@@ -47,5 +47,26 @@ describe('CLI output', () => {
   it('never shows a database password', () => {
     expect(redactDatabaseUrl('postgres://postern:s3cret@db.internal:5432/postern')).toBe('postgres://postern:***@db.internal:5432/postern');
     expect(redactDatabaseUrl('/var/lib/postern/postern.db')).toBe('/var/lib/postern/postern.db');
+  });
+
+  it('says times relative to now, with the ISO time beside them', () => {
+    const now = Date.UTC(2026, 0, 1, 12);
+    expect(relativeTime(now - 2_000, now)).toBe('just now');
+    expect(relativeTime(now - 45_000, now)).toBe('45 seconds ago');
+    expect(relativeTime(now - 60_000, now)).toBe('1 minute ago');
+    expect(relativeTime(now + 2 * 3_600_000 + 5, now)).toBe('in 2 hours');
+    expect(relativeTime(now - 3 * 86_400_000, now)).toBe('3 days ago');
+    expect(relativeTime(now + 400 * 86_400_000, now)).toBe('in 1 year');
+    expect(whenText(now - 60_000, now)).toBe('1 minute ago (2026-01-01T11:59:00.000Z)');
+    expect(whenText(null, now)).toBe('');
+  });
+
+  it('reports gateway outcomes and job results with their own codes, exit 1', () => {
+    expect(describeError(new CliError('controller_down', 'The gateway is down.', { gatewayUid: 'x' }))).toEqual({
+      code: 'controller_down',
+      message: 'The gateway is down.',
+      details: { gatewayUid: 'x' },
+      exitCode: 1,
+    });
   });
 });

@@ -30,6 +30,21 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * A failure whose code is not one of the Router's error codes: an action outcome from a
+ * gateway (`controller_down`, `timeout`, …) or a job that ended badly (`job_failed`). Exit 1.
+ */
+export class CliError extends Error {
+  readonly code: string;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'CliError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
 // C0 and C1 control characters, DEL, and the Unicode bidi overrides that can disguise text.
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
@@ -46,6 +61,31 @@ export function printable(text: string): string {
 
 export function isoTime(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '' : new Date(ms).toISOString();
+}
+
+/** "3 minutes ago", "in 2 hours", "just now": for people; tables add the ISO time beside it. */
+export function relativeTime(ms: number, now: number = Date.now()): string {
+  const delta = ms - now;
+  const abs = Math.abs(delta);
+  if (abs < 5_000) return 'just now';
+  const units: [number, string][] = [
+    [86_400_000 * 365, 'year'],
+    [86_400_000 * 30, 'month'],
+    [86_400_000 * 7, 'week'],
+    [86_400_000, 'day'],
+    [3_600_000, 'hour'],
+    [60_000, 'minute'],
+    [1_000, 'second'],
+  ];
+  const [size, name] = units.find(([u]) => abs >= u) ?? units[units.length - 1]!;
+  const n = Math.floor(abs / size);
+  const text = `${n} ${name}${n === 1 ? '' : 's'}`;
+  return delta < 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** `3 minutes ago (2026-01-01T00:00:00.000Z)`, or '' for no time. */
+export function whenText(ms: number | null | undefined, now: number = Date.now()): string {
+  return ms === null || ms === undefined ? '' : `${relativeTime(ms, now)} (${isoTime(ms)})`;
 }
 
 export class Output {
@@ -116,7 +156,7 @@ export interface ReportedError {
 /** Turns anything thrown into what the user sees and the exit code. */
 export function describeError(err: unknown): ReportedError {
   if (err instanceof UsageError) return { code: err.code, message: err.message, exitCode: EXIT_USAGE };
-  if (err instanceof PosternError) {
+  if (err instanceof PosternError || err instanceof CliError) {
     return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}), exitCode: EXIT_ERROR };
   }
   const sys = err as NodeJS.ErrnoException | null;

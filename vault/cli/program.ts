@@ -8,7 +8,11 @@ import { registerAccountCommands } from './commands/account.ts';
 import { registerAppCommands } from './commands/app.ts';
 import { registerEventsCommand } from './commands/events.ts';
 import { registerFolderCommands } from './commands/folder.ts';
+import { registerGatewayCommands } from './commands/gateway.ts';
+import { registerJobCommands } from './commands/job.ts';
 import { registerRecordCommands } from './commands/record.ts';
+import { registerRoleCommands } from './commands/role.ts';
+import { registerRotationCommands } from './commands/rotation.ts';
 import { registerSecretsCommands } from './commands/secrets.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { protectDashUids, unprotectBeforeAction } from './argv.ts';
@@ -51,6 +55,12 @@ Getting started:
   $ postern login --email admin@example.com
   $ postern folder add Production --shared
   $ postern record add --type pamUser --title "db root" --folder Production --field login=root --field-stdin password
+  $ postern app create "Gateway - London" && postern app share Production --app "Gateway - London" --can-edit
+  $ postern gateway create --app "Gateway - London" --name gw-london   # then postern-gateway init on its host
+  $ postern record add --type pamConfiguration --title "London PAM" --folder Production --field environment=local \\
+      --field gatewayUid=<gateway UID> --field applicationFolderUid=<Production UID> --field features.rotation=true
+  $ postern rotation set "db root" --config "London PAM" --schedule daily@03:00 --tz Europe/London
+  $ postern rotate "db root"
 
 Environment:
   POSTERN_SERVER          default for --server
@@ -67,6 +77,10 @@ Exit codes: 0 success, 1 error (code in parentheses), 2 usage error.`,
   registerFolderCommands(program, io);
   registerRecordCommands(program, io);
   registerAppCommands(program, io);
+  registerGatewayCommands(program, io);
+  registerRotationCommands(program, io);
+  registerJobCommands(program, io);
+  registerRoleCommands(program, io);
   registerEventsCommand(program, io);
   registerSecretsCommands(program, io);
   unprotectBeforeAction(program);

@@ -121,19 +121,28 @@ Examples:
 
   program
     .command('whoami')
-    .description('Show the account and server of the saved session, and when the session expires.')
+    .description('Show the account and server of the saved session, when the session expires, and the enforcement policies your roles grant.')
     .addHelpText('after', '\nExample:\n  $ postern whoami --json')
     .action(async (_options: unknown, command: Command) => {
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
-        const me = await vault.whoami();
-        const value = { server: vault.session.server, email: me.email, userUid: me.userUid, sessionExpiresAt: isoTime(me.sessionExpiresAt) };
+        const [me, mine] = await Promise.all([vault.whoami(), vault.myPolicies()]);
+        const value = {
+          server: vault.session.server,
+          email: me.email,
+          userUid: me.userUid,
+          sessionExpiresAt: isoTime(me.sessionExpiresAt),
+          administrator: mine.administrator,
+          policies: mine.policies,
+        };
         ctx.out.result(value, () =>
           ctx.out.pairs([
             ['Server', value.server],
             ['Email', value.email],
             ['User UID', value.userUid],
             ['Session expires', value.sessionExpiresAt],
+            ['Administrator', value.administrator ? 'yes (manages roles: `postern role`)' : 'no'],
+            ['Policies', value.policies.length > 0 ? value.policies.join(', ') : 'none (ask a Postern administrator for a role)'],
           ]),
         );
       });
