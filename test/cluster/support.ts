@@ -7,8 +7,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
-import { randomBytes, toHex } from '../../core/crypto/index.ts';
 import { loadOrCreateRouterKeys, ROUTER_KEY_FILE } from '../../router/adapters/node/router-key.ts';
 import { spawnCli } from '../cli/support.ts';
 
@@ -21,24 +19,7 @@ export function clusterSkipReason(): string | null {
   return missing.length ? `skipped: ${missing.join(' and ')} not set; \`npm test\` finds or starts both` : null;
 }
 
-export async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `postern_cluster_${toHex(randomBytes(6))}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: baseUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
+export { freshPostgresDatabase } from '../support/router.ts';
 
 /** A data directory per process, each holding a copy of the one Router key. */
 export function dataDirsWithSharedKey<N extends string>(root: string, names: N[]): Record<N, string> {
