@@ -7,6 +7,7 @@
  *        [--warmup 2] [--repeat 1] [--setups postern,ws-echo] [--client lean|routerlink] [--timeout 5000] [--concurrency 64]
  *        [--quiet-wait 180] [--quiet-threshold 40] [--priority=0] [--cpu-profile] [--alloc-profile] [--heap-snapshots] [--samples]
  *        [--worker-flags="--max-semi-space-size=64"] [--router-heartbeat-ms 30000]
+ *        [--gateway-ping-ms 30000 (lean client only)]
  *
  * For each count and setup, in fresh processes:
  *   1. the Worker starts (worker.ts, with --expose-gc); memory m0 (empty)
@@ -53,6 +54,7 @@ const { values: opts } = parseArgs({
     client: { type: 'string', default: 'lean' },
     'worker-flags': { type: 'string', default: '' },
     'router-heartbeat-ms': { type: 'string', default: '0' },
+    'gateway-ping-ms': { type: 'string', default: '0' },
     'quiet-wait': { type: 'string', default: '180' },
     'quiet-threshold': { type: 'string', default: '40' },
     priority: { type: 'string', default: '0' },
@@ -82,6 +84,7 @@ const priority = intOption('priority', opts.priority, -20, 19);
 const workerFlags = opts['worker-flags'].split(/\s+/).filter(Boolean);
 for (const flag of workerFlags) if (!/^--[a-z0-9-]+(=[\w.-]+)?$/i.test(flag)) throw new Error(`--worker-flags: "${flag}" is not a node/V8 flag`);
 const routerHeartbeatMs = intOption('router-heartbeat-ms', opts['router-heartbeat-ms'], 0, 300_000);
+const gatewayPingMs = intOption('gateway-ping-ms', opts['gateway-ping-ms'], 0, 300_000);
 const client = opts.client;
 if (client !== 'lean' && client !== 'routerlink') throw new Error('--client must be lean or routerlink');
 const setups = opts.setups.split(',').map((s) => s.trim()) as Setup[];
@@ -263,7 +266,7 @@ async function runOne(setup: Setup, count: number, keysFile: string, keys: Retur
     if (priority !== 0) setPriority(worker.pid!, priority);
     const empty = await worker.call<MemorySample>('memory', {}, 60_000);
     gateways = track(
-      spawnTsChild('gateways', join(HERE, 'simulated-gateways.ts'), ['--mode', setup === 'ws-echo' ? 'echo' : 'postern', '--url', url, '--keys', keysFile, '--client', client], [], ROOT),
+      spawnTsChild('gateways', join(HERE, 'simulated-gateways.ts'), ['--mode', setup === 'ws-echo' ? 'echo' : 'postern', '--url', url, '--keys', keysFile, '--client', client, ...(gatewayPingMs ? ['--ping-ms', String(gatewayPingMs)] : [])], [], ROOT),
     );
     if (priority !== 0) setPriority(gateways.pid!, priority);
     const connectArgs = (upTo: number) => ({ upTo, concurrency, perClientTimeoutMs: 30_000, deadlineMs: 60_000 + upTo * 25 });
@@ -511,7 +514,7 @@ async function main(): Promise<void> {
     });
   }
 
-  console.log(`Postern gateway benchmark: counts ${counts.join(', ')}; ${rate} actions/s for ${warmup} s warm-up + ${seconds} s${repeat > 1 ? `, ${repeat} times` : ''}; setups ${setups.join(', ')}; ${client} gateway clients;${workerFlags.length ? ` worker flags ${workerFlags.join(' ')};` : ''}${routerHeartbeatMs ? ` Router heartbeat ${routerHeartbeatMs} ms;` : ''} ulimit -n ${fdLimit()}`);
+  console.log(`Postern gateway benchmark: counts ${counts.join(', ')}; ${rate} actions/s for ${warmup} s warm-up + ${seconds} s${repeat > 1 ? `, ${repeat} times` : ''}; setups ${setups.join(', ')}; ${client} gateway clients;${workerFlags.length ? ` worker flags ${workerFlags.join(' ')};` : ''}${routerHeartbeatMs ? ` Router heartbeat ${routerHeartbeatMs} ms;` : ''}${gatewayPingMs ? ` gateway ping ${gatewayPingMs} ms;` : ''} ulimit -n ${fdLimit()}`);
   scratch = mkdtempSync(join(tmpdir(), 'postern-bench-'));
   const runs: RunResult[] = [];
   let keygenMs = 0;
@@ -552,7 +555,7 @@ async function main(): Promise<void> {
         benchmark: 'gateways',
         date: new Date(began).toISOString(),
         command: `npx tsx test/bench/gateways/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
-        options: { counts, rate, seconds, warmup, repeat, timeoutMs, concurrency, setups, client, workerFlags, routerHeartbeatMs, quietWaitS, quietThreshold, priority },
+        options: { counts, rate, seconds, warmup, repeat, timeoutMs, concurrency, setups, client, workerFlags, routerHeartbeatMs, gatewayPingMs, quietWaitS, quietThreshold, priority },
         environment: {
           node: process.version,
           platform: `${process.platform} ${process.arch}`,

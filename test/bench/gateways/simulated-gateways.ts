@@ -15,7 +15,7 @@
  * --mode echo: plain `ws` clients that send every frame straight back (the reference).
  *
  *   node --import tsx test/bench/gateways/simulated-gateways.ts --mode postern|echo --url URL
- *        [--keys FILE] [--client lean|routerlink]
+ *        [--keys FILE] [--client lean|routerlink] [--ping-ms N (lean only)]
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -29,7 +29,7 @@ import { meterGc } from './load.ts';
 import { startCpuProfile } from './profiler.ts';
 import type { BenchGatewayKey } from './provision.ts';
 
-const { values } = parseArgs({ options: { mode: { type: 'string' }, url: { type: 'string' }, keys: { type: 'string' }, client: { type: 'string', default: 'lean' } } });
+const { values } = parseArgs({ options: { mode: { type: 'string' }, url: { type: 'string' }, keys: { type: 'string' }, client: { type: 'string', default: 'lean' }, 'ping-ms': { type: 'string' } } });
 const mode = values.mode;
 const url = values.url;
 const clientKind = values.client;
@@ -102,7 +102,8 @@ function gatewayClient(key: BenchGatewayKey): Client {
  * 10,000 gateways), not in bursts.
  */
 const TICK_MS = 10;
-const SLOTS = HEARTBEAT_INTERVAL_MS / TICK_MS;
+// RouterLink pings every min(Router's heartbeatMs, 10 s); --ping-ms overrides it (a what-if).
+const SLOTS = Math.round(Number(values['ping-ms'] ?? HEARTBEAT_INTERVAL_MS) / TICK_MS);
 const slots: Set<WebSocket>[] = Array.from({ length: SLOTS }, () => new Set());
 let tick = 0;
 let wheel: NodeJS.Timeout | null = null;
