@@ -14,12 +14,13 @@
  *   2. the simulated gateways process (simulated-gateways.ts) connects a warm-up slice W
  *      (5 % of N, at most 500): one-time costs (JIT, crypto tables, SQLite cache) land here; m1
  *   3. it connects the rest until the Worker counts N; memory m2
- *      memory/conn = (m2 − m1) / (N − W), RSS after full GCs (KB = 1024 bytes)
+ *      memory/conn = (m2 − m1) / (N − W) of heapUsed + native (rss − V8 heap physical size),
+ *      after full GCs (KB = 1024 bytes; see MemorySample in worker.ts)
  *   4. the Worker fires no-op actions at --rate for --warmup + --seconds (open loop) at random
  *      connected gateways; p50/p99/max of the round trips, achieved rate, errors
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg, setPriority, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -99,9 +100,14 @@ function fdLimit(): number {
 // Each process (Worker, gateways) holds one socket per connection plus its own files.
 const neededFds = maxCount + 1_024;
 if (fdLimit() < neededFds) {
-  if (process.env['POSTERN_BENCH_REEXEC']) throw new Error(`ulimit -n is ${fdLimit()} even after raising it; ${neededFds} are needed (run as root or raise the hard limit).`);
-  console.log(`ulimit -n is ${fdLimit()}, ${neededFds} needed: re-running under 'ulimit -n 65536'`);
-  const again = spawnSync('bash', ['-c', 'ulimit -n 65536 && exec "$@"', 'bash', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+  if (process.env['POSTERN_BENCH_REEXEC']) {
+    console.error(`ulimit -n is ${fdLimit()} even after raising it; ${neededFds} are needed: run as root, raise the hard limit, or use smaller --counts.`);
+    process.exit(1);
+  }
+  writeSync(1, `ulimit -n is ${fdLimit()}, ${neededFds} needed: re-running under 'ulimit -n 65536' (or the hard limit)\n`);
+  // 65536 needs root (CAP_SYS_RESOURCE); otherwise take the soft limit up to the hard one.
+  const raise = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"';
+  const again = spawnSync('bash', ['-c', raise, 'bash', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, POSTERN_BENCH_REEXEC: '1' },
   });

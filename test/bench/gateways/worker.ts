@@ -152,7 +152,9 @@ if (setup === 'postern' || setup === 'postern-ws-direct') {
       });
       ws.on('close', () => {
         const at = sockets.indexOf(ws);
-        if (at >= 0) sockets[at] = sockets[sockets.length - 1]!, sockets.pop();
+        if (at < 0) return;
+        sockets[at] = sockets[sockets.length - 1]!;
+        sockets.pop();
       });
       ws.on('error', () => {});
     });
