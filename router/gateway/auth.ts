@@ -3,17 +3,18 @@
  * device key. The same device rules as the secrets API apply: registered, of kind gateway,
  * not revoked, not expired, and on its locked IP address.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { ecdsaVerify, fromBase64Url, sha256, toBase64Url } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
 import { gatewayAuthBytes, type GatewayToRouter } from '../../core/protocol/gateway-wire.ts';
 import { REQUEST_MAX_SKEW_MS } from '../../core/protocol/secrets-api.ts';
-import type { Database, DevicesTable } from '../../core/storage/schema.ts';
+import type { Database } from '../../core/storage/schema.ts';
 
 export type AuthFrame = Extract<GatewayToRouter, { t: 'auth' }>;
 
+/** What a connection keeps of its gateway for its lifetime: names only, never key material. */
 export interface AuthenticatedGateway {
-  device: Selectable<DevicesTable>;
+  deviceUid: string;
   ownerUid: string;
 }
 
@@ -44,5 +45,5 @@ export async function authenticateGateway(db: Kysely<Database>, frame: AuthFrame
   await db.updateTable('devices').set({ last_seen_at: now, ...bindIp }).where('uid', '=', device.uid).execute();
   const app = await db.selectFrom('applications').select('owner_uid').where('uid', '=', device.app_uid).executeTakeFirst();
   if (!app) throw new PosternError('revoked', 'The application of this gateway no longer exists.');
-  return { device, ownerUid: app.owner_uid };
+  return { deviceUid: device.uid, ownerUid: app.owner_uid };
 }
