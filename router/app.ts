@@ -66,6 +66,13 @@ export function createRouter(deps: RouterDeps): Router {
         };
       }),
     );
+  } else {
+    // The Node adapter takes gateway upgrades before they reach Hono (adapters/node/gateway-socket.ts),
+    // so only a plain request, or an upgrade on a runtime that holds no gateways, lands here.
+    app.get(GATEWAY_WS_PATH, (c) => {
+      c.header('Upgrade', 'websocket');
+      return c.json(new PosternError('bad_request', 'Gateways connect here with a WebSocket upgrade (postern-gateway does this); a plain request gets nothing.').toJSON(), 426);
+    });
   }
 
   // The Head (rotation schedules) stops before the hub, whose close answers rotations still in

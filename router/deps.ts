@@ -43,7 +43,10 @@ export interface RouterDeps {
   limits?: Partial<RouterLimits>;
   now?: () => number;
   version?: string;
-  /** Present where the runtime can hold gateway WebSockets (Node, Deno). */
+  /**
+   * For runtimes that route gateway WebSockets through Hono. The Node adapter accepts them with
+   * `ws` itself and hands them to `Router.hub.accept` (adapters/node/gateway-socket.ts says why).
+   */
   upgradeWebSocket?: (app: Hono) => UpgradeWebSocket;
   /** This process's Worker id and the bus to the other Router processes (default: embedded). */
   cluster?: { workerId: string; bus: ClusterBus };

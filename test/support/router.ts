@@ -43,7 +43,14 @@ export async function freshPostgresDatabase(baseUrl: string): Promise<{ url: str
 }
 
 export async function startTestRouter(
-  options: { backend?: 'sqlite' | 'postgres'; limits?: Partial<RouterLimits>; dataDir?: string; port?: number; trustProxy?: boolean } = {},
+  options: {
+    backend?: 'sqlite' | 'postgres';
+    limits?: Partial<RouterLimits>;
+    dataDir?: string;
+    port?: number;
+    trustProxy?: boolean;
+    heartbeat?: { intervalMs: number; timeoutMs: number };
+  } = {},
 ): Promise<TestRouter> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'postern-router-'));
   const backend = options.backend ?? 'sqlite';
@@ -62,6 +69,7 @@ export async function startTestRouter(
     port: options.port ?? 0,
     trustProxy: options.trustProxy ?? false,
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
   });
   return {
     ...router,

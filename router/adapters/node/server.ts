@@ -11,7 +11,6 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { createNodeWebSocket } from '@hono/node-ws';
 import { Hono } from 'hono';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../core/storage/schema.ts';
@@ -20,6 +19,7 @@ import { createRouter, ROUTER_VERSION, type Router } from '../../app.ts';
 import type { ClusterBus } from '../../cluster/bus.ts';
 import type { RouterDeps, RouterLimits } from '../../deps.ts';
 import { nodeClientIp } from './conninfo.ts';
+import { acceptGatewaySockets, type GatewaySockets } from './gateway-socket.ts';
 import { nodeLogger } from './logger.ts';
 import { loadOrCreateRouterKeys } from './router-key.ts';
 import { openStorage, parseStorageLocation } from './storage.ts';
@@ -67,23 +67,17 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     stdout: options.logToStdout ?? false,
     ...(options.cluster ? { base: { role, worker: options.cluster.workerId } } : {}),
   });
-  // @hono/node-ws routes an upgrade through the app, which exists only after createRouter().
-  let appRef: Hono | null = null;
-  const ws = createNodeWebSocket({ app: { request: (...args: Parameters<Hono['request']>) => appRef!.request(...args) } as unknown as Hono });
   const router = createRouter({
     db,
     keys,
     logger,
     clientIp: nodeClientIp(options.trustProxy ?? false),
-    // The Head holds no gateway WebSockets: gateways connect to Workers.
-    ...(role !== 'head' ? { upgradeWebSocket: () => ws.upgradeWebSocket } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
     // The rotation scheduler runs on the Head (and in the embedded Router), never on a Worker.
     ...headOption(role),
   });
-  appRef = router.app;
   // Until the cluster bus has registered this process's subjects, other processes would get
   // "no responders" for the gateways about to connect here.
   await options.cluster?.bus.flush?.();
@@ -102,7 +96,8 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     logger.flush();
     throw err;
   }
-  ws.injectWebSocket(server);
+  // Gateway WebSockets (gateway-socket.ts); the Head holds none: gateways connect to Workers.
+  const gatewaySockets: GatewaySockets | null = role === 'head' ? null : acceptGatewaySockets(server as import('node:http').Server, router.hub, { trustProxy: options.trustProxy ?? false });
   const port = (server.address() as AddressInfo).port;
   logger.info({ host, port, role }, role === 'head' ? 'router head running (health check only)' : 'router listening');
   return {
@@ -113,7 +108,7 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     router,
     async close() {
       await router.close();
-      for (const socket of ws.wss.clients) socket.terminate();
+      gatewaySockets?.terminateAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Keep-alive sockets would otherwise hold close() open and be reused by clients later.
       (server as import('node:http').Server).closeAllConnections?.();

@@ -33,8 +33,8 @@ const HERE = import.meta.dirname;
 const ROOT = join(HERE, '..', '..', '..');
 const RESULTS = join(HERE, '..', 'results');
 
-type Setup = 'postern' | 'ws-echo' | 'postern-ws-direct';
-const SETUP_LABEL: Record<Setup, string> = { postern: 'Postern Worker', 'ws-echo': 'raw ws echo', 'postern-ws-direct': 'what-if: Postern, ws direct' };
+type Setup = 'postern' | 'ws-echo';
+const SETUP_LABEL: Record<Setup, string> = { postern: 'Postern Worker', 'ws-echo': 'raw ws echo' };
 
 // ---------------------------------------------------------------- options
 

@@ -6,9 +6,7 @@
  * connections: the Router side calls `hub.deliver(uid, 'gateway-info', {}, timeout)`; the echo
  * side sends a frame of the same size and shape and waits for it to come back.
  *
- * (`postern-ws-direct` is a what-if: see direct-ws-router.ts.)
- *
- *   node --expose-gc --import tsx test/bench/gateways/worker.ts --setup postern|postern-ws-direct|ws-echo --data-dir DIR [--heartbeat-ms N]
+ *   node --expose-gc --import tsx test/bench/gateways/worker.ts --setup postern|ws-echo --data-dir DIR [--heartbeat-ms N]
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,13 +16,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { newUid } from '../../../core/ids.ts';
 import { startNodeRouter } from '../../../router/adapters/node/server.ts';
 import { emitToParent, serveParent, sleep } from './ipc.ts';
-import { startDirectWsRouter } from './direct-ws-router.ts';
 import { openLoop, type LoadOptions } from './load.ts';
 import { startAllocationProfile, startCpuProfile } from './profiler.ts';
 
 const { values } = parseArgs({ options: { setup: { type: 'string' }, 'data-dir': { type: 'string' }, 'heartbeat-ms': { type: 'string' } } });
 const setup = values.setup;
-if (setup !== 'postern' && setup !== 'postern-ws-direct' && setup !== 'ws-echo') throw new Error('--setup must be postern, postern-ws-direct or ws-echo');
+if (setup !== 'postern' && setup !== 'ws-echo') throw new Error('--setup must be postern or ws-echo');
 
 /**
  * Memory after full GCs. `heapPhysical` is the resident part of V8's heap (all spaces); the
@@ -100,13 +97,13 @@ const common = {
   },
 };
 
-if (setup === 'postern' || setup === 'postern-ws-direct') {
+if (setup === 'postern') {
   const dataDir = values['data-dir'];
   if (!dataDir) throw new Error('--data-dir is required for the postern setups');
   // Production defaults, except the heartbeat when the runner asks for another (an experiment).
   const heartbeatMs = Number(values['heartbeat-ms'] ?? 0);
   const heartbeat = heartbeatMs > 0 ? { heartbeat: { intervalMs: heartbeatMs, timeoutMs: Math.round(heartbeatMs * 2.5) } } : {};
-  const running = setup === 'postern' ? await startNodeRouter({ dataDir, port: 0, ...heartbeat }) : await startDirectWsRouter({ dataDir, ...heartbeat });
+  const running = await startNodeRouter({ dataDir, port: 0, ...heartbeat });
   const hub = running.router.hub;
   serveParent({
     ...common,

@@ -1,0 +1,152 @@
+/**
+ * The Node adapter's gateway WebSocket endpoint, driven by raw sockets: what it answers to
+ * requests that are not a gateway's, to oversized and binary frames, whose address it records,
+ * and how the heartbeat behaves towards a gateway that pings and one that stays quiet.
+ */
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ecdsaSign, fromBase64Url, toBase64Url } from '../../../core/crypto/index.ts';
+import { decodeRouterFrame, encodeFrame, gatewayAuthBytes, GATEWAY_WS_PATH, MAX_GATEWAY_FRAME_BYTES, type RouterToGateway } from '../../../core/protocol/gateway-wire.ts';
+import { SecretsClient, type SecretsConfig } from '../../../core/secrets-client/index.ts';
+import { registerAccount, VaultClient, VaultTransport } from '../../../core/vault-client/index.ts';
+import { gatewaySocketUrl } from '../../../gateway/link/router-link.ts';
+import { startTestRouter, type TestRouter } from '../../../test/support/router.ts';
+
+interface RawGateway {
+  socket: WebSocket;
+  frames: RouterToGateway[];
+  closed: Promise<{ code: number; reason: string }>;
+  next(): Promise<RouterToGateway>;
+}
+
+function rawGateway(url: string, headers: Record<string, string> = {}): Promise<RawGateway> {
+  const socket = new WebSocket(url, { headers });
+  const frames: RouterToGateway[] = [];
+  const waiters: ((f: RouterToGateway) => void)[] = [];
+  socket.on('message', (d) => {
+    const frame = decodeRouterFrame(d.toString());
+    const w = waiters.shift();
+    if (w) w(frame);
+    else frames.push(frame);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => resolve({ socket, frames, closed, next: () => new Promise((r) => (frames.length ? r(frames.shift()!) : waiters.push(r))) }));
+    socket.once('error', reject);
+  });
+}
+
+function authFrame(config: SecretsConfig, nonce: string): string {
+  const timestamp = Date.now();
+  const signature = toBase64Url(ecdsaSign(fromBase64Url(config.privateKey), gatewayAuthBytes(nonce, timestamp, config.clientId)));
+  return encodeFrame({ t: 'auth', clientId: config.clientId, nonce, timestamp, version: 'raw-1', signature });
+}
+
+describe('gateway WebSocket endpoint (Node adapter)', () => {
+  let router: TestRouter;
+  let owner: VaultClient;
+  let app: string;
+
+  async function newGateway(): Promise<SecretsConfig> {
+    const [issued] = await owner.addApplicationClients(app, { kind: 'gateway', unlockIp: true, name: 'gw' });
+    return SecretsClient.redeemToken(issued!.token);
+  }
+
+  async function healthy(): Promise<void> {
+    expect((await fetch(`${router.url}/healthz`)).status).toBe(200);
+  }
+
+  beforeAll(async () => {
+    // Short heartbeats so the quiet-gateway case runs in a second; trustProxy for the address test.
+    router = await startTestRouter({ backend: 'sqlite', trustProxy: true, heartbeat: { intervalMs: 200, timeoutMs: 1_000 } });
+    const transport = await VaultTransport.connect(router.url);
+    await registerAccount(transport, 'ws-owner@example.com', 'gateway socket owner password');
+    owner = await VaultClient.login(transport, 'ws-owner@example.com', 'gateway socket owner password');
+    app = await owner.createApplication('gateways');
+  });
+  afterAll(async () => router?.stop());
+
+  it('answers an upgrade elsewhere with a 404 that names the gateway path', async () => {
+    const socket = new WebSocket(`${router.url.replace('http', 'ws')}/api/v1/elsewhere`);
+    const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      socket.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      socket.on('open', () => reject(new Error('upgraded')));
+    });
+    expect(response.status).toBe(404);
+    expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'not_found', message: expect.stringContaining(GATEWAY_WS_PATH) } });
+    await healthy();
+  });
+
+  it('answers a plain request to the gateway path with 426 Upgrade Required', async () => {
+    const res = await fetch(`${router.url}${GATEWAY_WS_PATH}`);
+    expect(res.status).toBe(426);
+    expect(res.headers.get('upgrade')).toBe('websocket');
+    expect(await res.json()).toMatchObject({ error: { code: 'bad_request', message: expect.stringContaining('WebSocket upgrade') } });
+  });
+
+  it('cuts off an oversized frame with 1009 and a binary frame with a typed error, and keeps serving', async () => {
+    const big = await rawGateway(gatewaySocketUrl(router.url));
+    expect((await big.next()).t).toBe('challenge');
+    big.socket.send('x'.repeat(MAX_GATEWAY_FRAME_BYTES + 1));
+    expect((await big.closed).code).toBe(1009);
+
+    const binary = await rawGateway(gatewaySocketUrl(router.url));
+    expect((await binary.next()).t).toBe('challenge');
+    binary.socket.send(new Uint8Array([1, 2, 3]));
+    expect(await binary.next()).toMatchObject({ t: 'error', code: 'bad_request', message: 'Gateway frames must be text.' });
+    expect((await binary.closed).code).toBe(4001);
+    await healthy();
+    expect(router.router.hub.size).toBe(0);
+  });
+
+  it('records the first X-Forwarded-For hop as the gateway address when the proxy is trusted', async () => {
+    const config = await newGateway();
+    const gw = await rawGateway(gatewaySocketUrl(router.url), { 'X-Forwarded-For': '198.51.100.23, 10.0.0.1' });
+    const challenge = await gw.next();
+    if (challenge.t !== 'challenge') throw new Error('expected a challenge');
+    gw.socket.send(authFrame(config, challenge.nonce));
+    expect((await gw.next()).t).toBe('ready');
+    const session = await router.db.selectFrom('gateway_sessions').selectAll().where('gateway_uid', '=', config.deviceUid).executeTakeFirstOrThrow();
+    expect(session.address).toBe('198.51.100.23');
+    gw.socket.close();
+    await expect.poll(() => router.router.hub.isConnectedHere(config.deviceUid)).toBe(false);
+  });
+
+  it('pings a quiet gateway, not one that pings, and drops one that goes silent', async () => {
+    const config = await newGateway();
+    const chatty = await rawGateway(gatewaySocketUrl(router.url));
+    const challenge = await chatty.next();
+    if (challenge.t !== 'challenge') throw new Error('expected a challenge');
+    chatty.socket.send(authFrame(config, challenge.nonce));
+    expect((await chatty.next()).t).toBe('ready');
+    // Ping more often than the Router's interval for six intervals: only pongs come back.
+    let id = 0;
+    const pinger = setInterval(() => chatty.socket.send(encodeFrame({ t: 'ping', id: ++id })), 50);
+    await new Promise((r) => setTimeout(r, 1_200));
+    clearInterval(pinger);
+    expect(chatty.frames.filter((f) => f.t === 'ping')).toEqual([]);
+    expect(chatty.frames.filter((f) => f.t === 'pong').length).toBeGreaterThan(10);
+    chatty.frames.length = 0;
+    // Now quiet but answering: the Router pings, the pongs keep it connected past the timeout.
+    chatty.socket.removeAllListeners('message');
+    let pings = 0;
+    chatty.socket.on('message', (d) => {
+      const frame = decodeRouterFrame(d.toString());
+      if (frame.t === 'ping') {
+        pings++;
+        chatty.socket.send(encodeFrame({ t: 'pong', id: frame.id }));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(pings).toBeGreaterThanOrEqual(3);
+    expect(router.router.hub.isConnectedHere(config.deviceUid)).toBe(true);
+    // Silent (pings unanswered): dropped after the timeout with 4000.
+    chatty.socket.removeAllListeners('message');
+    expect((await chatty.closed).code).toBe(4000);
+    expect(router.router.hub.isConnectedHere(config.deviceUid)).toBe(false);
+  });
+});
