@@ -6,10 +6,14 @@
  *   Router  → gateway  challenge {nonce}                      (first frame, fresh per connection)
  *   gateway → Router   auth {clientId, nonce, timestamp, version, signature}
  *   Router  → gateway  ready {gatewayUid, heartbeatMs}  |  error {code, message} and close
- *   either  → either   ping {id} / pong {id}                   (heartbeats both ways)
+ *   either  → either   ping {id} / pong {id}                   (JSON heartbeats, always answered)
  *   Router  → gateway  action {id, action, params, timeoutMs}  (id = conversation id)
  *   gateway → Router   result {id, code, data?, message?}
  *   gateway → Router   job {job: JobUpdate}                    (progress of long work)
+ *
+ * Heartbeats go both ways. Where both ends can (RouterLink, and the Router on Node) they are
+ * WebSocket ping/pong control frames, which the WebSocket layer answers by itself; the JSON
+ * ping/pong frames remain for a peer that cannot send or see control frames.
  */
 import { z } from 'zod';
 import { concatBytes, utf8 } from '../crypto/index.ts';

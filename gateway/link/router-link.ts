@@ -3,11 +3,14 @@
  * the Router's fresh challenge with the device key, kept alive by heartbeats both ways, and
  * re-established with full-jitter backoff whenever it drops.
  *
- * Liveness: every frame from the Router (its pings, the pongs to ours, actions) counts as a
- * sign of life. A watchdog fires exactly `heartbeatTimeoutMs` after the last one (25 s by
+ * Liveness: everything from the Router (frames, and the WebSocket pongs to our pings) counts as
+ * a sign of life. A watchdog fires exactly `heartbeatTimeoutMs` after the last one (25 s by
  * default, so a half-open connection is noticed within 30 s) and the socket is thrown away.
  * The gateway pings at least three times per timeout window, so a quiet but healthy Router
- * always has something to answer.
+ * always has something to answer. Its pings are WebSocket ping control frames: every
+ * WebSocket server answers them by itself, and a Worker holding 10,000 gateways pays no
+ * message event, string or JSON for them (test/bench/gateways: JSON pings were what pushed
+ * the Worker into major GCs). JSON `ping` frames from the Router are still answered.
  */
 import WebSocket from 'ws';
 import { ecdsaSign, fromBase64Url, toBase64Url } from '../../core/crypto/index.ts';
@@ -109,7 +112,6 @@ export class RouterLink {
   private pinger: ReturnType<typeof setInterval> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private lastHeard = 0;
-  private pingId = 0;
   private signedNonces = new Set<string>();
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
@@ -193,6 +195,13 @@ export class RouterLink {
       if (socket !== this.socket) return;
       this.heard();
       void this.receive(socket, isBinary ? null : data.toString('utf8'));
+    });
+    // Pongs to our pings, and the Router's own WebSocket pings (ws answers those itself).
+    socket.on('pong', () => {
+      if (socket === this.socket) this.heard();
+    });
+    socket.on('ping', () => {
+      if (socket === this.socket) this.heard();
     });
     socket.on('close', (code, reason) => {
       if (socket !== this.socket) return;
@@ -305,7 +314,11 @@ export class RouterLink {
     if (this.pinger) clearInterval(this.pinger);
     const interval = Math.max(50, Math.min(this.options.heartbeatIntervalMs ?? routerIntervalMs, HEARTBEAT_INTERVAL_MS, Math.floor(this.heartbeatTimeoutMs / 3)));
     this.pinger = setInterval(() => {
-      if (this.socket) this.send(this.socket, { t: 'ping', id: ++this.pingId });
+      try {
+        this.socket?.ping();
+      } catch {
+        // Not open any more: its 'close' schedules the reconnect.
+      }
     }, interval);
   }
 

@@ -27,6 +27,12 @@ export interface ActionResult {
 export interface SocketLike {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /**
+   * A WebSocket ping control frame, where the runtime offers one; the adapter then reports
+   * control pings and pongs from the gateway with `heard()`. Without it the Router pings with a
+   * JSON `ping` frame, which every gateway answers too.
+   */
+  ping?(): void;
 }
 
 export interface ConnectionHooks {
@@ -61,6 +67,7 @@ export class GatewayConnection {
   private pending = new Map<string, Pending>();
   private jobChain: Promise<void> = Promise.resolve();
   private closed = false;
+  private authenticating = false;
 
   constructor(
     private readonly socket: SocketLike,
@@ -88,7 +95,17 @@ export class GatewayConnection {
     }
   }
 
-  async receive(text: unknown): Promise<void> {
+  /** A sign of life below the frame level (a WebSocket ping or pong control frame). */
+  heard(): void {
+    this.lastHeard = Date.now();
+  }
+
+  /**
+   * One frame from the gateway. Synchronous on purpose: after the handshake every frame is a
+   * heartbeat, a result or a job update, and a Worker reads thousands per second; an async
+   * function would allocate a promise for each (test/bench/gateways).
+   */
+  receive(text: unknown): void {
     if (this.closed) return;
     this.lastHeard = Date.now();
     let frame: GatewayToRouter;
@@ -99,23 +116,10 @@ export class GatewayConnection {
       return;
     }
     if (!this.gateway) {
+      if (this.authenticating) return this.fail(new PosternError('bad_state', 'A frame arrived before the Router answered "auth"; wait for "ready".'));
       if (frame.t !== 'auth') return this.fail(new PosternError('unauthorized', 'The first frame must be "auth".'));
-      try {
-        const gateway = await this.hooks.authenticate(frame, this.challenge);
-        if (this.closed) return;
-        this.gateway = gateway;
-        this.version = frame.version;
-        this.connectedAt = Date.now();
-        if (this.authTimer) clearTimeout(this.authTimer);
-        await this.hooks.onReady(this);
-        const interval = this.hooks.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
-        this.send({ t: 'ready', gatewayUid: gateway.deviceUid, heartbeatMs: interval });
-        this.heartbeat = setInterval(() => this.beat(interval), interval);
-      } catch (err) {
-        const error = err instanceof PosternError ? err : new PosternError('internal', 'Authentication failed inside the Router.');
-        await this.hooks.onAuthFailed(error).catch(() => {});
-        this.fail(error);
-      }
+      this.authenticating = true;
+      void this.authenticate(frame);
       return;
     }
     switch (frame.t) {
@@ -129,7 +133,10 @@ export class GatewayConnection {
         if (!waiting) return; // late result of a timed-out conversation
         this.pending.delete(frame.id);
         clearTimeout(waiting.timer);
-        waiting.resolve({ code: frame.code, ...(frame.data !== undefined ? { data: frame.data } : {}), ...(frame.message ? { message: frame.message } : {}) });
+        const result: ActionResult = { code: frame.code };
+        if (frame.data !== undefined) result.data = frame.data;
+        if (frame.message) result.message = frame.message;
+        waiting.resolve(result);
         return;
       }
       case 'job':
@@ -138,6 +145,27 @@ export class GatewayConnection {
         return;
       case 'auth':
         return this.fail(new PosternError('bad_state', 'Already authenticated.'));
+    }
+  }
+
+  private async authenticate(frame: AuthFrame): Promise<void> {
+    try {
+      const gateway = await this.hooks.authenticate(frame, this.challenge);
+      if (this.closed) return;
+      this.gateway = gateway;
+      this.version = frame.version;
+      this.connectedAt = Date.now();
+      if (this.authTimer) clearTimeout(this.authTimer);
+      await this.hooks.onReady(this);
+      const interval = this.hooks.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+      this.send({ t: 'ready', gatewayUid: gateway.deviceUid, heartbeatMs: interval });
+      this.heartbeat = setInterval(() => this.beat(interval), interval);
+    } catch (err) {
+      const error = err instanceof PosternError ? err : new PosternError('internal', 'Authentication failed inside the Router.');
+      await this.hooks.onAuthFailed(error).catch(() => {});
+      this.fail(error);
+    } finally {
+      this.authenticating = false;
     }
   }
 
@@ -156,7 +184,16 @@ export class GatewayConnection {
       this.close(4000, 'heartbeat timeout');
       return;
     }
-    if (silence >= interval) this.send({ t: 'ping', id: ++this.pingId });
+    if (silence < interval) return;
+    if (this.socket.ping) {
+      try {
+        this.socket.ping();
+      } catch {
+        this.close(1011, 'ping failed');
+      }
+    } else {
+      this.send({ t: 'ping', id: ++this.pingId });
+    }
   }
 
   request(action: string, params: Record<string, unknown>, timeoutMs: number): Promise<ActionResult> {

@@ -19,8 +19,8 @@ interface RawGateway {
   next(): Promise<RouterToGateway>;
 }
 
-function rawGateway(url: string, headers: Record<string, string> = {}): Promise<RawGateway> {
-  const socket = new WebSocket(url, { headers });
+function rawGateway(url: string, headers: Record<string, string> = {}, options: { autoPong?: boolean } = {}): Promise<RawGateway> {
+  const socket = new WebSocket(url, { headers, ...options });
   const frames: RouterToGateway[] = [];
   const waiters: ((f: RouterToGateway) => void)[] = [];
   socket.on('message', (d) => {
@@ -116,37 +116,52 @@ describe('gateway WebSocket endpoint (Node adapter)', () => {
     await expect.poll(() => router.router.hub.isConnectedHere(config.deviceUid)).toBe(false);
   });
 
+  it('refuses a frame sent before the Router answered auth, instead of authenticating twice', async () => {
+    const config = await newGateway();
+    const gw = await rawGateway(gatewaySocketUrl(router.url));
+    const challenge = await gw.next();
+    if (challenge.t !== 'challenge') throw new Error('expected a challenge');
+    const auth = authFrame(config, challenge.nonce);
+    gw.socket.send(auth);
+    gw.socket.send(auth);
+    expect(await gw.next()).toMatchObject({ t: 'error', code: 'bad_state', message: expect.stringContaining('wait for "ready"') });
+    expect((await gw.closed).code).toBe(4001);
+    expect(router.router.hub.isConnectedHere(config.deviceUid)).toBe(false);
+  });
+
   it('pings a quiet gateway, not one that pings, and drops one that goes silent', async () => {
     const config = await newGateway();
-    const chatty = await rawGateway(gatewaySocketUrl(router.url));
-    const challenge = await chatty.next();
+    // autoPong off: this test decides when the gateway answers the Router's WebSocket pings.
+    const gw = await rawGateway(gatewaySocketUrl(router.url), {}, { autoPong: false });
+    const challenge = await gw.next();
     if (challenge.t !== 'challenge') throw new Error('expected a challenge');
-    chatty.socket.send(authFrame(config, challenge.nonce));
-    expect((await chatty.next()).t).toBe('ready');
-    // Ping more often than the Router's interval for six intervals: only pongs come back.
-    let id = 0;
-    const pinger = setInterval(() => chatty.socket.send(encodeFrame({ t: 'ping', id: ++id })), 50);
+    gw.socket.send(authFrame(config, challenge.nonce));
+    expect((await gw.next()).t).toBe('ready');
+    let routerPings = 0;
+    let pongs = 0;
+    let answerPings = true;
+    gw.socket.on('ping', (data) => {
+      routerPings++;
+      if (answerPings) gw.socket.pong(data);
+    });
+    gw.socket.on('pong', () => pongs++);
+    // Pinging (WebSocket control pings, as RouterLink does) faster than the Router's interval
+    // for six intervals: the Router answers them and sends no pings of its own.
+    const pinger = setInterval(() => gw.socket.ping(), 50);
     await new Promise((r) => setTimeout(r, 1_200));
     clearInterval(pinger);
-    expect(chatty.frames.filter((f) => f.t === 'ping')).toEqual([]);
-    expect(chatty.frames.filter((f) => f.t === 'pong').length).toBeGreaterThan(10);
-    chatty.frames.length = 0;
-    // Now quiet but answering: the Router pings, the pongs keep it connected past the timeout.
-    chatty.socket.removeAllListeners('message');
-    let pings = 0;
-    chatty.socket.on('message', (d) => {
-      const frame = decodeRouterFrame(d.toString());
-      if (frame.t === 'ping') {
-        pings++;
-        chatty.socket.send(encodeFrame({ t: 'pong', id: frame.id }));
-      }
-    });
+    expect(routerPings).toBe(0);
+    expect(pongs).toBeGreaterThan(10);
+    // JSON pings, for gateways on runtimes without control frames, still get JSON pongs.
+    gw.socket.send(encodeFrame({ t: 'ping', id: 41 }));
+    expect(await gw.next()).toEqual({ t: 'pong', id: 41 });
+    // Quiet but answering: the Router pings, the pongs keep the gateway connected past the timeout.
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(pings).toBeGreaterThanOrEqual(3);
+    expect(routerPings).toBeGreaterThanOrEqual(3);
     expect(router.router.hub.isConnectedHere(config.deviceUid)).toBe(true);
     // Silent (pings unanswered): dropped after the timeout with 4000.
-    chatty.socket.removeAllListeners('message');
-    expect((await chatty.closed).code).toBe(4000);
+    answerPings = false;
+    expect((await gw.closed).code).toBe(4000);
     expect(router.router.hub.isConnectedHere(config.deviceUid)).toBe(false);
   });
 });

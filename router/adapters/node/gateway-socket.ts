@@ -40,7 +40,11 @@ export function acceptGatewaySockets(server: Server, hub: GatewayHub, options: {
   });
 
   function attach(ws: WebSocket, clientIp: string): void {
-    const conn = hub.accept({ send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) }, clientIp);
+    const conn = hub.accept({ send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason), ping: () => ws.ping() }, clientIp);
+    // RouterLink heartbeats are WebSocket pings, answered by ws itself (autoPong) without a
+    // 'message' event, a string or JSON; they only need to count as a sign of life.
+    ws.on('ping', () => conn.heard());
+    ws.on('pong', () => conn.heard());
     // Binary frames are handed on as non-text, which the decoder refuses with a typed error.
     ws.on('message', (data, isBinary) => void conn.receive(isBinary ? data : (data as Buffer).toString('utf8')));
     ws.on('close', () => conn.close(1000, 'socket closed'));

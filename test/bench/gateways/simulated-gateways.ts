@@ -4,7 +4,7 @@
  *
  * --mode postern: one gateway per provisioned identity, answering `gateway-info` (the no-op
  *   action) at once with a small `ok` result. The Router sees what production gateways send:
- *   the challenge signed with the device key, a ping every 10 s, pongs, results.
+ *   the challenge signed with the device key, a WebSocket ping every 10 s, pongs, results.
  *     --client lean (default): a thin client speaking that protocol with `ws` directly: frames
  *       parsed with JSON.parse (the Router is trusted here), one shared 10 ms timer driving
  *       all heartbeats, no reconnect. A real gateway holds ONE connection in its own process;
@@ -107,9 +107,9 @@ const SLOTS = Math.round(Number(values['ping-ms'] ?? HEARTBEAT_INTERVAL_MS) / TI
 const slots: Set<WebSocket>[] = Array.from({ length: SLOTS }, () => new Set());
 let tick = 0;
 let wheel: NodeJS.Timeout | null = null;
-let pingId = 0;
+// Like RouterLink: a WebSocket ping control frame, which the Router's ws answers by itself.
 function beat(): void {
-  for (const ws of slots[tick++ % SLOTS]!) if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame({ t: 'ping', id: ++pingId }));
+  for (const ws of slots[tick++ % SLOTS]!) if (ws.readyState === WebSocket.OPEN) ws.ping();
 }
 
 function leanGatewayClient(key: BenchGatewayKey, index: number): Client {

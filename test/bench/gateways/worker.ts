@@ -126,7 +126,7 @@ if (setup === 'postern') {
   emitToParent('listening', { url: running.url, pid: process.pid });
 } else {
   // The reference: what `ws` alone costs. Same library and upgrade path (noServer +
-  // handleUpgrade) the Router's @hono/node-ws adapter uses, nothing else: no auth, no
+  // handleUpgrade) as the Router's Node adapter (gateway-socket.ts), nothing else: no auth, no
   // heartbeats, no per-request timer, no schema validation, no storage, no logs.
   const server = createServer((_req, res) => res.writeHead(404).end());
   const wss = new WebSocketServer({ noServer: true });
