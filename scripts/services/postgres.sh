@@ -19,9 +19,36 @@ candidates=(
   "postgres://postgres@127.0.0.1:5432/postgres"
   "postgres://postgres:${PG_TEST_PASSWORD}@127.0.0.1:5432/postgres"
 )
+# Rotation tests (test/rotation, gateway/rotation/plugins) need PostgreSQL to check passwords,
+# which a server configured with `trust` for 127.0.0.1 does not do. Members of the group role
+# postern_password_login get a scram-sha-256 rule ahead of everything else in pg_hba.conf; no
+# other role's access changes. Only on a local cluster this script can manage (root).
+require_passwords_for_test_roles() {
+  [ "$(id -u)" = 0 ] || return 0
+  command -v pg_lsclusters >/dev/null 2>&1 || return 0
+  local hba
+  hba=$(su postgres -c "psql -qAtc 'show hba_file'" 2>/dev/null) || return 0
+  [ -f "$hba" ] || return 0
+  su postgres -c "psql -qAtc \"DO \\\$\\\$BEGIN CREATE ROLE postern_password_login NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\\\$\\\$\"" >/dev/null
+  if ! grep -q '+postern_password_login' "$hba"; then
+    log "requiring passwords for members of postern_password_login in $hba"
+    local tmp
+    tmp=$(mktemp)
+    {
+      echo "# Added by Postern's test script: rotation tests need real password checks for these roles."
+      echo "host all +postern_password_login 127.0.0.1/32 scram-sha-256"
+      echo "host all +postern_password_login ::1/128 scram-sha-256"
+      cat "$hba"
+    } >"$tmp"
+    cat "$tmp" >"$hba"
+    rm -f "$tmp"
+    su postgres -c "psql -qAtc 'select pg_reload_conf()'" >/dev/null
+  fi
+}
+
 for url in "${candidates[@]}"; do
   [ -n "$url" ] || continue
-  if try_url "$url"; then log "using the server at ${url%%@*}@…"; echo "$url"; exit 0; fi
+  if try_url "$url"; then require_passwords_for_test_roles; log "using the server at ${url%%@*}@…"; echo "$url"; exit 0; fi
 done
 
 if [ "$(id -u)" != 0 ]; then
@@ -45,6 +72,7 @@ for _ in $(seq 1 30); do
   sleep 1
 done
 su postgres -c "psql -qc \"ALTER USER postgres PASSWORD '${PG_TEST_PASSWORD}'\"" >&2
+require_passwords_for_test_roles
 for url in "${candidates[@]:1}"; do
   if try_url "$url"; then log "started; using ${url%%@*}@…"; echo "$url"; exit 0; fi
 done

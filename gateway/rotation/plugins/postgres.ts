@@ -1,0 +1,352 @@
+/**
+ * PostgreSQL rotation: `ALTER ROLE … WITH PASSWORD …` as the resource's admin (a CREATEROLE
+ * role; on PostgreSQL 16+ one that also holds ADMIN OPTION on the user) or, without an admin,
+ * as the user itself with its current password (every role may change its own password). A
+ * verify is a plain login plus `select 1`.
+ *
+ * Decisions:
+ *  - The password goes into the statement as a literal quoted by pg's escapeLiteral (utility
+ *    statements such as ALTER ROLE take no bind parameters) and the role name as an identifier
+ *    quoted by escapeIdentifier. Nothing from the record is ever concatenated raw.
+ *  - It is sent in clear (over TLS when useSSL) rather than as a SCRAM verifier computed here,
+ *    so that the server's password checks (passwordcheck, credcheck, ...) can see and refuse
+ *    it; the server hashes it per its password_encryption. The price: a server that logs DDL
+ *    (log_statement = ddl/all) writes the statement to its own log. That is the DBA's log, not
+ *    ours; ours and our errors never hold it.
+ *  - Error messages are built here from SQLSTATE codes, host:port and role names. The server's
+ *    message text is added only after every secret (raw and escaped) is cut out of it, and never
+ *    for syntax errors, which quote the statement. The driver's error object is never attached.
+ *  - Every client is closed on every path, and torn down at once when the job is cancelled.
+ */
+import pg from 'pg';
+import type { Account, Credential, Endpoint, RotationPlugin, RotationTarget } from '../plugin.ts';
+import { RotationFailure } from '../plugin.ts';
+
+const NAME = 'postgresql';
+/** A client-side backstop after the server's own statement_timeout, for a peer that went silent. */
+const QUERY_TIMEOUT_GRACE_MS = 2_000;
+/** How long a polite close (Terminate message) may take before the socket is simply destroyed. */
+const CLOSE_GRACE_MS = 1_000;
+
+/** Socket-level error codes that mean "no usable connection to the server". */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EADDRNOTAVAIL']);
+
+/** A login refused as a wrong password (28P01): admin_refused for change(), `false` for verify(). */
+class WrongPassword extends RotationFailure {
+  constructor(message: string) {
+    super('admin_refused', message);
+  }
+}
+
+/** Who a session logs in as, for messages: the admin, the user rotating itself, or the user being verified. */
+type Role = 'admin' | 'self' | 'user';
+
+interface Session {
+  endpoint: Endpoint;
+  account: Account;
+  password: string;
+  role: Role;
+  /** Every secret this step knows about; cut out of any server text before it reaches a message. */
+  secrets: readonly string[];
+  timeoutMs: number;
+}
+
+export const postgresPlugin: RotationPlugin = {
+  name: NAME,
+
+  async change(target, next) {
+    const newPassword = passwordOf(next, 'the new credential');
+    refuseUnsafePassword(newPassword, target.user.login);
+    const actor = target.admin ?? target.user;
+    const session: Session = {
+      endpoint: target.endpoint,
+      account: actor,
+      password: passwordOf(actor.credential, target.admin ? "the admin's credential" : "the user's current credential"),
+      role: target.admin ? 'admin' : 'self',
+      secrets: secretsOf(target, newPassword),
+      timeoutMs: target.timeoutMs,
+    };
+    const user = target.user.login;
+    await withClient(target, session, async (client) => {
+      target.log(`${NAME}: changing the password of role "${user}" on ${address(target.endpoint)}`);
+      const statement = `ALTER ROLE ${client.escapeIdentifier(user)} WITH PASSWORD ${client.escapeLiteral(newPassword)}`;
+      try {
+        await client.query(statement);
+      } catch (err) {
+        throw changeFailure(err, session, user);
+      }
+      target.log(`${NAME}: the password of role "${user}" was changed`);
+    });
+  },
+
+  async verify(target, credential) {
+    const password = passwordOf(credential, 'the credential to verify');
+    // PostgreSQL never stores an empty password (see refuseUnsafePassword), so it cannot be right;
+    // and pg refuses to send one to a SCRAM server, which would read as a connection failure.
+    if (password === '') return false;
+    const session: Session = {
+      endpoint: target.endpoint,
+      account: target.user,
+      password,
+      role: 'user',
+      secrets: secretsOf(target, password),
+      timeoutMs: target.timeoutMs,
+    };
+    try {
+      await withClient(target, session, async (client) => {
+        try {
+          await client.query('select 1');
+        } catch (err) {
+          throw queryFailure(err, session, 'running `select 1`');
+        }
+      });
+    } catch (err) {
+      if (err instanceof WrongPassword) {
+        target.log(`${NAME}: ${address(target.endpoint)} refused the login of "${target.user.login}"`);
+        return false;
+      }
+      throw err;
+    }
+    target.log(`${NAME}: "${target.user.login}" logged in to ${address(target.endpoint)}`);
+    return true;
+  },
+};
+
+function passwordOf(credential: Credential, what: string): string {
+  if (credential.kind !== 'password') throw new RotationFailure('unsupported', `${NAME}: ${what} is a key; PostgreSQL roles are rotated by password only`);
+  return credential.password;
+}
+
+/**
+ * Passwords PostgreSQL would not store as that password: an empty one clears the password
+ * (with only a NOTICE), and one shaped like an MD5 or SCRAM verifier is stored as that verifier,
+ * so its own text would never log in. Refused before anything is sent.
+ */
+function refuseUnsafePassword(password: string, user: string): void {
+  if (password === '') throw new RotationFailure('policy_refused', `${NAME}: refusing to set an empty password for "${user}" (PostgreSQL would remove the password instead)`);
+  if (/^md5[0-9a-f]{32}$/.test(password) || password.startsWith('SCRAM-SHA-256$')) {
+    throw new RotationFailure('policy_refused', `${NAME}: the new password for "${user}" looks like a stored password hash, which PostgreSQL would take as the hash itself`);
+  }
+}
+
+function secretsOf(target: RotationTarget, extra: string): string[] {
+  const all = [extra];
+  for (const account of [target.user, target.admin]) {
+    const credential = account?.credential;
+    if (credential?.kind === 'password') all.push(credential.password);
+    if (credential?.kind === 'key') all.push(credential.privateKey, ...(credential.passphrase ? [credential.passphrase] : []));
+  }
+  return all.filter((s) => s.length > 0);
+}
+
+function address(endpoint: Endpoint): string {
+  return `${endpoint.hostname}:${endpoint.port}`;
+}
+
+function who(session: Session): string {
+  const login = `"${session.account.login}"`;
+  if (session.role === 'admin') return `admin ${login}`;
+  if (session.role === 'self') return `${login} (rotating itself with its current password)`;
+  return login;
+}
+
+/**
+ * Connect as `session`, run `step`, and always close the client. A cancelled job rejects at once
+ * and destroys the socket, whatever the driver is waiting for.
+ */
+async function withClient<T>(target: RotationTarget, session: Session, step: (client: pg.Client) => Promise<T>): Promise<T> {
+  const { endpoint, account } = session;
+  if (target.signal.aborted) throw cancelled(endpoint, 'before connecting', false);
+  const client = new pg.Client({
+    host: endpoint.hostname,
+    port: endpoint.port,
+    user: account.login,
+    password: session.password,
+    database: account.connectDatabase ?? 'postgres',
+    // `false` (not undefined) so that PGSSLMODE and friends in the gateway's environment do not decide.
+    ssl: endpoint.useSSL ? { rejectUnauthorized: endpoint.verifyTls } : false,
+    connectionTimeoutMillis: target.timeoutMs,
+    statement_timeout: target.timeoutMs,
+    query_timeout: target.timeoutMs + QUERY_TIMEOUT_GRACE_MS,
+    application_name: 'postern-gateway',
+  });
+  // A connection lost mid-query is reported through that query; a lost idle one only as an
+  // 'error' event, which must have a listener or it would take the gateway down.
+  client.on('error', () => {});
+
+  let connected = false;
+  let stage = 'while connecting';
+  let onAbort = (): void => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      reject(cancelled(endpoint, stage, stage !== 'while connecting'));
+      client.connection.stream.destroy();
+    };
+  });
+  target.signal.addEventListener('abort', onAbort, { once: true });
+
+  const run = async (): Promise<T> => {
+    const started = Date.now();
+    target.log(`${NAME}: connecting to ${address(endpoint)} as ${who(session)}${endpoint.useSSL ? ' over TLS' : ''}`);
+    try {
+      await client.connect();
+    } catch (err) {
+      throw connectFailure(err, session, Date.now() - started >= target.timeoutMs);
+    }
+    connected = true;
+    stage = 'after connecting';
+    return step(client);
+  };
+
+  try {
+    return await Promise.race([run(), aborted]);
+  } finally {
+    target.signal.removeEventListener('abort', onAbort);
+    await close(client, connected && !target.signal.aborted);
+  }
+}
+
+async function close(client: pg.Client, polite: boolean): Promise<void> {
+  if (polite) {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_GRACE_MS);
+      timer.unref();
+    });
+    await Promise.race([client.end().catch(() => {}), gaveUp]);
+    clearTimeout(timer);
+  }
+  client.connection.stream.destroy();
+}
+
+function cancelled(endpoint: Endpoint, stage: string, maybeApplied: boolean): RotationFailure {
+  return new RotationFailure(
+    'failed',
+    `${NAME}: cancelled ${stage} to ${address(endpoint)}${maybeApplied ? '; a change already sent may or may not have been applied' : ''}`,
+  );
+}
+
+interface PgError {
+  code?: string;
+  message?: string;
+}
+
+function errorInfo(err: unknown): PgError {
+  // Node reports a host with several addresses (localhost → ::1, 127.0.0.1) as an AggregateError.
+  if (err instanceof AggregateError && err.errors.length > 0) return errorInfo(err.errors[0]);
+  if (typeof err !== 'object' || err === null) return { message: String(err) };
+  const e = err as { code?: unknown; message?: unknown };
+  return {
+    ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    ...(typeof e.message === 'string' ? { message: e.message } : {}),
+  };
+}
+
+/** True for a server-side error (a five-character SQLSTATE), as opposed to a Node socket/TLS error. */
+function isSqlState(code: string | undefined): code is string {
+  return code !== undefined && /^[0-9A-Z]{5}$/.test(code);
+}
+
+function isTlsError(info: PgError): boolean {
+  return (
+    /does not support SSL/i.test(info.message ?? '') ||
+    /CERT|TLS|SSL|EPROTO/.test(info.code ?? '') ||
+    /certificate|self[- ]signed|\bTLS\b|\bSSL\b/i.test(info.message ?? '')
+  );
+}
+
+function connectFailure(err: unknown, session: Session, timedOut: boolean): RotationFailure {
+  const info = errorInfo(err);
+  const at = address(session.endpoint);
+  const code = info.code;
+  if (isTlsError(info)) {
+    if (/does not support SSL/i.test(info.message ?? '')) {
+      return new RotationFailure('unreachable', `${NAME}: ${at} does not offer TLS, and this resource requires it (useSSL)`);
+    }
+    const verifyHint = session.endpoint.verifyTls ? '; the certificate is verified (sslVerification)' : '';
+    return new RotationFailure('unreachable', `${NAME}: the TLS handshake with ${at} failed (${code ?? 'TLS error'})${verifyHint}`);
+  }
+  if (!isSqlState(code)) {
+    if (timedOut) return new RotationFailure('unreachable', `${NAME}: no answer from ${at} within ${session.timeoutMs} ms`);
+    if (code && NETWORK_CODES.has(code)) return new RotationFailure('unreachable', `${NAME}: cannot reach ${at} (${code})`);
+    if (/Connection terminated|timeout/i.test(info.message ?? '')) {
+      return new RotationFailure('unreachable', `${NAME}: ${at} closed the connection before the login completed`);
+    }
+    // The driver's own refusals (a SASL exchange that does not add up, ...): a connection, but no login.
+    return new RotationFailure('failed', `${NAME}: logging in to ${at} as ${who(session)} failed (${code ?? 'driver error'}${serverText(info, session)})`);
+  }
+  const detail = serverText(info, session);
+  switch (code) {
+    case '28P01':
+      return new WrongPassword(`${NAME}: ${at} refused the password of ${who(session)} (28P01)`);
+    case '28000': // no pg_hba.conf entry, role not permitted to log in, ...
+      return new RotationFailure('admin_refused', `${NAME}: ${at} does not let ${who(session)} log in (28000${detail})`);
+    case '42501': // no CONNECT privilege on the database
+      return new RotationFailure('admin_refused', `${NAME}: ${who(session)} may not connect to database "${databaseOf(session)}" on ${at} (42501${detail})`);
+    case '3D000':
+      return new RotationFailure('failed', `${NAME}: database "${databaseOf(session)}" does not exist on ${at} (3D000)`);
+    case '53300': // too many connections
+    case '57P03': // starting up, shutting down, in recovery
+      return new RotationFailure('unreachable', `${NAME}: ${at} accepts no connections now (${code}${detail})`);
+    default:
+      return new RotationFailure('failed', `${NAME}: ${at} refused the connection of ${who(session)} (${code}${detail})`);
+  }
+}
+
+function changeFailure(err: unknown, session: Session, user: string): RotationFailure {
+  const info = errorInfo(err);
+  const at = address(session.endpoint);
+  const code = info.code;
+  const detail = serverText(info, session);
+  switch (code) {
+    case '42704':
+      return new RotationFailure('not_found', `${NAME}: role "${user}" does not exist on ${at} (42704)`);
+    case '42501':
+      return new RotationFailure(
+        'admin_refused',
+        session.role === 'admin'
+          ? `${NAME}: admin "${session.account.login}" lacks the privilege to change the password of role "${user}" on ${at} (42501${detail})`
+          : `${NAME}: role "${user}" may not change its own password on ${at} (42501${detail})`,
+      );
+    // passwordcheck and the other check_password_hook modules refuse with invalid_parameter_value;
+    // the password is the only value in this statement.
+    case '22023':
+      return new RotationFailure('policy_refused', `${NAME}: ${at} refused the new password for role "${user}" (22023${detail})`);
+    default:
+      return queryFailure(err, session, `changing the password of role "${user}"`);
+  }
+}
+
+function queryFailure(err: unknown, session: Session, doing: string): RotationFailure {
+  const info = errorInfo(err);
+  const at = address(session.endpoint);
+  const code = info.code;
+  if (code === '57014') {
+    return new RotationFailure('failed', `${NAME}: ${at} cancelled ${doing} after the ${session.timeoutMs} ms statement timeout (57014); nothing was changed`);
+  }
+  if (!isSqlState(code)) {
+    // The socket died or went silent after the statement was sent: the server may have committed.
+    return new RotationFailure('failed', `${NAME}: lost the connection to ${at} while ${doing} (${code ?? 'connection closed or timed out'}); whether it was applied is unknown`);
+  }
+  return new RotationFailure('failed', `${NAME}: ${at} failed ${doing} (${code}${serverText(info, session)})`);
+}
+
+function databaseOf(session: Session): string {
+  return session.account.connectDatabase ?? 'postgres';
+}
+
+/**
+ * `: <server message>` (or the driver's) with every secret cut out, or '' when it is unsafe.
+ * Syntax errors (class 42601) quote the statement's text around the error, which could be a
+ * fragment of the password in any case, so they contribute nothing but their code.
+ */
+function serverText(info: PgError, session: Session): string {
+  if (!info.message || info.code === '42601') return '';
+  let text = info.message;
+  for (const secret of session.secrets) {
+    for (const form of new Set([secret, pg.escapeLiteral(secret), secret.replace(/'/g, "''"), secret.replace(/\\/g, '\\\\')])) {
+      if (form) text = text.split(form).join('***');
+    }
+  }
+  return `: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
+}
