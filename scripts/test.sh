@@ -20,6 +20,22 @@ if url=$(bash scripts/services/nats.sh); then
 else
   echo "NATS unavailable: the cluster tests (test/cluster, NatsBus) are skipped" >&2
 fi
+# Rotation targets (gateway/rotation/plugins, test/rotation): real servers on loopback.
+if url=$(bash scripts/services/mariadb.sh); then
+  export POSTERN_TEST_MYSQL="$url"
+else
+  echo "MariaDB unavailable: the MySQL/MariaDB rotation tests are skipped" >&2
+fi
+if address=$(bash scripts/services/sshd.sh); then
+  export POSTERN_TEST_SSH="$address"
+else
+  echo "sshd unavailable: the SSH rotation tests are skipped" >&2
+fi
+if ldap=$(bash scripts/services/slapd.sh); then
+  export POSTERN_TEST_LDAP="$ldap"
+else
+  echo "slapd unavailable: the LDAP rotation tests are skipped" >&2
+fi
 source scripts/services/runtimes.sh
 
 echo "== typecheck"

@@ -8,13 +8,15 @@ import type { z } from 'zod';
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import type { ActionReply } from '../link/router-link.ts';
 import type { SecretScrubber } from '../logging/scrubber.ts';
+import type { RotationSecrets } from '../rotation/engine.ts';
 import type { TaskTracker } from '../tasks.ts';
 
 export type { ActionReply };
 
 /** The part of the secrets client actions use (a fake in unit tests). */
-export interface SecretsReader {
+export interface SecretsReader extends RotationSecrets {
   getSecrets(recordUids?: string[]): Promise<SecretRecord[]>;
+  downloadFile(fileUid: string): Promise<{ name: string; bytes: Uint8Array }>;
 }
 
 export interface ActionLogger {

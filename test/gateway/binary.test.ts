@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRecordData } from '../../core/records/index.ts';
 import { decodeConfig, encodeConfig } from '../../core/secrets-client/index.ts';
-import { NO_ROTATION_PLUGIN } from '../../gateway/actions/rotate.ts';
 import { GATEWAY_VERSION } from '../../gateway/version.ts';
 import { startTestRouter, type TestRouter } from '../support/router.ts';
 import { expectOk, logText, removeDir, runGateway, setupOwner, spawnGateway, tempHome, type Owner } from './support.ts';
@@ -142,7 +141,7 @@ describe('postern-gateway binary', () => {
     expect(usage.stderr).toContain("required option '--token <token>' not specified");
   });
 
-  it('runs a rotate action as a job that fails for want of a plugin, with no record content in its log', async () => {
+  it('runs a rotate action as a job that fails for want of a linked resource, with no record content in its log', async () => {
     const CANARY = 'Canary-Pw-5f2c91e7!';
     const h = home();
     const { deviceUid } = await initGateway(h);
@@ -165,14 +164,14 @@ describe('postern-gateway binary', () => {
       expect(outcome.data).toEqual({ jobId: jobUid });
       await expect.poll(async () => (await owner.client.getJob(jobUid)).job.status, { timeout: 10_000 }).toBe('failed');
       const { job, logs } = await owner.client.getJob(jobUid);
-      expect(job).toMatchObject({ action: 'rotate', recordUid: userUid, message: NO_ROTATION_PLUGIN, step: 'failed', progress: 40 });
+      const NO_RESOURCE = `bad_request: pamUser ${userUid} is linked to no resource (pamMachine, pamDatabase or pamDirectory), so there is nothing to rotate it on.`;
+      expect(job).toMatchObject({ action: 'rotate', recordUid: userUid, message: NO_RESOURCE, step: 'failed', progress: 5 });
       const lines = logs.map((l) => l.line);
       expect(lines[0]).toBe('rotate started on the gateway');
-      expect(lines.some((l) => l.startsWith(`Fetching the pamUser record ${userUid}`))).toBe(true);
-      expect(lines.some((l) => l.startsWith(`Fetched pamUser ${userUid}`))).toBe(true);
-      expect(lines.at(-1)).toBe(NO_ROTATION_PLUGIN);
+      expect(lines.some((l) => l.startsWith(`Fetching pamUser ${userUid}`))).toBe(true);
+      expect(lines.at(-1)).toBe(NO_RESOURCE);
       const row = await router.db.selectFrom('jobs').selectAll().where('uid', '=', jobUid).executeTakeFirstOrThrow();
-      expect(row).toMatchObject({ status: 'failed', message: NO_ROTATION_PLUGIN, gateway_uid: deviceUid });
+      expect(row).toMatchObject({ status: 'failed', message: NO_RESOURCE, gateway_uid: deviceUid });
       const stored = await router.db.selectFrom('job_logs').select('line').where('job_uid', '=', jobUid).execute();
       expect(stored.map((s) => s.line)).toEqual(lines);
       expect(JSON.stringify(stored)).not.toContain(CANARY);

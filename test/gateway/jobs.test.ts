@@ -23,7 +23,12 @@ function gatedSecrets(config: SecretsConfig) {
   const client = new SecretsClient(config);
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
-  const reader: SecretsReader = { getSecrets: async (uids) => (await gate, client.getSecrets(uids)) };
+  const reader: SecretsReader = {
+    getSecrets: async (uids) => (await gate, client.getSecrets(uids)),
+    updateSecret: (...args) => client.updateSecret(...args),
+    finalizeSecretUpdate: (...args) => client.finalizeSecretUpdate(...args),
+    downloadFile: (fileUid) => client.downloadFile(fileUid),
+  };
   return { reader, open: () => open() };
 }
 

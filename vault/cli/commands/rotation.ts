@@ -9,7 +9,7 @@ import { applyFieldAssignments, type RecordData } from '../../../core/records/in
 import type { RotationSchedule } from '../../../core/schedule/rotation-schedule.ts';
 import { describeSchedule, formatScheduleSpec, parseScheduleSpec, SCHEDULE_HELP } from '../../../core/schedule/schedule-syntax.ts';
 import type { VaultClient } from '../../../core/vault-client/index.ts';
-import { contextOf } from '../context.ts';
+import { contextOf, type CliContext } from '../context.ts';
 import { isoTime, UsageError, whenText, type CliIo } from '../output.ts';
 import { resolveRecordUid } from '../resolve.ts';
 import { withVault } from '../session.ts';
@@ -237,31 +237,58 @@ Examples:
   $ postern rotate "db root" --no-wait          # prints the job UID; then: postern job show JOB --follow
   $ postern rotate "db root" --json             # the final job and its log lines as JSON`,
     )
-    .action(async (record: string, options: { config?: string; resource?: string; wait: boolean; timeout: number }, command: Command) => {
-      const ctx = contextOf(command, io);
-      await withVault(ctx, async (vault) => {
-        const recordUid = await resolveRecordUid(vault, record, { flag: 'RECORD', types: ['pamUser'] });
-        const [configurationUid, resourceUid] = await Promise.all([
-          options.config ? resolveRecordUid(vault, options.config, { flag: '--config', types: ['pamConfiguration'] }) : undefined,
-          options.resource ? resolveRecordUid(vault, options.resource, { flag: '--resource', types: ['pamMachine', 'pamDatabase', 'pamDirectory'] }) : undefined,
-        ]);
-        const outcome = await vault.sendAction({
-          action: 'rotate',
-          recordUid,
-          ...(configurationUid ? { configurationUid } : {}),
-          ...(resourceUid ? { resourceUid } : {}),
-        });
-        if (outcome.code !== 'ok') throw actionFailure(outcome, `Rotation of ${recordUid} could not start`);
-        if (!outcome.jobUid) throw new PosternError('internal', `The Router accepted the rotation of ${recordUid} but opened no job to follow.`);
-        const jobUid = outcome.jobUid;
-        if (!options.wait) {
-          ctx.out.result({ jobUid, gatewayUid: outcome.gatewayUid ?? null, recordUid, status: 'running' }, () => ctx.out.line(jobUid));
-          if (!ctx.out.json) ctx.out.notice(`Rotation started as job ${jobUid}. Follow it with \`postern job show ${jobUid} --follow\`.`);
-          return;
-        }
-        if (!ctx.out.json) ctx.out.notice(`Rotating ${recordUid} as job ${jobUid} on gateway ${outcome.gatewayUid ?? '?'}. Ctrl-C stops watching, not the rotation.`);
-        const followed = await followJob(ctx, vault, jobUid, { timeoutMs: options.timeout * 1000 });
-        finishJob(ctx, followed, 'Rotation');
-      });
-    });
+    .action((record: string, options: RotateOptions, command: Command) => rotateNow(contextOf(command, io), record, options, false));
+
+  rotation
+    .command('resume')
+    .description(
+      'Settle a rotation that did not end (the gateway was stopped or lost the target mid-way): the gateway asks the target which ' +
+        'password it accepts, the new one (kept pending in the record) or the old one, and finalizes or rolls back to match. ' +
+        'Nothing is rotated afresh. A plain `postern rotate` settles first too, then rotates. Needs the "rotate" policy.',
+    )
+    .argument('<record>', 'pamUser record UID or title')
+    .option('--config <config>', 'pamConfiguration record UID or title (default: from the rotation settings)')
+    .option('--resource <resource>', 'the resource record the account lives on (default: from the rotation settings)')
+    .option('--no-wait', 'print the job UID and return at once instead of following the job')
+    .addOption(followTimeoutOption())
+    .addHelpText('after', '\nExample:\n  $ postern rotation resume "db root"')
+    .action((record: string, options: RotateOptions, command: Command) => rotateNow(contextOf(command, io), record, options, true));
 }
+
+interface RotateOptions {
+  config?: string;
+  resource?: string;
+  wait: boolean;
+  timeout: number;
+}
+
+/** `postern rotate` and `postern rotation resume`: start the job on the gateway, then follow it. */
+async function rotateNow(ctx: CliContext, record: string, options: RotateOptions, resume: boolean): Promise<void> {
+  const label = resume ? 'Resuming the rotation of' : 'Rotating';
+  await withVault(ctx, async (vault) => {
+    const recordUid = await resolveRecordUid(vault, record, { flag: 'RECORD', types: ['pamUser'] });
+    const [configurationUid, resourceUid] = await Promise.all([
+      options.config ? resolveRecordUid(vault, options.config, { flag: '--config', types: ['pamConfiguration'] }) : undefined,
+      options.resource ? resolveRecordUid(vault, options.resource, { flag: '--resource', types: ['pamMachine', 'pamDatabase', 'pamDirectory'] }) : undefined,
+    ]);
+    const outcome = await vault.sendAction({
+      action: 'rotate',
+      recordUid,
+      ...(configurationUid ? { configurationUid } : {}),
+      ...(resourceUid ? { resourceUid } : {}),
+      ...(resume ? { params: { resume: true } } : {}),
+    });
+    if (outcome.code !== 'ok') throw actionFailure(outcome, `${resume ? 'Resuming the rotation' : 'Rotation'} of ${recordUid} could not start`);
+    if (!outcome.jobUid) throw new PosternError('internal', `The Router accepted the rotation of ${recordUid} but opened no job to follow.`);
+    const jobUid = outcome.jobUid;
+    if (!options.wait) {
+      ctx.out.result({ jobUid, gatewayUid: outcome.gatewayUid ?? null, recordUid, status: 'running' }, () => ctx.out.line(jobUid));
+      if (!ctx.out.json) ctx.out.notice(`${resume ? 'Resuming the rotation' : 'Rotation'} started as job ${jobUid}. Follow it with \`postern job show ${jobUid} --follow\`.`);
+      return;
+    }
+    if (!ctx.out.json) ctx.out.notice(`${label} ${recordUid} as job ${jobUid} on gateway ${outcome.gatewayUid ?? '?'}. Ctrl-C stops watching, not the rotation.`);
+    const followed = await followJob(ctx, vault, jobUid, { timeoutMs: options.timeout * 1000 });
+    finishJob(ctx, followed, 'Rotation');
+  });
+}
+

@@ -1,0 +1,325 @@
+/**
+ * One rotation, in the four steps that make it crash-safe:
+ *
+ *   1. store   the new secret in the pamUser as a pending rotation transaction (the vault keeps
+ *              serving the old one; the new one is safe in the vault before the target has it)
+ *   2. change  it on the target, through the target's plugin
+ *   3. verify  by logging in with the new secret
+ *   4. finalize the transaction (the new secret becomes the record's value)
+ *
+ * A gateway killed anywhere leaves either no pending transaction (nothing happened, or it all
+ * happened) or a pending one. A pending transaction is settled before anything else, by asking
+ * the target which secret it accepts: the new one → finalize; the old one → roll back; neither →
+ * stop, keep both, and say so (a person must look; losing either secret could lock everyone out).
+ * `postern rotation resume` settles and stops; a rotation run settles and then rotates afresh,
+ * with a freshly generated secret.
+ *
+ * Records are fetched through the secrets API at the start of every run, never cached.
+ */
+import { PosternError } from '../../core/errors.ts';
+import { gatewayOptions, type GatewayOptions } from '../../core/records/custom-fields.ts';
+import type { PasswordComplexity, RecordData } from '../../core/records/index.ts';
+import type { SecretRecord } from '../../core/secrets-client/index.ts';
+import type { SecretScrubber } from '../logging/scrubber.ts';
+import type { Task } from '../tasks.ts';
+import { faultPoint } from './fault.ts';
+import { generatePassword } from './password.ts';
+import type { Account, Credential, Endpoint, RotationPlugin, RotationTarget } from './plugin.ts';
+import { RotationFailure } from './plugin.ts';
+import type { PostRotationScripts } from './scripts.ts';
+
+/** What the engine needs of the secrets client (a SecretsClient; a fake in unit tests). */
+export interface RotationSecrets {
+  getSecrets(recordUids?: string[]): Promise<SecretRecord[]>;
+  updateSecret(recordUid: string, change: (current: RecordData) => RecordData, options: { transaction: 'rotation' }): Promise<{ revision: number; pending: boolean }>;
+  finalizeSecretUpdate(recordUid: string, options: { rollback: boolean }): Promise<unknown>;
+}
+
+export interface RotationRequest {
+  recordUid: string;
+  configurationUid: string;
+  resourceUid?: string | undefined;
+  /** Only settle a pending transaction (`postern rotation resume`); do not rotate again. */
+  resumeOnly?: boolean;
+}
+
+export interface RotationDeps {
+  secrets: RotationSecrets;
+  scrubber: SecretScrubber;
+  gatewayUid: () => string | null;
+  pluginFor: (endpoint: Endpoint) => RotationPlugin;
+  scripts: PostRotationScripts;
+  /** Per network step (connect, command), default 30 s. */
+  timeoutMs?: number;
+}
+
+/** The outcome a job ends with; `failed` rotations throw instead. */
+export interface RotationOutcome {
+  message: string;
+}
+
+interface Loaded {
+  user: SecretRecord;
+  config: SecretRecord;
+  resource: SecretRecord | null;
+  admin: SecretRecord | null;
+  options: GatewayOptions;
+}
+
+type Fields = Record<string, unknown>;
+const RESOURCE_TYPES: readonly string[] = ['pamMachine', 'pamDatabase', 'pamDirectory'];
+const fieldsOf = (data: RecordData): Fields => (data.fields ?? {}) as Fields;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+export async function runRotation(task: Task, request: RotationRequest, deps: RotationDeps): Promise<RotationOutcome> {
+  const loaded = await load(task, request, deps);
+  const { user, options } = loaded;
+  const noop = options.noop;
+  const plugin = noop || !loaded.resource ? null : deps.pluginFor(endpointOf(loaded.resource));
+  if (!noop && !loaded.resource) throw new PosternError('bad_request', `pamUser ${user.uid} is linked to no resource (pamMachine, pamDatabase or pamDirectory), so there is nothing to rotate it on.`);
+  const target = plugin ? targetOf(task, loaded, deps) : null;
+
+  // A rotation that did not end (a killed gateway, a lost connection) is settled first.
+  let settled = '';
+  if (user.pending) {
+    settled = await settlePending(task, loaded, plugin, target, deps);
+    if (request.resumeOnly) return { message: settled };
+    // Settling changed the record: reload it before rotating afresh.
+    return rotateAfresh(task, await load(task, request, deps), deps, settled);
+  }
+  if (request.resumeOnly) return { message: `Nothing to resume: pamUser ${user.uid} has no rotation in progress.` };
+  return rotateAfresh(task, loaded, deps, settled);
+}
+
+async function rotateAfresh(task: Task, loaded: Loaded, deps: RotationDeps, settled: string): Promise<RotationOutcome> {
+  const { user, options } = loaded;
+  const plugin = options.noop || !loaded.resource ? null : deps.pluginFor(endpointOf(loaded.resource));
+  const target = plugin ? targetOf(task, loaded, deps) : null;
+  const current = credentialOf(user.data, options);
+  const before = settled ? `${settled} ` : '';
+
+  // The new secret, registered with the scrubber before anything could print it.
+  let next: Credential;
+  if (current.kind === 'key') {
+    if (!plugin?.newKey) throw new PosternError('bad_request', `pamUser ${user.uid} holds a private key, but ${plugin ? `the ${plugin.name} target` : 'a NOOP rotation'} cannot rotate keys.`);
+    next = await plugin.newKey(target!);
+  } else {
+    next = { kind: 'password', password: generatePassword((fieldsOf(user.data)['passwordComplexity'] ?? {}) as Partial<PasswordComplexity>) };
+  }
+  deps.scrubber.add(...credentialSecrets(next));
+
+  task.step('storing the new secret as pending', 20, [`Step 1/4: storing a new ${next.kind === 'key' ? 'key pair' : 'password'} in pamUser ${user.uid} as a pending rotation`]);
+  await deps.secrets.updateSecret(user.uid, (data) => withCredential(data, next), { transaction: 'rotation' });
+  await faultPoint('store');
+  task.throwIfCancelled();
+
+  if (plugin && target) {
+    task.step(`changing it on the target (${plugin.name})`, 40, [`Step 2/4: changing the credential of "${target.user.login}" on ${target.endpoint.hostname}:${target.endpoint.port} (${plugin.name}${target.admin ? `, as ${target.admin.login}` : ', self-rotation'})`]);
+    try {
+      await plugin.change(target, next);
+    } catch (err) {
+      // The target says it did not change: the old secret is still the valid one. Check before
+      // rolling back, because "failed" over a broken connection may still have applied it.
+      await undoAfterFailedChange(task, loaded, plugin, target, next, deps);
+      throw err;
+    }
+    await faultPoint('change');
+    task.step('verifying the new secret', 65, ['Step 3/4: logging in with the new secret']);
+    const accepted = await plugin.verify(target, next).catch((err: unknown) => {
+      throw new PosternError('bad_state', `The target was changed but logging in with the new secret could not be checked (${describe(err)}); the rotation stays pending. Run \`postern rotation resume ${user.uid}\` once the target answers.`);
+    });
+    if (!accepted) {
+      await undoAfterFailedChange(task, loaded, plugin, target, next, deps);
+      throw new PosternError('bad_state', `The target did not accept the new secret after the change; the old secret was kept.`);
+    }
+    await faultPoint('verify');
+  } else {
+    task.step('NOOP: target not changed', 40, ['Steps 2–3/4 skipped: the NOOP custom field is set, so only post-rotation scripts run']);
+  }
+
+  task.step('finalizing', 85, ['Step 4/4: finalizing the rotation in the vault']);
+  await deps.secrets.finalizeSecretUpdate(user.uid, { rollback: false });
+  await faultPoint('finalize');
+
+  const scripts = await deps.scripts.run(task, {
+    configurationUid: loaded.config.uid,
+    resourceUid: loaded.resource?.uid ?? null,
+    userUid: user.uid,
+    username: str(fieldsOf(user.data)['login']) ?? '',
+    secretKind: next.kind,
+    oldSecret: current.kind === 'password' ? current.password : current.privateKey,
+    newSecret: next.kind === 'password' ? next.password : next.privateKey,
+    files: [user, loaded.resource, loaded.config].flatMap((r) => (r ? r.files.filter((f) => f.kind === 'script').map((f) => ({ ...f, recordUid: r.uid })) : [])),
+    shell: loaded.options.shell,
+  });
+  const rotated = options.noop ? 'NOOP rotation done (target not changed)' : `Rotated ${next.kind === 'key' ? 'the key pair' : 'the password'} of "${str(fieldsOf(user.data)['login'])}" and verified it on the target`;
+  return { message: `${before}${rotated}.${scripts.summary ? ` ${scripts.summary}` : ''}` };
+}
+
+/** After a failed change or a refused new secret: which one does the target hold? */
+async function undoAfterFailedChange(task: Task, loaded: Loaded, plugin: RotationPlugin, target: RotationTarget, next: Credential, deps: RotationDeps): Promise<void> {
+  const oldWorks = await plugin.verify(target, target.user.credential).catch(() => null);
+  if (oldWorks === true) {
+    task.log('The target still accepts the old secret; rolling the pending rotation back');
+    await deps.secrets.finalizeSecretUpdate(loaded.user.uid, { rollback: true });
+    return;
+  }
+  const newWorks = await plugin.verify(target, next).catch(() => null);
+  if (newWorks === true) {
+    task.log('The target accepts the new secret after all; finalizing');
+    await deps.secrets.finalizeSecretUpdate(loaded.user.uid, { rollback: false });
+    return;
+  }
+  task.log('Could not tell which secret the target holds; the rotation stays pending with both secrets kept');
+}
+
+/** Settle a pending rotation left by an earlier run: the target decides which secret wins. */
+async function settlePending(task: Task, loaded: Loaded, plugin: RotationPlugin | null, target: RotationTarget | null, deps: RotationDeps): Promise<string> {
+  const { user } = loaded;
+  const pending = user.pending!;
+  const next = credentialOf(pending.data, loaded.options);
+  deps.scrubber.add(...credentialSecrets(next));
+  task.step('settling an unfinished rotation', 10, [`pamUser ${user.uid} has a rotation pending since ${new Date(pending.createdAt).toISOString()}; asking the target which secret it accepts`]);
+  if (!plugin || !target) {
+    // NOOP: the target was never to be changed, so the pending value is simply committed.
+    await deps.secrets.finalizeSecretUpdate(user.uid, { rollback: false });
+    return 'An unfinished NOOP rotation was finalized.';
+  }
+  if (await plugin.verify(target, next)) {
+    await deps.secrets.finalizeSecretUpdate(user.uid, { rollback: false });
+    task.log('The target accepts the pending secret: finalized');
+    return 'An unfinished rotation had changed the target; it was finalized.';
+  }
+  if (await plugin.verify(target, target.user.credential)) {
+    await deps.secrets.finalizeSecretUpdate(user.uid, { rollback: true });
+    task.log('The target still accepts the old secret: the pending rotation was rolled back');
+    return 'An unfinished rotation had not changed the target; it was rolled back.';
+  }
+  throw new PosternError('bad_state', `pamUser ${user.uid} has a pending rotation, and the target accepts neither the pending nor the current secret. Both are kept in the vault; check the account on ${target.endpoint.hostname}, then run \`postern rotation resume ${user.uid}\`.`);
+}
+
+async function load(task: Task, request: RotationRequest, deps: RotationDeps): Promise<Loaded> {
+  const wanted = [request.recordUid, request.configurationUid, ...(request.resourceUid ? [request.resourceUid] : [])];
+  task.step('fetching records', 5, [`Fetching pamUser ${request.recordUid}, PAM configuration ${request.configurationUid}${request.resourceUid ? ` and resource ${request.resourceUid}` : ''}`]);
+  const records = await deps.secrets.getSecrets(wanted);
+  registerSecrets(records, deps.scrubber);
+  const byUid = new Map(records.map((r) => [r.uid, r]));
+  const user = byUid.get(request.recordUid);
+  const config = byUid.get(request.configurationUid);
+  let resource = request.resourceUid ? (byUid.get(request.resourceUid) ?? null) : null;
+  if (!user || !config || (request.resourceUid && !resource)) throw new PosternError('not_allowed', 'A record of this rotation is not shared to the gateway’s application.');
+  if (!request.resourceUid) resource = await linkedResource(user.uid, deps);
+  if (user.type !== 'pamUser') throw new PosternError('bad_request', `Record ${user.uid} is a ${user.type}, not a pamUser; only pamUser records are rotated.`);
+  if (config.type !== 'pamConfiguration') throw new PosternError('bad_request', `Record ${config.uid} is a ${config.type}, not a pamConfiguration.`);
+  const boundTo = fieldsOf(config.data)['gatewayUid'];
+  if (boundTo !== deps.gatewayUid()) throw new PosternError('not_allowed', `PAM configuration ${config.uid} names gateway ${String(boundTo)}, not this gateway (${deps.gatewayUid() ?? 'unknown'}).`);
+  if (resource && !RESOURCE_TYPES.includes(resource.type)) throw new PosternError('bad_request', `Resource ${resource.uid} is a ${resource.type}; passwords are rotated on pamMachine, pamDatabase and pamDirectory resources.`);
+  // The admin: the resource's pamSettings.adminCredentialUid, else its `admin_credential` link.
+  const adminUid = resource
+    ? (str((fieldsOf(resource.data)['pamSettings'] as Fields | undefined)?.['adminCredentialUid']) ?? resource.links.find((l) => l.kind === 'admin_credential' && l.childUid !== user.uid)?.childUid)
+    : undefined;
+  let admin: SecretRecord | null = null;
+  if (adminUid && adminUid !== user.uid) {
+    const [found] = await deps.secrets.getSecrets([adminUid]).catch(() => {
+      throw new PosternError('not_allowed', `The admin credential ${adminUid} of resource ${resource!.uid} is not shared to the gateway’s application.`);
+    });
+    if (!found || found.type !== 'pamUser') throw new PosternError('bad_request', `The admin credential ${adminUid} of resource ${resource!.uid} is not a pamUser.`);
+    registerSecrets([found], deps.scrubber);
+    admin = found;
+  }
+  return { user, config, resource, admin, options: gatewayOptions(user.data) };
+}
+
+/** The resource a pamUser is linked to (`postern record add … --link USER`), among the records shared here. */
+async function linkedResource(userUid: string, deps: RotationDeps): Promise<SecretRecord | null> {
+  const all = await deps.secrets.getSecrets();
+  const linkedAs = (kind?: string) => all.filter((r) => RESOURCE_TYPES.includes(r.type) && r.links.some((l) => l.childUid === userUid && (!kind || l.kind === kind)));
+  // A pamUser that is one resource's account and another's admin belongs to the first.
+  const asAccount = linkedAs('credential');
+  const parents = asAccount.length > 0 ? asAccount : linkedAs();
+  if (parents.length > 1) throw new PosternError('bad_request', `pamUser ${userUid} is linked to ${parents.length} resources (${parents.map((p) => p.uid).join(', ')}); name one with --resource.`);
+  if (parents[0]) registerSecrets([parents[0]], deps.scrubber);
+  return parents[0] ?? null;
+}
+
+function registerSecrets(records: SecretRecord[], scrubber: SecretScrubber): void {
+  for (const r of records) {
+    for (const data of [r.data, r.pending?.data]) {
+      if (!data) continue;
+      const f = fieldsOf(data);
+      for (const key of ['password', 'privateKey', 'secretAccessKey', 'clientSecret']) {
+        const v = str(f[key]);
+        if (v) scrubber.add(v);
+      }
+    }
+  }
+}
+
+function endpointOf(resource: SecretRecord): Endpoint {
+  const f = fieldsOf(resource.data);
+  return {
+    type: resource.type as Endpoint['type'],
+    hostname: String(f['hostname']),
+    port: Number(f['port']),
+    useSSL: f['useSSL'] === true,
+    verifyTls: f['sslVerification'] !== false,
+    ...(str(f['databaseType']) ? { databaseType: str(f['databaseType'])! } : {}),
+    ...(str(f['directoryType']) ? { directoryType: str(f['directoryType'])! } : {}),
+    ...(str(f['distinguishedName']) ? { baseDn: str(f['distinguishedName'])! } : {}),
+    ...(str(f['domainName']) ? { domainName: str(f['domainName'])! } : {}),
+  };
+}
+
+function targetOf(task: Task, loaded: Loaded, deps: RotationDeps): RotationTarget {
+  return {
+    endpoint: endpointOf(loaded.resource!),
+    user: accountOf(loaded.user.data, loaded.options),
+    admin: loaded.admin ? accountOf(loaded.admin.data, gatewayOptions(loaded.admin.data)) : null,
+    options: loaded.options,
+    signal: task.signal,
+    log: (line) => task.log(line),
+    timeoutMs: deps.timeoutMs ?? 30_000,
+  };
+}
+
+function accountOf(data: RecordData, options: GatewayOptions): Account {
+  const f = fieldsOf(data);
+  return {
+    login: String(f['login'] ?? ''),
+    ...(str(f['distinguishedName']) ? { distinguishedName: str(f['distinguishedName'])! } : {}),
+    ...(str(f['connectDatabase']) ? { connectDatabase: str(f['connectDatabase'])! } : {}),
+    credential: credentialOf(data, options),
+  };
+}
+
+/**
+ * The credential a pamUser logs in with. One per rotation: the private key when the record holds
+ * one and `Private Key Rotate` is on (the key is what logs in), else the password.
+ */
+export function credentialOf(data: RecordData, options: GatewayOptions): Credential {
+  const f = fieldsOf(data);
+  const privateKey = str(f['privateKey']);
+  if (privateKey && options.privateKeyRotate) {
+    // The record keeps only the private key; the plugin derives the public half when it needs it.
+    return { kind: 'key', privateKey, publicKey: '' };
+  }
+  const password = str(f['password']);
+  if (!password) throw new PosternError('bad_request', 'The pamUser has no password (and no private key to rotate); set its current password first.');
+  return { kind: 'password', password };
+}
+
+function withCredential(data: RecordData, next: Credential): RecordData {
+  const fields = { ...fieldsOf(data) };
+  if (next.kind === 'password') fields['password'] = next.password;
+  else fields['privateKey'] = next.privateKey;
+  return { ...data, fields } as RecordData;
+}
+
+function credentialSecrets(c: Credential): string[] {
+  return c.kind === 'password' ? [c.password] : [c.privateKey, ...(c.passphrase ? [c.passphrase] : [])];
+}
+
+function describe(err: unknown): string {
+  if (err instanceof RotationFailure) return `${err.reason}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
