@@ -191,7 +191,7 @@ describe('rotation engine', () => {
   });
 
   it('NOOP skips the target and still runs post-rotation scripts with the new secret on stdin', async () => {
-    const s = setup({ custom: [{ label: 'NOOP', value: 'true' }] });
+    const s = setup({ custom: [{ label: 'NOOP', value: 'true' }, { label: 'kerberos', value: 'TRUE' }] });
     const scriptUid = newUid();
     // Prints what it was given, so the test sees it arrive, and the scrubber must hide it.
     s.vault.files.set(scriptUid, new TextEncoder().encode('#!/bin/sh\nread line\necho "$line" | base64 -d\necho\necho "history: ${HISTFILE}"\n'));
@@ -208,6 +208,7 @@ describe('rotation engine', () => {
     const json = JSON.parse(printed!.slice('[notify.sh] '.length)) as Record<string, string>;
     expect(json).toMatchObject({ userUid: s.userUid, username: 'app', oldPassword: '[REDACTED]', newPassword: '[REDACTED]', configurationUid: s.configUid });
     expect(lines).toContain('[notify.sh] history: /dev/null');
+    expect(lines).toContain('Custom fields: NOOP: target not changed, scripts only; Kerberos: on (applies to Windows targets; not used by this rotation)');
     expect(s.everything()).not.toContain(now);
     expect(s.everything()).not.toContain(OLD);
   });

@@ -74,6 +74,8 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
 export async function runRotation(task: Task, request: RotationRequest, deps: RotationDeps): Promise<RotationOutcome> {
   const loaded = await load(task, request, deps);
   const { user, options } = loaded;
+  const custom = optionsLine(options);
+  if (custom) task.log(custom);
   const noop = options.noop;
   const plugin = noop || !loaded.resource ? null : deps.pluginFor(endpointOf(loaded.resource));
   if (!noop && !loaded.resource) throw new PosternError('bad_request', `pamUser ${user.uid} is linked to no resource (pamMachine, pamDatabase or pamDirectory), so there is nothing to rotate it on.`);
@@ -317,6 +319,19 @@ function withCredential(data: RecordData, next: Credential): RecordData {
 
 function credentialSecrets(c: Credential): string[] {
   return c.kind === 'password' ? [c.password] : [c.privateKey, ...(c.passphrase ? [c.passphrase] : [])];
+}
+
+/** The gateway custom fields in effect, for the job log; nothing when all are defaults. */
+function optionsLine(o: GatewayOptions): string {
+  const set = [
+    o.noop ? 'NOOP: target not changed, scripts only' : '',
+    o.shell ? `Shell: ${o.shell}` : '',
+    o.privateKeyType ? `Private Key Type: ${o.privateKeyType}` : '',
+    o.privateKeyRotate ? '' : 'Private Key Rotate: off (the password is rotated, not the key)',
+    // Kerberos only matters to WinRM, which this gateway has no plugin for: stored and reported.
+    o.kerberos ? 'Kerberos: on (applies to Windows targets; not used by this rotation)' : '',
+  ].filter(Boolean);
+  return set.length ? `Custom fields: ${set.join('; ')}` : '';
 }
 
 function describe(err: unknown): string {

@@ -15,7 +15,7 @@ import { startTestRouter, type TestRouter } from '../support/router.ts';
 export interface LabTarget {
   resource: RecordData;
   admin: { login: string; password: string; distinguishedName?: string };
-  user: { login: string; password: string; distinguishedName?: string; custom?: { label: string; value: string }[] };
+  user: { login: string; password?: string; privateKey?: string; distinguishedName?: string; custom?: { label: string; value: string }[] };
 }
 
 export class RotationLab {

@@ -32,6 +32,14 @@ export interface TargetAdapter {
    * generate passwords the policy refuses (the policy itself is configured by setup()).
    */
   refusedComplexity?: string;
+  /** Where the target logs in with keys (SSH): accounts that hold a key pair instead. */
+  keys?: {
+    /** A fresh account whose authorized_keys holds this key's public half and one unrelated line. */
+    newKeyUser(): Promise<{ login: string; privateKey: string; unrelatedLine: string }>;
+    canLoginWithKey(login: string, privateKey: string): Promise<boolean>;
+    authorizedKeys(login: string): string;
+    keyType(privateKey: string): string;
+  };
 }
 
 export function describeRotation(name: string, target: TargetAdapter): void {
@@ -115,6 +123,23 @@ export function describeRotation(name: string, target: TargetAdapter): void {
       expect(run.stdout + run.stderr).toMatch(/policy_refused/);
       expect(await lab.password(userUid)).toBe(canary);
       expect(await target.canLogin(user, canary)).toBe(true);
+    });
+
+    it.skipIf(!target.keys)('rotates a key pair through the CLI: same algorithm, the new key logs in, the old one is refused, other keys stay', async () => {
+      const keys = target.keys!;
+      const { login, privateKey, unrelatedLine } = await keys.newKeyUser();
+      const { userUid } = await lab.addTarget({ resource: target.resource(), admin: target.admin(), user: { login, privateKey } });
+      const run = await lab.rotate(userUid);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain('Step 1/4: storing a new key pair');
+      const record = await lab.vault.getRecord(userUid);
+      const rotated = (record.data.fields as { privateKey: string }).privateKey;
+      expect(rotated).not.toBe(privateKey);
+      expect(keys.keyType(rotated)).toBe(keys.keyType(privateKey));
+      expect(await keys.canLoginWithKey(login, rotated)).toBe(true);
+      expect(await keys.canLoginWithKey(login, privateKey)).toBe(false);
+      expect(keys.authorizedKeys(login)).toContain(unrelatedLine);
+      expect(lab.gatewayLog()).not.toContain(rotated.split('\n')[1]!);
     });
 
     describe('a gateway killed after each step, then restarted and resumed', () => {

@@ -4,9 +4,12 @@
  * them with passwordless sudo, as a real fleet's automation account would.
  */
 import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
-import { Client } from 'ssh2';
+import { Client, utils } from 'ssh2';
 import { newRecordData } from '../../../core/records/index.ts';
 import type { TargetAdapter } from '../suite.ts';
 
@@ -55,6 +58,47 @@ export const sshTarget: TargetAdapter = {
     const login = `pa${run}u${created.length}`;
     addUser(login, password);
     return { login };
+  },
+  keys: {
+    async newKeyUser() {
+      const login = `pa${run}k${created.length}`;
+      sh('useradd', ['-m', '-s', '/bin/bash', login]);
+      created.push(login);
+      const dir = mkdtempSync(join(tmpdir(), 'postern-key-'));
+      try {
+        sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${login}@postern-test`, '-f', join(dir, 'id')]);
+        sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'unrelated@elsewhere', '-f', join(dir, 'other')]);
+        const privateKey = readFileSync(join(dir, 'id'), 'utf8');
+        const unrelatedLine = `from="10.0.0.0/8" ${readFileSync(join(dir, 'other.pub'), 'utf8').trim()}`;
+        const home = `/home/${login}`;
+        const uid = Number(execFileSync('id', ['-u', login]).toString().trim());
+        const gid = Number(execFileSync('id', ['-g', login]).toString().trim());
+        mkdirSync(`${home}/.ssh`, { mode: 0o700, recursive: true });
+        writeFileSync(`${home}/.ssh/authorized_keys`, `# keys of ${login}\n${readFileSync(join(dir, 'id.pub'), 'utf8').trim()}\n${unrelatedLine}\n`, { mode: 0o600 });
+        chownSync(`${home}/.ssh`, uid, gid);
+        chownSync(`${home}/.ssh/authorized_keys`, uid, gid);
+        return { login, privateKey, unrelatedLine };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    canLoginWithKey(login, privateKey) {
+      return new Promise((resolve, reject) => {
+        const c = new Client();
+        c.on('ready', () => {
+          c.end();
+          resolve(true);
+        });
+        c.on('error', (err: Error & { level?: string }) => (err.level === 'client-authentication' ? resolve(false) : reject(err)));
+        c.connect({ host: host!, port: Number(portText), username: login, privateKey, readyTimeout: 15_000 });
+      });
+    },
+    authorizedKeys: (login) => readFileSync(`/home/${login}/.ssh/authorized_keys`, 'utf8'),
+    keyType(privateKey) {
+      const parsed = utils.parseKey(privateKey);
+      if (parsed instanceof Error) throw parsed;
+      return (Array.isArray(parsed) ? parsed[0]! : parsed).type;
+    },
   },
   canLogin(user, password) {
     return new Promise((resolve, reject) => {
