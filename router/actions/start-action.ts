@@ -47,6 +47,16 @@ export async function requireOwnGateway(db: Kysely<Database>, userUid: string, g
   return gateway;
 }
 
+/**
+ * The resource a pamUser belongs to, from its `credential` link (`postern record add … --link`),
+ * when it has exactly one. Named here so the gateway fetches that record directly instead of
+ * scanning everything shared with it.
+ */
+async function linkedResource(db: Kysely<Database>, recordUid: string): Promise<string | undefined> {
+  const parents = await db.selectFrom('record_links').select('parent_uid').where('child_uid', '=', recordUid).where('kind', '=', 'credential').limit(2).execute();
+  return parents.length === 1 ? parents[0]!.parent_uid : undefined;
+}
+
 export async function startAction(env: ActionEnv, actor: ActionActor, input: VaultInput<'action.send'>): Promise<ActionOutcome> {
   const spec = ACTIONS[input.action];
   if (!spec) throw new PosternError('bad_request', `Unknown action "${input.action}". Known actions: ${Object.keys(ACTIONS).join(', ')}.`);
@@ -66,8 +76,13 @@ export async function startAction(env: ActionEnv, actor: ActionActor, input: Vau
       const configurationUid = input.configurationUid ?? scheduled?.configuration_uid;
       if (!configurationUid) throw new PosternError('bad_request', `Which PAM configuration should "${input.action}" go through? Pass --config, or set one with \`postern rotation set\`.`);
       gatewayUid = (await boundConfiguration(env.db, actor.userUid, configurationUid, spec.feature)).gateway_uid;
-      const resourceUid = input.resourceUid ?? scheduled?.resource_uid ?? undefined;
+      let resourceUid = input.resourceUid ?? scheduled?.resource_uid ?? undefined;
       if (resourceUid) await requireReadableRecord(env.db, actor.userUid, resourceUid);
+      else {
+        // Not named: the linked resource, if this user may read it; else the gateway looks for it.
+        const linked = await linkedResource(env.db, input.recordUid);
+        if (linked && (await requireReadableRecord(env.db, actor.userUid, linked).then(() => true, () => false))) resourceUid = linked;
+      }
       Object.assign(params, { recordUid, configurationUid, ...(resourceUid ? { resourceUid } : {}) });
       break;
     }
