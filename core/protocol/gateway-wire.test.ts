@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PosternError } from '../errors.ts';
 import { decodeGatewayFrame, gatewayToRouterSchema, MAX_GATEWAY_FRAME_BYTES } from './gateway-wire.ts';
+import { mulberry32 } from '../testing/prng.ts';
 
 /** What the schema alone says about a frame: the reference the hand-checked path must match. */
 function bySchema(text: string): { ok: true; value: unknown } | { ok: false } {
@@ -21,18 +22,6 @@ function decoded(text: string): { ok: true; value: unknown } | { ok: false; erro
     expect(err).toBeInstanceOf(PosternError);
     return { ok: false, error: err as PosternError };
   }
-}
-
-// A small seeded generator so a failure is reproducible from the printed frame.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const VALUES: unknown[] = [
@@ -78,7 +67,7 @@ describe('gateway wire decoding', () => {
   });
 
   it('agrees with the schema on 100,000 random and mutated frames', () => {
-    const random = rng(0x9e3779b9);
+    const random = mulberry32(0x9e3779b9);
     const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     const kinds = ['ping', 'pong', 'result', 'job', 'auth', 'PING', '', 7, null];
     const keys = ['t', 'id', 'code', 'data', 'message', 'job', 'extra'];

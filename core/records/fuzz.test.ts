@@ -9,18 +9,7 @@ import { applyFieldAssignments, assignableFieldNames } from './field-assignments
 import { newRecordData, validateRecordData, type RecordData } from './record-data.ts';
 import { RECORD_TYPES, fieldPaths } from './record-types.ts';
 import { VALID_FIELDS } from './test-fixtures.ts';
-
-/** mulberry32: small deterministic PRNG so a failure can be reproduced from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from '../testing/prng.ts';
 
 const SEED = 0x5eed;
 const rnd = prng(SEED);

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffCeiling, DEFAULT_BACKOFF, fullJitterDelay } from './backoff.ts';
-
-/** A small seeded PRNG (mulberry32) so the statistics below are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as seeded } from '../../core/testing/prng.ts';
 
 describe('full-jitter backoff', () => {
   it('grows exponentially from the base and stops at the cap', () => {
