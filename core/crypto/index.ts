@@ -10,3 +10,4 @@ export * from './ecdsa.ts';
 export * from './ecies.ts';
 export * from './client-id.ts';
 export * from './sealed-values.ts';
+export * from './stun.ts';
