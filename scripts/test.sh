@@ -36,6 +36,8 @@ if ldap=$(bash scripts/services/slapd.sh); then
 else
   echo "slapd unavailable: the LDAP rotation tests are skipped" >&2
 fi
+# The relay tests also run coturn's turnutils_uclient against Postern's TURN server.
+bash scripts/services/coturn-tools.sh >/dev/null || echo "coturn tools unavailable: the turnutils_uclient relay test is skipped" >&2
 source scripts/services/runtimes.sh
 
 echo "== typecheck"

@@ -219,7 +219,12 @@ describe.skipIf(SKIP !== undefined)(`ssh rotation plugin on a real sshd${SKIP ? 
   afterAll(() => {
     for (const name of created) removeUser(name);
     for (const file of sudoersFiles) rmSync(file, { force: true });
-    if (rootKeysBefore !== undefined) writeFileSync(ROOT_KEYS, rootKeysBefore, { mode: 0o600 });
+    // Remove only this run's key line, so a suite running at the same time keeps its own.
+    if (rootKeysBefore !== undefined && rootAdmin?.credential.kind === 'key') {
+      const mine = rootAdmin.credential.publicKey.trim();
+      const rest = readFileSync(ROOT_KEYS, 'utf8').split('\n').filter((line) => line.trim() !== mine);
+      writeFileSync(ROOT_KEYS, rest.join('\n'), { mode: 0o600 });
+    }
     rmSync(keyDir, { recursive: true, force: true });
   });
 
