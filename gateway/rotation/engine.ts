@@ -76,10 +76,8 @@ export async function runRotation(task: Task, request: RotationRequest, deps: Ro
   const { user, options } = loaded;
   const custom = optionsLine(options);
   if (custom) task.log(custom);
-  const noop = options.noop;
-  const plugin = noop || !loaded.resource ? null : deps.pluginFor(endpointOf(loaded.resource));
-  if (!noop && !loaded.resource) throw new PosternError('bad_request', `pamUser ${user.uid} is linked to no resource (pamMachine, pamDatabase or pamDirectory), so there is nothing to rotate it on.`);
-  const target = plugin ? targetOf(task, loaded, deps) : null;
+  if (!options.noop && !loaded.resource) throw new PosternError('bad_request', `pamUser ${user.uid} is linked to no resource (pamMachine, pamDatabase or pamDirectory), so there is nothing to rotate it on.`);
+  const { plugin, target } = targetFor(task, loaded, deps);
 
   // A rotation that did not end (a killed gateway, a lost connection) is settled first.
   let settled = '';
@@ -95,8 +93,7 @@ export async function runRotation(task: Task, request: RotationRequest, deps: Ro
 
 async function rotateAfresh(task: Task, loaded: Loaded, deps: RotationDeps, settled: string): Promise<RotationOutcome> {
   const { user, options } = loaded;
-  const plugin = options.noop || !loaded.resource ? null : deps.pluginFor(endpointOf(loaded.resource));
-  const target = plugin ? targetOf(task, loaded, deps) : null;
+  const { plugin, target } = targetFor(task, loaded, deps);
   const current = credentialOf(user.data, options);
   const before = settled ? `${settled} ` : '';
 
@@ -156,6 +153,12 @@ async function rotateAfresh(task: Task, loaded: Loaded, deps: RotationDeps, sett
   });
   const rotated = options.noop ? 'NOOP rotation done (target not changed)' : `Rotated ${next.kind === 'key' ? 'the key pair' : 'the password'} of "${str(fieldsOf(user.data)['login'])}" and verified it on the target`;
   return { message: `${before}${rotated}.${scripts.summary ? ` ${scripts.summary}` : ''}` };
+}
+
+/** The plugin and target of a rotation; none for NOOP (the target is not to be changed). */
+function targetFor(task: Task, loaded: Loaded, deps: RotationDeps): { plugin: RotationPlugin | null; target: RotationTarget | null } {
+  if (loaded.options.noop || !loaded.resource) return { plugin: null, target: null };
+  return { plugin: deps.pluginFor(endpointOf(loaded.resource)), target: targetOf(task, loaded, deps) };
 }
 
 /** After a failed change or a refused new secret: which one does the target hold? */
