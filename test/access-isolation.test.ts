@@ -108,6 +108,79 @@ describe.each(storageBackends())('access isolation between users (%s)', (backend
     expect((await bob.getRecord(resource)).links).toEqual([{ childUid: record, kind: 'admin_credential' }]);
   });
 
+  it('refuses rotation settings, PAM configurations and jobs of records Bob was not given, even with the policies', async () => {
+    // Alice (the first account: an administrator) sets up rotation in a folder Bob never gets.
+    const [ops, gatewayApp] = await Promise.all([alice.addFolder('Alice rotation', { shared: true }), alice.createApplication('alice gateways')]);
+    await alice.shareFolderToApplication(gatewayApp, ops, true);
+    const [aliceGateway] = await alice.addApplicationClients(gatewayApp, { kind: 'gateway', name: 'alice-gw', unlockIp: true });
+    const aliceConfig = await alice.addRecord(
+      newRecordData('pamConfiguration', 'Alice local', { environment: 'local', gatewayUid: aliceGateway!.deviceUid, applicationFolderUid: ops, features: { rotation: true } }),
+      { folderUid: ops },
+    );
+    const aliceUser = await alice.addRecord(newRecordData('pamUser', 'svc', { login: 'svc', password: 'alice-rotation-canary' }), { folderUid: ops });
+    const aliceMachine = await alice.addRecord(newRecordData('pamMachine', 'db1', { hostname: 'db1.internal', port: 22 }), { folderUid: ops });
+    const aliceRotation = await alice.setRotation(aliceUser, { configurationUid: aliceConfig, resourceUid: aliceMachine, schedule: { kind: 'on-demand' } });
+    // Her gateway is not connected: the Router still makes the job, then fails it (controller_down).
+    const started = await alice.sendAction({ action: 'rotate', recordUid: aliceUser, configurationUid: aliceConfig });
+    expect(started.code).toBe('controller_down');
+    const aliceJob = started.jobUid!;
+    expect(aliceJob).toBeDefined();
+
+    // Bob gets every policy these endpoints need, and a gateway and PAM configuration of his own:
+    // what is left to refuse him is Alice's records, gateway and job.
+    await alice.addRole('Bob rotates', ['configure_rotation', 'manage_gateways', 'rotate']);
+    await alice.assignRole('Bob rotates', 'bob@example.com');
+    const bobFolder = await bob.addFolder('Bob rotation', { shared: true });
+    const [bobGateway] = await bob.addApplicationClients(bobApp, { kind: 'gateway', name: 'bob-gw', unlockIp: true });
+    const bobConfig = await bob.addRecord(
+      newRecordData('pamConfiguration', 'Bob local', { environment: 'local', gatewayUid: bobGateway!.deviceUid, applicationFolderUid: bobFolder, features: { rotation: true } }),
+      { folderUid: bobFolder },
+    );
+    // Control: with those policies Bob manages rotation of his own record.
+    await bob.setRotation(bobRecord, { configurationUid: bobConfig, schedule: { kind: 'on-demand' } });
+    expect((await bob.getRotation(bobRecord)).configurationUid).toBe(bobConfig);
+    const features = { rotation: true, connections: true, remoteBrowserIsolation: false, tunneling: true, graphicalRecording: false, typescriptRecording: false };
+    await asBob('pam.config.set', { configUid: bobConfig, gatewayUid: bobGateway!.deviceUid, features });
+
+    const onDemand = { kind: 'on-demand' } as const;
+    const attempts: [string, () => Promise<unknown>][] = [
+      ['rotation.set on her record', () => asBob('rotation.set', { recordUid: aliceUser, configurationUid: bobConfig, schedule: onDemand })],
+      ['rotation.set with her configuration', () => asBob('rotation.set', { recordUid: bobRecord, configurationUid: aliceConfig, schedule: onDemand })],
+      ['rotation.set with her resource', () => asBob('rotation.set', { recordUid: bobRecord, configurationUid: bobConfig, resourceUid: aliceMachine, schedule: onDemand })],
+      ['rotation.get', () => asBob('rotation.get', { recordUid: aliceUser })],
+      ['rotation.get unknown uid', () => asBob('rotation.get', { recordUid: uid() })],
+      ['rotation.clear', () => asBob('rotation.clear', { recordUid: aliceUser })],
+      ['pam.config.set on her configuration', () => asBob('pam.config.set', { configUid: aliceConfig, gatewayUid: bobGateway!.deviceUid, features })],
+      ['pam.config.set with her gateway', () => asBob('pam.config.set', { configUid: bobConfig, gatewayUid: aliceGateway!.deviceUid, features })],
+      ['job.get', () => asBob('job.get', { jobUid: aliceJob })],
+      ['job.get unknown uid', () => asBob('job.get', { jobUid: uid() })],
+      ['action.send rotate her record', () => asBob('action.send', { action: 'rotate', recordUid: aliceUser, configurationUid: bobConfig })],
+      ['action.send through her configuration', () => asBob('action.send', { action: 'rotate', recordUid: bobRecord, configurationUid: aliceConfig })],
+      ['action.send job-info on her job', () => asBob('action.send', { action: 'job-info', jobUid: aliceJob })],
+      ['action.send job-cancel on her job', () => asBob('action.send', { action: 'job-cancel', jobUid: aliceJob })],
+    ];
+    for (const [name, attempt] of attempts) {
+      const outcome = await attempt().then(
+        () => ({ code: 'succeeded' }),
+        (e: { code?: string; details?: Record<string, unknown> }) => ({ code: e.code, policy: e.details?.['policy'] }),
+      );
+      // not_allowed because of the record, gateway or job, not for want of a policy.
+      expect(outcome, name).toEqual({ code: 'not_allowed', policy: undefined });
+    }
+    expect((await bob.listJobs()).map((j) => j.jobUid)).not.toContain(aliceJob);
+
+    // Nothing of Alice's changed.
+    expect(await alice.getRotation(aliceUser)).toEqual(aliceRotation);
+    const binding = await router.db.selectFrom('pam_configurations').selectAll().where('config_uid', '=', aliceConfig).executeTakeFirstOrThrow();
+    expect(binding.gateway_uid).toBe(aliceGateway!.deviceUid);
+    expect(JSON.parse(binding.features)).toMatchObject({ rotation: true, connections: false, tunneling: false });
+    const { job } = await alice.getJob(aliceJob);
+    expect(job).toMatchObject({ status: 'failed', recordUid: aliceUser, createdBy: 'alice@example.com' });
+    const denied = await router.db.selectFrom('events').select(['action', 'outcome']).where('actor', '=', 'bob@example.com').where('outcome', '=', 'denied').execute();
+    const deniedActions = new Set(denied.map((e) => e.action));
+    for (const action of ['rotation.set', 'rotation.get', 'rotation.clear', 'pam.config.set', 'job.get']) expect(deniedActions, action).toContain(action);
+  });
+
   it('refuses links that do not make sense', async () => {
     await expect(alice.linkRecords(record, resource, 'admin_credential')).rejects.toMatchObject({ code: 'bad_request' });
     await expect(alice.linkRecords(resource, resource, 'admin_credential')).rejects.toMatchObject({ code: 'bad_request' });

@@ -1,6 +1,8 @@
 /**
  * The secrets API for devices: what a device may see, and every refusal of a request that is
- * unsigned, wrongly signed, replayed, expired, IP-locked, revoked or malformed.
+ * unsigned, wrongly signed, replayed, expired, IP-locked, revoked or malformed. Runs on SQLite
+ * and, when POSTERN_TEST_DATABASE is set, on PostgreSQL (the replay check's device_nonces table
+ * included).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateP256KeyPair, randomBytes, sha256, toBase64Url, deviceClientId } from '../../core/crypto/index.ts';
@@ -8,7 +10,7 @@ import { SECRETS_HEADERS } from '../../core/protocol/secrets-api.ts';
 import { newRecordData } from '../../core/records/index.ts';
 import { parseOneTimeToken, SecretsClient, type SecretsConfig } from '../../core/secrets-client/index.ts';
 import { registerAccount, VaultClient, VaultTransport, type FetchLike } from '../../core/vault-client/index.ts';
-import { startTestRouter, type TestRouter } from '../../test/support/router.ts';
+import { startTestRouter, storageBackends, type TestRouter } from '../../test/support/router.ts';
 
 /** A fetch that claims to come from `ip` (the test Router trusts X-Forwarded-For). */
 const fromIp =
@@ -16,7 +18,7 @@ const fromIp =
   (input, init) =>
     fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-forwarded-for': ip } });
 
-describe('secrets API for devices', () => {
+describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
   let router: TestRouter;
   let owner: VaultClient;
   let appA: string;
@@ -33,7 +35,7 @@ describe('secrets API for devices', () => {
   }
 
   beforeAll(async () => {
-    router = await startTestRouter({ trustProxy: true, limits: { maxBodyBytes: 64 * 1024 } });
+    router = await startTestRouter({ backend, trustProxy: true, limits: { maxBodyBytes: 64 * 1024 } });
     const transport = await VaultTransport.connect(router.url);
     await registerAccount(transport, 'owner@example.com', 'owner master password');
     owner = await VaultClient.login(transport, 'owner@example.com', 'owner master password');
@@ -141,6 +143,33 @@ describe('secrets API for devices', () => {
     const sameNonce = a.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' });
     await a.send(sameNonce);
     await expect(a.send(a.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' }))).rejects.toMatchObject({ code: 'replayed' });
+    // The nonces are kept in the database (device_nonces), on this backend, with an expiry.
+    const nonces = await router.db.selectFrom('device_nonces').selectAll().where('device_uid', '=', a.config.deviceUid).execute();
+    expect(nonces.map((n) => n.nonce)).toContain('fixed-nonce-0123456789');
+    for (const n of nonces) expect(Number(n.expires_at)).toBeGreaterThan(Date.now());
+    // Another device may use the same nonce: they are per device.
+    const other = await device(appA);
+    await other.send(other.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' }));
+  });
+
+  it('processes a request replayed concurrently exactly once', async () => {
+    const a = await device(appA);
+    const recordUid = toBase64Url(randomBytes(16));
+    const prepared = a.prepare('create_secret', { folderUid: folderA, recordUid, type: 'login', recordKey: 'AAAA', data: 'AAAA' });
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        a.send(prepared).then(
+          () => 'ok',
+          (e: { code?: string }) => e.code,
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'replayed')).toHaveLength(5);
+    const rows = await router.db.selectFrom('records').select('uid').where('uid', '=', recordUid).execute();
+    expect(rows).toHaveLength(1);
+    // The Router keeps serving this device after the race.
+    expect((await a.getFolders()).length).toBe(1);
   });
 
   it('refuses expired and future timestamps', async () => {

@@ -1,6 +1,7 @@
 /**
  * The vault endpoint against bad input: every malformed, oversized, unauthenticated or
  * expired call gets a typed error, the Router keeps serving, and nothing stored changes.
+ * Runs on SQLite and, when POSTERN_TEST_DATABASE is set, on PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../core/crypto/index.ts';
@@ -8,15 +9,15 @@ import { PosternError } from '../../core/errors.ts';
 import { sealRequest, toWireEnvelope } from '../../core/protocol/envelope.ts';
 import { newRecordData } from '../../core/records/index.ts';
 import { registerAccount, VaultClient, VaultTransport } from '../../core/vault-client/index.ts';
-import { startTestRouter, type TestRouter } from '../../test/support/router.ts';
+import { startTestRouter, storageBackends, type TestRouter } from '../../test/support/router.ts';
 
-describe('vault endpoint: bad input', () => {
+describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => {
   let router: TestRouter;
   let transport: VaultTransport;
   let alice: VaultClient;
 
   beforeAll(async () => {
-    router = await startTestRouter({ limits: { maxBodyBytes: 64 * 1024, loginFailuresPerWindow: 3 } });
+    router = await startTestRouter({ backend, limits: { maxBodyBytes: 64 * 1024, loginFailuresPerWindow: 3 } });
     transport = await VaultTransport.connect(router.url);
     await registerAccount(transport, 'alice@example.com', 'alice master password');
     alice = await VaultClient.login(transport, 'alice@example.com', 'alice master password');

@@ -113,4 +113,37 @@ describe('postern account commands', () => {
       removeDir(copyHome);
     }
   });
+
+  it('takes the server from POSTERN_SERVER when --server is not given, and --server wins over it', async () => {
+    // Not concurrent with Alice's registration above: the first account becomes the administrator.
+    const home = tempDir('postern-cli-env-');
+    const email = 'env@example.com';
+    const stdin = 'env user long master password\n';
+    const env = { POSTERN_SERVER: router.url };
+    try {
+      // A fresh home has no saved server: without the variable these would go to the local default.
+      const registered = await runCli(['--json', 'register', '--email', email, '--password-stdin'], { home, env, stdin });
+      expect(registered.code).toBe(0);
+      expect(registered.json()).toMatchObject({ email, server: router.url });
+      const login = await runCli(['--json', 'login', '--email', email, '--password-stdin'], { home, env, stdin });
+      expect(login.code).toBe(0);
+      expect(login.json()).toMatchObject({ email, server: router.url });
+
+      const unreachable = 'http://127.0.0.1:9';
+      const [whoami, overridden, redirected] = await Promise.all([
+        runCli(['--json', 'whoami'], { home, env }),
+        runCli(['--json', '--server', router.url, 'whoami'], { home, env: { POSTERN_SERVER: unreachable } }),
+        runCli(['--json', 'whoami'], { home, env: { POSTERN_SERVER: unreachable } }),
+      ]);
+      expect(whoami.code).toBe(0);
+      expect(whoami.json()).toMatchObject({ email, server: router.url, administrator: false });
+      expect(overridden.code).toBe(0);
+      expect(overridden.json()).toMatchObject({ email, server: router.url });
+      // The variable is honoured even when a session for another server is saved.
+      expect(redirected.code).toBe(1);
+      expect(redirected.error().message).toContain('127.0.0.1:9');
+    } finally {
+      removeDir(home);
+    }
+  }, 120_000);
 });

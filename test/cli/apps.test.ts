@@ -2,7 +2,7 @@
  * Secrets Manager applications through the CLI (`postern app …`), the device side
  * (`postern secrets …`) and the audit log (`postern events`).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRecordData } from '../../core/records/index.ts';
@@ -91,7 +91,8 @@ describe('postern app, secrets and events commands', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already exists.*--force.*\(conflict\)/);
     expect(got.stdout).toBe('canary-ci-1\n');
-  });
+    // Thirteen CLI processes in four rounds: on the loaded shared machine this took 50 s once and hit the 60 s default once.
+  }, 120_000);
 
   it('hands a ready configuration to a device: it sees only what the app was given, and can update it', async () => {
     const init = await alice.ok(['app', 'client', 'add', '--app', 'ci', '--unlock-ip', '--config-init', 'b64']);
@@ -141,4 +142,50 @@ describe('postern app, secrets and events commands', () => {
     expect(about.every((e) => e.recordUid === sharedUid)).toBe(true);
     expect(about.map((e) => e.action)).toContain('secrets.update_secret');
   });
+
+  it('prints a JSON device configuration with --config-init json that `secrets … --config` uses, and enforces --access-expire-in-min', async () => {
+    const before = Date.now();
+    const init = await alice.ok(['app', 'client', 'add', '--app', 'ci', '--name', 'json-device', '--config-init', 'json', '--access-expire-in-min', '30']);
+    const after = Date.now();
+    expect(init.stderr).toMatch(/as sensitive as a password/);
+    expect(init.stderr).toMatch(/locked to this machine's IP address.*--unlock-ip/);
+    // Human mode prints the configuration itself, as JSON, ready for a file or POSTERN_SECRETS_CONFIG.
+    const config = JSON.parse(init.stdout) as { server: string; appUid: string; deviceUid: string };
+    expect(config).toMatchObject({ server: router.url, appUid, deviceUid: expect.stringMatching(UID) });
+    expect(decodeConfig(init.stdout)).toEqual(decodeConfig(JSON.stringify(config)));
+    const file = join(device, 'json-device.json');
+    writeFileSync(file, init.stdout, { mode: 0o600 });
+
+    const [got, fromEnv, listed, human] = await Promise.all([
+      runCli(['secrets', 'get', sharedUid, '--field', 'login', '--config', file], { home: device }),
+      runCli(['secrets', 'get', sharedUid, '--field', 'login'], { home: device, env: { POSTERN_SECRETS_CONFIG: init.stdout } }),
+      alice.ok(['--json', 'app', 'client', 'list', '--app', 'ci']),
+      alice.ok(['app', 'client', 'list', '--app', 'ci']),
+    ]);
+    expect(got.code).toBe(0);
+    expect(got.stderr).toBe('');
+    expect(got.stdout).toBe('ci\n');
+    expect(fromEnv.code).toBe(0);
+    expect(fromEnv.stdout).toBe('ci\n');
+    type Listed = { deviceUid: string; name: string; status: string; accessExpiresAt: string | null; ipLock: boolean };
+    const entry = (listed.json().clients as Listed[]).find((c) => c.deviceUid === config.deviceUid)!;
+    expect(entry).toMatchObject({ name: 'json-device', status: 'active', ipLock: true });
+    const expiresAt = Date.parse(entry.accessExpiresAt!);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 30 * 60_000);
+    expect(expiresAt).toBeLessThanOrEqual(after + 30 * 60_000);
+    expect(human.stdout).toMatch(new RegExp(`${config.deviceUid}\\s+json-device\\s+active\\s.*\\s${entry.accessExpiresAt}\\n`));
+    // Devices added without the option never expire.
+    expect((listed.json().clients as Listed[]).find((c) => c.name === 'runner-2')!.accessExpiresAt).toBeNull();
+
+    // Once that time has passed (moved here rather than waited for), the device is refused.
+    await router.db.updateTable('devices').set({ access_expires_at: Date.now() - 1 }).where('uid', '=', config.deviceUid).execute();
+    const [expired, relisted] = await Promise.all([
+      runCli(['--json', 'secrets', 'get', '--config', file], { home: device }),
+      alice.ok(['--json', 'app', 'client', 'list', '--app', 'ci']),
+    ]);
+    expect(expired.code).toBe(1);
+    expect(expired.stdout).toBe('');
+    expect(expired.error().code).toBe('access_expired');
+    expect((relisted.json().clients as Listed[]).find((c) => c.deviceUid === config.deviceUid)!.status).toBe('access expired');
+  }, 120_000);
 });

@@ -14,6 +14,7 @@ describe('postern folder and record commands', () => {
   let router: TestRouter;
   let alice: CliUser;
   let bob: CliUser;
+  let carol: CliUser;
   let files: string;
   let folderUid: string;
   let userUid: string;
@@ -25,13 +26,16 @@ describe('postern folder and record commands', () => {
     router = await startTestRouter();
     alice = new CliUser(router.url, 'alice@example.com');
     bob = new CliUser(router.url, 'bob@example.com');
+    carol = new CliUser(router.url, 'carol@example.com');
     files = tempDir('postern-cli-files-');
-    await Promise.all([alice.registerWithSdk(), bob.registerWithSdk()]);
-    await Promise.all([alice.login(), bob.login()]);
+    await Promise.all([alice.registerWithSdk(), bob.registerWithSdk(), carol.registerWithSdk()]);
+    // Carol only needs a saved session: the SDK login costs no CLI process.
+    await Promise.all([alice.login(), bob.login(), carol.loginWithSdk()]);
   });
   afterAll(async () => {
     alice?.cleanup();
     bob?.cleanup();
+    carol?.cleanup();
     if (files) removeDir(files);
     await router?.stop();
   });
@@ -170,4 +174,37 @@ describe('postern folder and record commands', () => {
     expect(production).toMatchObject({ name: 'Production', isOwner: false, canEdit: false, canShare: false });
     expect(events.json().events).toEqual([expect.objectContaining({ action: 'folder.share', actor: alice.email, outcome: 'ok' })]);
   });
+
+  it('lets a member given --can-share share the folder on, and refuses one without it', async () => {
+    // Bob was given read-only access above: he cannot share the folder on, so Carol sees nothing.
+    const [refused, carolBefore] = await Promise.all([
+      bob.run(['--json', 'folder', 'share', folderUid, '--user', carol.email]),
+      carol.run(['--json', 'get', userUid]),
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.error()).toMatchObject({ code: 'not_allowed', message: expect.stringMatching(/can share/) });
+    expect(carolBefore.error().code).toBe('not_allowed');
+
+    // Running the share again for Bob changes his permissions; then he shares on to Carol.
+    const upgraded = await alice.ok(['--json', 'folder', 'share', 'Production', '--user', bob.email, '--can-edit', '--can-share']);
+    expect(upgraded.json()).toMatchObject({ folderUid, user: bob.email, canEdit: true, canShare: true });
+    const onward = await bob.ok(['folder', 'share', 'Production', '--user', carol.email]);
+    expect(onward.stdout).toMatch(new RegExp(`Shared folder ${folderUid} with ${carol.email} \\(read-only\\)`));
+
+    const [read, edit, reshare, bobEvents] = await Promise.all([
+      carol.ok(['--json', 'get', userUid, '--unmask']),
+      carol.run(['--json', 'record', 'edit', userUid, '--field', 'login=carol']),
+      carol.run(['--json', 'folder', 'share', 'Production', '--user', alice.email]),
+      bob.ok(['--json', 'events', '--action', 'folder.share']),
+    ]);
+    expect(read.json()).toMatchObject({ uid: userUid, canEdit: false, data: { title: 'db admin', fields: { login: 'admin', password: 'canary-pw-1' } } });
+    // Carol, read-only and without can-share, can neither edit nor share on.
+    expect(edit.code).toBe(1);
+    expect(edit.error().code).toBe('not_allowed');
+    expect(reshare.code).toBe(1);
+    expect(reshare.error()).toMatchObject({ code: 'not_allowed', message: expect.stringMatching(/can share/) });
+    const outcomes = bobEvents.json().events.map((e: { actor: string; outcome: string }) => `${e.actor}:${e.outcome}`);
+    expect(outcomes).toEqual(expect.arrayContaining([`${bob.email}:ok`, `${bob.email}:denied`]));
+  }, 120_000);
 });
