@@ -10,10 +10,12 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 echo "== services"
+# PostgreSQL is not optional: every storage suite must also pass on it (the scale-out backend).
 if url=$(bash scripts/services/postgres.sh); then
   export POSTERN_TEST_DATABASE="$url"
 else
-  echo "PostgreSQL unavailable: the PostgreSQL half of the storage suites is skipped" >&2
+  echo "PostgreSQL could not be found or started (see above); the storage suites must run on it too. Run this as root on Debian, or start PostgreSQL on 127.0.0.1:5432." >&2
+  exit 1
 fi
 if url=$(bash scripts/services/nats.sh); then
   export POSTERN_TEST_NATS="$url"
@@ -38,6 +40,12 @@ else
 fi
 # The relay tests also run coturn's turnutils_uclient against Postern's TURN server.
 bash scripts/services/coturn-tools.sh >/dev/null || echo "coturn tools unavailable: the turnutils_uclient relay test is skipped" >&2
+# The relay's browser interop test drives Debian's Chromium (headless, loopback only).
+if path=$(bash scripts/services/chromium.sh); then
+  export POSTERN_TEST_CHROMIUM="$path"
+else
+  echo "Chromium unavailable: the browser relay test (test/relay) is skipped" >&2
+fi
 source scripts/services/runtimes.sh
 
 echo "== typecheck"
