@@ -4,6 +4,7 @@ import type { ClusterBus } from './cluster/bus.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../core/storage/schema.ts';
 import type { Logger } from './logger.ts';
+import type { RelayConfig } from './relay/ice-servers.ts';
 
 /** The Router's long-lived key pair; its public half is published at /api/v1/router-key. */
 export interface RouterKeys {
@@ -51,6 +52,8 @@ export interface RouterDeps {
   /** This process's Worker id and the bus to the other Router processes (default: embedded). */
   cluster?: { workerId: string; bus: ClusterBus };
   heartbeat?: { intervalMs: number; timeoutMs: number };
+  /** The Relay (TURN) whose short-lived credentials vault clients and gateways get for WebRTC; none: direct paths only. */
+  relay?: RelayConfig;
   /**
    * Run the Head's rotation scheduler in this process (router/head/scheduler.ts). Default true:
    * the embedded single-process Router is Head and Worker at once; pure Workers pass false.

@@ -11,3 +11,4 @@ export * from './ecies.ts';
 export * from './client-id.ts';
 export * from './sealed-values.ts';
 export * from './stun.ts';
+export * from './turn-rest.ts';

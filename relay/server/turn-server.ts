@@ -1,7 +1,10 @@
 /**
- * The TURN allocation server (RFC 8656) for UDP, independent of any runtime: it is handed
- * datagrams from clients and from peers, and answers through callbacks, so the same logic can
- * sit behind node:dgram (adapters/node/udp-turn.ts) or anything else that moves datagrams.
+ * The TURN allocation server (RFC 8656), independent of any runtime: it is handed messages from
+ * clients (UDP datagrams, or frames cut from a TCP/TLS stream by TurnStreamFramer) and datagrams
+ * from peers, and answers through callbacks, so the same logic sits behind node:dgram
+ * (adapters/node/udp-turn.ts), node:net / node:tls (adapters/node/stream-turn.ts) or anything
+ * else that moves bytes. The relayed side is always UDP (RFC 8656); the client side is UDP, TCP
+ * or TLS (§3.1), and one server instance serves all of them, so quotas and metrics are shared.
  *
  * What it does: Binding; Allocate, Refresh, CreatePermission and ChannelBind with long-term
  * credentials of the TURN REST kind (credentials.ts: the password is derived from the username
@@ -15,11 +18,25 @@
  *   is random per server instance; a restart makes old nonces stale (438), which clients handle.
  * - No timers inside: the adapter calls sweep() (once a second) to expire allocations,
  *   permissions and channels, and now() is injected, so tests and other runtimes control time.
- * - Only UDP relaying, IPv4 relayed addresses only (440 otherwise). EVEN-PORT is honoured by
- *   retrying sockets until the port is even; reserving the next port (its R bit) and
- *   RESERVATION-TOKEN are not supported (508 and 420). DONT-FRAGMENT is accepted and ignored.
- * - A channel that expires can be rebound at once; RFC 8656 §12 asks for a 5-minute quarantine
- *   before a channel number or peer is reused, which is not implemented yet.
+ * - Only UDP relaying (RFC 6062 TCP relaying draws 442). Relayed addresses are IPv4, IPv6 or
+ *   both (RFC 8656 §7.2), as far as the adapter's `relayFamilies` allow: REQUESTED-ADDRESS-FAMILY
+ *   picks one family (440 if this server has no relay address of it); ADDITIONAL-ADDRESS-FAMILY
+ *   (IPv6) asks for a dual allocation, and when one family cannot be had the other is allocated
+ *   alone with an ADDRESS-ERROR-CODE 440 for the missing one; both attributes at once, or an
+ *   ADDITIONAL-ADDRESS-FAMILY other than IPv6, is 400. A peer of a family the allocation has no
+ *   relayed address of is 443. A Refresh naming a family the allocation lacks is 443; otherwise
+ *   a Refresh (also LIFETIME 0) applies to the whole allocation, both families together.
+ * - EVEN-PORT is honoured by retrying sockets until the port is even (for the first family of
+ *   the allocation); reserving the next port (its R bit) and RESERVATION-TOKEN are not
+ *   supported (508 and 420). DONT-FRAGMENT is accepted and ignored.
+ * - Channels (RFC 8656 §12): a channel number is bound to one peer and a peer to one number
+ *   while the binding lives (a re-bind to anything else is 400), and for `channelQuarantineS`
+ *   (5 minutes) after it expires: in that time the same number may be bound again to the same
+ *   peer only, so data still in flight for an old binding never reaches a new peer.
+ * - Over TCP/TLS the 5-tuple is the connection: the adapter calls closeTuple() when it ends,
+ *   which deletes its allocation (§3.1). ChannelData to a stream client is padded to 4 bytes
+ *   (§12.5). A stream client that does not read is the adapter's problem: its Reply returns
+ *   false for data it refused to buffer, counted here as `client_backlog`.
  * - Everything that does not parse, or that a server must not answer (responses, indications it
  *   cannot act on), is dropped and counted by reason; nothing a client sends can throw out of
  *   handleClientPacket except a bug.
@@ -30,7 +47,7 @@ import { equalBytes, hmacSha256, randomBytes, toHex, utf8 } from '../../core/cry
 import { PosternError } from '../../core/errors.ts';
 import { encodeAttribute, codecs, readAttribute, readAttributes, UNDERSTOOD_ATTRIBUTES, canonicalIpAddress, type TransportAddressInput } from '../stun/attributes.ts';
 import { buildChannelData, classifyPacket, parseChannelData } from '../stun/channel-data.ts';
-import { ATTR, ERROR, METHOD, TRANSPORT } from '../stun/constants.ts';
+import { ADDRESS_FAMILY, ATTR, ERROR, METHOD, TRANSPORT } from '../stun/constants.ts';
 import { checkTurnUsername, longTermKey, turnPassword } from '../stun/credentials.ts';
 import {
   buildStunMessage,
@@ -49,9 +66,19 @@ import { checkPeer, type PeerPolicy } from '../policy/peer-address.ts';
 // what the adapter provides
 // ---------------------------------------------------------------------------------------------
 
-/** The client side of a UDP 5-tuple; the server side and the protocol are fixed per server. */
+/** How a client reaches the server. The relayed side is UDP whatever this is. */
+export type ClientTransport = 'udp' | 'tcp' | 'tls';
+export const CLIENT_TRANSPORTS: readonly ClientTransport[] = ['udp', 'tcp', 'tls'];
+
+export type RelayFamily = 'ipv4' | 'ipv6';
+
+/** The client side of a 5-tuple, and which listener it reached. */
 export interface FiveTuple {
   readonly client: TransportAddressInput;
+  /** Default 'udp'. */
+  readonly transport?: ClientTransport | undefined;
+  /** The listening port the client reached, so two listeners never share a 5-tuple. Default 0. */
+  readonly serverPort?: number | undefined;
 }
 
 /** A relayed UDP socket, opened for one allocation and closed when it ends. */
@@ -62,11 +89,19 @@ export interface RelaySocket {
   close(): void;
 }
 
-/** Opens a relayed socket; `onPacket` is called for every datagram a peer sends to it. */
-export type RelaySocketFactory = (onPacket: (bytes: Uint8Array, from: TransportAddressInput) => void) => Promise<RelaySocket>;
+/**
+ * Opens a relayed UDP socket of the family asked for (only families listed in the server's
+ * `relayFamilies` are asked for); `onPacket` is called for every datagram a peer sends to it.
+ */
+export type RelaySocketFactory = (onPacket: (bytes: Uint8Array, from: TransportAddressInput) => void, family: RelayFamily) => Promise<RelaySocket>;
 
-/** Sends a datagram back to the client of a 5-tuple. */
-export type Reply = (bytes: Uint8Array) => void;
+/**
+ * Sends one message back to the client of a 5-tuple. `kind` says whether it answers a request
+ * ('control') or carries relayed data ('data'), so a stream adapter under back-pressure can shed
+ * data first. Returning false means "refused: the client is not reading" (counted as
+ * `client_backlog`); anything else means sent or queued.
+ */
+export type Reply = (bytes: Uint8Array, kind: 'control' | 'data') => void | boolean;
 
 export type TurnLog = (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;
 
@@ -77,6 +112,8 @@ export interface TurnLimits {
   readonly maxLifetimeS: number;
   readonly permissionLifetimeS: number;
   readonly channelLifetimeS: number;
+  /** After a channel binding expires, how long its number and peer stay reserved to each other (RFC 8656 §12: 5 minutes). */
+  readonly channelQuarantineS: number;
   /** How long a nonce stays fresh before 438. */
   readonly nonceLifetimeS: number;
 }
@@ -87,6 +124,7 @@ export const DEFAULT_TURN_LIMITS: TurnLimits = {
   maxLifetimeS: 3600,
   permissionLifetimeS: 300,
   channelLifetimeS: 600,
+  channelQuarantineS: 300,
   nonceLifetimeS: 3600,
 };
 
@@ -96,6 +134,8 @@ export interface TurnServerOptions {
   readonly authSecret: string | Uint8Array;
   readonly peerPolicy: PeerPolicy;
   readonly relaySockets: RelaySocketFactory;
+  /** Families the relay socket factory can open. Default ['ipv4']. */
+  readonly relayFamilies?: readonly RelayFamily[] | undefined;
   /** Milliseconds since the epoch. Default Date.now. */
   readonly now?: (() => number) | undefined;
   readonly limits?: Partial<TurnLimits> | undefined;
@@ -111,10 +151,27 @@ export type DropReason =
   | 'no_permission' // to or from a peer without a permission
   | 'unbound_channel'
   | 'allocation_pending' // a retransmitted Allocate while its socket is being opened
-  | 'send_failed';
+  | 'send_failed'
+  | 'client_backlog'; // a stream client that does not read: data to it shed (adapter's Reply returned false)
+
+export const DROP_REASONS: readonly DropReason[] = [
+  'malformed',
+  'bad_fingerprint',
+  'unexpected_class',
+  'unknown_indication',
+  'no_allocation',
+  'no_permission',
+  'unbound_channel',
+  'allocation_pending',
+  'send_failed',
+  'client_backlog',
+];
 
 export interface TurnMetrics {
   readonly allocations: number;
+  readonly allocationsByTransport: Readonly<Record<ClientTransport, number>>;
+  /** Relayed sockets open, by family (a dual allocation has one of each). */
+  readonly relayedSockets: Readonly<Record<RelayFamily, number>>;
   readonly bytesClientToPeer: number;
   readonly bytesPeerToClient: number;
   readonly packetsClientToPeer: number;
@@ -130,6 +187,7 @@ export interface TurnMetrics {
 interface Channel {
   readonly number: number;
   readonly peer: TransportAddressInput;
+  /** After this the channel carries nothing; it stays in the maps (quarantined) until sweep removes it. */
   expiresAt: number;
 }
 
@@ -138,7 +196,9 @@ interface Allocation {
   readonly username: string;
   readonly userId: string;
   readonly integrityKey: Uint8Array;
-  readonly socket: RelaySocket;
+  readonly transport: ClientTransport;
+  /** One relayed socket per family allocated (RFC 8656 §7.2 dual allocations have two). */
+  readonly sockets: ReadonlyMap<RelayFamily, RelaySocket>;
   readonly reply: Reply;
   /** The Allocate's transaction id and success response, replayed to a retransmission. */
   readonly allocateTransaction: Uint8Array;
@@ -146,8 +206,9 @@ interface Allocation {
   expiresAt: number;
   /** Canonical peer IP → expiry (ms). Permissions are per IP, not per port (RFC 8656 §9). */
   readonly permissions: Map<string, number>;
+  /** Live and quarantined channels. */
   readonly channelsByNumber: Map<number, Channel>;
-  /** "ip|port" → channel. */
+  /** "ip|port" → channel (live and quarantined). */
   readonly channelsByPeer: Map<string, Channel>;
   closed: boolean;
 }
@@ -167,18 +228,24 @@ class TurnRequestError extends PosternError {
 /** What we understand: port reservations are not supported, so RESERVATION-TOKEN draws 420. */
 const UNDERSTOOD: ReadonlySet<number> = new Set([...UNDERSTOOD_ATTRIBUTES].filter((t) => t !== ATTR.RESERVATION_TOKEN));
 
+const CANONICAL_CACHE_SIZE = 4096;
+
 /** How many relayed sockets to try for an even port (EVEN-PORT) before answering 508. */
 const EVEN_PORT_ATTEMPTS = 16;
 
 function tupleKey(t: FiveTuple): string {
-  return `${t.client.address}|${t.client.port}`;
+  return `${t.transport ?? 'udp'}|${t.serverPort ?? 0}|${t.client.address}|${t.client.port}`;
+}
+
+function relayedAddresses(a: Allocation): TransportAddressInput[] {
+  return [...a.sockets.values()].map((s) => s.address);
 }
 
 function peerKey(p: TransportAddressInput): string {
   return `${p.address}|${p.port}`;
 }
 
-function familyOf(address: string): 'ipv4' | 'ipv6' {
+function familyOf(address: string): RelayFamily {
   return address.includes(':') ? 'ipv6' : 'ipv4';
 }
 
@@ -187,15 +254,21 @@ export class TurnServer {
   readonly #secret: string | Uint8Array;
   readonly #policy: PeerPolicy;
   readonly #relaySockets: RelaySocketFactory;
+  readonly #families: ReadonlySet<RelayFamily>;
   readonly #now: () => number;
   readonly #limits: TurnLimits;
   readonly #log: TurnLog;
   /** Signs nonces; random per instance, never leaves the process. */
   readonly #nonceKey = randomBytes(32);
+  readonly #tidBase = randomBytes(12);
+  #tidCounter = 0;
+  readonly #canonicalCache = new Map<string, string>();
 
   readonly #allocations = new Map<string, Allocation>();
   /** 5-tuples whose Allocate is waiting for its relayed socket, and their user ids. */
   readonly #pending = new Map<string, string>();
+  /** Pending 5-tuples whose connection closed meanwhile (closeTuple). */
+  readonly #abandoned = new Set<string>();
   #closed = false;
 
   #bytesOut = 0;
@@ -210,14 +283,28 @@ export class TurnServer {
     this.#secret = options.authSecret;
     this.#policy = options.peerPolicy;
     this.#relaySockets = options.relaySockets;
+    this.#families = new Set(options.relayFamilies ?? ['ipv4']);
     this.#now = options.now ?? Date.now;
     this.#limits = { ...DEFAULT_TURN_LIMITS, ...options.limits };
     this.#log = options.log ?? (() => {});
   }
 
+  /** Families this server relays on. */
+  get relayFamilies(): readonly RelayFamily[] {
+    return [...this.#families];
+  }
+
   get metrics(): TurnMetrics {
+    const byTransport: Record<ClientTransport, number> = { udp: 0, tcp: 0, tls: 0 };
+    const sockets: Record<RelayFamily, number> = { ipv4: 0, ipv6: 0 };
+    for (const a of this.#allocations.values()) {
+      byTransport[a.transport]++;
+      for (const f of a.sockets.keys()) sockets[f]++;
+    }
     return {
       allocations: this.#allocations.size,
+      allocationsByTransport: byTransport,
+      relayedSockets: sockets,
       bytesClientToPeer: this.#bytesOut,
       bytesPeerToClient: this.#bytesIn,
       packetsClientToPeer: this.#packetsOut,
@@ -232,26 +319,41 @@ export class TurnServer {
   }
 
   /**
-   * One datagram from a client. Resolves once it is answered (Allocate waits for its relayed
-   * socket); never rejects for anything the client sent.
+   * The 5-tuple is gone (a TCP/TLS connection closed): its allocation, if any, ends with it
+   * (RFC 8656 §3.1).
    */
-  async handleClientPacket(tuple: FiveTuple, bytes: Uint8Array, reply: Reply): Promise<void> {
+  closeTuple(tuple: FiveTuple): void {
+    const key = tupleKey(tuple);
+    const a = this.#allocations.get(key);
+    if (a) this.#deleteAllocation(a, 'connection_closed');
+    // An Allocate still opening its socket for this 5-tuple must not outlive the connection.
+    if (this.#pending.has(key)) this.#abandoned.add(key);
+  }
+
+  /**
+   * One message from a client (a datagram, or one frame of a stream). Data (ChannelData, Send
+   * indications) is handled synchronously and gives undefined; a request gives a promise that
+   * resolves once it is answered (Allocate waits for its relayed socket). Never throws or
+   * rejects for anything the client sent.
+   */
+  handleClientPacket(tuple: FiveTuple, bytes: Uint8Array, reply: Reply): Promise<void> | undefined {
+    // Synchronous for data (ChannelData, Send indications): no promise per relayed packet.
     const kind = classifyPacket(bytes);
-    if (kind === 'channel_data') return this.#clientChannelData(tuple, bytes);
-    if (kind !== 'stun') return this.#drop('malformed');
+    if (kind === 'channel_data') return void this.#clientChannelData(tuple, bytes);
+    if (kind !== 'stun') return void this.#drop('malformed');
     let msg: StunMessage;
     try {
       msg = parseStunMessage(bytes);
     } catch (e) {
-      if (e instanceof StunError) return this.#drop('malformed');
+      if (e instanceof StunError) return void this.#drop('malformed');
       throw e;
     }
     // FINGERPRINT is optional; when present it must be right (RFC 8489 §7.3).
     const last = msg.attributes[msg.attributes.length - 1];
-    if (last?.type === ATTR.FINGERPRINT && !verifyFingerprint(msg)) return this.#drop('bad_fingerprint');
-    if (msg.messageClass === 'indication') return this.#indication(tuple, msg);
-    if (msg.messageClass !== 'request') return this.#drop('unexpected_class');
-    await this.#request(tuple, msg, reply);
+    if (last?.type === ATTR.FINGERPRINT && !verifyFingerprint(msg)) return void this.#drop('bad_fingerprint');
+    if (msg.messageClass === 'indication') return void this.#indication(tuple, msg);
+    if (msg.messageClass !== 'request') return void this.#drop('unexpected_class');
+    return this.#request(tuple, msg, reply);
   }
 
   /** Ends every allocation whose lifetime ran out, and the permissions and channels within. */
@@ -263,8 +365,9 @@ export class TurnServer {
         continue;
       }
       for (const [ip, expiresAt] of a.permissions) if (expiresAt <= now) a.permissions.delete(ip);
+      const quarantineMs = this.#limits.channelQuarantineS * 1000;
       for (const c of a.channelsByNumber.values()) {
-        if (c.expiresAt <= now) {
+        if (c.expiresAt + quarantineMs <= now) {
           a.channelsByNumber.delete(c.number);
           a.channelsByPeer.delete(peerKey(c.peer));
         }
@@ -282,12 +385,14 @@ export class TurnServer {
     if (a.closed) return;
     a.closed = true;
     this.#allocations.delete(a.key);
-    try {
-      a.socket.close();
-    } catch {
-      // Already closed: nothing to release.
+    for (const socket of a.sockets.values()) {
+      try {
+        socket.close();
+      } catch {
+        // Already closed: nothing to release.
+      }
     }
-    this.#log('info', 'turn.allocation.deleted', { userId: a.userId, relayed: a.socket.address, why });
+    this.#log('info', 'turn.allocation.deleted', { userId: a.userId, relayed: relayedAddresses(a), why });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -303,7 +408,7 @@ export class TurnServer {
         throw new TurnRequestError(ERROR.UNKNOWN_ATTRIBUTE, 'unknown attributes', [encodeAttribute(codecs.unknownAttributes, unknown)]);
       }
       // Binding needs no credentials (RFC 8656 §4: a TURN server is also a STUN server).
-      if (msg.method === METHOD.BINDING) return reply(this.#response(msg, 'success', [encodeAttribute(codecs.xorMappedAddress, tuple.client, msg.transactionId)]));
+      if (msg.method === METHOD.BINDING) return this.#send(reply, this.#response(msg, 'success', [encodeAttribute(codecs.xorMappedAddress, tuple.client, msg.transactionId)]));
       if (msg.method !== METHOD.ALLOCATE && msg.method !== METHOD.REFRESH && msg.method !== METHOD.CREATE_PERMISSION && msg.method !== METHOD.CHANNEL_BIND) {
         throw new TurnRequestError(ERROR.BAD_REQUEST, 'unknown method');
       }
@@ -312,31 +417,40 @@ export class TurnServer {
       const existing = this.#allocations.get(tupleKey(tuple));
       if (msg.method === METHOD.ALLOCATE) {
         // A retransmission of the Allocate that created the allocation gets the same answer.
-        if (existing && equalBytes(existing.allocateTransaction, msg.transactionId)) return reply(existing.allocateResponse);
+        if (existing && equalBytes(existing.allocateTransaction, msg.transactionId)) return this.#send(reply, existing.allocateResponse);
         return await this.#allocate(tuple, msg, reply, auth, existing);
       }
       if (!existing) throw new TurnRequestError(ERROR.ALLOCATION_MISMATCH, 'no allocation for this 5-tuple');
       // The allocation belongs to the credentials that made it (RFC 8656 §5).
       if (existing.username !== auth.username) throw new TurnRequestError(ERROR.WRONG_CREDENTIALS, 'not the credentials of this allocation');
-      if (msg.method === METHOD.REFRESH) return reply(this.#refresh(existing, msg, key));
-      if (msg.method === METHOD.CREATE_PERMISSION) return reply(this.#createPermission(existing, msg, key));
-      return reply(this.#channelBind(existing, msg, key));
+      if (msg.method === METHOD.REFRESH) return this.#send(reply, this.#refresh(existing, msg, key));
+      if (msg.method === METHOD.CREATE_PERMISSION) return this.#send(reply, this.#createPermission(existing, msg, key));
+      return this.#send(reply, this.#channelBind(existing, msg, key));
     } catch (e) {
       if (e instanceof TurnRequestError) {
         if (e.stunCode === ERROR.UNAUTHENTICATED || e.stunCode === ERROR.STALE_NONCE) this.#authFailures++;
         else this.#log('info', 'turn.request.refused', { method: msg.method, code: e.stunCode, error: e.message });
         // 401 and 438 go unsigned: the client has no key we accept yet.
         const sign = e.stunCode !== ERROR.UNAUTHENTICATED && e.stunCode !== ERROR.STALE_NONCE ? key : undefined;
-        reply(this.#error(msg, e.stunCode, e.extra, sign));
+        this.#send(reply, this.#error(msg, e.stunCode, e.extra, sign));
         return;
       }
       if (e instanceof StunError) {
         // An attribute value that does not decode: the request is malformed.
         this.#log('info', 'turn.request.malformed', { method: msg.method, reason: e.reason, error: e.message });
-        reply(this.#error(msg, ERROR.BAD_REQUEST, [], key));
+        this.#send(reply, this.#error(msg, ERROR.BAD_REQUEST, [], key));
         return;
       }
       throw e;
+    }
+  }
+
+  /** A control answer; a Reply that throws (socket gone) or refuses it is counted, not fatal. */
+  #send(reply: Reply, bytes: Uint8Array): void {
+    try {
+      if (reply(bytes, 'control') === false) this.#drop('client_backlog');
+    } catch {
+      this.#drop('send_failed');
     }
   }
 
@@ -396,8 +510,7 @@ export class TurnServer {
     const transport = readAttribute(msg, codecs.requestedTransport);
     if (transport === undefined) throw new TurnRequestError(ERROR.BAD_REQUEST, 'REQUESTED-TRANSPORT is required');
     if (transport !== TRANSPORT.UDP) throw new TurnRequestError(ERROR.UNSUPPORTED_TRANSPORT_PROTOCOL, 'only UDP relaying');
-    const family = readAttribute(msg, codecs.requestedAddressFamily);
-    if (family !== undefined && family !== 0x01) throw new TurnRequestError(ERROR.ADDRESS_FAMILY_NOT_SUPPORTED, 'IPv4 relaying only');
+    const { families, addressErrors } = this.#allocationFamilies(msg);
     // EVEN-PORT (RFC 8656 §7.2): an even relayed port we can give by trying a few sockets; the
     // R bit asks us to also reserve the next port, which we do not do, so it draws 508 as the
     // RFC says for a request the server cannot satisfy.
@@ -411,32 +524,49 @@ export class TurnServer {
 
     this.#pending.set(k, auth.userId);
     let allocation: Allocation | undefined;
-    let socket: RelaySocket | undefined;
+    const sockets = new Map<RelayFamily, RelaySocket>();
+    const onPacket = (bytes: Uint8Array, from: TransportAddressInput): void => {
+      if (allocation) this.#peerPacket(allocation, bytes, from);
+    };
+    let abandoned = false;
+    const closeAll = (): void => {
+      for (const s of sockets.values()) s.close();
+    };
     try {
-      for (let attempt = 0; attempt < (evenPort ? EVEN_PORT_ATTEMPTS : 1) && !socket; attempt++) {
-        const candidate = await this.#relaySockets((bytes, from) => {
-          if (allocation) this.#peerPacket(allocation, bytes, from);
-        });
-        if (evenPort && candidate.address.port % 2 !== 0) candidate.close();
-        else socket = candidate;
+      for (const [i, family] of families.entries()) {
+        const even = evenPort !== undefined && i === 0;
+        let socket: RelaySocket | undefined;
+        for (let attempt = 0; attempt < (even ? EVEN_PORT_ATTEMPTS : 1) && !socket; attempt++) {
+          const candidate = await this.#relaySockets(onPacket, family);
+          if (even && candidate.address.port % 2 !== 0) candidate.close();
+          else socket = candidate;
+        }
+        if (!socket) {
+          closeAll();
+          throw new TurnRequestError(ERROR.INSUFFICIENT_CAPACITY, 'no even relayed port');
+        }
+        sockets.set(family, socket);
       }
     } catch (e) {
+      if (e instanceof TurnRequestError) throw e;
+      closeAll();
       this.#log('warn', 'turn.relay_socket.failed', { error: e instanceof Error ? e.message : String(e) });
       throw new TurnRequestError(ERROR.INSUFFICIENT_CAPACITY, 'could not open a relayed socket');
     } finally {
       this.#pending.delete(k);
+      abandoned = this.#abandoned.delete(k);
     }
-    if (!socket) throw new TurnRequestError(ERROR.INSUFFICIENT_CAPACITY, 'no even relayed port');
-    // The server may have been closed while the socket was opening: do not leak it.
-    if (this.#closed) {
-      socket.close();
+    // The server, or the client's connection, may have been closed while the socket was opening: do not leak it.
+    if (this.#closed || abandoned) {
+      closeAll();
       return;
     }
     const response = this.#response(
       msg,
       'success',
       [
-        encodeAttribute(codecs.xorRelayedAddress, socket.address, msg.transactionId),
+        ...[...sockets.values()].map((s) => encodeAttribute(codecs.xorRelayedAddress, s.address, msg.transactionId)),
+        ...addressErrors,
         encodeAttribute(codecs.xorMappedAddress, tuple.client, msg.transactionId),
         encodeAttribute(codecs.lifetime, lifetime),
       ],
@@ -447,7 +577,8 @@ export class TurnServer {
       username: auth.username,
       userId: auth.userId,
       integrityKey: auth.key,
-      socket,
+      transport: tuple.transport ?? 'udp',
+      sockets,
       reply,
       allocateTransaction: msg.transactionId.slice(),
       allocateResponse: response,
@@ -458,11 +589,39 @@ export class TurnServer {
       closed: false,
     };
     this.#allocations.set(k, allocation);
-    this.#log('info', 'turn.allocation.created', { userId: auth.userId, client: tuple.client, relayed: socket.address, lifetime });
-    reply(response);
+    this.#log('info', 'turn.allocation.created', { userId: auth.userId, transport: allocation.transport, client: tuple.client, relayed: relayedAddresses(allocation), lifetime });
+    this.#send(reply, response);
+  }
+
+  /**
+   * The relayed families an Allocate asks for (RFC 8656 §7.2), in order, and ADDRESS-ERROR-CODE
+   * attributes for a family of a dual request that this server cannot give.
+   */
+  #allocationFamilies(msg: StunMessage): { families: RelayFamily[]; addressErrors: StunAttributeInput[] } {
+    const requested = readAttribute(msg, codecs.requestedAddressFamily);
+    const additional = readAttribute(msg, codecs.additionalAddressFamily);
+    const name = (n: number): RelayFamily | undefined => (n === ADDRESS_FAMILY.IPV4 ? 'ipv4' : n === ADDRESS_FAMILY.IPV6 ? 'ipv6' : undefined);
+    if (requested !== undefined && additional !== undefined) throw new TurnRequestError(ERROR.BAD_REQUEST, 'REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY together');
+    if (additional !== undefined) {
+      if (additional !== ADDRESS_FAMILY.IPV6) throw new TurnRequestError(ERROR.BAD_REQUEST, 'ADDITIONAL-ADDRESS-FAMILY must be IPv6');
+      const families = (['ipv4', 'ipv6'] as const).filter((f) => this.#families.has(f));
+      if (families.length === 0) throw new TurnRequestError(ERROR.ADDRESS_FAMILY_NOT_SUPPORTED, 'no relay address of either family');
+      const addressErrors = (['ipv4', 'ipv6'] as const)
+        .filter((f) => !this.#families.has(f))
+        .map((f) => encodeAttribute(codecs.addressErrorCode, { family: f === 'ipv4' ? ADDRESS_FAMILY.IPV4 : ADDRESS_FAMILY.IPV6, code: ERROR.ADDRESS_FAMILY_NOT_SUPPORTED }));
+      return { families, addressErrors };
+    }
+    const family = requested === undefined ? 'ipv4' : name(requested);
+    if (!family || !this.#families.has(family)) throw new TurnRequestError(ERROR.ADDRESS_FAMILY_NOT_SUPPORTED, `this relay has no ${family ?? 'such'} relay address`);
+    return { families: [family], addressErrors: [] };
   }
 
   #refresh(a: Allocation, msg: StunMessage, key: Uint8Array): Uint8Array {
+    const family = readAttribute(msg, codecs.requestedAddressFamily);
+    if (family !== undefined) {
+      const f = family === ADDRESS_FAMILY.IPV4 ? 'ipv4' : family === ADDRESS_FAMILY.IPV6 ? 'ipv6' : undefined;
+      if (!f || !a.sockets.has(f)) throw new TurnRequestError(ERROR.PEER_ADDRESS_FAMILY_MISMATCH, 'the allocation has no relayed address of that family');
+    }
     const requested = readAttribute(msg, codecs.lifetime);
     if (requested === 0) {
       this.#deleteAllocation(a, 'refresh_zero');
@@ -475,8 +634,8 @@ export class TurnServer {
 
   /** The peer's address canonicalised, after the policy and family checks (403 / 443). */
   #checkedPeer(a: Allocation, peer: TransportAddressInput): TransportAddressInput {
-    const address = canonicalIpAddress(peer.address);
-    if (familyOf(address) !== familyOf(a.socket.address.address)) throw new TurnRequestError(ERROR.PEER_ADDRESS_FAMILY_MISMATCH, 'peer address family differs from the relayed address');
+    const address = this.#canonical(peer.address);
+    if (!a.sockets.has(familyOf(address))) throw new TurnRequestError(ERROR.PEER_ADDRESS_FAMILY_MISMATCH, 'peer address family differs from the relayed address');
     const decision = checkPeer(address, this.#policy);
     if (!decision.allowed) {
       this.#log('info', 'turn.peer.refused', { userId: a.userId, peer: address, category: decision.category });
@@ -503,10 +662,14 @@ export class TurnServer {
     const byNumber = a.channelsByNumber.get(number);
     const byPeer = a.channelsByPeer.get(peerKey(peer));
     // A channel is bound to one peer and a peer to one channel for the binding's life (§11.2).
-    if ((byNumber && peerKey(byNumber.peer) !== peerKey(peer)) || (byPeer && byPeer.number !== number)) {
-      throw new TurnRequestError(ERROR.BAD_REQUEST, 'channel or peer already bound differently');
-    }
+    // An expired binding stays in the maps through its quarantine (§12), and refuses the same way.
     const now = this.#now();
+    const conflict = byNumber && peerKey(byNumber.peer) !== peerKey(peer) ? byNumber : byPeer && byPeer.number !== number ? byPeer : undefined;
+    if (conflict) {
+      const quarantined = conflict.expiresAt <= now;
+      this.#log('info', 'turn.channel.conflict', { userId: a.userId, channel: number, quarantined });
+      throw new TurnRequestError(ERROR.BAD_REQUEST, quarantined ? 'channel or peer was bound differently less than 5 minutes ago' : 'channel or peer already bound differently');
+    }
     const channel = byNumber ?? { number, peer, expiresAt: 0 };
     channel.expiresAt = now + this.#limits.channelLifetimeS * 1000;
     a.channelsByNumber.set(number, channel);
@@ -518,6 +681,36 @@ export class TurnServer {
   // -------------------------------------------------------------------------------------------
   // data
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * canonicalIpAddress, memoised: the data path sees the same few peer addresses over and over.
+   * Bounded: the cache is emptied when it reaches CANONICAL_CACHE_SIZE entries.
+   */
+  #canonical(address: string): string {
+    let c = this.#canonicalCache.get(address);
+    if (c === undefined) {
+      c = canonicalIpAddress(address); // throws StunError for text that is no address: nothing cached
+      if (this.#canonicalCache.size >= CANONICAL_CACHE_SIZE) this.#canonicalCache.clear();
+      this.#canonicalCache.set(address, c);
+    }
+    return c;
+  }
+
+  /**
+   * Transaction ids of the Data indications the server sends: a random 8-byte prefix per server
+   * and a 32-bit counter. An indication's id only has to be unique enough for the XOR of an IPv6
+   * address (no answer is matched against it), and a CSPRNG call per relayed packet is a
+   * measurable share of the data path.
+   */
+  #indicationTransactionId(): Uint8Array {
+    const id = this.#tidBase.slice();
+    const n = (this.#tidCounter = (this.#tidCounter + 1) >>> 0);
+    id[8] = n >>> 24;
+    id[9] = (n >>> 16) & 0xff;
+    id[10] = (n >>> 8) & 0xff;
+    id[11] = n & 0xff;
+    return id;
+  }
 
   #permitted(a: Allocation, address: string): boolean {
     const expiresAt = a.permissions.get(address);
@@ -539,7 +732,7 @@ export class TurnServer {
       throw e;
     }
     if (!peer || !data) return this.#drop('malformed');
-    const address = canonicalIpAddress(peer.address);
+    const address = this.#canonical(peer.address);
     if (!this.#permitted(a, address)) return this.#drop('no_permission');
     this.#toPeer(a, data, { address, port: peer.port });
   }
@@ -549,7 +742,7 @@ export class TurnServer {
     if (!a) return this.#drop('no_allocation');
     let cd;
     try {
-      cd = parseChannelData(bytes, 'udp');
+      cd = parseChannelData(bytes, a.transport === 'udp' ? 'udp' : 'tcp');
     } catch (e) {
       if (e instanceof StunError) return this.#drop('malformed');
       throw e;
@@ -561,8 +754,10 @@ export class TurnServer {
   }
 
   #toPeer(a: Allocation, data: Uint8Array, peer: TransportAddressInput): void {
+    const socket = a.sockets.get(familyOf(peer.address));
+    if (!socket) return this.#drop('no_permission');
     try {
-      a.socket.send(data, peer);
+      socket.send(data, peer);
     } catch {
       return this.#drop('send_failed');
     }
@@ -572,15 +767,15 @@ export class TurnServer {
 
   #peerPacket(a: Allocation, bytes: Uint8Array, from: TransportAddressInput): void {
     if (a.closed) return;
-    const address = canonicalIpAddress(from.address);
+    const address = this.#canonical(from.address);
     if (!this.#permitted(a, address)) return this.#drop('no_permission');
     const channel = a.channelsByPeer.get(peerKey({ address, port: from.port }));
     let out: Uint8Array;
     try {
       if (channel && channel.expiresAt > this.#now()) {
-        out = buildChannelData(channel.number, bytes, 'udp');
+        out = buildChannelData(channel.number, bytes, a.transport === 'udp' ? 'udp' : 'tcp');
       } else {
-        const transactionId = randomBytes(12);
+        const transactionId = this.#indicationTransactionId();
         out = buildStunMessage({
           method: METHOD.DATA,
           messageClass: 'indication',
@@ -594,7 +789,7 @@ export class TurnServer {
       throw e;
     }
     try {
-      a.reply(out);
+      if (a.reply(out, 'data') === false) return this.#drop('client_backlog');
     } catch {
       return this.#drop('send_failed');
     }

@@ -339,6 +339,36 @@ const errorCode: AttributeCodec<ErrorCodeValue, ErrorCodeInput> = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// ADDRESS-ERROR-CODE (RFC 8656 §18.14): Family (8) | Rsvd (5) | Class (3) | Number (8) | Reason
+// Sent in an Allocate success when one of two requested families could not be allocated.
+// ---------------------------------------------------------------------------------------------
+
+export interface AddressErrorCodeValue extends ErrorCodeValue {
+  /** ADDRESS_FAMILY.IPV4 or .IPV6. */
+  readonly family: number;
+}
+
+export interface AddressErrorCodeInput extends ErrorCodeInput {
+  readonly family: number;
+}
+
+const addressErrorCode: AttributeCodec<AddressErrorCodeValue, AddressErrorCodeInput> = {
+  type: ATTR.ADDRESS_ERROR_CODE,
+  name: 'ADDRESS-ERROR-CODE',
+  decode(value) {
+    if (value.length < 4) throw bad('ADDRESS-ERROR-CODE', `is ${value.length} bytes, shorter than 4`);
+    const { code, reason } = errorCode.decode(value);
+    return { family: value[0]!, code, reason };
+  },
+  encode(input) {
+    if (!isUint(input?.family, 0xff)) throw invalid('ADDRESS-ERROR-CODE', 'family must be an integer in 0–255');
+    const out = errorCode.encode(input);
+    out[0] = input.family;
+    return out;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
 // numbers and flags
 // ---------------------------------------------------------------------------------------------
 
@@ -559,6 +589,9 @@ export const codecs = {
   requestedTransport: byteCodec(ATTR.REQUESTED_TRANSPORT, 'REQUESTED-TRANSPORT'),
   /** ADDRESS_FAMILY.IPV4 or .IPV6; any other number is well-formed and answered with 440. */
   requestedAddressFamily: byteCodec(ATTR.REQUESTED_ADDRESS_FAMILY, 'REQUESTED-ADDRESS-FAMILY'),
+  /** RFC 8656 §18.13: asks for an IPv6 relayed address besides the IPv4 one (only IPV6 is valid). */
+  additionalAddressFamily: byteCodec(ATTR.ADDITIONAL_ADDRESS_FAMILY, 'ADDITIONAL-ADDRESS-FAMILY'),
+  addressErrorCode,
   data: bytesCodec(ATTR.DATA, 'DATA'),
   channelNumber,
   dontFragment,

@@ -19,7 +19,18 @@
  * password like RFC 5769's "The\u00ADM\u00AAtr\u2168" must be passed already prepared
  * ("TheMatrIX").
  */
-import { fromUtf8, hmacSha1, md5, sha256, toBase64, utf8 } from '../../core/crypto/index.ts';
+import {
+  fromUtf8,
+  isTurnUserId,
+  issueTurnRestCredentials,
+  MAX_TURN_USER_ID_LENGTH,
+  md5,
+  MIN_TURN_SECRET_BYTES,
+  sha256,
+  TurnCredentialError,
+  turnRestPassword,
+  utf8,
+} from '../../core/crypto/index.ts';
 import { PASSWORD_ALGORITHM } from './constants.ts';
 import { StunError } from './message.ts';
 
@@ -56,10 +67,8 @@ export function userHash(username: string, realm: string): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 
 /** The shared secret must carry at least 128 bits, like every other Postern secret. */
-export const MIN_TURN_SECRET_LENGTH = 16;
-/** User ids in usernames: printable ASCII without ':' (the separator), at most this long. */
-export const MAX_TURN_USER_ID_LENGTH = 128;
-const USER_ID = /^[\x21-\x39\x3b-\x7e]+$/;
+export const MIN_TURN_SECRET_LENGTH = MIN_TURN_SECRET_BYTES;
+export { MAX_TURN_USER_ID_LENGTH };
 /** Expiry: decimal unix seconds, no sign, no leading zero, at most 12 digits (year 33658). */
 const EXPIRY = /^[1-9][0-9]{0,11}$/;
 
@@ -76,18 +85,12 @@ export interface TurnUsername {
   readonly expiresAt: number;
 }
 
-function secretBytes(secret: Uint8Array | string): Uint8Array {
-  const bytes = typeof secret === 'string' ? utf8(secret) : secret;
-  if (!(bytes instanceof Uint8Array) || bytes.length < MIN_TURN_SECRET_LENGTH) {
-    throw new StunError('invalid_argument', `TURN shared secret must be at least ${MIN_TURN_SECRET_LENGTH} bytes`);
-  }
-  return bytes;
-}
-
-/** base64(HMAC-SHA1(secret, username)): the password the relay expects for this username. */
+/**
+ * base64(HMAC-SHA1(secret, username)): the password the relay expects for this username. The
+ * formula lives in core/crypto/turn-rest.ts, where the Router issues credentials with it too.
+ */
 export function turnPassword(secret: Uint8Array | string, username: string): string {
-  if (typeof username !== 'string') throw new StunError('invalid_argument', 'TURN username must be a string');
-  return toBase64(hmacSha1(secretBytes(secret), utf8(username)));
+  return asStunError(() => turnRestPassword(secret, username));
 }
 
 /**
@@ -95,15 +98,16 @@ export function turnPassword(secret: Uint8Array | string, username: string): str
  * The expiry is rounded down to a whole second, so they never outlive what was asked.
  */
 export function issueTurnCredentials(secret: Uint8Array | string, userId: string, ttlSeconds: number, now: number): TurnCredentials {
-  if (typeof userId !== 'string' || userId.length > MAX_TURN_USER_ID_LENGTH || !USER_ID.test(userId)) {
-    throw new StunError('invalid_argument', `TURN user id must be 1–${MAX_TURN_USER_ID_LENGTH} printable ASCII characters without ':'`);
+  return asStunError(() => issueTurnRestCredentials(secret, userId, ttlSeconds, now));
+}
+
+function asStunError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof TurnCredentialError) throw new StunError('invalid_argument', err.message);
+    throw err;
   }
-  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) throw new StunError('invalid_argument', 'TURN credential lifetime must be a whole number of seconds, at least 1');
-  if (!Number.isFinite(now) || now < 0) throw new StunError('invalid_argument', 'now must be a time in milliseconds since the epoch');
-  const expiry = Math.floor(now / 1000) + ttlSeconds;
-  if (!EXPIRY.test(String(expiry))) throw new StunError('invalid_argument', 'TURN credential expiry is out of range');
-  const username = `${expiry}:${userId}`;
-  return { username, password: turnPassword(secret, username), expiresAt: expiry * 1000 };
 }
 
 /**
@@ -128,7 +132,7 @@ export function checkTurnUsername(username: string | Uint8Array, now: number): T
   const expiryText = text.slice(0, colon);
   const userId = text.slice(colon + 1);
   if (!EXPIRY.test(expiryText)) throw malformed('does not start with an expiry in unix seconds');
-  if (userId.length === 0 || userId.length > MAX_TURN_USER_ID_LENGTH || !USER_ID.test(userId)) {
+  if (!isTurnUserId(userId)) {
     throw malformed(`has a user id that is not 1–${MAX_TURN_USER_ID_LENGTH} printable ASCII characters without ":"`);
   }
   const expiresAt = Number(expiryText) * 1000;

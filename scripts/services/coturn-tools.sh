@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# coturn's client tools (turnutils_uclient) for the relay tests: a TURN client nobody here wrote.
-# Installs Debian's coturn package when missing (as root); its own turnserver is not started
-# (Debian's policy-rc.d or the absence of systemd keeps it stopped, and the tests never use it).
+# coturn (Debian package coturn) for the relay tests and benchmark: turnutils_uclient, a TURN
+# client nobody here wrote, and turnserver, the reference server test/bench/relay runs against.
+# Installs the package when missing (as root); Debian's policy-rc.d or the absence of systemd
+# keeps its system service stopped, and nothing here starts it: the benchmark runs its own
+# turnserver on 127.0.0.1 from a temporary directory.
 # Prints the path of turnutils_uclient on stdout; progress on stderr.
 set -euo pipefail
 log() { echo "[coturn] $*" >&2; }
 
-if ! command -v turnutils_uclient >/dev/null 2>&1; then
+if ! command -v turnutils_uclient >/dev/null 2>&1 || ! command -v turnserver >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then
-    log "turnutils_uclient is missing and this is not root, so coturn cannot be installed; its relay test is skipped"
+    log "coturn is missing and this is not root, so it cannot be installed; its relay tests are skipped"
     exit 1
   fi
-  log "installing coturn from Debian packages (for turnutils_uclient)"
+  log "installing coturn from Debian packages (turnutils_uclient, turnserver)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq coturn >&2 || { apt-get update -qq >&2 && apt-get install -y -qq coturn >&2; }
 fi

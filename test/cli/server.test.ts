@@ -5,7 +5,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeDir, spawnCli, tempDir } from './support.ts';
+import { errorCode, TurnTestClient } from '../../relay/adapters/node/turn-test-client.ts';
+import { CliUser, removeDir, spawnCli, tempDir } from './support.ts';
 
 interface ServerInfo {
   url: string;
@@ -13,6 +14,7 @@ interface ServerInfo {
   database: string;
   logs: string;
   routerKey: string;
+  relay: { urls: string[]; embedded: boolean } | null;
 }
 
 /** `postern --json server start ARGS…` until it prints where it serves; `stop()` sends SIGTERM and returns the exit code and stderr. */
@@ -109,6 +111,54 @@ describe('postern server start', () => {
       }
     } finally {
       removeDir(otherHome);
+    }
+  }, 120_000);
+
+  it('runs the embedded Relay, whose TURN credentials come from the Router, and --no-relay turns it off', async () => {
+    const relayHome = tempDir('postern-cli-server-relay-');
+    try {
+      const server = await startServer(['--port', '0', '--relay-port', '0'], relayHome);
+      try {
+        const urls = server.info.relay!.urls;
+        expect(server.info.relay!.embedded).toBe(true);
+        expect(urls).toEqual(expect.arrayContaining([expect.stringMatching(/^turn:127\.0\.0\.1:\d+\?transport=udp$/), expect.stringMatching(/^turn:127\.0\.0\.1:\d+\?transport=tcp$/)]));
+        expect(statSync(join(server.info.dataDir, 'relay-secret')).mode & 0o777).toBe(0o600);
+        const user = new CliUser(server.info.url, 'relay-user@example.com');
+        await user.registerWithSdk();
+        const vault = await user.loginWithSdk();
+        const { iceServers, expiresAt } = await vault.relayCredentials();
+        expect(iceServers).toHaveLength(1);
+        expect(iceServers[0]!.urls).toEqual(urls);
+        expect(expiresAt).toBeGreaterThan(Date.now());
+        const port = Number(/:(\d+)\?transport=udp/.exec(urls.find((u) => u.endsWith('udp'))!)![1]);
+        const client = await TurnTestClient.open('udp', { address: '127.0.0.1', port });
+        try {
+          const allocated = await client.allocate(iceServers[0]!.username, iceServers[0]!.credential);
+          expect(errorCode(allocated)).toBeUndefined();
+          expect(allocated.messageClass).toBe('success');
+        } finally {
+          client.close();
+        }
+        const forged = await TurnTestClient.open('udp', { address: '127.0.0.1', port });
+        try {
+          expect(errorCode(await forged.allocate(iceServers[0]!.username, 'not-the-password'))).toBe(401);
+        } finally {
+          forged.close();
+        }
+        user.cleanup();
+      } finally {
+        const stopped = await server.stop();
+        expect(stopped.code, stopped.stderr).toBe(0);
+      }
+      const bare = await startServer(['--port', '0', '--no-relay'], relayHome);
+      try {
+        expect(bare.info.relay).toBeNull();
+      } finally {
+        const stopped = await bare.stop();
+        expect(stopped.code, stopped.stderr).toBe(0);
+      }
+    } finally {
+      removeDir(relayHome);
     }
   }, 120_000);
 });

@@ -18,6 +18,7 @@ import { PosternError } from '../../../core/errors.ts';
 import { createRouter, ROUTER_VERSION, type Router } from '../../app.ts';
 import type { ClusterBus } from '../../cluster/bus.ts';
 import type { RouterDeps, RouterLimits } from '../../deps.ts';
+import type { RelayConfig } from '../../relay/ice-servers.ts';
 import { nodeClientIp } from './conninfo.ts';
 import { acceptGatewaySockets, type GatewaySockets } from './gateway-socket.ts';
 import { nodeLogger } from './logger.ts';
@@ -41,6 +42,8 @@ export interface NodeRouterOptions {
   /** Default `embedded`; `head` and `worker` need `cluster` (the caller owns and closes the bus). */
   role?: RouterRole;
   heartbeat?: { intervalMs: number; timeoutMs: number };
+  /** The Relay whose TURN credentials the Router hands out (the embedded one, or `postern relay start`'s). */
+  relay?: RelayConfig;
 }
 
 export interface RunningRouter {
@@ -75,6 +78,7 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+    ...(options.relay ? { relay: options.relay } : {}),
     // The rotation scheduler runs on the Head (and in the embedded Router), never on a Worker.
     ...headOption(role),
   });

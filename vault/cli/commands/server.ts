@@ -10,7 +10,10 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { PosternError } from '../../../core/errors.ts';
 import { ensureHome } from '../config.ts';
 import { contextOf } from '../context.ts';
-import { integerIn } from '../flags.ts';
+import { collect, integerIn } from '../flags.ts';
+import { DEFAULT_RELAY_PORT, startEmbeddedRelay, type EmbeddedRelay } from '../embedded-relay.ts';
+import { readRelaySecretFile } from '../relay-secret.ts';
+import { stopSignal } from '../signals.ts';
 import { UsageError, type CliIo } from '../output.ts';
 
 type Role = 'embedded' | 'head' | 'worker';
@@ -24,6 +27,13 @@ interface StartOptions {
   role: Role;
   workerId?: string;
   nats?: string;
+  relay: boolean;
+  relayPort: number;
+  relayHost?: string;
+  relayPublicHost?: string;
+  relayAllow?: string[];
+  relayUrl?: string[];
+  relaySecretFile?: string;
 }
 
 /** Same rule as router/http/sticky.ts: the id goes into a cookie and a NATS subject. */
@@ -53,19 +63,6 @@ export function redactDatabaseUrl(value: string): string {
   }
 }
 
-/** Resolves when the process is asked to stop (Ctrl-C, `kill`, systemd). */
-function stopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((done) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      done(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
-
 export function registerServerCommands(program: Command, io: CliIo): void {
   const server = program.command('server').description('Run the Postern Router (the server side) on this machine.');
 
@@ -86,6 +83,13 @@ export function registerServerCommands(program: Command, io: CliIo): void {
     )
     .addOption(new Option('--worker-id <id>', 'this process\'s id in the cluster, also the sticky cookie\'s value (default: <hostname>-<pid>)').argParser(workerIdFlag))
     .addOption(new Option('--nats <url>', 'the NATS broker between Head and Workers, e.g. nats://127.0.0.1:4222 (head and worker)').env('POSTERN_NATS_URL'))
+    .option('--no-relay', 'do not run the embedded Relay (TURN) next to the Router: tunnels then use direct paths only')
+    .addOption(new Option('--relay-port <n>', 'UDP and TCP port of the embedded Relay (if the default is taken, a free one is used)').default(DEFAULT_RELAY_PORT).argParser(integerIn(0, 65535)))
+    .option('--relay-host <address>', 'address the embedded Relay binds to and relays from (default: --host)')
+    .option('--relay-public-host <name>', 'the name or address clients are told to reach the Relay at (default: --relay-host)')
+    .option('--relay-allow <cidr>', 'a non-public network the Relay may reach (repeatable; by default it refuses loopback, private and link-local peers)', collect)
+    .option('--relay-url <url>', 'use an external Relay (`postern relay start`) instead: its turn: URL (repeatable); needs --relay-secret-file', collect)
+    .option('--relay-secret-file <file>', 'the external Relay\'s shared secret (the file given to `postern relay start --secret-file`)')
     .addHelpText(
       'after',
       `
@@ -131,14 +135,46 @@ Examples:
         throw new UsageError('--worker-id is for --role head or --role worker; the embedded Router is the only one.');
       }
       const workerId = options.workerId ?? defaultWorkerId();
+      if ((options.relayUrl?.length ?? 0) > 0 !== (options.relaySecretFile !== undefined)) {
+        throw new UsageError('--relay-url and --relay-secret-file go together: the Router signs TURN credentials with the external Relay\'s secret.');
+      }
+      // Relay: an external one when named; otherwise the embedded one (not on the Head, which serves no clients).
+      let embeddedRelay: EmbeddedRelay | null = null;
+      let relayConfig: { urls: string[]; secret: string } | undefined;
+      if (options.relayUrl?.length) {
+        relayConfig = { urls: options.relayUrl, secret: readRelaySecretFile(options.relaySecretFile!, '--relay-secret-file', (t) => ctx.out.warn(t)) };
+      } else if (options.relay && role === 'embedded') {
+        const relayHost = options.relayHost ?? options.host;
+        if (relayHost === '0.0.0.0' || relayHost === '::') {
+          throw new UsageError(`The embedded Relay needs a real address of this machine to relay from (peers are told it): pass --relay-host ADDRESS (and --relay-public-host NAME if clients reach it by another name), or --no-relay.`);
+        }
+        try {
+          embeddedRelay = await startEmbeddedRelay({
+            dataDir,
+            host: relayHost,
+            port: options.relayPort,
+            fallback: command.getOptionValueSource('relayPort') === 'default',
+            publicHost: options.relayPublicHost,
+            allow: options.relayAllow ?? [],
+          });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EADDRINUSE') throw new PosternError('conflict', `Relay port ${options.relayPort} on ${relayHost} is already in use; choose another with --relay-port, or --no-relay.`);
+          if (code === 'EADDRNOTAVAIL') throw new PosternError('bad_request', `--relay-host ${relayHost} is not an address of this machine.`);
+          throw err;
+        }
+        relayConfig = { urls: embeddedRelay.urls, secret: embeddedRelay.secret };
+        if (embeddedRelay.movedFrom !== undefined) ctx.out.warn(`Relay port ${embeddedRelay.movedFrom} is in use; the embedded Relay took free ports instead (${embeddedRelay.urls.join(', ')}).`);
+      }
       // Loaded here, not at the top: the Router (SQLite, pg, pino, hono) costs every other command ~0.5 s of startup.
       const { startNodeRouter, ROUTER_KEY_FILE, NatsBus, redactNatsUrl } = await import('../../../router/adapters/node/index.ts');
       const bus = clustered ? await NatsBus.connect({ url: options.nats!, name: `postern-${role}-${workerId}` }) : null;
       let router: Awaited<ReturnType<typeof startNodeRouter>>;
       try {
-        router = await startNodeRouter({ dataDir, port: options.port, host: options.host, database, role, ...(bus ? { cluster: { workerId, bus } } : {}) });
+        router = await startNodeRouter({ dataDir, port: options.port, host: options.host, database, role, ...(bus ? { cluster: { workerId, bus } } : {}), ...(relayConfig ? { relay: relayConfig } : {}) });
       } catch (err) {
         await bus?.close();
+        await embeddedRelay?.close();
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE') throw new PosternError('conflict', `Port ${options.port} on ${options.host} is already in use (another Router?); choose another with --port.`);
         if (code === 'EADDRNOTAVAIL') throw new PosternError('bad_request', `--host ${options.host} is not an address of this machine.`);
@@ -156,8 +192,11 @@ Examples:
         database: redactDatabaseUrl(database),
         logs: join(dataDir, 'logs', 'router.log'),
         routerKey: join(dataDir, ROUTER_KEY_FILE),
+        relay: relayConfig ? { urls: relayConfig.urls, embedded: embeddedRelay !== null } : null,
         pid: process.pid,
       };
+      // Listen for the stop signal before saying we are up: whoever reads that line may stop us at once.
+      const stopping = stopSignal();
       ctx.out.result(info, () => {
         if (role === 'head') {
           ctx.out.line(`Postern Router Head ${workerId}: rotation schedule running; health check only on ${router.url}/healthz`);
@@ -171,13 +210,16 @@ Examples:
         ctx.out.line(`  data      ${dataDir}`);
         ctx.out.line(`  database  ${info.database}`);
         ctx.out.line(`  logs      ${info.logs}`);
+        if (info.relay) ctx.out.line(`  relay     ${info.relay.urls.join(', ')}${info.relay.embedded ? ' (embedded; secret in relay-secret)' : ''}`);
+        else if (role !== 'head') ctx.out.line('  relay     none (tunnels use direct paths only)');
         ctx.out.line(`  key       ${info.routerKey} (back it up: clients pin its public half${clustered ? '; every Head and Worker needs the same one' : ''})`);
         ctx.out.line('Press Ctrl-C to stop.');
       });
-      const signal = await stopSignal();
+      const signal = await stopping;
       ctx.out.notice(`Received ${signal}; stopping the Router… (repeat to force)`);
       void stopSignal().then(() => process.exit(130));
       await router.close();
+      await embeddedRelay?.close();
       await bus?.close();
       ctx.out.notice('Router stopped.');
     });
