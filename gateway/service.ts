@@ -9,6 +9,7 @@ import { configSecrets } from './config.ts';
 import { RouterLink, type LinkError, type LinkState, type RouterLinkOptions } from './link/router-link.ts';
 import type { SecretScrubber } from './logging/scrubber.ts';
 import { TaskTracker, type TaskView } from './tasks.ts';
+import { TunnelSessions } from './tunnel/sessions.ts';
 
 export interface ServiceLogger {
   info(obj: Record<string, unknown>, msg?: string): void;
@@ -48,6 +49,7 @@ export interface GatewayStatus {
 export class GatewayService {
   readonly link: RouterLink;
   readonly tasks: TaskTracker;
+  readonly tunnels: TunnelSessions;
   readonly startedAt = Date.now();
   private readonly actionContext: ActionContext;
   private stopping: Promise<void> | null = null;
@@ -56,6 +58,7 @@ export class GatewayService {
     const { config, logger, scrubber } = options;
     scrubber.add(...configSecrets(config));
     let link: RouterLink | null = null;
+    this.tunnels = new TunnelSessions(logger);
     this.tasks = new TaskTracker({ sink: { sendJob: (u) => link?.sendJob(u) ?? false }, scrubber, logger });
     this.actionContext = {
       version: options.version,
@@ -63,6 +66,7 @@ export class GatewayService {
       connectedSince: () => link?.connectedSince ?? null,
       startedAt: this.startedAt,
       tasks: this.tasks,
+      tunnels: this.tunnels,
       secrets: options.secrets ?? new SecretsClient(config),
       scrubber,
       logger,
@@ -118,6 +122,7 @@ export class GatewayService {
     this.stopping ??= (async () => {
       this.options.logger.info({ reason, runningTasks: this.tasks.runningCount }, 'gateway stopping');
       this.tasks.abortAll(`The gateway stopped (${reason}) before the job ended.`);
+      this.tunnels.stop();
       await this.link.stop();
       this.options.logger.info({}, 'gateway stopped');
     })();

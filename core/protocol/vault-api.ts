@@ -123,10 +123,12 @@ export const vaultCommands = {
     resourceUid: uid().optional(),
     gatewayUid: uid().optional(),
     jobUid: uid().optional(),
-    params: z.record(z.string(), z.union([z.string().max(4096), z.number(), z.boolean(), z.null()])).optional(),
+    // 32 KiB: a sealed WebRTC offer with every ICE candidate of a multi-homed host fits.
+    params: z.record(z.string(), z.union([z.string().max(32_768), z.number(), z.boolean(), z.null()])).optional(),
     timeoutMs: z.number().int().min(100).max(600_000).optional(),
   }),
   'job.get': z.object({ jobUid: uid(), afterSeq: z.number().int().min(0).default(0) }),
+  'relay.credentials': z.object({}),
   'job.list': z.object({ limit: z.number().int().min(1).max(500).default(50) }),
   'role.list': z.object({}),
   'role.add': z.object({ name: z.string().trim().min(1).max(64), policies: z.array(z.string().max(64)).max(32) }),
@@ -261,6 +263,13 @@ export interface JobEntry {
   updatedAt: number;
 }
 
+/** An RTCIceServer as WebRTC stacks take it. */
+export interface IceServerEntry {
+  urls: string[];
+  username: string;
+  credential: string;
+}
+
 export interface ActionOutcome {
   code: 'ok' | 'bad_request' | 'not_allowed' | 'timeout' | 'controller_down' | 'wrong_instance' | 'bad_state';
   data?: unknown;
@@ -321,6 +330,7 @@ export interface VaultResponses {
   'gateway.remove': Record<string, never>;
   'pam.config.set': Record<string, never>;
   'action.send': ActionOutcome;
+  'relay.credentials': { iceServers: IceServerEntry[]; expiresAt: number | null };
   'job.get': { job: JobEntry; logs: { seq: number; at: number; line: string }[] };
   'job.list': { jobs: JobEntry[] };
   'role.list': { roles: RoleEntry[]; policies: string[] };

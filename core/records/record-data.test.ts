@@ -205,7 +205,7 @@ describe('validateRecordData: errors', () => {
   it('unknown fields are rejected and the valid ones listed', () => {
     const e = fail(rec('pamMachine', { hostname: 'h', port: 1, hostnmae: 'x' }));
     expect(e.message).toBe(
-      'pamMachine.hostnmae: unknown field (valid: hostname, port, operatingSystem, instanceName, instanceId, providerGroup, providerRegion, sslVerification, pamSettings)',
+      'pamMachine.hostnmae: unknown field (valid: hostname, port, operatingSystem, instanceName, instanceId, providerGroup, providerRegion, sslVerification, pamSettings, trafficEncryptionSeed)',
     );
     expect(fail(rec('pamMachine', { hostname: 'h', port: 1, pamSettings: { proto: 'ssh' } })).message).toMatch(/^pamMachine\.pamSettings\.proto: unknown field \(valid: configurationUid/);
     expect(fail({ type: 'login', title: 'x', uid: UID_A }).message).toMatch(/^login\.uid: unknown property/);

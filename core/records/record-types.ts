@@ -31,6 +31,14 @@ export function isPamRecordType(type: RecordType): boolean {
   return type !== 'login';
 }
 
+/** Resources: what a gateway connects to and tunnels reach. Each carries a trafficEncryptionSeed. */
+export const RESOURCE_RECORD_TYPES = ['pamMachine', 'pamDatabase', 'pamDirectory', 'pamRemoteBrowser'] as const;
+export type ResourceRecordType = (typeof RESOURCE_RECORD_TYPES)[number];
+
+export function isResourceRecordType(type: string): type is ResourceRecordType {
+  return (RESOURCE_RECORD_TYPES as readonly string[]).includes(type);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Enumerations
 // ---------------------------------------------------------------------------------------------
@@ -547,6 +555,8 @@ export const pamMachineFieldsSchema = group({
   providerRegion: optionalText(),
   sslVerification: optionalBool(),
   pamSettings: optionalGroup(pamSettingsSchema),
+  /** Random, made by the vault when the record is created: tunnel signalling keys derive from it. */
+  trafficEncryptionSeed: optionalSecret(128),
 });
 
 export const pamDatabaseFieldsSchema = group({
@@ -558,6 +568,8 @@ export const pamDatabaseFieldsSchema = group({
   providerGroup: optionalText(),
   providerRegion: optionalText(),
   pamSettings: optionalGroup(pamSettingsSchema),
+  /** Random, made by the vault when the record is created: tunnel signalling keys derive from it. */
+  trafficEncryptionSeed: optionalSecret(128),
 });
 
 export const pamDirectoryFieldsSchema = group({
@@ -570,11 +582,15 @@ export const pamDirectoryFieldsSchema = group({
   providerGroup: optionalText(),
   providerRegion: optionalText(),
   pamSettings: optionalGroup(pamSettingsSchema),
+  /** Random, made by the vault when the record is created: tunnel signalling keys derive from it. */
+  trafficEncryptionSeed: optionalSecret(128),
 });
 
 export const pamRemoteBrowserFieldsSchema = group({
   url: requiredHttpUrl(),
   pamSettings: optionalGroup(pamSettingsSchema),
+  /** Random, made by the vault when the record is created: tunnel signalling keys derive from it. */
+  trafficEncryptionSeed: optionalSecret(128),
 });
 
 export const pamUserFieldsSchema = group({

@@ -20,9 +20,10 @@ import {
 } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';
 import { newUid, UID_PATTERN } from '../ids.ts';
-import type { ActionOutcome, DeviceEntry, EventEntry, GatewayEntry, JobEntry, RecordEntry, RoleEntry, RotationEntry, VaultRequest } from '../protocol/vault-api.ts';
+import type { ActionOutcome, IceServerEntry, DeviceEntry, EventEntry, GatewayEntry, JobEntry, RecordEntry, RoleEntry, RotationEntry, VaultRequest } from '../protocol/vault-api.ts';
 import type { RotationSchedule } from '../schedule/rotation-schedule.ts';
-import { validateRecordData, type RecordData } from '../records/index.ts';
+import { isResourceRecordType, validateRecordData, type RecordData } from '../records/index.ts';
+import { newTrafficEncryptionSeed } from '../protocol/webrtc-signalling.ts';
 import { formatOneTimeToken } from '../secrets-client/token.ts';
 import { loginAccount, resumeSession, type PersistedSession, type UnlockedKeys } from './account.ts';
 import type { VaultTransport } from './transport.ts';
@@ -274,7 +275,7 @@ export class VaultClient {
   // ---- records ----
 
   async addRecord(input: RecordData, options: { folderUid?: string } = {}): Promise<string> {
-    const data = validateRecordData(input);
+    const data = withTrafficSeed(validateRecordData(input));
     const recordUid = newUid();
     const recordKey = generateAesKey();
     let wrappingKey = this.keys.dataKey;
@@ -452,6 +453,11 @@ export class VaultClient {
     return this.call('action.send', request);
   }
 
+  /** Short-lived TURN credentials for the Router's Relay (empty when it runs none). */
+  relayCredentials(): Promise<{ iceServers: IceServerEntry[]; expiresAt: number | null }> {
+    return this.call('relay.credentials', {});
+  }
+
   getJob(jobUid: string, afterSeq = 0): Promise<{ job: JobEntry; logs: { seq: number; at: number; line: string }[] }> {
     return this.call('job.get', { jobUid, afterSeq });
   }
@@ -512,4 +518,15 @@ export class VaultClient {
 function randomName(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   return Array.from(randomBytes(10), (b) => alphabet[b % alphabet.length]).join('');
+}
+
+/**
+ * A resource gets its tunnel signalling seed when it is created, here in the vault: the seed is
+ * inside the encrypted record, so only people and gateways who can read the record derive the key.
+ */
+export function withTrafficSeed(data: RecordData): RecordData {
+  if (!isResourceRecordType(data.type)) return data;
+  const fields = data.fields as Record<string, unknown>;
+  if (typeof fields['trafficEncryptionSeed'] === 'string' && fields['trafficEncryptionSeed'] !== '') return data;
+  return { ...data, fields: { ...fields, trafficEncryptionSeed: newTrafficEncryptionSeed() } } as RecordData;
 }

@@ -10,6 +10,7 @@ import type { ActionReply } from '../link/router-link.ts';
 import type { SecretScrubber } from '../logging/scrubber.ts';
 import type { RotationSecrets } from '../rotation/engine.ts';
 import type { TaskTracker } from '../tasks.ts';
+import type { TunnelSessions } from '../tunnel/sessions.ts';
 
 export type { ActionReply };
 
@@ -32,6 +33,8 @@ export interface ActionContext {
   connectedSince(): number | null;
   startedAt: number;
   tasks: TaskTracker;
+  /** WebRTC tunnel sessions (webrtc-session). */
+  tunnels: Pick<TunnelSessions, 'answer' | 'list'>;
   secrets: SecretsReader;
   scrubber: SecretScrubber;
   logger: ActionLogger;

@@ -6,6 +6,7 @@ import { newRecordData, type RecordData } from '../../core/records/index.ts';
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import { SecretScrubber } from '../logging/scrubber.ts';
 import { TaskTracker } from '../tasks.ts';
+import { TunnelSessions } from '../tunnel/sessions.ts';
 import { ACTION_HANDLERS, dispatchAction, type ActionContext } from './index.ts';
 
 const CANARY = 'rotate-canary-0xC0FFEE';
@@ -29,6 +30,7 @@ function context(records: Map<string, SecretRecord>, options: { failWith?: Error
     connectedSince: () => 1,
     startedAt: Date.now() - 5000,
     tasks,
+    tunnels: new TunnelSessions(logger),
     scrubber,
     logger,
     secrets: {
@@ -142,11 +144,10 @@ describe('gateway actions', () => {
     expect(await dispatchAction({ action: 'job-info', params: {} }, ctx)).toMatchObject({ code: 'bad_request' });
     expect(await dispatchAction({ action: 'frobnicate', params: {} }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('Unknown action "frobnicate"') });
     expect(await dispatchAction({ action: 'constructor', params: {} }, ctx)).toMatchObject({ code: 'bad_request' });
-    for (const action of ['discover-job-start', 'webrtc-session']) {
-      expect(await dispatchAction({ action, params: { jobId: newUid(), configurationUid: newUid() } }, ctx)).toEqual({
-        code: 'bad_request',
-        message: `The "${action}" action is not available in this gateway version (9.9.9).`,
-      });
-    }
+    expect(await dispatchAction({ action: 'discover-job-start', params: { jobId: newUid(), configurationUid: newUid() } }, ctx)).toEqual({
+      code: 'bad_request',
+      message: 'The "discover-job-start" action is not available in this gateway version (9.9.9).',
+    });
+    expect(await dispatchAction({ action: 'webrtc-session', params: { recordUid: newUid() } }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('"webrtc-session" params are invalid') });
   });
 });

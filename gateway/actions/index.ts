@@ -9,6 +9,7 @@ import { jobCancel } from './job-cancel.ts';
 import { jobInfo } from './job-info.ts';
 import { rotate } from './rotate.ts';
 import { notAvailable } from './unavailable.ts';
+import { webrtcSession } from './webrtc-session.ts';
 
 export type { ActionContext, ActionHandler, ActionReply, SecretsReader } from './action.ts';
 
@@ -18,7 +19,7 @@ export const ACTION_HANDLERS: Readonly<Record<string, ActionHandler>> = Object.f
   'job-cancel': jobCancel,
   rotate,
   'discover-job-start': notAvailable('discover-job-start'),
-  'webrtc-session': notAvailable('webrtc-session'),
+  'webrtc-session': webrtcSession,
 });
 
 export async function dispatchAction(frame: Pick<ActionFrame, 'action' | 'params'>, ctx: ActionContext): Promise<ActionReply> {

@@ -14,6 +14,8 @@ export interface ActionSpec {
   feature?: PamFeature;
   /** Long work: the Router makes a job first and the gateway reports progress on it. */
   job?: boolean;
+  /** Sets up WebRTC: the Router adds the gateway's TURN credentials (its Relay) to the params. */
+  webrtc?: boolean;
   defaultTimeoutMs: number;
 }
 
@@ -23,5 +25,5 @@ export const ACTIONS: Record<string, ActionSpec> = {
   'job-cancel': { policy: 'rotate', target: 'job', defaultTimeoutMs: 10_000 },
   'gateway-info': { policy: 'manage_gateways', target: 'gateway', defaultTimeoutMs: 10_000 },
   'discover-job-start': { policy: 'run_discovery', target: 'configuration', job: true, defaultTimeoutMs: 15_000 },
-  'webrtc-session': { policy: 'start_tunnels', target: 'record', feature: 'tunneling', defaultTimeoutMs: 30_000 },
+  'webrtc-session': { policy: 'start_tunnels', target: 'record', feature: 'tunneling', webrtc: true, defaultTimeoutMs: 30_000 },
 };

@@ -11,12 +11,15 @@ import { requireReadableRecord } from '../access/records.ts';
 import type { GatewayHub } from '../gateway/hub.ts';
 import { createJob, failJob } from '../jobs/store.ts';
 import { requirePolicy } from '../policy/policies.ts';
+import { iceServersFor, type RelayConfig } from '../relay/ice-servers.ts';
 import { ACTIONS, type PamFeature } from './catalog.ts';
 
 export interface ActionEnv {
   db: Kysely<Database>;
   hub: GatewayHub;
   now: () => number;
+  /** For WebRTC actions: the gateway's own short-lived TURN credentials go with the action. */
+  relay?: RelayConfig | null;
 }
 
 export interface ActionActor {
@@ -112,6 +115,8 @@ export async function startAction(env: ActionEnv, actor: ActionActor, input: Vau
       break;
     }
   }
+
+  if (spec.webrtc) params['iceServers'] = iceServersFor(env.relay, gatewayUid, env.now()).iceServers;
 
   let jobUid: string | undefined;
   if (spec.job) {

@@ -4,6 +4,7 @@ import type { AuditEvent } from '../audit/events.ts';
 import type { RouterKeys, RouterLimits } from '../deps.ts';
 import type { GatewayHub } from '../gateway/hub.ts';
 import type { Logger } from '../logger.ts';
+import type { RelayConfig } from '../relay/ice-servers.ts';
 
 export interface SessionUser {
   uid: string;
@@ -21,6 +22,7 @@ export interface VaultCallContext {
   logger: Logger;
   keys: RouterKeys;
   hub: GatewayHub;
+  relay: RelayConfig | null;
   /** Present for every command outside PUBLIC_VAULT_COMMANDS. */
   user: SessionUser | null;
   audit: (event: Omit<AuditEvent, 'clientIp' | 'actorKind' | 'actor' | 'ownerUid'> & Partial<Pick<AuditEvent, 'actorKind' | 'actor' | 'ownerUid'>>) => Promise<void>;

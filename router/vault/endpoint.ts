@@ -73,6 +73,7 @@ export async function handleVaultCommand(c: Context, deps: RouterDeps, services:
     logger: deps.logger,
     keys: deps.keys,
     hub: services.hub,
+    relay: deps.relay ?? null,
     user,
     audit: (event) =>
       recordEvent(deps.db, now, {

@@ -14,7 +14,9 @@ import { registerRecordCommands } from './commands/record.ts';
 import { registerRoleCommands } from './commands/role.ts';
 import { registerRotationCommands } from './commands/rotation.ts';
 import { registerSecretsCommands } from './commands/secrets.ts';
+import { registerRelayCommands } from './commands/relay.ts';
 import { registerServerCommands } from './commands/server.ts';
+import { registerTunnelCommands } from './commands/tunnel.ts';
 import { protectDashUids, unprotectBeforeAction } from './argv.ts';
 import { DEFAULT_SERVER } from './config.ts';
 import { describeError, EXIT_ERROR, EXIT_OK, EXIT_USAGE, reportError, type CliIo } from './output.ts';
@@ -73,12 +75,14 @@ Exit codes: 0 success, 1 error (code in parentheses), 2 usage error.`,
     );
 
   registerServerCommands(program, io);
+  registerRelayCommands(program, io);
   registerAccountCommands(program, io);
   registerFolderCommands(program, io);
   registerRecordCommands(program, io);
   registerAppCommands(program, io);
   registerGatewayCommands(program, io);
   registerRotationCommands(program, io);
+  registerTunnelCommands(program, io);
   registerJobCommands(program, io);
   registerRoleCommands(program, io);
   registerEventsCommand(program, io);

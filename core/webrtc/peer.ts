@@ -1,0 +1,104 @@
+/**
+ * werift RTCPeerConnection configured for Postern tunnels.
+ *
+ * - ICE servers: exactly the ones passed. werift's defaults would add Google's public STUN
+ *   server (both in its default config and, for an empty list, inside its ICE agent); the
+ *   tuning's `ice-no-implicit-stun` patch removes the latter, and we always pass the list
+ *   explicitly so the former never applies. A gateway must not send a packet to a third party.
+ * - max-message-size 256 KiB (what Chromium advertises; werift defaults to 64 KiB).
+ * - UDP socket buffers raised (werift has no option; the tuning patches its socket setup).
+ * - `applyWeriftTuning()` applied once per process (see ./werift-tuning.ts).
+ */
+import { RTCPeerConnection, type PeerConfig, type RTCIceServer } from 'werift';
+import { applyWeriftTuning, type WeriftTuningReport } from './werift-tuning.ts';
+
+export type { RTCIceServer };
+export { RTCPeerConnection };
+
+/** Chromium's advertised SCTP max-message-size. */
+export const POSTERN_MAX_MESSAGE_SIZE = 256 * 1024;
+
+export interface PeerConnectionOptions {
+  /** The only ICE servers used (normally the Router's Relay). An empty list means host candidates only. */
+  iceServers: RTCIceServer[];
+  /** 'relay' forces TURN-relayed candidates only. Default 'all'. */
+  iceTransportPolicy?: 'all' | 'relay';
+  /** Local SCTP max-message-size advertised in SDP. Default 256 KiB. */
+  maxMessageSize?: number;
+  /** SO_RCVBUF/SO_SNDBUF for werift's UDP sockets (kernel-clamped). Default 4 MiB. */
+  udpBufferBytes?: number;
+  /** Restrict ICE host ports, e.g. for a firewall rule on the gateway. */
+  icePortRange?: [number, number];
+  /** Gather IPv6 host candidates too. Default true (werift's default). */
+  iceUseIpv6?: boolean;
+  /** Gather IPv4 host candidates. Default true. */
+  iceUseIpv4?: boolean;
+  /** Extra addresses to announce as host candidates (e.g. a NAT's public address). */
+  iceAdditionalHostAddresses?: string[];
+  /** Bind ICE sockets to these local addresses (werift's `iceInterfaceAddresses`). */
+  iceInterfaceAddresses?: PeerConfig['iceInterfaceAddresses'];
+}
+
+let tuning: WeriftTuningReport | undefined;
+
+/** Report of the werift patches applied in this process (after the first createPeerConnection). */
+export function peerTuningReport(): WeriftTuningReport | undefined {
+  return tuning;
+}
+
+export function createPeerConnection(options: PeerConnectionOptions): RTCPeerConnection {
+  if (!Array.isArray(options.iceServers)) throw new TypeError('iceServers must be an array (possibly empty)');
+  const maxMessageSize = options.maxMessageSize ?? POSTERN_MAX_MESSAGE_SIZE;
+  if (!Number.isInteger(maxMessageSize) || maxMessageSize <= 0) throw new RangeError('maxMessageSize must be a positive integer');
+  tuning = applyWeriftTuning({
+    ...(options.udpBufferBytes !== undefined ? { udpBufferBytes: options.udpBufferBytes } : {}),
+    // A diagnostic and benchmark switch (test/bench/tunnel's "unpatched" row): werift as shipped,
+    // except that it still never sends STUN to a third party.
+    ...(globalThis.process?.env?.['POSTERN_WERIFT_TUNING'] === 'off' ? { only: ['ice-no-implicit-stun'] as const } : {}),
+  });
+
+  const config: Partial<PeerConfig> = {
+    // Always explicit (a copy), so werift's default Google STUN entry is replaced, never merged.
+    iceServers: options.iceServers.map((s) => ({ ...s, urls: Array.isArray(s.urls) ? [...s.urls] : s.urls })),
+    iceTransportPolicy: options.iceTransportPolicy ?? 'all',
+    maxMessageSize,
+  };
+  if (options.icePortRange) config.icePortRange = options.icePortRange;
+  if (options.iceUseIpv6 !== undefined) config.iceUseIpv6 = options.iceUseIpv6;
+  if (options.iceUseIpv4 !== undefined) config.iceUseIpv4 = options.iceUseIpv4;
+  if (options.iceAdditionalHostAddresses) config.iceAdditionalHostAddresses = [...options.iceAdditionalHostAddresses];
+  if (options.iceInterfaceAddresses) config.iceInterfaceAddresses = options.iceInterfaceAddresses;
+  const pc = new RTCPeerConnection(config);
+  // Belt and braces: if werift ever merged instead of replacing, fail loudly rather than leak.
+  const configured = pc.getConfiguration().iceServers;
+  if (configured.length !== options.iceServers.length) {
+    void pc.close();
+    throw new Error('werift did not take the ICE server list as given');
+  }
+  return pc;
+}
+
+/**
+ * For non-trickle signalling: resolves once ICE gathering is complete (then
+ * `pc.localDescription` carries every candidate), or after `timeoutMs` with whatever was
+ * gathered so far. Call after `setLocalDescription`. Never rejects.
+ */
+export function waitForIceGatheringComplete(pc: RTCPeerConnection, timeoutMs: number): Promise<'complete' | 'timeout'> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve('complete');
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (how: 'complete' | 'timeout') => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sub.unSubscribe();
+      resolve(how);
+    };
+    const sub = pc.iceGatheringStateChange.subscribe((state) => {
+      if (state === 'complete') finish('complete');
+    });
+    const timer = setTimeout(() => finish(pc.iceGatheringState === 'complete' ? 'complete' : 'timeout'), Math.max(0, timeoutMs));
+    // The state may have changed between the first check and the subscription.
+    if (pc.iceGatheringState === 'complete') finish('complete');
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * `webrtc-session {recordUid, configurationUid, sessionId, offer, iceServers}`: a vault wants a
+ * tunnel to the resource `recordUid`. The offer is sealed with the resource's signalling key
+ * (core/protocol/webrtc-signalling.ts), so the gateway fetches the resource itself, opens the
+ * offer, answers with werift and returns the sealed answer. The Router relays ciphertext only;
+ * `iceServers` are the gateway's own short-lived TURN credentials from the Router.
+ */
+import { z } from 'zod';
+import { PosternError } from '../../core/errors.ts';
+import { uid } from '../../core/protocol/vault-api.ts';
+import { isResourceRecordType } from '../../core/records/index.ts';
+import { parseParams, type ActionHandler } from './action.ts';
+
+const iceServer = z.object({
+  urls: z.array(z.string().regex(/^turns?:/, 'expected turn: or turns: URLs').max(512)).min(1).max(8),
+  username: z.string().max(256),
+  credential: z.string().max(256),
+});
+
+const paramsSchema = z.object({
+  recordUid: uid(),
+  configurationUid: uid(),
+  sessionId: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+  offer: z.string().min(1).max(32_768),
+  iceServers: z.array(iceServer).max(4).default([]),
+});
+
+export const webrtcSession: ActionHandler = async (params, ctx) => {
+  const parsed = parseParams('webrtc-session', paramsSchema, params);
+  if (!parsed.ok) return parsed.reply;
+  const p = parsed.value;
+  let records;
+  try {
+    records = await ctx.secrets.getSecrets([p.recordUid, p.configurationUid]);
+  } catch (err) {
+    if (err instanceof PosternError && err.code === 'not_allowed') return { code: 'not_allowed', message: `Resource ${p.recordUid} or PAM configuration ${p.configurationUid} is not shared with this gateway's application.` };
+    throw err;
+  }
+  const resource = records.find((r) => r.uid === p.recordUid);
+  const configuration = records.find((r) => r.uid === p.configurationUid);
+  if (!resource) return { code: 'not_allowed', message: `Resource ${p.recordUid} is not shared with this gateway's application.` };
+  if (!configuration || configuration.type !== 'pamConfiguration') return { code: 'not_allowed', message: `PAM configuration ${p.configurationUid} is not shared with this gateway's application.` };
+  if (!isResourceRecordType(resource.type)) return { code: 'bad_request', message: `Record ${p.recordUid} is a ${resource.type}; tunnels go to a pamMachine, pamDatabase or pamDirectory.` };
+  const config = configuration.data.fields as { gatewayUid?: string; features?: { tunneling?: boolean }; portMapping?: string[] };
+  if (config.features?.tunneling !== true) return { code: 'not_allowed', message: `Tunneling is not enabled on PAM configuration ${p.configurationUid}.` };
+  const self = ctx.gatewayUid();
+  if (self && config.gatewayUid && config.gatewayUid !== self) return { code: 'not_allowed', message: `PAM configuration ${p.configurationUid} names another gateway.` };
+  const fields = resource.data.fields as { hostname?: unknown; port?: unknown; trafficEncryptionSeed?: unknown; pamSettings?: { allowTunneling?: boolean } };
+  if (fields.pamSettings?.allowTunneling === false) return { code: 'not_allowed', message: `Tunneling is turned off on resource ${p.recordUid} (pamSettings.allowTunneling).` };
+  try {
+    const { sealedAnswer, target } = await ctx.tunnels.answer({
+      resourceUid: p.recordUid,
+      resource: fields,
+      portMapping: config.portMapping ?? [],
+      sessionId: p.sessionId,
+      sealedOffer: p.offer,
+      iceServers: p.iceServers,
+    });
+    ctx.logger.info({ sessionId: p.sessionId, resourceUid: p.recordUid, target: `${target.host}:${target.port}` }, 'tunnel session answered');
+    return { code: 'ok', data: { answer: sealedAnswer } };
+  } catch (err) {
+    if (!(err instanceof PosternError)) throw err;
+    ctx.logger.warn({ sessionId: p.sessionId, resourceUid: p.recordUid, code: err.code }, 'tunnel session refused');
+    const code = err.code === 'not_allowed' ? 'not_allowed' : err.code === 'bad_state' ? 'bad_state' : 'bad_request';
+    return { code, message: `${err.code}: ${ctx.scrubber.scrub(err.message)}` };
+  }
+};
