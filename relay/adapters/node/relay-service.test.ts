@@ -5,7 +5,7 @@
  * turnutils_uclient over TCP, and IPv6 on ::1. No timing assertions: timeouts only turn a lost
  * answer into a failure instead of a hang.
  */
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -20,10 +20,10 @@ import { issueTurnCredentials } from '../../stun/credentials.ts';
 import { buildStunMessage, newTransactionId } from '../../stun/message.ts';
 import { startRelay, type Relay } from './relay-service.ts';
 import { echoPeer, errorCode, TurnTestClient, type TestTransport } from './turn-test-client.ts';
+import { runUclient, UCLIENT } from './uclient.ts';
 
 const SECRET = 'service-test-secret-0123456789';
 const REALM = 'relay.test';
-const UCLIENT = spawnSync('sh', ['-c', 'command -v turnutils_uclient']).stdout?.toString().trim() ?? '';
 const HAS_IPV6_LOOPBACK = Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === '::1'));
 
 function creds(userId = 'alice', ttl = 600, now = Date.now()) {
@@ -266,14 +266,10 @@ describe('relay service: TURN over TCP and TLS', () => {
   it.skipIf(!UCLIENT)(uclientTest, async () => {
     const { username, password } = creds('uclient-tcp');
     const args = ['-t', '-s', '-c', '-y', '-u', username, '-w', password, '-n', '20', '-l', '500', '-m', '2', '-p', String(addr(open, 'tcp').port), '127.0.0.1'];
-    const output = await new Promise<string>((resolve, reject) => {
-      execFile(UCLIENT, args, { timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stdout}${stderr}`)) : resolve(`${stdout}${stderr}`)));
-    });
-    const lost = /Total lost packets (\d+)/.exec(output);
-    const totals = /start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)/.exec(output);
-    expect(lost?.[1], output).toBe('0');
-    expect(Number(totals?.[1]), output).toBeGreaterThan(0);
-    expect(totals?.[2], output).toBe(totals?.[1]);
+    const run = await runUclient(args);
+    expect(run.lost, run.output).toBe(0);
+    expect(run.sent, run.output).toBeGreaterThan(0);
+    expect(run.received, run.output).toBe(run.sent);
   }, 90_000);
 });
 
