@@ -1,0 +1,426 @@
+/**
+ * Benchmark: one ordered werift data channel on loopback, unpatched werift against Postern's
+ * tuned werift (core/webrtc/werift-tuning.ts), moving --size MiB as 64 KiB and 16 KiB messages.
+ * It measures; it asserts nothing.
+ *
+ *   npx tsx test/bench/tunnel/datachannel.ts [--size 256] [--msg 65536,16384]
+ *        [--variants unpatched,patched,+patch+patch] [--mode two-process|one-process|both]
+ *        [--repeat 1] [--timeout 120] [--high 4194304] [--low 1048576] [--cpu-prof DIR]
+ *   (BENCH_DEBUG=1 prints the sender's SCTP state every 500 ms; --cpu-prof DIR writes one
+ *   V8 CPU profile per process under DIR/<variant>-<msg>-<role>/)
+ *
+ * Each run uses fresh processes (patches are per process): in `two-process` mode the sender
+ * (the CLI's role, offerer) and the receiver (the gateway's role, answerer) are separate child
+ * processes signalling through this runner over IPC, like real life; in `one-process` mode
+ * both peers share one child. The sender keeps `bufferedAmount` under --high and waits for
+ * `bufferedamountlow` (threshold --low) — with a 50 ms poll as a safety net so that a missing
+ * event shows as a slow run, not a hang; "low-polls" counts polls that found the queue at or
+ * under the low mark without the event having fired (i.e. missed events).
+ *
+ * Columns: MB/s (10^6 bytes per second, first send to last byte delivered); CPU% = CPU time
+ * of both peers' processes / wall time (100% = one core); MB per CPU-s = bytes delivered per
+ * CPU-second of the busier process (what a dedicated core per peer would carry — the number to
+ * compare on a loaded machine); datagrams sent (both directions);
+ * DATA retransmissions (chunks sent more than once) and T3 timeouts, counted on the sender's
+ * SCTP association; "verified" = every message arrived in order with the right length and
+ * sequence stamp (the unit tests check full byte equality).
+ *
+ * Variants: `unpatched` = werift as shipped (only the patch that stops werift sending STUN to
+ * Google is applied, it has no effect on the data path; max-message-size stays werift's 64 KiB);
+ * `patched` = every patch; any other name is read as `+name1+name2` = only those patches (plus
+ * the STUN one), to measure them one at a time, e.g.
+ * `--variants unpatched,+udp-socket-buffers+sctp-send-completion,patched`.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const SELF = fileURLToPath(import.meta.url);
+
+interface RunSpec {
+  variant: string;
+  patches: string[] | 'all';
+  size: number;
+  msg: number;
+  high: number;
+  low: number;
+  timeoutMs: number;
+}
+
+interface SenderResult {
+  startedAt: number;
+  cpuMs: number;
+  datagrams: number;
+  retransmits: number;
+  t3: number;
+  polls: number;
+  sent: number;
+  tuning: unknown;
+}
+interface ReceiverResult {
+  endedAt: number;
+  firstAt: number;
+  cpuMs: number;
+  datagrams: number;
+  received: number;
+  verified: boolean;
+  error?: string;
+}
+
+// ------------------------------------------------------------------------------------------
+// child side
+// ------------------------------------------------------------------------------------------
+
+async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): Promise<void> {
+  const send = (m: unknown) => process.send!(m);
+  const { peerFor, instrument } = await setupPeers(spec);
+  const inbox: any[] = [];
+  let waiter: ((m: any) => void) | undefined;
+  process.on('message', (m: any) => {
+    if (waiter) {
+      const w = waiter;
+      waiter = undefined;
+      w(m);
+    } else inbox.push(m);
+  });
+  const next = () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise<any>((r) => (waiter = r)));
+
+  if (role === 'both') {
+    const a = peerFor();
+    const b = peerFor();
+    const { connectPair } = await import('../../../core/webrtc/loopback.ts');
+    const { offererChannel, answererChannel } = await connectPair(a, b);
+    const recv = receive(answererChannel, spec, instrument(b));
+    const s = await sendAll(offererChannel, spec, instrument(a));
+    const r = await recv;
+    send({ type: 'result', sender: s, receiver: r });
+  } else if (role === 'sender') {
+    const { waitForIceGatheringComplete } = await import('../../../core/webrtc/peer.ts');
+    const pc = peerFor();
+    const channel = pc.createDataChannel('tunnel', { ordered: true });
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForIceGatheringComplete(pc, 5000);
+    send({ type: 'offer', sdp: pc.localDescription });
+    const answer = await next();
+    await pc.setRemoteDescription(answer.sdp);
+    await new Promise<void>((r) => (channel.readyState === 'open' ? r() : channel.stateChanged.subscribe((s) => s === 'open' && r())));
+    await next(); // receiver ready
+    const s = await sendAll(channel, spec, instrument(pc));
+    send({ type: 'result', sender: s });
+  } else {
+    const { waitForIceGatheringComplete } = await import('../../../core/webrtc/peer.ts');
+    const pc = peerFor();
+    const channelP = new Promise<any>((r) => pc.onDataChannel.subscribe(r));
+    const offer = await next();
+    await pc.setRemoteDescription(offer.sdp);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await waitForIceGatheringComplete(pc, 5000);
+    send({ type: 'answer', sdp: pc.localDescription });
+    const channel = await channelP;
+    const recv = receive(channel, spec, instrument(pc));
+    send({ type: 'ready' });
+    send({ type: 'result', receiver: await recv });
+  }
+  // Let the IPC flush, then leave without a graceful close (not measured).
+  setTimeout(() => process.exit(0), 50);
+}
+
+async function setupPeers(spec: RunSpec) {
+  const { applyWeriftTuning } = await import('../../../core/webrtc/werift-tuning.ts');
+  const { createPeerConnection } = await import('../../../core/webrtc/peer.ts');
+  const only = spec.patches === 'all' ? undefined : (['ice-no-implicit-stun', ...spec.patches] as any);
+  const tuning = applyWeriftTuning(only ? { only } : {});
+  const unpatched = spec.patches !== 'all' && spec.patches.length === 0;
+  const peerFor = () =>
+    createPeerConnection({
+      iceServers: [],
+      iceUseIpv6: false,
+      // werift's own default for the unpatched baseline; messages here are ≤ 64 KiB anyway.
+      ...(unpatched ? { maxMessageSize: 65536 } : {}),
+    });
+  // Count datagrams and retransmissions by wrapping instance methods (bench only).
+  const instrument = (pc: any) => {
+    const stats = { datagrams: 0, retransmits: 0, t3: 0, tuning };
+    const hook = () => {
+      const sctp = pc.sctpTransport?.sctp;
+      if (!sctp || sctp.__benchHooked) return !!sctp;
+      sctp.__benchHooked = true;
+      const sendChunk = sctp.sendChunk.bind(sctp);
+      sctp.sendChunk = (chunk: any) => {
+        if (chunk.type === 0 && chunk.sentCount > 1) stats.retransmits++;
+        return sendChunk(chunk);
+      };
+      const t3 = sctp.timer3Expired;
+      sctp.timer3Expired = () => {
+        stats.t3++;
+        return t3();
+      };
+      const ice = pc.iceTransports?.[0]?.connection;
+      const p = ice?.nominated?.protocol?.transport;
+      if (p) {
+        const s = p.socket;
+        const orig = s.send;
+        s.send = function (...args: any[]) {
+          stats.datagrams++;
+          return orig.apply(this, args);
+        };
+      }
+      return true;
+    };
+    hook();
+    return { stats, hook };
+  };
+  return { peerFor, instrument };
+}
+
+function stamp(buf: Buffer, seq: number) {
+  buf.writeUInt32BE(seq, 0);
+  buf.writeUInt32BE(seq ^ 0x5a5a5a5a, buf.length - 4);
+}
+
+async function sendAll(channel: any, spec: RunSpec, inst: { stats: any; hook: () => boolean }): Promise<SenderResult> {
+  inst.hook();
+  channel.bufferedAmountLowThreshold = spec.low;
+  const count = Math.ceil(spec.size / spec.msg);
+  const template = Buffer.alloc(spec.msg, 0xab);
+  let polls = 0;
+  let lowWaiter: (() => void) | undefined;
+  channel.bufferedAmountLow.subscribe(() => {
+    const w = lowWaiter;
+    lowWaiter = undefined;
+    w?.();
+  });
+  const cpu0 = process.cpuUsage();
+  const startedAt = Date.now();
+  let sent = 0;
+  const debug = process.env.BENCH_DEBUG
+    ? setInterval(() => {
+        const s = channel.sctp?.sctp;
+        console.error(`[sender ${Date.now() - startedAt} ms] sent ${(sent / 1e6).toFixed(1)} MB buffered ${channel.bufferedAmount} cwnd ${s?.cwnd} flight ${s?.flightSize} outQ ${s?.outboundQueue?.length} sentQ ${s?.sentQueue?.length} peerRwnd ${s?.peerRwnd} srtt ${s?.srtt?.toFixed?.(4)} rto ${s?.rto}`);
+      }, 500)
+    : undefined;
+  for (let seq = 0; seq < count; seq++) {
+    while (channel.bufferedAmount > spec.high) {
+      const gotEvent = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => {
+          lowWaiter = undefined;
+          resolve(false);
+        }, 50);
+        lowWaiter = () => {
+          clearTimeout(t);
+          resolve(true);
+        };
+      });
+      // A missed bufferedamountlow: the queue fell to the low mark but no event came.
+      if (!gotEvent && channel.bufferedAmount <= spec.low) polls++;
+      if (Date.now() - startedAt > spec.timeoutMs) break;
+    }
+    if (Date.now() - startedAt > spec.timeoutMs) break;
+    const buf = Buffer.from(template); // a fresh buffer per message, as a tunnel would have
+    stamp(buf, seq);
+    channel.send(buf);
+    sent += buf.length;
+  }
+  // Wait until the receiver says done (the runner kills us) or our queue drains.
+  while (channel.bufferedAmount > 0 && Date.now() - startedAt < spec.timeoutMs) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300));
+  if (debug) clearInterval(debug);
+  const cpu = process.cpuUsage(cpu0);
+  return { startedAt, cpuMs: (cpu.user + cpu.system) / 1000, polls, sent, ...inst.stats };
+}
+
+function receive(channel: any, spec: RunSpec, inst: { stats: any; hook: () => boolean }): Promise<ReceiverResult> {
+  const count = Math.ceil(spec.size / spec.msg);
+  let received = 0;
+  let seq = 0;
+  let verified = true;
+  let firstAt = 0;
+  const cpu0 = process.cpuUsage();
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const finish = (error?: string) => {
+      clearInterval(watchdog);
+      inst.hook();
+      const cpu = process.cpuUsage(cpu0);
+      resolve({ endedAt: Date.now(), firstAt, cpuMs: (cpu.user + cpu.system) / 1000, datagrams: inst.stats.datagrams, received, verified: verified && !error, ...(error ? { error } : {}) });
+    };
+    // Stop at the deadline; a stalled transfer reports what arrived.
+    const watchdog = setInterval(() => {
+      inst.hook();
+      if (Date.now() - started > spec.timeoutMs + 5000) finish(`timeout after ${received} bytes`);
+    }, 200);
+    channel.onMessage.subscribe((m: Buffer) => {
+      if (!firstAt) firstAt = Date.now();
+      if (m.length !== spec.msg || m.readUInt32BE(0) !== seq || m.readUInt32BE(m.length - 4) !== (seq ^ 0x5a5a5a5a) >>> 0) verified = false;
+      seq++;
+      received += m.length;
+      if (seq === count) finish();
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------------------
+// runner side
+// ------------------------------------------------------------------------------------------
+
+function spawnChild(role: string, spec: RunSpec, cpuProfDir?: string): ChildProcess {
+  const execArgv = ['--import', 'tsx'];
+  // One directory per process (the tsx loader thread writes its own profile next to the main one).
+  if (cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${spec.variant.replace(/[^a-z0-9+-]/gi, '_')}-${spec.msg}-${role}`);
+  return fork(SELF, ['--child', role, '--spec', JSON.stringify(spec)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function onMessage(child: ChildProcess): () => Promise<any> {
+  const inbox: any[] = [];
+  const waiters: ((m: any) => void)[] = [];
+  child.on('message', (m) => {
+    const w = waiters.shift();
+    if (w) w(m);
+    else inbox.push(m);
+  });
+  child.on('exit', (code) => {
+    for (const w of waiters.splice(0)) w({ type: 'exit', code });
+    inbox.push({ type: 'exit', code });
+  });
+  return () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise((r) => waiters.push(r)));
+}
+
+interface Row {
+  mode: string;
+  variant: string;
+  msg: number;
+  mbps: number;
+  cpu: number;
+  mbPerCpuS: number;
+  datagrams: number;
+  retransmits: number;
+  t3: number;
+  polls: number;
+  verified: boolean;
+  note: string;
+}
+
+async function runOne(mode: 'two-process' | 'one-process', spec: RunSpec, cpuProfDir?: string): Promise<Row> {
+  const hardDeadline = spec.timeoutMs + 30_000;
+  const kill: ChildProcess[] = [];
+  const guard = setTimeout(() => kill.forEach((c) => c.kill('SIGKILL')), hardDeadline);
+  try {
+    let s: SenderResult;
+    let r: ReceiverResult;
+    if (mode === 'one-process') {
+      const c = spawnChild('both', spec, cpuProfDir);
+      kill.push(c);
+      const next = onMessage(c);
+      const m = await next();
+      if (m.type !== 'result') throw new Error(`child: ${JSON.stringify(m)}`);
+      s = m.sender;
+      r = m.receiver;
+      // one process: CPU of both peers is the process's CPU (count it once).
+      r = { ...r, cpuMs: 0 };
+      s = { ...s, cpuMs: Math.max(s.cpuMs, m.receiver.cpuMs) };
+      await new Promise((res) => c.once('exit', res));
+    } else {
+      const sender = spawnChild('sender', spec, cpuProfDir);
+      const receiver = spawnChild('receiver', spec, cpuProfDir);
+      kill.push(sender, receiver);
+      const fromS = onMessage(sender);
+      const fromR = onMessage(receiver);
+      const offer = await fromS();
+      if (offer.type !== 'offer') throw new Error(`sender: ${JSON.stringify(offer)}`);
+      receiver.send(offer);
+      const answer = await fromR();
+      if (answer.type !== 'answer') throw new Error(`receiver: ${JSON.stringify(answer)}`);
+      sender.send(answer);
+      const ready = await fromR();
+      if (ready.type !== 'ready') throw new Error(`receiver: ${JSON.stringify(ready)}`);
+      sender.send(ready);
+      const [ms, mr] = await Promise.all([fromS(), fromR()]);
+      if (ms.type !== 'result' || mr.type !== 'result') throw new Error(`children: ${JSON.stringify([ms, mr])}`);
+      s = ms.sender;
+      r = mr.receiver;
+      await Promise.all([sender, receiver].map((c) => (c.exitCode === null ? new Promise((res) => c.once('exit', res)) : undefined)));
+    }
+    const wallMs = Math.max(1, r.endedAt - s.startedAt);
+    return {
+      mode,
+      variant: spec.variant,
+      msg: spec.msg,
+      mbps: r.received / 1e6 / (wallMs / 1000),
+      cpu: ((s.cpuMs + r.cpuMs) / wallMs) * 100,
+      // What one dedicated core per peer would carry: bytes per CPU-second of the busier process
+      // (one-process mode: of the single process). Robust to other load on the machine.
+      mbPerCpuS: r.received / 1e6 / (Math.max(s.cpuMs, r.cpuMs) / 1000),
+      datagrams: s.datagrams + r.datagrams,
+      retransmits: s.retransmits,
+      t3: s.t3,
+      polls: s.polls,
+      verified: r.verified && r.received === spec.size,
+      note: r.error ?? '',
+    };
+  } finally {
+    clearTimeout(guard);
+    for (const c of kill) if (c.exitCode === null) c.kill('SIGKILL');
+  }
+}
+
+async function runnerMain(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      size: { type: 'string', default: '256' },
+      msg: { type: 'string', default: '65536,16384' },
+      variants: { type: 'string', default: 'unpatched,patched' },
+      mode: { type: 'string', default: 'two-process' },
+      repeat: { type: 'string', default: '1' },
+      timeout: { type: 'string', default: '120' },
+      high: { type: 'string', default: String(4 * 1024 * 1024) },
+      low: { type: 'string', default: String(1024 * 1024) },
+      'cpu-prof': { type: 'string' },
+    },
+  });
+  const size = Math.round(Number(values.size) * 1024 * 1024);
+  const msgs = values.msg!.split(',').map(Number);
+  const modes = values.mode === 'both' ? (['two-process', 'one-process'] as const) : [values.mode as 'two-process' | 'one-process'];
+  const cpuProf = values['cpu-prof'];
+  if (cpuProf) mkdirSync(cpuProf, { recursive: true });
+  const rows: Row[] = [];
+  console.log(`werift data channel, ${values.size} MiB per run, loopback, node ${process.version}`);
+  for (const mode of modes) {
+    for (const variant of values.variants!.split(',')) {
+      const patches = variant === 'patched' ? 'all' : variant === 'unpatched' ? [] : variant.split('+').filter(Boolean);
+      for (const msg of msgs) {
+        for (let i = 0; i < Number(values.repeat); i++) {
+          const spec: RunSpec = { variant, patches, size, msg, high: Number(values.high), low: Number(values.low), timeoutMs: Number(values.timeout) * 1000 };
+          let row: Row;
+          try {
+            row = await runOne(mode, spec, cpuProf);
+          } catch (e) {
+            row = { mode, variant, msg, mbps: 0, cpu: 0, mbPerCpuS: 0, datagrams: 0, retransmits: 0, t3: 0, polls: 0, verified: false, note: String(e).slice(0, 80) };
+          }
+          rows.push(row);
+          console.log(fmt(row));
+        }
+      }
+    }
+  }
+  console.log('\n| mode | variant | msg | MB/s | CPU% | MB per CPU-s | datagrams | DATA rtx | T3 | low-polls | ok | note |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(fmt(r));
+}
+
+function fmt(r: Row): string {
+  return `| ${r.mode} | ${r.variant} | ${r.msg / 1024} KiB | ${r.mbps.toFixed(1)} | ${r.cpu.toFixed(0)} | ${r.mbPerCpuS.toFixed(1)} | ${r.datagrams} | ${r.retransmits} | ${r.t3} | ${r.polls} | ${r.verified ? 'yes' : 'NO'} | ${r.note} |`;
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === '--child') {
+  childMain(argv[1] as 'sender' | 'receiver' | 'both', JSON.parse(argv[3]!)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  runnerMain().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
