@@ -12,8 +12,8 @@ const DEFAULT_REMOTE_MAX_MESSAGE_SIZE = 65_536;
 export function frameChannelOf(dc: RTCDataChannel): FrameChannel {
   let closed = dc.readyState === 'closed';
   const closeCallbacks: (() => void)[] = [];
+  // Each callback runs once: splice empties the list, so a second close finds nothing to call.
   const fireClose = () => {
-    if (closed && closeCallbacks.length === 0) return;
     closed = true;
     for (const cb of closeCallbacks.splice(0)) cb();
   };

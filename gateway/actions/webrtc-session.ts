@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { PosternError } from '../../core/errors.ts';
 import { uid } from '../../core/protocol/vault-api.ts';
+import { isSignallingSessionId } from '../../core/protocol/webrtc-signalling.ts';
 import { isResourceRecordType } from '../../core/records/index.ts';
 import { parseParams, type ActionHandler } from './action.ts';
 
@@ -20,7 +21,7 @@ const iceServer = z.object({
 const paramsSchema = z.object({
   recordUid: uid(),
   configurationUid: uid(),
-  sessionId: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+  sessionId: z.string().refine(isSignallingSessionId, 'expected a signalling session id'),
   offer: z.string().min(1).max(32_768),
   iceServers: z.array(iceServer).max(4).default([]),
 });

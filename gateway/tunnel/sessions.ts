@@ -15,8 +15,7 @@ import {
   type SignallingAnswer,
 } from '../../core/protocol/webrtc-signalling.ts';
 import { parsePortMappingEntry } from '../../core/records/index.ts';
-import type { TunnelTarget } from '../../core/tunnel/mux.ts';
-import { TunnelMux } from '../../core/tunnel/mux.ts';
+import { TunnelMux, type TunnelTarget } from '../../core/tunnel/mux.ts';
 import { frameChannelOf } from '../../core/webrtc/datachannel.ts';
 import { createPeerConnection, waitForIceGatheringComplete, type RTCIceServer, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
 import { ReplayGuard } from './replay-guard.ts';
@@ -67,8 +66,9 @@ export function allowedTargets(resource: AnswerRequest['resource'], portMapping:
   }
   const targets: TunnelTarget[] = [{ host, port }];
   for (const entry of portMapping) {
-    if (!parsePortMappingEntry(entry)) continue;
-    const mapped = Number(entry.split('=')[0]);
+    const canonical = parsePortMappingEntry(entry); // "2222=ssh", or undefined when malformed
+    if (!canonical) continue;
+    const mapped = Number(canonical.split('=')[0]);
     if (!targets.some((t) => t.port === mapped)) targets.push({ host, port: mapped });
   }
   return targets;

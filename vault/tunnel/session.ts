@@ -45,16 +45,12 @@ export interface TunnelSession {
   close(reason?: string): Promise<void>;
 }
 
-export class TunnelSetupError extends PosternError {}
-
-function fail(outcome: ActionOutcome): never {
-  const hints: Partial<Record<ActionOutcome['code'], string>> = {
-    controller_down: 'The gateway is not connected to the Router (`postern gateway list`).',
-    timeout: 'The gateway did not answer in time.',
-  };
-  const message = [`The gateway did not open the tunnel: ${outcome.message ?? outcome.code}`.replace(/\.?$/, '.'), hints[outcome.code]].filter(Boolean).join(' ');
-  const code = outcome.code === 'ok' ? 'internal' : outcome.code === 'controller_down' || outcome.code === 'wrong_instance' ? 'bad_state' : outcome.code === 'timeout' ? 'bad_state' : outcome.code;
-  throw new TunnelSetupError(code, message, { actionCode: outcome.code, ...(outcome.gatewayUid ? { gatewayUid: outcome.gatewayUid } : {}) });
+/** The gateway (or the Router on its behalf) answered the `webrtc-session` action with something other than ok. */
+export class TunnelRefused extends Error {
+  constructor(readonly outcome: ActionOutcome) {
+    super(outcome.message ?? outcome.code);
+    this.name = 'TunnelRefused';
+  }
 }
 
 /** The resource's seed, adding one (an edit) when a record made before tunnels has none. */
@@ -72,11 +68,11 @@ async function signallingSeed(vault: VaultClient, resourceUid: string, data: Rec
   }
 }
 
+/** The ICE candidate types of the selected pair, e.g. "host→host" or "relay→relay". */
 function selectedPath(pc: RTCPeerConnection): string {
-  // werift exposes the nominated pair on its ICE transport; types tell direct (host/srflx) from relayed.
-  const pair = (pc as unknown as { iceTransports?: { connection?: { nominated?: { localCandidate?: { type?: string }; remoteCandidate?: { type?: string } } } }[] }).iceTransports?.[0]?.connection?.nominated;
-  if (!pair) return 'unknown';
-  return `${pair.localCandidate?.type ?? '?'}→${pair.remoteCandidate?.type ?? '?'}`;
+  const pair = pc.iceTransports[0]?.getSelectedCandidatePair();
+  const type = (c: { candidate: string }) => / typ (\w+)/.exec(c.candidate)?.[1] ?? '?';
+  return pair ? `${type(pair.local)}→${type(pair.remote)}` : 'unknown';
 }
 
 export async function openTunnelSession(vault: VaultClient, options: TunnelSessionOptions): Promise<TunnelSession> {
@@ -107,7 +103,7 @@ export async function openTunnelSession(vault: VaultClient, options: TunnelSessi
 
     progress('asking the gateway (through the Router, end-to-end encrypted)');
     const outcome = await vault.sendAction({ action: 'webrtc-session', recordUid: options.resourceUid, configurationUid, params: { sessionId, offer } });
-    if (outcome.code !== 'ok') fail(outcome);
+    if (outcome.code !== 'ok') throw new TunnelRefused(outcome);
     const sealedAnswer = (outcome.data as { answer?: unknown } | undefined)?.answer;
     const answer = openSignallingAnswer(key, options.resourceUid, sessionId, sealedAnswer);
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.description.sdp });

@@ -14,6 +14,7 @@ import { integerIn } from '../flags.ts';
 import { isoTime, UsageError, type CliIo } from '../output.ts';
 import { resolveRecordUid } from '../resolve.ts';
 import { withVault } from '../session.ts';
+import { actionFailure } from './job.ts';
 import { stopSignal } from '../signals.ts';
 
 interface StartOptions {
@@ -49,7 +50,7 @@ const show = (t: TunnelTarget) => (t.host.includes(':') ? `[${t.host}]:${t.port}
 async function start(ctx: CliContext, record: string, options: StartOptions): Promise<void> {
   const remote = options.remote ? parseRemote(options.remote) : undefined;
   // Loaded here, not at the top: WebRTC (werift) would cost every other command its start-up time.
-  const [{ openTunnelSession }, { startTunnelListener }] = await Promise.all([import('../../tunnel/session.ts'), import('../../tunnel/local-listener.ts')]);
+  const [{ openTunnelSession, TunnelRefused }, { startTunnelListener }] = await Promise.all([import('../../tunnel/session.ts'), import('../../tunnel/local-listener.ts')]);
   await withVault(ctx, async (vault) => {
     const resourceUid = await resolveRecordUid(vault, record, { flag: 'RECORD', types: ['pamMachine', 'pamDatabase', 'pamDirectory'] });
     const configurationUid = options.config ? await resolveRecordUid(vault, options.config, { flag: '--config', types: ['pamConfiguration'] }) : undefined;
@@ -60,6 +61,8 @@ async function start(ctx: CliContext, record: string, options: StartOptions): Pr
       relayOnly: options.relayOnly,
       // With --json, stderr carries only the error document.
       progress: (line) => (ctx.out.json ? undefined : ctx.out.notice(`… ${line}`)),
+    }).catch((err: unknown) => {
+      throw err instanceof TunnelRefused ? actionFailure(err.outcome, 'The gateway did not open the tunnel') : err;
     });
     let listener;
     try {
