@@ -46,6 +46,17 @@ require_passwords_for_test_roles() {
   fi
 }
 
+# The tests also drive the client tools (psql through a tunnel, pg_dump for the zero-knowledge
+# check); a server that runs elsewhere (a container) may come without them.
+if ! command -v psql >/dev/null 2>&1 || ! command -v pg_dump >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing postgresql-client from Debian packages"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >&2 || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >&2; } || log "postgresql-client could not be installed"
+  else
+    log "psql/pg_dump missing and not root: tests that use them will fail"
+  fi
+fi
+
 for url in "${candidates[@]}"; do
   [ -n "$url" ] || continue
   if try_url "$url"; then require_passwords_for_test_roles; log "using the server at ${url%%@*}@…"; echo "$url"; exit 0; fi
