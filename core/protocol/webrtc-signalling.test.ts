@@ -76,6 +76,15 @@ describe('webrtc signalling', () => {
     expect(code(() => openSignallingOffer(key, resource, sessionId, sealSignalling(key, resource, bad), Date.now()))).toBe('bad_request');
   });
 
+  it('carries the largest SCTP packet a peer accepts, and refuses one outside 1228–16384', () => {
+    const o = { ...offer(), sctpMaxPacket: 16384 };
+    expect(openSignallingOffer(key, resource, o.sessionId, sealSignalling(key, resource, o), Date.now()).sctpMaxPacket).toBe(16384);
+    for (const sctpMaxPacket of [1227, 16385, 1500.5, -1]) {
+      const bad = { ...offer(), sctpMaxPacket };
+      expect(code(() => openSignallingOffer(key, resource, bad.sessionId, sealSignalling(key, resource, bad), Date.now())), String(sctpMaxPacket)).toBe('bad_request');
+    }
+  });
+
   it('refuses malformed or short seeds with advice', () => {
     expect(code(() => deriveSignallingKey('***', resource))).toBe('bad_state');
     expect(code(() => deriveSignallingKey('AAAA', resource))).toBe('bad_state');

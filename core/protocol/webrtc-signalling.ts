@@ -52,6 +52,13 @@ export function deriveSignallingKey(seed: string, resourceUid: string): Uint8Arr
 }
 
 const description = z.strictObject({ type: z.enum(['offer', 'answer']), sdp: z.string().min(1).max(MAX_SDP_CHARS) });
+/**
+ * The largest SCTP packet the sender accepts (bytes; 1,228 is what every WebRTC stack sends). A
+ * peer that names more may be probed for larger packets (core/webrtc/sctp-path-mtu.ts); one that
+ * names nothing never is. Not in SDP: no SDP attribute says it, and browsers close their data
+ * channel on a packet above their own limit.
+ */
+const sctpMaxPacket = z.number().int().min(1228).max(16384).optional();
 
 /** What the vault asks for: a connection to the record's target (or one it names) and its SDP. */
 export const signallingOfferSchema = z.strictObject({
@@ -59,6 +66,7 @@ export const signallingOfferSchema = z.strictObject({
   sessionId: z.string().regex(SESSION_ID),
   issuedAt: z.number().int().nonnegative(),
   description,
+  sctpMaxPacket,
 });
 export type SignallingOffer = z.infer<typeof signallingOfferSchema>;
 
@@ -68,6 +76,7 @@ export const signallingAnswerSchema = z.strictObject({
   description,
   /** What the gateway will dial when the vault names no target (shown to the user). */
   target: z.strictObject({ host: z.string().max(255), port: z.number().int().min(1).max(65535) }),
+  sctpMaxPacket,
 });
 export type SignallingAnswer = z.infer<typeof signallingAnswerSchema>;
 

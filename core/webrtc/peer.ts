@@ -10,10 +10,21 @@
  * - `applyWeriftTuning()` applied once per process (see ./werift-tuning.ts).
  */
 import { RTCPeerConnection, type PeerConfig, type RTCIceServer } from 'werift';
+import { MAX_SCTP_PACKET } from './path-mtu.ts';
 import { applyWeriftTuning, type WeriftTuningReport } from './werift-tuning.ts';
 
 export type { RTCIceServer };
 export { RTCPeerConnection };
+export { sctpPacketBytes, startSctpPathMtuDiscovery } from './werift-tuning.ts';
+export { DEFAULT_SCTP_PACKET } from './path-mtu.ts';
+
+/**
+ * The largest SCTP packet a Postern peer accepts (one DTLS record), declared to the other side
+ * in the sealed signalling so that it may probe the path up to it. Every werift build takes
+ * such packets (tuned or not: core/webrtc/werift-tuning.test.ts); Chromium does not, and is
+ * never probed.
+ */
+export const POSTERN_SCTP_MAX_PACKET = MAX_SCTP_PACKET;
 
 /** Chromium's advertised SCTP max-message-size. */
 export const POSTERN_MAX_MESSAGE_SIZE = 256 * 1024;

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { crc32c, RTCDtlsTransport, RTCSctpTransport, UdpTransport, type RTCDataChannel, type RTCPeerConnection } from 'werift';
 import { connectPair } from './loopback.ts';
-import { createPeerConnection, waitForIceGatheringComplete } from './peer.ts';
+import { createPeerConnection, POSTERN_SCTP_MAX_PACKET, sctpPacketBytes, startSctpPathMtuDiscovery, waitForIceGatheringComplete } from './peer.ts';
 import { applyWeriftTuning, gcmOpen, gcmSeal, PATCHES, sctpChecksum, tuningSettings } from './werift-tuning.ts';
 
 const open: RTCPeerConnection[] = [];
@@ -286,6 +286,8 @@ describe('end to end, werift ↔ werift, both patched', () => {
       expect((pc as any).dtlsTransports[0].dtls.__posternFast).toBe(true);
       expect((pc as any).sctpTransport.sctp.__posternSendWaiters).toBeDefined();
     }
+    // sctp-path-mtu: both peers are ours and on one host (the loopback link): 16 KiB packets.
+    expect(await Promise.all([startSctpPathMtuDiscovery(a, POSTERN_SCTP_MAX_PACKET), startSctpPathMtuDiscovery(b, POSTERN_SCTP_MAX_PACKET)])).toEqual([16384, 16384]);
     const data = randomBytes(8 * 1024 * 1024);
     const got = collect(answererChannel, data.length);
     const { lowEvents } = await sendPaced(offererChannel, data, 64 * 1024);
@@ -314,6 +316,8 @@ describe('end to end, werift ↔ werift, both patched', () => {
     // bufferedAmount drains progressively (werift only dropped it when the queue was empty)
     const distinct = new Set(amounts.filter((x) => x > 0 && x < total));
     expect(distinct.size).toBeGreaterThan(1);
+    // Nobody asked for path MTU discovery: werift's 1,228-byte packets, as with any other peer.
+    expect(sctpPacketBytes(a)).toBe(1228);
   }, 120_000);
 });
 
@@ -350,7 +354,7 @@ describe('interop: patched werift (this process) ↔ unpatched werift 0.24.4 (ch
     setTimeout(() => child?.kill(), 2000).unref();
   });
 
-  it('opens a channel and moves 8 MiB each way, byte-exact (patched sender and patched receiver)', async () => {
+  it('opens a channel, probes 16 KiB SCTP packets, and moves 8 MiB each way, byte-exact (patched sender and patched receiver)', async () => {
     const pc = peer(); // patched, the CLI's role: offerer
     const channel = pc.createDataChannel('tunnel', { ordered: true });
     await pc.setLocalDescription(await pc.createOffer());
@@ -360,6 +364,9 @@ describe('interop: patched werift (this process) ↔ unpatched werift 0.24.4 (ch
     await pc.setRemoteDescription(answer.sdp);
     await next('channel');
     await new Promise<void>((r) => (channel.readyState === 'open' ? r() : channel.stateChanged.subscribe((s) => s === 'open' && r())));
+    // Stock werift echoes a 16 KiB probe and takes 16 KiB DATA chunks: what POSTERN_SCTP_MAX_PACKET
+    // promises for every werift peer (a Postern gateway or CLI run with POSTERN_WERIFT_TUNING=off).
+    expect(await startSctpPathMtuDiscovery(pc, POSTERN_SCTP_MAX_PACKET)).toBe(16384);
 
     // patched → unpatched
     const total = 8 * 1024 * 1024;

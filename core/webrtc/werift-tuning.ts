@@ -30,6 +30,8 @@
  * patch is skipped and werift's own code runs.
  */
 import { Connection, crc32c, RTCDtlsTransport, RTCSctpTransport, UdpTransport } from 'werift';
+import { nodeHostNetwork, sctpPacketCeiling, DEFAULT_SCTP_PACKET } from './path-mtu.ts';
+import { adjustCongestionWindow, discoverPathMtu, pathMtuState, snapshotBeforeSack, takeProbeAck, userDataMax } from './sctp-path-mtu.ts';
 
 /** What was applied, by name, with a reason when a patch was skipped. */
 export interface WeriftTuningReport {
@@ -63,6 +65,7 @@ export const PATCHES = [
   'sctp-send-completion',
   'sctp-rto-min',
   'sctp-retransmit-scan',
+  'sctp-path-mtu',
 ] as const;
 export type PatchName = (typeof PATCHES)[number];
 
@@ -128,7 +131,7 @@ export function applyWeriftTuning(options: WeriftTuningOptions = {}): WeriftTuni
   // The SCTP association class is not exported by the bundle: these are installed on the
   // prototype of the first association an RTCSctpTransport creates (and per instance where
   // werift uses instance fields).
-  for (const name of ['sctp-packet-fastpath', 'sctp-sack-coalescing', 'sctp-tsn-tracking', 'sctp-send-completion', 'sctp-rto-min', 'sctp-retransmit-scan'] as const) {
+  for (const name of ['sctp-packet-fastpath', 'sctp-sack-coalescing', 'sctp-tsn-tracking', 'sctp-send-completion', 'sctp-rto-min', 'sctp-retransmit-scan', 'sctp-path-mtu'] as const) {
     attempt(name, patchSctpHook);
   }
   report = r;
@@ -411,6 +414,11 @@ function tuneAssociationUnsafe(sctp: any): void {
     if (enabled.has('sctp-send-completion')) patchSendCompletionProto(proto);
     if (enabled.has('sctp-packet-fastpath')) patchSctpPacketFastPath(proto);
     if (enabled.has('sctp-retransmit-scan')) patchRetransmitScan(proto);
+    if (enabled.has('sctp-path-mtu')) {
+      // Larger DATA chunks are cut by the send path that sctp-send-completion installs.
+      if (!enabled.has('sctp-send-completion')) throw new Error('sctp-path-mtu needs sctp-send-completion');
+      patchPathMtu(proto);
+    }
   }
   if (enabled.has('sctp-retransmit-scan') && proto === sctpProto) {
     const t3 = sctp.timer3Expired;
@@ -612,7 +620,6 @@ interface SendWaiter {
   last: any;
   resolve: () => void;
 }
-const USERDATA_MAX_LENGTH = 1200; // werift's fragment size (DTLS/UDP-safe on 1280-byte paths)
 
 function patchSendCompletionProto(proto: Proto): void {
   wrap(proto, 'transmitOnce', (original) =>
@@ -662,9 +669,10 @@ function installSendCompletion(sctp: any): void {
     { expiry, maxRetransmits, ordered }: { expiry?: number; maxRetransmits?: number; ordered?: boolean } = { expiry: undefined, maxRetransmits: undefined, ordered: true },
   ): Promise<void> {
     const streamSeqNum = ordered ? sctp.outboundStreamSeq[streamId] || 0 : 0;
-    const fragments = Math.ceil(userData.length / USERDATA_MAX_LENGTH);
+    const fragmentBytes = userDataMax(sctp); // 1,200 unless sctp-path-mtu confirmed more
+    const fragments = Math.ceil(userData.length / fragmentBytes);
     let last: any;
-    for (let fragment = 0, pos = 0; fragment < fragments; fragment++, pos += USERDATA_MAX_LENGTH) {
+    for (let fragment = 0, pos = 0; fragment < fragments; fragment++, pos += fragmentBytes) {
       const chunk = new DataChunkCtor(0, undefined);
       chunk.flags = ordered ? 0 : 4; // SCTP_DATA_UNORDERED
       if (fragment === 0) chunk.flags |= 2; // SCTP_DATA_FIRST_FRAG
@@ -673,7 +681,7 @@ function installSendCompletion(sctp: any): void {
       chunk.streamId = streamId;
       chunk.streamSeqNum = streamSeqNum;
       chunk.protocol = ppId;
-      chunk.userData = userData.subarray(pos, pos + USERDATA_MAX_LENGTH);
+      chunk.userData = userData.subarray(pos, pos + fragmentBytes);
       chunk.bookSize = chunk.userData.length;
       chunk.expiry = expiry;
       chunk.maxRetransmits = maxRetransmits;
@@ -901,7 +909,7 @@ function patchRetransmitScan(proto: Proto): void {
         return result;
       }
       // Nothing can be marked for retransmission: werift's loop over new chunks only.
-      const burstSize = this.fastRecoveryExit !== undefined ? 2 * USERDATA_MAX_LENGTH : 4 * USERDATA_MAX_LENGTH;
+      const burstSize = (this.fastRecoveryExit !== undefined ? 2 : 4) * userDataMax(this);
       const cwnd = Math.min(this.flightSize + burstSize, this.cwnd);
       while (this.outboundQueue.length > 0 && this.flightSize < cwnd && this.peerRwnd > 0) {
         const chunk = this.outboundQueue.shift();
@@ -924,4 +932,82 @@ function patchRetransmitScan(proto: Proto): void {
     },
     'retransmit-scan',
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// sctp-path-mtu
+//
+// werift: every DATA chunk carries at most 1,200 bytes, whatever the path, so a tunnel's
+// throughput is capped by packets per second (each packet: a DTLS record, a CRC32c and a UDP
+// send per side) long before bandwidth.
+// We: when the caller knows the peer accepts larger packets (`startSctpPathMtuDiscovery`, called
+// by the tunnel code once the channel is open, with the size the peer declared in the sealed
+// signalling) and the path's ceiling (./path-mtu.ts: the local link MTU towards every hop, or
+// POSTERN_WEBRTC_MAX_PACKET) allows more, probe with padded HEARTBEATs (./sctp-path-mtu.ts)
+// and, once the peer echoes one, cut DATA chunks to that size and count congestion control in
+// it. Probe acks are consumed before werift sees them. Never automatic: Chromium 156 closes
+// its data channel when a 16 KiB packet arrives (measured: core/webrtc/chromium-interop.test.ts),
+// so only a peer that said so is probed.
+// Standards: RFC 8899 §6.2.1 (SCTP PLPMTUD, HEARTBEAT-based probe), RFC 4960 §7.2 (cwnd in
+// MTU units). A peer that does not echo the probe (or a path that drops it) stays at 1,200.
+// ---------------------------------------------------------------------------------------------
+function patchPathMtu(proto: Proto): void {
+  wrap(
+    proto,
+    'receiveChunk',
+    (original) =>
+      function (this: any, chunk: any) {
+        if (takeProbeAck(this, chunk)) return Promise.resolve();
+        return original.call(this, chunk);
+      },
+    'path-mtu',
+  );
+  wrap(
+    proto,
+    'receiveSackChunk',
+    (original) =>
+      function (this: any, chunk: any) {
+        const before = snapshotBeforeSack(this);
+        const result = original.call(this, chunk); // cwnd changes happen before its first await
+        adjustCongestionWindow(this, before);
+        return result;
+      },
+    'path-mtu',
+  );
+}
+
+/**
+ * Probes the path of `pc`'s SCTP association up to `peerMaxPacket` (what the peer declared it
+ * accepts) and switches to the largest size acknowledged. Resolves with the SCTP packet size in
+ * use (DEFAULT_SCTP_PACKET when the patch is off, the peer declared nothing, the path gives no
+ * larger ceiling or no probe was echoed). Once per association; never rejects.
+ */
+export function startSctpPathMtuDiscovery(pc: unknown, peerMaxPacket: number | undefined): Promise<number> {
+  const sctp = (pc as { sctpTransport?: { sctp?: any } } | undefined)?.sctpTransport?.sctp;
+  if (!enabled.has('sctp-path-mtu') || !sctp || !peerMaxPacket) return Promise.resolve(DEFAULT_SCTP_PACKET);
+  if (sctp.__posternPathMtuStarted) return Promise.resolve(pathMtuState(sctp)?.packetBytes ?? DEFAULT_SCTP_PACKET);
+  sctp.__posternPathMtuStarted = true;
+  const ceiling = Math.min(pathCeiling(sctp), peerMaxPacket);
+  if (ceiling <= DEFAULT_SCTP_PACKET) return Promise.resolve(DEFAULT_SCTP_PACKET);
+  return discoverPathMtu(sctp, { ceiling }).catch(() => DEFAULT_SCTP_PACKET);
+}
+
+/** The SCTP packet size `pc` sends with (after `startSctpPathMtuDiscovery`). */
+export function sctpPacketBytes(pc: unknown): number {
+  const sctp = (pc as { sctpTransport?: { sctp?: any } } | undefined)?.sctpTransport?.sctp;
+  return pathMtuState(sctp)?.packetBytes ?? DEFAULT_SCTP_PACKET;
+}
+
+/** The ceiling for this association's selected ICE pair (see ./path-mtu.ts). */
+function pathCeiling(sctp: any): number {
+  const connection = (sctp.transport?.dtls ?? sctp.transport)?.iceTransport?.connection; // werift wraps the RTCDtlsTransport in a BridgeDtls
+  const pairs: any[] = connection?.candidatePairs ?? [];
+  const pair = pairs.find((p) => p.nominated) ?? pairs.find((p) => p.state === 3); // 3 = SUCCEEDED
+  const remoteAddress = pair?.remoteCandidate?.host;
+  if (typeof remoteAddress !== 'string') return DEFAULT_SCTP_PACKET;
+  const viaTurn = pair.localCandidate?.type === 'relay';
+  const turnServer = viaTurn ? connection.turnServer?.[0] : undefined;
+  if (viaTurn && typeof turnServer !== 'string') return DEFAULT_SCTP_PACKET;
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return sctpPacketCeiling({ remoteAddress, turnServer }, nodeHostNetwork(), env?.POSTERN_WEBRTC_MAX_PACKET);
 }

@@ -17,7 +17,7 @@ import {
 import { parsePortMappingEntry } from '../../core/records/index.ts';
 import { TunnelMux, type TunnelTarget } from '../../core/tunnel/mux.ts';
 import { frameChannelOf } from '../../core/webrtc/datachannel.ts';
-import { createPeerConnection, waitForIceGatheringComplete, type RTCIceServer, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
+import { createPeerConnection, POSTERN_SCTP_MAX_PACKET, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCIceServer, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import { targetDialer } from './target-dialer.ts';
 
@@ -126,6 +126,7 @@ export class TunnelSessions {
         clearTimeout(session.timer);
         const mux = new TunnelMux(frameChannelOf(dc), { role: 'gateway', dial: targetDialer({ allowed, connectTimeoutMs: 10_000 }) });
         session.mux = mux;
+        void startSctpPathMtuDiscovery(pc, offer.sctpMaxPacket);
         this.logger.info({ sessionId: session.id, resourceUid: session.resourceUid }, 'tunnel session open');
         mux.onClosed((reason, message) => this.end(session, `tunnel closed: ${reason}${message ? ` (${message})` : ''}`));
       };
@@ -140,7 +141,7 @@ export class TunnelSessions {
       await waitForIceGatheringComplete(pc, GATHER_TIMEOUT_MS);
       const sdp = pc.localDescription?.sdp;
       if (!sdp) throw new PosternError('internal', 'werift produced no local description');
-      const message: SignallingAnswer = { v: 1, sessionId: session.id, description: { type: 'answer', sdp }, target: allowed[0]! };
+      const message: SignallingAnswer = { v: 1, sessionId: session.id, description: { type: 'answer', sdp }, target: allowed[0]!, sctpMaxPacket: POSTERN_SCTP_MAX_PACKET };
       return { sealedAnswer: sealSignalling(key, request.resourceUid, message), target: allowed[0]! };
     } catch (err) {
       this.end(session, 'answer failed');

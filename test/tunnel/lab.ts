@@ -23,7 +23,7 @@ const TSX_LOADER = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs'))
 const CLI_BIN = join(REPO, 'vault/cli/bin.ts');
 
 export interface TunnelEvent {
-  event: 'ready' | 'open' | 'close' | 'closed';
+  event: 'ready' | 'path' | 'open' | 'close' | 'closed';
   [key: string]: unknown;
 }
 

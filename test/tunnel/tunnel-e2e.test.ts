@@ -98,6 +98,8 @@ describe('tunnels through the gateway', () => {
     const ready = tunnel.events.find((e) => e.event === 'ready')!;
     expect(ready).toMatchObject({ listen: `127.0.0.1:${tunnel.port}`, target: `127.0.0.1:${portOf(echo)}`, resourceUid: echoUid });
     expect(tunnel.port).toBeGreaterThanOrEqual(49152);
+    // Gateway and CLI on one host: SCTP path MTU discovery moves the tunnel to 16 KiB packets.
+    await expect.poll(() => tunnel.events.find((e) => e.event === 'path')?.['path']).toBe('host→host (16 KiB packets)');
     const data = nodeRandomBytes(1024 * 1024);
     expect((await exchange(tunnel.port, data)).equals(data)).toBe(true);
     await expect.poll(() => tunnel.events.filter((e) => e.event === 'close' && e['reason'] === 'normal').length).toBeGreaterThan(0);
@@ -142,6 +144,8 @@ describe('tunnels through the gateway', () => {
     const before = lab.relay.server.metrics.bytesClientToPeer;
     const t = await lab.tunnel(echoUid, ['--relay-only']);
     expect(String(t.events.find((e) => e.event === 'ready')!['path'])).toMatch(/relay/);
+    // The Relay listens on this host's loopback: the relayed path takes 16 KiB packets too.
+    await expect.poll(() => t.events.find((e) => e.event === 'path')?.['path']).toMatch(/^relay→\w+ \(16 KiB packets\)$/);
     const data = nodeRandomBytes(2 * 1024 * 1024);
     expect((await exchange(t.port, data)).equals(data)).toBe(true);
     expect(lab.relay.server.metrics.bytesClientToPeer - before).toBeGreaterThan(2 * 1024 * 1024);

@@ -14,7 +14,7 @@ import {
 import { isResourceRecordType, type RecordData } from '../../core/records/index.ts';
 import { TunnelMux, type TunnelMuxOptions, type TunnelTarget } from '../../core/tunnel/mux.ts';
 import { frameChannelOf } from '../../core/webrtc/datachannel.ts';
-import { createPeerConnection, waitForIceGatheringComplete, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
+import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, sctpPacketBytes, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
 import { withTrafficSeed, type VaultClient } from '../../core/vault-client/index.ts';
 
 const GATHER_TIMEOUT_MS = 5_000;
@@ -40,8 +40,10 @@ export interface TunnelSession {
   /** What the gateway dials when the vault names no target. */
   target: TunnelTarget;
   mux: TunnelMux;
-  /** The ICE candidate types of the selected pair, e.g. "host" or "relay". */
+  /** The selected ICE pair's candidate types, e.g. "host→host", and the SCTP packet size when larger than the default. */
   path(): string;
+  /** Resolves with path() once SCTP path MTU discovery has settled (see core/webrtc/sctp-path-mtu.ts). */
+  pathSettled: Promise<string>;
   close(reason?: string): Promise<void>;
 }
 
@@ -72,7 +74,9 @@ async function signallingSeed(vault: VaultClient, resourceUid: string, data: Rec
 function selectedPath(pc: RTCPeerConnection): string {
   const pair = pc.iceTransports[0]?.getSelectedCandidatePair();
   const type = (c: { candidate: string }) => / typ (\w+)/.exec(c.candidate)?.[1] ?? '?';
-  return pair ? `${type(pair.local)}→${type(pair.remote)}` : 'unknown';
+  if (!pair) return 'unknown';
+  const packet = sctpPacketBytes(pc);
+  return `${type(pair.local)}→${type(pair.remote)}${packet > DEFAULT_SCTP_PACKET ? ` (${Math.floor(packet / 1024)} KiB packets)` : ''}`;
 }
 
 export async function openTunnelSession(vault: VaultClient, options: TunnelSessionOptions): Promise<TunnelSession> {
@@ -99,7 +103,7 @@ export async function openTunnelSession(vault: VaultClient, options: TunnelSessi
     await waitForIceGatheringComplete(pc, GATHER_TIMEOUT_MS);
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new PosternError('internal', 'werift produced no offer');
-    const offer = sealSignalling(key, options.resourceUid, { v: 1, sessionId, issuedAt: Date.now(), description: { type: 'offer', sdp } });
+    const offer = sealSignalling(key, options.resourceUid, { v: 1, sessionId, issuedAt: Date.now(), description: { type: 'offer', sdp }, sctpMaxPacket: POSTERN_SCTP_MAX_PACKET });
 
     progress('asking the gateway (through the Router, end-to-end encrypted)');
     const outcome = await vault.sendAction({ action: 'webrtc-session', recordUid: options.resourceUid, configurationUid, params: { sessionId, offer } });
@@ -128,6 +132,8 @@ export async function openTunnelSession(vault: VaultClient, options: TunnelSessi
         }
       });
     });
+    // Larger SCTP packets where the path and the gateway take them (the gateway probes its way too).
+    const pathSettled = startSctpPathMtuDiscovery(pc, answer.sctpMaxPacket).then(() => selectedPath(pc));
     const mux = new TunnelMux(frameChannelOf(dc), { role: 'client', ...options.mux });
     mux.onClosed(() => void pc.close().catch(() => {}));
     pc.connectionStateChange.subscribe((state) => {
@@ -141,6 +147,7 @@ export async function openTunnelSession(vault: VaultClient, options: TunnelSessi
       target: answer.target,
       mux,
       path: () => selectedPath(pc),
+      pathSettled,
       async close(reason = 'closed by the user') {
         mux.close('shutdown', reason.slice(0, 120));
         await pc.close().catch(() => {});

@@ -20,7 +20,7 @@
  * Columns: MB/s (10^6 bytes per second, first send to last byte delivered); CPU% = CPU time
  * of both peers' processes / wall time (100% = one core); MB per CPU-s = bytes delivered per
  * CPU-second of the busier process (what a dedicated core per peer would carry — the number to
- * compare on a loaded machine); datagrams sent (both directions);
+ * compare on a loaded machine); datagrams sent (both directions); SCTP packet = the size the sender used (1228 = werift's; larger once SCTP path MTU discovery, core/webrtc/sctp-path-mtu.ts, confirmed it);
  * DATA retransmissions (chunks sent more than once) and T3 timeouts, counted on the sender's
  * SCTP association; "verified" = every message arrived in order with the right length and
  * sequence stamp (the unit tests check full byte equality).
@@ -57,6 +57,8 @@ interface SenderResult {
   polls: number;
   sent: number;
   tuning: unknown;
+  /** SCTP packet size the sender used (after path MTU discovery; 1228 = werift's default). */
+  packet: number;
 }
 interface ReceiverResult {
   endedAt: number;
@@ -91,12 +93,15 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
     const b = peerFor();
     const { connectPair } = await import('../../../core/webrtc/loopback.ts');
     const { offererChannel, answererChannel } = await connectPair(a, b);
+    const { startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../core/webrtc/peer.ts');
+    void startSctpPathMtuDiscovery(b, POSTERN_SCTP_MAX_PACKET);
+    const packet = await startSctpPathMtuDiscovery(a, POSTERN_SCTP_MAX_PACKET);
     const recv = receive(answererChannel, spec, instrument(b));
-    const s = await sendAll(offererChannel, spec, instrument(a));
+    const s = { ...(await sendAll(offererChannel, spec, instrument(a))), packet };
     const r = await recv;
     send({ type: 'result', sender: s, receiver: r });
   } else if (role === 'sender') {
-    const { waitForIceGatheringComplete } = await import('../../../core/webrtc/peer.ts');
+    const { waitForIceGatheringComplete, startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../core/webrtc/peer.ts');
     const pc = peerFor();
     const channel = pc.createDataChannel('tunnel', { ordered: true });
     await pc.setLocalDescription(await pc.createOffer());
@@ -105,11 +110,14 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
     const answer = await next();
     await pc.setRemoteDescription(answer.sdp);
     await new Promise<void>((r) => (channel.readyState === 'open' ? r() : channel.stateChanged.subscribe((s) => s === 'open' && r())));
+    // Like the tunnel: both peers are Postern's, so each probes for larger SCTP packets (a no-op
+    // without the sctp-path-mtu patch). The sender starts once its probe is settled.
+    const packet = await startSctpPathMtuDiscovery(pc, POSTERN_SCTP_MAX_PACKET);
     await next(); // receiver ready
-    const s = await sendAll(channel, spec, instrument(pc));
+    const s = { ...(await sendAll(channel, spec, instrument(pc))), packet };
     send({ type: 'result', sender: s });
   } else {
-    const { waitForIceGatheringComplete } = await import('../../../core/webrtc/peer.ts');
+    const { waitForIceGatheringComplete, startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../core/webrtc/peer.ts');
     const pc = peerFor();
     const channelP = new Promise<any>((r) => pc.onDataChannel.subscribe(r));
     const offer = await next();
@@ -118,6 +126,8 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
     await waitForIceGatheringComplete(pc, 5000);
     send({ type: 'answer', sdp: pc.localDescription });
     const channel = await channelP;
+    if (channel.readyState !== 'open') await new Promise<void>((r) => channel.stateChanged.subscribe((s: string) => s === 'open' && r()));
+    void startSctpPathMtuDiscovery(pc, POSTERN_SCTP_MAX_PACKET);
     const recv = receive(channel, spec, instrument(pc));
     send({ type: 'ready' });
     send({ type: 'result', receiver: await recv });
@@ -294,6 +304,7 @@ interface Row {
   cpu: number;
   mbPerCpuS: number;
   datagrams: number;
+  packet: number;
   retransmits: number;
   t3: number;
   polls: number;
@@ -352,6 +363,7 @@ async function runOne(mode: 'two-process' | 'one-process', spec: RunSpec, cpuPro
       // (one-process mode: of the single process). Robust to other load on the machine.
       mbPerCpuS: r.received / 1e6 / (Math.max(s.cpuMs, r.cpuMs) / 1000),
       datagrams: s.datagrams + r.datagrams,
+      packet: s.packet,
       retransmits: s.retransmits,
       t3: s.t3,
       polls: s.polls,
@@ -395,7 +407,7 @@ async function runnerMain(): Promise<void> {
           try {
             row = await runOne(mode, spec, cpuProf);
           } catch (e) {
-            row = { mode, variant, msg, mbps: 0, cpu: 0, mbPerCpuS: 0, datagrams: 0, retransmits: 0, t3: 0, polls: 0, verified: false, note: String(e).slice(0, 80) };
+            row = { mode, variant, msg, mbps: 0, cpu: 0, mbPerCpuS: 0, datagrams: 0, packet: 0, retransmits: 0, t3: 0, polls: 0, verified: false, note: String(e).slice(0, 80) };
           }
           rows.push(row);
           console.log(fmt(row));
@@ -403,13 +415,13 @@ async function runnerMain(): Promise<void> {
       }
     }
   }
-  console.log('\n| mode | variant | msg | MB/s | CPU% | MB per CPU-s | datagrams | DATA rtx | T3 | low-polls | ok | note |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| mode | variant | msg | MB/s | CPU% | MB per CPU-s | datagrams | SCTP packet | DATA rtx | T3 | low-polls | ok | note |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(fmt(r));
 }
 
 function fmt(r: Row): string {
-  return `| ${r.mode} | ${r.variant} | ${r.msg / 1024} KiB | ${r.mbps.toFixed(1)} | ${r.cpu.toFixed(0)} | ${r.mbPerCpuS.toFixed(1)} | ${r.datagrams} | ${r.retransmits} | ${r.t3} | ${r.polls} | ${r.verified ? 'yes' : 'NO'} | ${r.note} |`;
+  return `| ${r.mode} | ${r.variant} | ${r.msg / 1024} KiB | ${r.mbps.toFixed(1)} | ${r.cpu.toFixed(0)} | ${r.mbPerCpuS.toFixed(1)} | ${r.datagrams} | ${r.packet} | ${r.retransmits} | ${r.t3} | ${r.polls} | ${r.verified ? 'yes' : 'NO'} | ${r.note} |`;
 }
 
 const argv = process.argv.slice(2);

@@ -93,6 +93,10 @@ async function start(ctx: CliContext, record: string, options: StartOptions): Pr
       { event: 'ready', listen: listener.address, target: show(target), resourceUid, sessionId: session.sessionId, path: session.path() },
       `Tunnel to "${title}" (${show(target)}) is ready: connect to ${listener.address}\n  path ${session.path()}, session ${session.sessionId}\n  Ctrl-C (or \`postern tunnel stop ${resourceUid}\`) closes it.`,
     );
+    const shownPath = session.path();
+    void session.pathSettled.then((path) => {
+      if (path !== shownPath) event({ event: 'path', path }, `  path ${path}`);
+    });
     listener.onOpen((c) => event({ event: 'open', id: c.id, from: c.remote }, `+ ${c.remote} connected (connection ${c.id})`));
     listener.onClose((c) =>
       event(
