@@ -23,7 +23,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,6 +111,60 @@ async function waitForStun(port: number): Promise<void> {
 }
 
 /** User + system CPU seconds of a process so far (Linux /proc). */
+/** The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets). */
+function udpRcvbufErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  const i = names?.indexOf('RcvbufErrors') ?? -1;
+  return i > 0 ? Number(values?.[i]) : Number.NaN;
+}
+
+/** Per-socket drop counters (/proc/net/udp{,6}, last column) of the sockets `pid` holds. */
+function socketDrops(pid: number): Map<string, number> {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  } catch {
+    return new Map();
+  }
+  const drops = new Map<string, number>();
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 10 && inodes.has(f[9]!)) drops.set(f[9]!, Number(f[f.length - 1]));
+    }
+  }
+  return drops;
+}
+
+/**
+ * Watches the server's UDP sockets during a run (relayed sockets come and go with allocations,
+ * so they are sampled every 20 ms) and returns the datagrams they dropped: loss inside the
+ * server, as opposed to loss at uclient's own sockets.
+ */
+function watchServerDrops(pid: number): () => number {
+  const first = socketDrops(pid);
+  const last = new Map(first);
+  const sample = () => {
+    for (const [inode, d] of socketDrops(pid)) last.set(inode, d);
+  };
+  const timer = setInterval(sample, 20);
+  return () => {
+    clearInterval(timer);
+    sample();
+    let total = 0;
+    for (const [inode, d] of last) total += d - (first.get(inode) ?? 0);
+    return total;
+  };
+}
+
 function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -161,7 +215,7 @@ async function startCoturn(dir: string): Promise<Server> {
 }
 
 async function startPostern(): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/relay/relay-process.ts'), JSON.stringify({ realm: REALM, allow: ['127.0.0.1/32'], maxAllocationsPerUser: 1000 })], {
+  const child = spawn(process.execPath, [...(process.env.RELAY_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.RELAY_CPU_PROF] : []), '--import', 'tsx', join(ROOT, 'test/bench/relay/relay-process.ts'), JSON.stringify({ realm: REALM, allow: ['127.0.0.1/32'], maxAllocationsPerUser: 1000 })], {
     cwd: ROOT,
     env: { ...process.env, BENCH_RELAY_SECRET: SECRET },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -203,6 +257,10 @@ interface Result {
   seconds: number;
   mbPerS: number;
   serverCpuS: number;
+  /** Datagrams the server's own sockets dropped (receive buffer full), sampled during the run. */
+  serverDrops: number;
+  /** All other receive-buffer drops on the machine meanwhile: uclient's sockets, mostly. */
+  otherDrops: number;
   failed?: string;
 }
 
@@ -226,8 +284,12 @@ async function measure(server: Server, scenario: Scenario, run: number): Promise
   const port = scenario.args.includes('-t') ? server.tcp : server.udp;
   const args = [...COMMON, ...scenario.args, '-u', username, '-w', password, '-p', String(port), '127.0.0.1'];
   const cpuBefore = cpuSeconds(server.pid);
+  const kernelBefore = udpRcvbufErrors();
+  const serverDrops = watchServerDrops(server.pid);
   const { output, seconds, code } = await runUclient(args);
   const cpu = cpuSeconds(server.pid) - cpuBefore;
+  const dropsInServer = serverDrops();
+  const dropsAll = udpRcvbufErrors() - kernelBefore;
   const num = (re: RegExp): number => Number(re.exec(output)?.[1] ?? Number.NaN);
   const sent = num(/start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=\d+/);
   const received = num(/start_mclient: tot_send_msgs=\d+, tot_recv_msgs=(\d+)/);
@@ -244,13 +306,15 @@ async function measure(server: Server, scenario: Scenario, run: number): Promise
     seconds,
     mbPerS: recvBytes / seconds / 1e6,
     serverCpuS: cpu,
+    serverDrops: dropsInServer,
+    otherDrops: Math.max(0, dropsAll - dropsInServer),
   };
   if (code !== 0 || Number.isNaN(sent)) result.failed = `uclient exit ${code}: ${output.split('\n').slice(-4).join(' | ')}`;
   return result;
 }
 
 function table(rows: Result[]): string {
-  const headers = ['scenario', 'server', 'sent', 'recv', 'loss %', 'RTT ms', 'jitter ms', 'recv MB/s', 'wall s', 'server CPU s'];
+  const headers = ['scenario', 'server', 'sent', 'recv', 'loss %', 'RTT ms', 'jitter ms', 'recv MB/s', 'wall s', 'server CPU s', 'server drops', 'client drops'];
   const cells = rows.map((r) => [
     r.scenario,
     r.server,
@@ -262,6 +326,8 @@ function table(rows: Result[]): string {
     r.mbPerS.toFixed(2),
     r.seconds.toFixed(2),
     r.serverCpuS.toFixed(2),
+    String(r.serverDrops),
+    String(r.otherDrops),
   ]);
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `| ${c.map((x, i) => (i < 2 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join(' | ')} |`;
