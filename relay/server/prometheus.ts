@@ -58,6 +58,7 @@ export function renderRelayMetrics(turn: TurnMetrics, listeners: readonly Listen
         [{ direction: 'client_to_peer' }, turn.packetsClientToPeer],
         [{ direction: 'peer_to_client' }, turn.packetsPeerToClient],
       ]),
+      family('postern_relay_hairpinned_packets_total', 'counter', 'Datagrams from one allocation to another on this relay, handed over without a socket.', [[{}, turn.packetsHairpinned]]),
       family(
         'postern_relay_dropped_total',
         'counter',

@@ -203,6 +203,38 @@ describe('TURN server over UDP', () => {
     }
   });
 
+  it('hands a packet for another allocation’s relayed address straight to it (hairpin), with that allocation’s permissions', async () => {
+    const a = await client(open.address);
+    const b = await client(open.address);
+    const ra = readAttribute(await allocate(a, creds('gina').username, creds('gina').password), codecs.xorRelayedAddress)!;
+    const rb = readAttribute(await allocate(b, creds('hank').username, creds('hank').password), codecs.xorRelayedAddress)!;
+    const A = { address: ra.address, port: ra.port };
+    const B = { address: rb.address, port: rb.port };
+    expect((await a.permission(B)).messageClass).toBe('success');
+
+    // B has no permission for A yet: B's allocation drops it, as it would a datagram on its socket.
+    const dropsBefore = open.server.metrics.dropped.no_permission ?? 0;
+    a.sendIndication(B, new Uint8Array([9, 9, 9]));
+    await a.request(METHOD.BINDING, [], false);
+    expect(open.server.metrics.dropped.no_permission).toBe(dropsBefore + 1);
+
+    expect((await b.permission(A)).messageClass).toBe('success');
+    const hairpinBefore = open.server.metrics.packetsHairpinned;
+    const payload = new Uint8Array(1200).map((_, i) => (i * 13) & 0xff);
+    a.sendIndication(B, payload);
+    const atB = await b.nextData();
+    expect(atB.peer).toEqual({ family: 'ipv4', ...A }); // from A's relayed address, as over the wire
+    expect(Buffer.from(atB.data)).toEqual(Buffer.from(payload));
+
+    // And back through channels both ways.
+    expect((await b.channelBind(0x4010, A)).messageClass).toBe('success');
+    expect((await a.channelBind(0x4011, B)).messageClass).toBe('success');
+    b.sendChannelData(0x4010, new Uint8Array([1, 2, 3, 4]));
+    const atA = await a.nextChannelData();
+    expect([atA.channel, [...atA.data]]).toEqual([0x4011, [1, 2, 3, 4]]);
+    expect(open.server.metrics.packetsHairpinned).toBe(hairpinBefore + 2);
+  });
+
   // -s: Send/Data indications. Without it uclient binds channels from the RFC 5766 range
   // (0x4000–0x7FFE, e.g. 0x542A), which RFC 8656 narrowed to 0x4000–0x4FFF, and we answer 400.
   // -c: no RTCP allocation pair. -y: two clients relay to each other's 127.0.0.1 relayed

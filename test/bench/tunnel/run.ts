@@ -533,8 +533,20 @@ async function measure(setup: SetupName): Promise<SetupResult> {
 
     const bytes = Math.round(MIB * 1024 * 1024);
     before = cpuSnapshot(p);
+    const relayBefore = setup === 'relay' && lab ? { ...lab.relay.server.metrics } : undefined;
     const b = await client.ask<BulkResult>({ type: 'bulk', port: p.sinkPort, bytes, maxMs: MAX_MS });
     const bulkCpu = cpuDelta(before, cpuSnapshot(p));
+    if (relayBefore && lab) {
+      // What the Relay carried during the bulk phase: datagram counts and sizes show the SCTP
+      // packet size in use (16 KiB packets ≈ 16.4 KB datagrams) and how many SACKs came back.
+      const m = lab.relay.server.metrics;
+      const up = m.packetsClientToPeer - relayBefore.packetsClientToPeer;
+      const down = m.packetsPeerToClient - relayBefore.packetsPeerToClient;
+      const avg = (bytesNow: number, bytesThen: number, n: number) => (n ? Math.round((bytesNow - bytesThen) / n) : 0);
+      result.notes.push(
+        `relay during bulk: CLI→gateway ${up} datagrams (avg ${avg(m.bytesClientToPeer, relayBefore.bytesClientToPeer, up)} B), gateway→CLI ${down} (avg ${avg(m.bytesPeerToClient, relayBefore.bytesPeerToClient, down)} B), hairpinned ${m.packetsHairpinned - relayBefore.packetsHairpinned}`,
+      );
+    }
     const progress = await targets.ask<SinkProgress>({ type: 'progress' });
     const moved = b.ok ? bytes : progress.bytes;
     const busier = Math.max(bulkCpu.fwdClient, bulkCpu.fwdServer);
