@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
-import { crc32c, RTCDtlsTransport, RTCSctpTransport, UdpTransport, type RTCDataChannel, type RTCPeerConnection } from 'werift';
+import { crc32c, RTCDtlsTransport, RTCSctpTransport, TurnProtocol, UdpTransport, type RTCDataChannel, type RTCPeerConnection } from 'werift';
 import { connectPair } from './loopback.ts';
 import { createPeerConnection, POSTERN_SCTP_MAX_PACKET, sctpPacketBytes, startSctpPathMtuDiscovery, waitForIceGatheringComplete } from './peer.ts';
 import { applyWeriftTuning, gcmOpen, gcmSeal, PATCHES, sctpChecksum, tuningSettings } from './werift-tuning.ts';
@@ -109,6 +109,58 @@ describe('dtls-record-fastpath: AES-GCM interop with werift’s own cipher', () 
     expect(() => gcmOpen(crypto, 'aes-128-gcm', key, salt, 23, 0xfefd, 1, 7, bad)).toThrow();
     // wrong sequence number = wrong nonce and AAD
     expect(() => gcmOpen(crypto, 'aes-128-gcm', key, salt, 23, 0xfefd, 1, 8, sealed)).toThrow();
+  });
+});
+
+describe('turn-channel-fastpath', () => {
+  /** A TurnProtocol's state as werift keeps it, with a recording UDP transport. */
+  function turnState(bound: boolean) {
+    applyWeriftTuning();
+    const peer: [string, number] = ['127.0.0.1', 50000];
+    const sent: { data: Buffer; addr: unknown }[] = [];
+    const slow: string[] = [];
+    const state = {
+      server: ['127.0.0.1', 3478],
+      transport: { type: 'udp', closed: false, send: async (data: Buffer, addr: unknown) => void sent.push({ data: Buffer.from(data), addr }) },
+      channelByAddr: bound ? { [JSON.stringify(peer)]: { number: 0x4001, address: peer, refreshAt: Math.floor(Date.now() / 1000) + 300 } } : {},
+      channelBindingByAddr: new Map(),
+      // werift's own path, when taken, starts here:
+      getChannel: async () => {
+        slow.push('getChannel');
+        return undefined;
+      },
+      getPermission: async () => void slow.push('getPermission'),
+      sendStun: async () => void slow.push('sendStun'),
+    };
+    return { state, peer, sent, slow };
+  }
+
+  it('frames a datagram for a bound channel as werift does (RFC 8656 ChannelData, no padding over UDP)', async () => {
+    const { state, peer, sent, slow } = turnState(true);
+    const data = Buffer.from('a DTLS record of odd length');
+    await (TurnProtocol.prototype as any).sendData.call(state, data, peer);
+    expect(slow).toEqual([]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.addr).toEqual(['127.0.0.1', 3478]);
+    expect(sent[0]!.data.readUInt16BE(0)).toBe(0x4001);
+    expect(sent[0]!.data.readUInt16BE(2)).toBe(data.length);
+    expect(sent[0]!.data.subarray(4)).toEqual(data);
+  });
+
+  it('leaves werift’s path for an unbound channel, a channel due for refresh, and TCP', async () => {
+    const unbound = turnState(false);
+    await (TurnProtocol.prototype as any).sendData.call(unbound.state, Buffer.from('x'), unbound.peer);
+    expect(unbound.slow[0]).toBe('getChannel');
+
+    const stale = turnState(true);
+    for (const c of Object.values(stale.state.channelByAddr)) c.refreshAt = 0;
+    await (TurnProtocol.prototype as any).sendData.call(stale.state, Buffer.from('x'), stale.peer);
+    expect(stale.slow[0]).toBe('getChannel');
+
+    const tcp = turnState(true);
+    tcp.state.transport.type = 'tcp';
+    await (TurnProtocol.prototype as any).sendData.call(tcp.state, Buffer.from('x'), tcp.peer);
+    expect(tcp.slow[0]).toBe('getChannel');
   });
 });
 
