@@ -16,7 +16,10 @@
  *
  * Every patch is standards-compliant on the wire: the peer (Chromium, unpatched werift) cannot
  * tell the difference except that we acknowledge less often (still within RFC 4960 §6.2) and
- * recover from loss sooner (RTO.Min configured lower, as RFC 4960 §15 allows).
+ * recover from loss sooner (RTO.Min configured lower, as RFC 4960 §15 allows). One patch changes
+ * what is sent, and only towards a peer that asked for it: sctp-path-mtu probes the path with
+ * padded HEARTBEATs (RFC 8899 §6.2.1) and then sends packets up to the size confirmed, when the
+ * caller (the tunnel code) says the peer declared it accepts them.
  *
  * Measured and not shipped: a KeyObject per DTLS epoch (no measurable gain on Node 20.20), a
  * larger SCTP receive window (4 MiB: overflowed the socket buffer and made werift's O(window)
