@@ -392,7 +392,12 @@ async function prepare(setup: SetupName): Promise<Prepared> {
       throw e;
     }
     const [ts, te] = tunnels as [RunningTunnel, RunningTunnel];
-    const pathOf = (t: RunningTunnel) => String(t.events.find((e) => e.event === 'ready')?.['path'] ?? '?');
+    // The CLI prints the path again once SCTP path MTU discovery has settled (e.g. "host→host
+    // (16 KiB packets)"); werift as shipped never probes. Wait briefly for that line.
+    if (setup !== 'unpatched') {
+      for (let i = 0; i < 60 && ![ts, te].every((t) => t.events.some((e) => e.event === 'path')); i++) await new Promise((r) => setTimeout(r, 50));
+    }
+    const pathOf = (t: RunningTunnel) => String([...t.events].reverse().find((e) => e.event === 'path' || e.event === 'ready')?.['path'] ?? '?');
     const gwPid = l.gateway!.child.pid!;
     const cliPids = [ts.child.pid!, te.child.pid!];
     const werift = `${weriftState(cliPids)}/${weriftState([gwPid])}`;
