@@ -32,7 +32,7 @@
  * which we obtain with `process.getBuiltinModule()` (Node ≥ 20.16). If that is unavailable the
  * patch is skipped and werift's own code runs.
  */
-import { Connection, crc32c, RTCDtlsTransport, RTCSctpTransport, TurnProtocol, UdpTransport } from 'werift';
+import { Connection, crc32c, Message, RTCDtlsTransport, RTCSctpTransport, TurnProtocol, UdpTransport } from 'werift';
 import { nodeHostNetwork, sctpPacketCeiling, DEFAULT_SCTP_PACKET } from './path-mtu.ts';
 import { adjustCongestionWindow, discoverPathMtu, pathMtuState, snapshotBeforeSack, takeProbeAck, userDataMax } from './sctp-path-mtu.ts';
 
@@ -70,6 +70,7 @@ export const PATCHES = [
   'sctp-retransmit-scan',
   'sctp-path-mtu',
   'turn-channel-fastpath',
+  'turn-release-on-close',
 ] as const;
 export type PatchName = (typeof PATCHES)[number];
 
@@ -133,6 +134,7 @@ export function applyWeriftTuning(options: WeriftTuningOptions = {}): WeriftTuni
   attempt('udp-send-isip-cache', patchUdpSocketBuffers);
   attempt('dtls-record-fastpath', patchDtlsRecordFastPath);
   attempt('turn-channel-fastpath', patchTurnChannelFastPath);
+  attempt('turn-release-on-close', patchTurnReleaseOnClose);
   // The SCTP association class is not exported by the bundle: these are installed on the
   // prototype of the first association an RTCSctpTransport creates (and per instance where
   // werift uses instance fields).
@@ -1057,6 +1059,50 @@ function patchTurnChannelFastPath(): void {
       framed.writeUInt16BE(channel.number, 0);
       framed.writeUInt16BE(data.length, 2);
       return transport.send(framed, this.server);
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// turn-release-on-close
+//
+// werift: closing a peer connection stops refreshing its TURN allocations and closes the
+// socket, but never tells the server, so each allocation lives on until its lifetime runs out
+// (600 s) and counts against the user's allocation quota on the Relay meanwhile: a user who
+// opens and closes a few tunnels in a row is refused with 486 (quota) for ten minutes.
+// We: before werift's close, send Refresh with LIFETIME 0 (RFC 8656 §7.2: deletes the
+// allocation), waiting at most RELEASE_WAIT_MS for the answer (werift's own request path, so a
+// stale nonce is retried as werift retries it). Nothing is sent for an allocation that never
+// succeeded or whose transport is already closed.
+// Standards: RFC 8656 §7.2 and §8 (Refresh, LIFETIME 0).
+// ---------------------------------------------------------------------------------------------
+const RELEASE_WAIT_MS = 500;
+const TURN_REFRESH = 4;
+const STUN_REQUEST = 0;
+
+function patchTurnReleaseOnClose(): void {
+  const proto = TurnProtocol.prototype as unknown as Proto;
+  if (typeof proto['requestWithRetry'] !== 'function') throw new Error('werift shape changed: TurnProtocol.requestWithRetry');
+  wrap(proto, 'close', (original) =>
+    async function (this: any, ...args: any[]) {
+      if (!this.__posternReleased && this.relayedAddress && this.integrityKey && this.server && !this.transport?.closed) {
+        this.__posternReleased = true;
+        this.refreshHandle?.resolve?.(); // no refresh may race the release
+        try {
+          const request = new (Message as any)(TURN_REFRESH, STUN_REQUEST).setAttribute('LIFETIME', 0);
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([
+            this.requestWithRetry(request, this.server).catch(() => undefined),
+            new Promise<void>((resolve) => {
+              timer = setTimeout(resolve, RELEASE_WAIT_MS);
+            }),
+          ]);
+          clearTimeout(timer);
+        } catch {
+          // Best effort: the allocation then expires on the server as before.
+        }
+      }
+      return original.apply(this, args);
     },
   );
 }

@@ -149,7 +149,11 @@ describe('tunnels through the gateway', () => {
     const data = nodeRandomBytes(2 * 1024 * 1024);
     expect((await exchange(t.port, data)).equals(data)).toBe(true);
     expect(lab.relay.server.metrics.bytesClientToPeer - before).toBeGreaterThan(2 * 1024 * 1024);
+    const allocations = lab.relay.server.metrics.allocations;
     await t.stop();
+    // Both ends give their allocations back (Refresh, LIFETIME 0) instead of leaving them to
+    // expire in 10 minutes and count against the user's quota meanwhile.
+    await expect.poll(() => lab.relay.server.metrics.allocations, { timeout: 10_000 }).toBeLessThanOrEqual(allocations - 2);
   }, 180_000);
 
   it('refuses a replayed offer, and the Router never sees the seed or the SDP', async () => {
