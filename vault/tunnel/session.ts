@@ -76,7 +76,8 @@ function selectedPath(pc: RTCPeerConnection): string {
   const type = (c: { candidate: string }) => / typ (\w+)/.exec(c.candidate)?.[1] ?? '?';
   if (!pair) return 'unknown';
   const packet = sctpPacketBytes(pc);
-  return `${type(pair.local)}→${type(pair.remote)}${packet > DEFAULT_SCTP_PACKET ? ` (${Math.floor(packet / 1024)} KiB packets)` : ''}`;
+  if (packet <= DEFAULT_SCTP_PACKET) return `${type(pair.local)}→${type(pair.remote)}`;
+  return `${type(pair.local)}→${type(pair.remote)} (${packet % 1024 === 0 ? `${packet / 1024} KiB` : `${packet}-byte`} packets)`;
 }
 
 export async function openTunnelSession(vault: VaultClient, options: TunnelSessionOptions): Promise<TunnelSession> {
