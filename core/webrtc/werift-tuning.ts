@@ -955,9 +955,9 @@ function patchRetransmitScan(proto: Proto): void {
 // signalling) and the path's ceiling (./path-mtu.ts: the local link MTU towards every hop, or
 // POSTERN_WEBRTC_MAX_PACKET) allows more, probe with padded HEARTBEATs (./sctp-path-mtu.ts)
 // and, once the peer echoes one, cut DATA chunks to that size and count congestion control in
-// it. Probe acks are consumed before werift sees them. Never automatic: Chromium 156 closes
-// its data channel when a 16 KiB packet arrives (measured: core/webrtc/chromium-interop.test.ts),
-// so only a peer that said so is probed.
+// it. Probe acks are consumed before werift sees them. Never automatic: Chromium 156 does not
+// echo a 16 KiB probe and closes its data channel (measured 2026-12-01 by probing from the
+// Chromium interop test's peer), so only a peer that declared larger packets is probed.
 // Standards: RFC 8899 §6.2.1 (SCTP PLPMTUD, HEARTBEAT-based probe), RFC 4960 §7.2 (cwnd in
 // MTU units). A peer that does not echo the probe (or a path that drops it) stays at 1,200.
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import {
 import { parsePortMappingEntry } from '../../core/records/index.ts';
 import { TunnelMux, type TunnelTarget } from '../../core/tunnel/mux.ts';
 import { frameChannelOf } from '../../core/webrtc/datachannel.ts';
-import { createPeerConnection, POSTERN_SCTP_MAX_PACKET, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCIceServer, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
+import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCIceServer, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import { targetDialer } from './target-dialer.ts';
 
@@ -126,7 +126,9 @@ export class TunnelSessions {
         clearTimeout(session.timer);
         const mux = new TunnelMux(frameChannelOf(dc), { role: 'gateway', dial: targetDialer({ allowed, connectTimeoutMs: 10_000 }) });
         session.mux = mux;
-        void startSctpPathMtuDiscovery(pc, offer.sctpMaxPacket);
+        void startSctpPathMtuDiscovery(pc, offer.sctpMaxPacket).then((sctpPacketBytes) => {
+          if (sctpPacketBytes > DEFAULT_SCTP_PACKET) this.logger.info({ sessionId: session.id, sctpPacketBytes }, 'tunnel path takes larger SCTP packets');
+        });
         this.logger.info({ sessionId: session.id, resourceUid: session.resourceUid }, 'tunnel session open');
         mux.onClosed((reason, message) => this.end(session, `tunnel closed: ${reason}${message ? ` (${message})` : ''}`));
       };
