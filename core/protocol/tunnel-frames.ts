@@ -26,7 +26,7 @@
  * not UTF-8: each is a TunnelFrameError with a stable `reason`, and nothing else is ever thrown.
  * Data payloads are views into the received message (no copy).
  */
-import { PosternError, type ErrorCode } from '../errors.ts';
+import { InputError, type ErrorCode } from '../errors.ts';
 
 /** Bytes of a frame header. */
 export const FRAME_HEADER_BYTES = 8;
@@ -118,26 +118,11 @@ export type TunnelFrameErrorReason =
   | 'bad_target' // an OPEN host that is not a hostname or IP literal, or a bad port
   | 'invalid_argument'; // a caller asked to encode something impossible
 
-/** V8's knob for stack capture; see relay/stun/message.ts for why garbage input gets no stack. */
-const errorStack = Error as { stackTraceLimit?: number };
-const canSkipStacks = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?.writable === true;
-
-/** The one error the codec throws. `reason` is stable; 'invalid_argument' is a caller's bug. */
-export class TunnelFrameError extends PosternError {
-  readonly reason: TunnelFrameErrorReason;
-
+/** The one error the codec throws (stackless: see InputError). `reason` is stable; 'invalid_argument' is a caller's bug. */
+export class TunnelFrameError extends InputError<TunnelFrameErrorReason> {
   constructor(reason: TunnelFrameErrorReason, message: string) {
-    const code: ErrorCode = reason === 'too_large' ? 'payload_too_large' : 'bad_request';
-    const skipStack = canSkipStacks && reason !== 'invalid_argument';
-    const limit = errorStack.stackTraceLimit;
-    if (skipStack) errorStack.stackTraceLimit = 0;
-    try {
-      super(code, message, { reason });
-    } finally {
-      if (skipStack) errorStack.stackTraceLimit = limit;
-    }
+    super(reason, reason === 'too_large' ? 'payload_too_large' : 'bad_request', message);
     this.name = 'TunnelFrameError';
-    this.reason = reason;
   }
 }
 

@@ -24,7 +24,7 @@
  * integrity checks are defined over the exact bytes received, padding included.
  */
 import { crc32, equalBytes, hmacSha1, hmacSha256, randomBytes } from '../../core/crypto/index.ts';
-import { PosternError, type ErrorCode } from '../../core/errors.ts';
+import { InputError, PosternError, type ErrorCode } from '../../core/errors.ts';
 import {
   ATTR,
   CLASS_BITS,
@@ -65,31 +65,11 @@ export type StunErrorReason =
   | 'credentials_expired' // a TURN REST username past its expiry
   | 'invalid_argument'; // a caller passed something impossible to a builder
 
-/** V8's (Node, Deno, workerd) knob for stack capture; other engines lack it, and a frozen realm may not allow writing it. */
-const errorStack = Error as { stackTraceLimit?: number };
-const canSkipStacks = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?.writable === true;
-
-/**
- * A PosternError whose `reason` says what was wrong. Errors about received bytes carry no stack
- * trace: the fault is in the input, not in the code, and a relay rejecting a flood of garbage
- * datagrams would otherwise spend most of its time capturing stacks (about 5 µs each on V8,
- * several times the cost of the parse). 'invalid_argument' is a programming error and keeps its
- * stack.
- */
-export class StunError extends PosternError {
-  readonly reason: StunErrorReason;
-
+/** What the STUN/TURN codec throws: `reason` says what was wrong; no stack for bad input (see InputError). */
+export class StunError extends InputError<StunErrorReason> {
   constructor(reason: StunErrorReason, message: string, code: ErrorCode = 'bad_request') {
-    const skipStack = canSkipStacks && reason !== 'invalid_argument';
-    const limit = errorStack.stackTraceLimit;
-    if (skipStack) errorStack.stackTraceLimit = 0;
-    try {
-      super(code, message, { reason });
-    } finally {
-      if (skipStack) errorStack.stackTraceLimit = limit;
-    }
+    super(reason, code, message);
     this.name = 'StunError';
-    this.reason = reason;
   }
 }
 
