@@ -24,6 +24,8 @@
  * is the default and nothing changes.
  */
 
+import { nodeBuiltin } from './node-builtins.ts';
+
 /** werift's 1,200 bytes of user data + SCTP common header (12) + DATA chunk header (16). */
 export const DEFAULT_SCTP_PACKET = 1228;
 /** One DTLS record's plaintext at most (RFC 6347 → RFC 5246 §6.2.1: 2^14 bytes). */
@@ -126,21 +128,23 @@ let nodeHost: HostNetwork | null | undefined;
 /** The running host's network (Node), or undefined where Node's modules are not reachable. */
 export function nodeHostNetwork(): HostNetwork | undefined {
   if (nodeHost !== undefined) return nodeHost ?? undefined;
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const load = (id: string) => proc?.getBuiltinModule?.(id) as any;
-  const m = { os: load('os'), fs: load('fs'), net: load('net') } as Partial<NodeModules>;
-  if (!m.os?.networkInterfaces || !m.fs?.readFileSync || !m.net?.BlockList) {
+  const os = nodeBuiltin<NodeModules['os']>('os');
+  const fs = nodeBuiltin<NodeModules['fs']>('fs');
+  const net = nodeBuiltin<NodeModules['net']>('net');
+  if (!os?.networkInterfaces || !fs?.readFileSync || !net?.BlockList) {
     nodeHost = null;
     return undefined;
   }
-  const { os, fs, net } = m as NodeModules;
+  const { networkInterfaces } = os;
+  const { readFileSync } = fs;
+  const { BlockList } = net;
   nodeHost = {
-    interfaces: () => os.networkInterfaces(),
+    interfaces: () => networkInterfaces(),
     // Read per association (an interface's MTU can change; the read is one small sysfs file).
     mtu(name) {
       if (!/^[\w.:@-]{1,64}$/.test(name)) return undefined;
       try {
-        const n = Number(fs.readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
+        const n = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
         return Number.isInteger(n) && n > 0 ? n : undefined;
       } catch {
         return undefined; // not Linux, or the interface went away
@@ -150,7 +154,7 @@ export function nodeHostNetwork(): HostNetwork | undefined {
       const [base, prefix] = cidr.split('/');
       const type = address.includes(':') ? 'ipv6' : 'ipv4';
       try {
-        const list = new net.BlockList();
+        const list = new BlockList();
         list.addSubnet(base!, Number(prefix), type);
         return list.check(address, type);
       } catch {

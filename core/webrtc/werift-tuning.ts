@@ -33,6 +33,7 @@
  * patch is skipped and werift's own code runs.
  */
 import { Connection, crc32c, Message, RTCDtlsTransport, RTCSctpTransport, TurnProtocol, UdpTransport } from 'werift';
+import { nodeBuiltin } from './node-builtins.ts';
 import { nodeHostNetwork, sctpPacketCeiling, DEFAULT_SCTP_PACKET } from './path-mtu.ts';
 import { adjustCongestionWindow, discoverPathMtu, pathMtuState, snapshotBeforeSack, takeProbeAck, userDataMax } from './sctp-path-mtu.ts';
 
@@ -224,8 +225,7 @@ type Lookup = (host: string, opts: { family: number }, cb: (err: Error | null, a
 let dnsLookup: Lookup | null | undefined;
 function lookupFn(): Lookup | null {
   if (dnsLookup === undefined) {
-    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    const dns = proc?.getBuiltinModule?.('dns') as { lookup?: Lookup } | undefined;
+    const dns = nodeBuiltin<{ lookup: Lookup }>('dns');
     dnsLookup = typeof dns?.lookup === 'function' ? dns.lookup : null;
   }
   return dnsLookup;
@@ -288,12 +288,11 @@ interface NodeCryptoSubset {
 }
 
 function nodeCrypto(): NodeCryptoSubset {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const mod = proc?.getBuiltinModule?.('crypto') as NodeCryptoSubset | undefined;
-  if (!mod || typeof mod.createCipheriv !== 'function' || typeof mod.createSecretKey !== 'function') {
+  const mod = nodeBuiltin<NodeCryptoSubset>('crypto');
+  if (typeof mod?.createCipheriv !== 'function' || typeof mod.createSecretKey !== 'function') {
     throw new Error('node:crypto is not reachable (process.getBuiltinModule missing)');
   }
-  return mod;
+  return mod as NodeCryptoSubset;
 }
 
 interface GcmKeys {
@@ -993,7 +992,7 @@ function patchPathMtu(proto: Proto): void {
  * larger ceiling or no probe was echoed). Once per association; never rejects.
  */
 export function startSctpPathMtuDiscovery(pc: unknown, peerMaxPacket: number | undefined): Promise<number> {
-  const sctp = (pc as { sctpTransport?: { sctp?: any } } | undefined)?.sctpTransport?.sctp;
+  const sctp = associationOf(pc);
   if (!enabled.has('sctp-path-mtu') || !sctp || !peerMaxPacket) return Promise.resolve(DEFAULT_SCTP_PACKET);
   if (sctp.__posternPathMtuStarted) return Promise.resolve(pathMtuState(sctp)?.packetBytes ?? DEFAULT_SCTP_PACKET);
   sctp.__posternPathMtuStarted = true;
@@ -1004,8 +1003,13 @@ export function startSctpPathMtuDiscovery(pc: unknown, peerMaxPacket: number | u
 
 /** The SCTP packet size `pc` sends with (after `startSctpPathMtuDiscovery`). */
 export function sctpPacketBytes(pc: unknown): number {
-  const sctp = (pc as { sctpTransport?: { sctp?: any } } | undefined)?.sctpTransport?.sctp;
+  const sctp = associationOf(pc);
   return pathMtuState(sctp)?.packetBytes ?? DEFAULT_SCTP_PACKET;
+}
+
+/** werift's SCTP association of a peer connection (created with its first data channel). */
+function associationOf(pc: unknown): any {
+  return (pc as { sctpTransport?: { sctp?: unknown } } | undefined)?.sctpTransport?.sctp;
 }
 
 /** The ceiling for this association's selected ICE pair (see ./path-mtu.ts). */
