@@ -12,6 +12,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { newRecordData } from '../../core/records/index.ts';
 import { registerAccount, VaultClient, VaultTransport } from '../../core/vault-client/index.ts';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -97,6 +98,51 @@ export function logText(home: string): string {
   } catch {
     return '';
   }
+}
+
+/** What a lab that drives a real gateway starts from (test/rotation/lab.ts, test/tunnel/lab.ts). */
+export interface ProvisionedGateway {
+  appUid: string;
+  folderUid: string;
+  deviceUid: string;
+  configurationUid: string;
+}
+
+/**
+ * An application with a shared folder, a gateway initialised in `home` with a one-time token,
+ * and a pamConfiguration bound to both (`features`, plus any other configuration fields).
+ */
+export async function provisionGateway(
+  vault: VaultClient,
+  name: string,
+  home: string,
+  options: { folderCanEdit: boolean; configuration: Record<string, unknown> },
+): Promise<ProvisionedGateway> {
+  const appUid = await vault.createApplication(`${name} gateways`);
+  const folderUid = await vault.addFolder(`${name} targets`, { shared: true });
+  await vault.shareFolderToApplication(appUid, folderUid, options.folderCanEdit);
+  const [issued] = await vault.addApplicationClients(appUid, { kind: 'gateway', name: `${name}-gw`, unlockIp: true });
+  expectOk(await runGateway(['init', '--token', issued!.token], { home }), 'postern-gateway init');
+  const deviceUid = issued!.deviceUid;
+  const configurationUid = await vault.addRecord(
+    newRecordData('pamConfiguration', `${name} PAM`, { environment: 'local', gatewayUid: deviceUid, applicationFolderUid: folderUid, ...options.configuration }),
+    { folderUid },
+  );
+  return { appUid, folderUid, deviceUid, configurationUid };
+}
+
+/** `postern-gateway start --no-shell`, resolved once the Router reports it connected (20 s at most). */
+export async function startConnectedGateway(home: string, isConnected: () => boolean, env?: Record<string, string | undefined>): Promise<GatewayProcess> {
+  const gateway = spawnGateway(['start', '--no-shell'], { home, ...(env ? { env } : {}) });
+  const deadline = Date.now() + 20_000;
+  while (!isConnected()) {
+    if (Date.now() > deadline) {
+      await gateway.stop();
+      throw new Error(`the gateway did not connect\n${JSON.stringify(gateway.output())}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return gateway;
 }
 
 export interface Owner {

@@ -9,7 +9,7 @@ import { newRecordData, type RecordData } from '../../core/records/index.ts';
 import type { VaultClient } from '../../core/vault-client/index.ts';
 import type { FaultStep } from '../../gateway/rotation/fault.ts';
 import { CliUser, type CliResult } from '../cli/support.ts';
-import { expectOk, logText, removeDir, runGateway, spawnGateway, tempHome, type GatewayProcess } from '../gateway/support.ts';
+import { logText, provisionGateway, removeDir, startConnectedGateway, tempHome, type GatewayProcess } from '../gateway/support.ts';
 import { startTestRouter, type TestRouter } from '../support/router.ts';
 
 export interface LabTarget {
@@ -38,29 +38,20 @@ export class RotationLab {
     await admin.registerWithSdk();
     const vault = await admin.loginWithSdk();
     const lab = new RotationLab(router, admin, vault);
-    lab.appUid = await vault.createApplication(`${name} gateways`);
-    lab.folderUid = await vault.addFolder(`${name} targets`, { shared: true });
-    await vault.shareFolderToApplication(lab.appUid, lab.folderUid, true);
-    const [issued] = await vault.addApplicationClients(lab.appUid, { kind: 'gateway', name: `${name}-gw`, unlockIp: true });
-    expectOk(await runGateway(['init', '--token', issued!.token], { home: lab.gatewayHome }), 'postern-gateway init');
-    lab.deviceUid = issued!.deviceUid;
-    lab.configurationUid = await vault.addRecord(
-      newRecordData('pamConfiguration', `${name} PAM`, { environment: 'local', gatewayUid: lab.deviceUid, applicationFolderUid: lab.folderUid, features: { rotation: true } }),
-      { folderUid: lab.folderUid },
-    );
+    const provisioned = await provisionGateway(vault, name, lab.gatewayHome, { folderCanEdit: true, configuration: { features: { rotation: true } } });
+    lab.appUid = provisioned.appUid;
+    lab.folderUid = provisioned.folderUid;
+    lab.deviceUid = provisioned.deviceUid;
+    lab.configurationUid = provisioned.configurationUid;
     return lab;
   }
 
   /** Starts (or restarts) the gateway; with `fault`, it kills itself after that rotation step. */
   async startGateway(fault?: FaultStep): Promise<GatewayProcess> {
     await this.stopGateway();
-    this.gateway = spawnGateway(['start', '--no-shell'], { home: this.gatewayHome, env: { POSTERN_GATEWAY_FAULT: fault } });
-    const deadline = Date.now() + 20_000;
-    while (!this.router.router.hub.isConnectedHere(this.deviceUid)) {
-      if (Date.now() > deadline) throw new Error(`the gateway did not connect\n${JSON.stringify(this.gateway.output())}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return this.gateway;
+    const gateway = await startConnectedGateway(this.gatewayHome, () => this.router.router.hub.isConnectedHere(this.deviceUid), { POSTERN_GATEWAY_FAULT: fault });
+    this.gateway = gateway;
+    return gateway;
   }
 
   async stopGateway(): Promise<void> {

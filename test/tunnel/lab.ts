@@ -17,7 +17,7 @@ import { startUdpTurnServer, type UdpTurnServer } from '../../relay/adapters/nod
 import { peerPolicy } from '../../relay/policy/peer-address.ts';
 import { startNodeRouter, type RunningRouter } from '../../router/adapters/node/index.ts';
 import { CliUser, REPO } from '../cli/support.ts';
-import { expectOk, removeDir, runGateway, spawnGateway, tempHome, type GatewayProcess } from '../gateway/support.ts';
+import { provisionGateway, removeDir, startConnectedGateway, tempHome, type GatewayProcess } from '../gateway/support.ts';
 
 const TSX_LOADER = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 const CLI_BIN = join(REPO, 'vault/cli/bin.ts');
@@ -68,34 +68,21 @@ export class TunnelLab {
     await admin.registerWithSdk();
     const vault = await admin.loginWithSdk();
     const lab = new TunnelLab(router, routerDir, relay, admin, vault);
-    const appUid = await vault.createApplication(`${name} gateways`);
-    lab.folderUid = await vault.addFolder(`${name} targets`, { shared: true });
-    await vault.shareFolderToApplication(appUid, lab.folderUid, false);
-    const [issued] = await vault.addApplicationClients(appUid, { kind: 'gateway', name: `${name}-gw`, unlockIp: true });
-    expectOk(await runGateway(['init', '--token', issued!.token], { home: lab.gatewayHome }), 'postern-gateway init');
-    lab.deviceUid = issued!.deviceUid;
-    lab.configurationUid = await vault.addRecord(
-      newRecordData('pamConfiguration', `${name} PAM`, {
-        environment: 'local',
-        gatewayUid: lab.deviceUid,
-        applicationFolderUid: lab.folderUid,
-        features: { tunneling: options.tunneling ?? true },
-        portMapping: ['2222=ssh'],
-      }),
-      { folderUid: lab.folderUid },
-    );
+    const provisioned = await provisionGateway(vault, name, lab.gatewayHome, {
+      folderCanEdit: false,
+      configuration: { features: { tunneling: options.tunneling ?? true }, portMapping: ['2222=ssh'] },
+    });
+    lab.folderUid = provisioned.folderUid;
+    lab.deviceUid = provisioned.deviceUid;
+    lab.configurationUid = provisioned.configurationUid;
     return lab;
   }
 
   async startGateway(): Promise<GatewayProcess> {
     await this.stopGateway();
-    this.gateway = spawnGateway(['start', '--no-shell'], { home: this.gatewayHome });
-    const deadline = Date.now() + 20_000;
-    while (!this.router.router.hub.isConnectedHere(this.deviceUid)) {
-      if (Date.now() > deadline) throw new Error(`the gateway did not connect\n${JSON.stringify(this.gateway.output())}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return this.gateway;
+    const gateway = await startConnectedGateway(this.gatewayHome, () => this.router.router.hub.isConnectedHere(this.deviceUid));
+    this.gateway = gateway;
+    return gateway;
   }
 
   async stopGateway(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
