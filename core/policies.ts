@@ -7,6 +7,7 @@ export const POLICIES = [
   'manage_gateways',
   'configure_rotation',
   'rotate',
+  'manage_rotation_scripts',
   'configure_connections',
   'launch_connections',
   'view_recordings',
@@ -34,6 +35,11 @@ export const POLICY_INFO: readonly PolicyInfo[] = [
   { name: 'manage_gateways', title: 'Can create, deploy, and manage gateways', description: 'Allow users to create, setup, and manage gateways' },
   { name: 'configure_rotation', title: 'Can configure rotation settings', description: 'Allow users to configure Rotation settings on PAM User and PAM Configuration Record Types' },
   { name: 'rotate', title: 'Can rotate credentials', description: 'Allow users to rotate credentials on PAM User Record Types' },
+  {
+    name: 'manage_rotation_scripts',
+    title: 'Can attach and approve post-rotation scripts',
+    description: 'Allow users to attach, replace and approve post-rotation scripts, which gateways run as code after a rotation (an administrator\'s policy)',
+  },
   {
     name: 'configure_connections',
     title: 'Can configure connection and session recording',

@@ -3,7 +3,7 @@
  * RouterDeps (storage, keys, client address, WebSocket upgrade) and serve `app.fetch`.
  */
 import { Hono } from 'hono';
-import { toBase64Url } from '../core/crypto/index.ts';
+import { deriveRouterSubkeys, toBase64Url } from '../core/crypto/index.ts';
 import { PosternError } from '../core/errors.ts';
 import { GATEWAY_WS_PATH } from '../core/protocol/gateway-wire.ts';
 import { LocalBus } from './cluster/bus.ts';
@@ -37,13 +37,23 @@ export function createRouter(deps: RouterDeps): Router {
     now,
     ...(deps.heartbeat ? { heartbeatIntervalMs: deps.heartbeat.intervalMs, heartbeatTimeoutMs: deps.heartbeat.timeoutMs } : {}),
   });
-  const services = { hub, limits, now };
+  // Derived once: the signing key and the fake-salt key (core/crypto/router-subkeys.ts).
+  const subkeys = deriveRouterSubkeys(deps.keys.privateKey);
+  const services = { hub, limits, now, subkeys };
 
   app.onError((err, c) => errorResponse(c, err, deps.logger));
   app.notFound((c) => c.json(new PosternError('not_found', `No route for ${c.req.method} ${c.req.path}.`).toJSON(), 404));
 
   app.get('/healthz', (c) => c.json({ status: 'ok', version: deps.version ?? ROUTER_VERSION, worker: hub.workerId, gateways: hub.size }));
-  app.get('/api/v1/router-key', (c) => c.json({ publicKey: toBase64Url(deps.keys.publicKey), algorithm: 'ecies-p256-hkdf-sha256-aes256gcm' }));
+  app.get('/api/v1/router-key', (c) =>
+    c.json({
+      publicKey: toBase64Url(deps.keys.publicKey),
+      algorithm: 'ecies-p256-hkdf-sha256-aes256gcm',
+      // Devices pin this at init and check the Router's signed statements with it (script approvals).
+      signingKey: toBase64Url(subkeys.signing.publicKey),
+      signingAlgorithm: 'ecdsa-p256-sha256',
+    }),
+  );
   // Scale-out: vault responses name their Worker so the load balancer keeps the vault on it.
   if (deps.cluster) app.use('/api/v1/vault/*', stickyWorkerCookie(deps.cluster.workerId));
   app.post('/api/v1/vault/:command', (c) => handleVaultCommand(c, deps, services));

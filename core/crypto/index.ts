@@ -12,3 +12,4 @@ export * from './client-id.ts';
 export * from './sealed-values.ts';
 export * from './stun.ts';
 export * from './turn-rest.ts';
+export * from './router-subkeys.ts';

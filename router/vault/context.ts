@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { RouterSubkeys } from '../../core/crypto/index.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import type { AuditEvent } from '../audit/events.ts';
 import type { RouterKeys, RouterLimits } from '../deps.ts';
@@ -21,6 +22,8 @@ export interface VaultCallContext {
   limits: RouterLimits;
   logger: Logger;
   keys: RouterKeys;
+  /** Keys derived from the Router key, one per purpose (core/crypto/router-subkeys.ts). */
+  subkeys: RouterSubkeys;
   hub: GatewayHub;
   relay: RelayConfig | null;
   /** Present for every command outside PUBLIC_VAULT_COMMANDS. */

@@ -3,7 +3,7 @@
  * validate the body, run the handler, seal the answer under the same transmission key.
  */
 import type { Context } from 'hono';
-import { toBase64Url } from '../../core/crypto/index.ts';
+import { toBase64Url, type RouterSubkeys } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
 import { openJson, parseWireEnvelope, sealJson, unwrapTransmissionKey } from '../../core/protocol/envelope.ts';
 import { isVaultCommand, LARGE_VAULT_COMMANDS, PUBLIC_VAULT_COMMANDS, vaultCommands, type VaultCommand } from '../../core/protocol/vault-api.ts';
@@ -48,6 +48,7 @@ export interface RouterServices {
   hub: GatewayHub;
   limits: RouterLimits;
   now: () => number;
+  subkeys: RouterSubkeys;
 }
 
 export async function handleVaultCommand(c: Context, deps: RouterDeps, services: RouterServices): Promise<Response> {
@@ -72,6 +73,7 @@ export async function handleVaultCommand(c: Context, deps: RouterDeps, services:
     limits,
     logger: deps.logger,
     keys: deps.keys,
+    subkeys: services.subkeys,
     hub: services.hub,
     relay: deps.relay ?? null,
     user,
