@@ -10,9 +10,10 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RTCDataChannel } from 'werift';
 import { createPeerConnection, waitForIceGatheringComplete } from './peer.ts';
+import { requireService } from '../../test/support/services.ts';
 
 // scripts/test.sh finds or installs Chromium and names it; by hand, Debian's usual paths.
-const CHROMIUM = process.env['POSTERN_TEST_CHROMIUM'] ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const CHROMIUM = requireService('Chromium', 'POSTERN_TEST_CHROMIUM', ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)));
 const TOTAL = 8 * 1024 * 1024;
 
 function pattern(length: number): Buffer {

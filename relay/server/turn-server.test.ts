@@ -9,6 +9,7 @@ import { mulberry32 } from '../../core/testing/prng.ts';
 import { echoPeer, errorCode, TurnTestClient } from '../adapters/node/turn-test-client.ts';
 import { startUdpTurnServer, type UdpTurnServer } from '../adapters/node/udp-turn.ts';
 import { runUclient, UCLIENT } from '../adapters/node/uclient.ts';
+import { requireService } from '../../test/support/services.ts';
 import { peerPolicy } from '../policy/peer-address.ts';
 import { codecs, encodeAttribute, readAttribute, type TransportAddressInput } from '../stun/attributes.ts';
 import { ATTR, METHOD, TRANSPORT } from '../stun/constants.ts';
@@ -240,7 +241,7 @@ describe('TURN server over UDP', () => {
   // -c: no RTCP allocation pair. -y: two clients relay to each other's 127.0.0.1 relayed
   // addresses, so this runs against the server that allow-lists loopback.
   const uclientTest = UCLIENT ? 'relays turnutils_uclient traffic without loss' : 'relays turnutils_uclient traffic (skipped: turnutils_uclient is not installed; it is in the Debian package coturn)';
-  it.skipIf(!UCLIENT)(uclientTest, async () => {
+  it.skipIf(!requireService("coturn's turnutils_uclient", 'POSTERN_TEST_UCLIENT', UCLIENT))(uclientTest, async () => {
     const peer = await echoPeer();
     try {
       const { username, password } = creds('uclient');

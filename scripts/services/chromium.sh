@@ -3,7 +3,8 @@
 # stack nobody here wrote, driven headless through playwright-core and forced through the Relay
 # with iceTransportPolicy "relay". Installs Debian's chromium package when missing (as root,
 # non-interactive); starts nothing. Prints the path of the Chromium executable on stdout;
-# progress on stderr. scripts/test.sh exports it as POSTERN_TEST_CHROMIUM.
+# progress on stderr, its last line saying why when this fails. scripts/test.sh exports it as
+# POSTERN_TEST_CHROMIUM.
 #
 # POSTERN_CHROMIUM, when set, names the executable to use instead (it must exist and run).
 set -euo pipefail
@@ -29,18 +30,18 @@ find_chromium() {
 
 if [ -n "${POSTERN_CHROMIUM:-}" ]; then
   if [ -x "$POSTERN_CHROMIUM" ] && works "$POSTERN_CHROMIUM"; then echo "$POSTERN_CHROMIUM"; exit 0; fi
-  log "POSTERN_CHROMIUM=$POSTERN_CHROMIUM is not a working Chromium executable; the Chromium relay test is skipped"
+  log "POSTERN_CHROMIUM=$POSTERN_CHROMIUM is not a working Chromium executable"
   exit 1
 fi
 
 if find_chromium; then exit 0; fi
 
 if [ "$(id -u)" != 0 ]; then
-  log "Chromium is not installed and this is not root, so it cannot be installed; the Chromium relay test is skipped"
+  log "Chromium is not installed and this is not root, so it cannot be installed"
   exit 1
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  log "Chromium is not installed and there is no apt-get to install it with; the Chromium relay test is skipped"
+  log "Chromium is not installed and there is no apt-get to install it with"
   exit 1
 fi
 
@@ -52,7 +53,7 @@ apt=(apt-get -qq -o DPkg::Lock::Timeout=600)
 # Try the package lists we have first; refresh them only if that fails (stale or missing lists).
 if ! "${apt[@]}" install -y --no-install-recommends chromium >&2; then
   "${apt[@]}" update >&2 && "${apt[@]}" install -y --no-install-recommends chromium >&2 || {
-    log "apt-get could not install chromium; the Chromium relay test is skipped"
+    log "apt-get could not install chromium"
     exit 1
   }
 fi

@@ -9,9 +9,10 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOrCreateRouterKeys, ROUTER_KEY_FILE } from '../../router/adapters/node/router-key.ts';
 import { spawnCli } from '../cli/support.ts';
+import { requireService } from '../support/services.ts';
 
-export const TEST_DATABASE = process.env['POSTERN_TEST_DATABASE'] ?? null;
-export const TEST_NATS = process.env['POSTERN_TEST_NATS'] ?? null;
+export const TEST_DATABASE = requireService('PostgreSQL', 'POSTERN_TEST_DATABASE');
+export const TEST_NATS = requireService('NATS', 'POSTERN_TEST_NATS');
 
 /** Why the cluster suites cannot run here, or null when they can. */
 export function clusterSkipReason(): string | null {

@@ -52,9 +52,9 @@ describe('deploy/ for the gateway', () => {
     expect(complaints).toEqual([]);
   });
 
-  it('the image is node:20-bookworm-slim, runtime deps only, copies paths that exist, and runs the service', () => {
+  it('the image is node:24-bookworm-slim, runtime deps only, copies paths that exist, and runs the service', () => {
     const dockerfile = read('deploy/docker/Dockerfile');
-    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^FROM node:24-bookworm-slim$/m);
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev\b/m);
     expect(dockerfile).toMatch(/^USER postern-gateway$/m);
     expect(dockerfile).toContain('ENTRYPOINT ["/usr/local/bin/postern-gateway"]');

@@ -10,10 +10,11 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, generateP256KeyPair, p256PublicKey, toBase64Url } from '../../core/crypto/index.ts';
 import { freePort, freshPostgresDatabase, startRuntimeProcess, vaultRoundTrip, waitForHealthz, type RuntimeProcess } from './support.ts';
+import { requireService } from '../support/services.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
 const deno = join(repo, 'node_modules/.bin/deno');
-const pgBase = process.env['POSTERN_TEST_DATABASE'] ?? null;
+const pgBase = requireService('PostgreSQL', 'POSTERN_TEST_DATABASE');
 
 interface Started {
   url: string;

@@ -17,6 +17,7 @@ import type { GatewayOptions } from '../../../core/records/custom-fields.ts';
 import { RotationFailure, type Account, type Credential, type RotationTarget } from '../plugin.ts';
 import { encodeAdPassword } from './ad-password.ts';
 import { ldapPlugin, passwordModifyRequest } from './ldap.ts';
+import { requireService } from '../../../test/support/services.ts';
 
 const hex = (b: Buffer): string => b.toString('hex');
 
@@ -66,7 +67,7 @@ interface LdapTestConfig {
 }
 
 function readConfig(): LdapTestConfig | null {
-  const raw = process.env['POSTERN_TEST_LDAP'];
+  const raw = requireService('slapd', 'POSTERN_TEST_LDAP');
   if (!raw) return null;
   const parsed = JSON.parse(raw) as Partial<LdapTestConfig>;
   for (const key of ['url', 'ldapsUrl', 'baseDn', 'adminDn', 'adminPassword'] as const) {

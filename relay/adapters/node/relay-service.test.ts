@@ -21,6 +21,7 @@ import { buildStunMessage, newTransactionId } from '../../stun/message.ts';
 import { startRelay, type Relay } from './relay-service.ts';
 import { echoPeer, errorCode, TurnTestClient, type TestTransport } from './turn-test-client.ts';
 import { runUclient, UCLIENT } from './uclient.ts';
+import { requireService } from '../../../test/support/services.ts';
 
 const SECRET = 'service-test-secret-0123456789';
 const REALM = 'relay.test';
@@ -263,7 +264,7 @@ describe('relay service: TURN over TCP and TLS', () => {
   // outside RFC 8656's 0x4000–0x4FFF, which we refuse with 400). -c: no RTCP pair. -y: client
   // to client through two relayed 127.0.0.1 addresses, so against the loopback-allowing relay.
   const uclientTest = UCLIENT ? 'relays turnutils_uclient -t (TURN over TCP) without loss' : 'relays turnutils_uclient -t (skipped: turnutils_uclient is not installed; it is in the Debian package coturn)';
-  it.skipIf(!UCLIENT)(uclientTest, async () => {
+  it.skipIf(!requireService("coturn's turnutils_uclient", 'POSTERN_TEST_UCLIENT', UCLIENT))(uclientTest, async () => {
     const { username, password } = creds('uclient-tcp');
     const args = ['-t', '-s', '-c', '-y', '-u', username, '-w', password, '-n', '20', '-l', '500', '-m', '2', '-p', String(addr(open, 'tcp').port), '127.0.0.1'];
     const run = await runUclient(args);

@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PosternError } from '../../../core/errors.ts';
 import { NatsBus, redactNatsUrl } from './nats-bus.ts';
+import { requireService } from '../../../test/support/services.ts';
 
-const NATS = process.env['POSTERN_TEST_NATS'];
+const NATS = requireService('NATS', 'POSTERN_TEST_NATS');
 
 async function failure(promise: Promise<unknown>): Promise<PosternError> {
   try {

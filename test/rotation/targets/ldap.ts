@@ -2,6 +2,7 @@
 import { Attribute, Change, Client } from 'ldapts';
 import { newRecordData } from '../../../core/records/index.ts';
 import type { TargetAdapter } from '../suite.ts';
+import { requireService } from '../../support/services.ts';
 
 interface LdapEnv {
   url: string;
@@ -11,7 +12,8 @@ interface LdapEnv {
   adminPassword: string;
 }
 
-const env: LdapEnv | null = process.env['POSTERN_TEST_LDAP'] ? (JSON.parse(process.env['POSTERN_TEST_LDAP']) as LdapEnv) : null;
+const raw = requireService('slapd', 'POSTERN_TEST_LDAP');
+const env: LdapEnv | null = raw ? (JSON.parse(raw) as LdapEnv) : null;
 const suffix = Math.random().toString(36).slice(2, 8);
 const created: string[] = [];
 const people = () => `ou=people,${env!.baseDn}`;

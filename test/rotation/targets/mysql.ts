@@ -2,8 +2,9 @@
 import mysql from 'mysql2/promise';
 import { newRecordData } from '../../../core/records/index.ts';
 import type { TargetAdapter } from '../suite.ts';
+import { requireService } from '../../support/services.ts';
 
-const base = process.env['POSTERN_TEST_MYSQL'] || null;
+const base = requireService('MariaDB', 'POSTERN_TEST_MYSQL');
 const suffix = Math.random().toString(36).slice(2, 8);
 const admin = { login: `pst_admin_${suffix}`, password: 'Admin-Pw-For-Rotation-1' };
 const created: string[] = [];

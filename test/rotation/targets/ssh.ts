@@ -12,8 +12,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { Client, utils } from 'ssh2';
 import { newRecordData } from '../../../core/records/index.ts';
 import type { TargetAdapter } from '../suite.ts';
+import { requireService } from '../../support/services.ts';
 
-const address = process.env['POSTERN_TEST_SSH'] || null;
+const address = requireService('sshd', 'POSTERN_TEST_SSH');
 const [host, portText] = (address ?? '127.0.0.1:2222').split(':');
 const run = randomBytes(3).toString('hex');
 const created: string[] = [];
