@@ -5,7 +5,7 @@
  * Every series is always present (zero included), so a dashboard or an alert on
  * `increase(postern_relay_dropped_total{reason="no_permission"}[5m])` works from the first scrape.
  */
-import { CLIENT_TRANSPORTS, DROP_REASONS, type ClientTransport, type TurnMetrics } from './turn-server.ts';
+import { CLIENT_TRANSPORTS, DROP_REASONS, QUOTA_SCOPES, type ClientTransport, type TurnMetrics } from './turn-server.ts';
 
 export interface ListenerMetrics {
   readonly transport: ClientTransport;
@@ -66,6 +66,12 @@ export function renderRelayMetrics(turn: TurnMetrics, listeners: readonly Listen
         DROP_REASONS.map((r) => [{ reason: r }, turn.dropped[r] ?? 0]),
       ),
       family('postern_relay_auth_failures_total', 'counter', 'Requests answered 401 or 438.', [[{}, turn.authFailures]]),
+      family(
+        'postern_relay_quota_refusals_total',
+        'counter',
+        'Allocate requests answered 486, by the quota that was full (one principal\'s, or the whole relay\'s).',
+        QUOTA_SCOPES.map((q) => [{ scope: q }, turn.quotaRefusals[q]]),
+      ),
       family(
         'postern_relay_stream_connections',
         'gauge',

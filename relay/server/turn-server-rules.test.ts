@@ -24,7 +24,7 @@ interface FakeSocket {
   closed: boolean;
 }
 
-function setup(families: RelayFamily[] = ['ipv4'], allow = ['0.0.0.0/0', '::/0'], gate?: Promise<void>) {
+function setup(families: RelayFamily[] = ['ipv4'], allow = ['0.0.0.0/0', '::/0'], gate?: Promise<void>, host: { relayIpv4?: string; ownAddresses?: string[] } = {}) {
   let now = T0;
   const sockets: FakeSocket[] = [];
   let port = 50000;
@@ -33,10 +33,11 @@ function setup(families: RelayFamily[] = ['ipv4'], allow = ['0.0.0.0/0', '::/0']
     authSecret: SECRET,
     peerPolicy: peerPolicy(allow),
     relayFamilies: families,
+    ownAddresses: host.ownAddresses,
     now: () => now,
     relaySockets: async (onPacket, family) => {
       await gate;
-      const s: FakeSocket = { family, address: { address: family === 'ipv4' ? '192.0.2.1' : '2001:db8::1', port: port++ }, sent: [], deliver: onPacket, closed: false };
+      const s: FakeSocket = { family, address: { address: family === 'ipv4' ? (host.relayIpv4 ?? '192.0.2.1') : '2001:db8::1', port: port++ }, sent: [], deliver: onPacket, closed: false };
       sockets.push(s);
       return {
         address: s.address,
@@ -274,5 +275,71 @@ describe('TurnServer: stream 5-tuples (RFC 8656 §3.1)', () => {
     expect(sockets).toHaveLength(1);
     expect(sockets[0]!.closed).toBe(true);
     expect(server.metrics.allocations).toBe(0);
+  });
+});
+
+describe('TurnServer: peers on the relay host itself', () => {
+  // A relay on a public address: the policy would let that address through, the server must not.
+  const RELAY_IP = '1.2.3.4';
+  const LISTENER = { address: RELAY_IP, port: 3478 };
+
+  // threat model (docs/threat-model.md): Relay user
+  it('refuses every port of its own public address but a live allocation\'s relayed one, and forgets that one when the allocation ends', async () => {
+    const { server, sockets } = setup(['ipv4'], [], undefined, { relayIpv4: RELAY_IP, ownAddresses: [RELAY_IP] });
+    const a = new Peerless(server);
+    const b = new Peerless(server);
+    expect(code(await a.allocate())).toBe(0);
+    expect(code(await b.allocate())).toBe(0);
+    const B = sockets[1]!.address;
+    expect(code(await a.permit(LISTENER))).toBe(403);
+    expect(code(await a.bind(0x4001, { address: RELAY_IP, port: 5353 }))).toBe(403);
+    expect(code(await a.permit({ address: '5.6.7.8', port: 9 }))).toBe(0); // any other public peer
+    expect(code(await a.permit(B))).toBe(0);
+    expect(code(await a.bind(0x4002, B))).toBe(0);
+
+    // B ends; a later allocation that gets a socket on the same port must not inherit A's permission.
+    expect(code(await b.request(METHOD.REFRESH, [encodeAttribute(codecs.lifetime, 0)]))).toBe(0);
+    const before = server.metrics.dropped.no_permission ?? 0;
+    await server.handleClientPacket(a.tuple, buildChannelData(0x4002, new Uint8Array([1])), a.reply);
+    expect(server.metrics.dropped.no_permission).toBe(before + 1);
+    expect(sockets[0]!.sent).toEqual([]);
+    expect(code(await a.permit(B))).toBe(403);
+  });
+
+  it('lets the allow-list open its own address, as an explicit choice of the operator', async () => {
+    const { server } = setup(['ipv4'], [`${RELAY_IP}/32`], undefined, { relayIpv4: RELAY_IP, ownAddresses: [RELAY_IP] });
+    const a = new Peerless(server);
+    expect(code(await a.allocate())).toBe(0);
+    expect(code(await a.permit(LISTENER))).toBe(0);
+  });
+});
+
+describe('TurnServer: allocation quotas', () => {
+  it('counts per principal (the user id up to its first ".") and for the whole server, answering 486', async () => {
+    const now = T0;
+    const server = new TurnServer({
+      realm: REALM,
+      authSecret: SECRET,
+      peerPolicy: peerPolicy(),
+      now: () => now,
+      limits: { maxAllocationsPerUser: 2, maxAllocations: 3 },
+      relaySockets: async () => ({ address: { address: '192.0.2.1', port: 50000 + Math.floor(Math.random() * 10000) }, send: () => {}, close: () => {} }),
+    });
+    const allocateAs = async (userId: string): Promise<number | undefined> => {
+      const c = new Peerless(server);
+      const { username, password } = issueTurnCredentials(SECRET, userId, 3600, now);
+      const udp = encodeAttribute(codecs.requestedTransport, TRANSPORT.UDP);
+      c.nonce = readAttribute(await c.request(METHOD.ALLOCATE, [udp], false), codecs.nonce)!;
+      c.username = username;
+      c.key = longTermKey(username, REALM, password);
+      return code(await c.request(METHOD.ALLOCATE, [udp]));
+    };
+    expect(await allocateAs('ALICE.s1')).toBe(0);
+    expect(await allocateAs('ALICE.s2')).toBe(0);
+    expect(await allocateAs('ALICE.s3')).toBe(486);
+    expect(await allocateAs('ALICE')).toBe(486); // the same principal without a session label
+    expect(await allocateAs('GATEWAY.s1')).toBe(0);
+    expect(await allocateAs('BOB.s1')).toBe(486); // the server's cap
+    expect(server.metrics.quotaRefusals).toEqual({ principal: 2, relay: 1 });
   });
 });

@@ -40,6 +40,16 @@
  * - Everything that does not parse, or that a server must not answer (responses, indications it
  *   cannot act on), is dropped and counted by reason; nothing a client sends can throw out of
  *   handleClientPacket except a bug.
+ * - Peers on the relay host itself (docs/decisions/relay-peer-policy.md): the relayed transport
+ *   address of a live allocation here is a permitted peer, address AND port, whatever the policy
+ *   says of its IP (two relayed candidates meet that way); the permission or channel is tied to
+ *   that allocation and dies with it, so a socket that later takes the port is not reachable.
+ *   Every other port on the relay's own addresses (its listeners, other local services) is 403
+ *   unless the allow-list names the address, even when the address is public.
+ * - Quotas count allocations per principal: the TURN user id up to its first '.', i.e. the
+ *   account or gateway UID the Router issued the credential for (router/relay/ice-servers.ts
+ *   appends a random session label after the '.'), so fresh credentials do not give a fresh
+ *   quota; and all allocations of the server together (`maxAllocations`). Both answer 486.
  * - Secrets (the shared secret, derived passwords, keys) are never logged; logs carry the REST
  *   user id at most.
  */
@@ -60,7 +70,7 @@ import {
   type StunAttributeInput,
   type StunMessage,
 } from '../stun/message.ts';
-import { checkPeer, type PeerPolicy } from '../policy/peer-address.ts';
+import { allowListed, checkPeer, type PeerPolicy } from '../policy/peer-address.ts';
 
 // ---------------------------------------------------------------------------------------------
 // what the adapter provides
@@ -106,8 +116,13 @@ export type Reply = (bytes: Uint8Array, kind: 'control' | 'data') => void | bool
 export type TurnLog = (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;
 
 export interface TurnLimits {
-  /** Concurrent allocations one REST user id may hold (486 beyond). */
+  /**
+   * Concurrent allocations one principal may hold (486 beyond): the account or gateway, i.e. the
+   * REST user id up to its first '.', however many credentials it was issued.
+   */
   readonly maxAllocationsPerUser: number;
+  /** Concurrent allocations of the whole server, every principal together (486 beyond). */
+  readonly maxAllocations: number;
   readonly defaultLifetimeS: number;
   readonly maxLifetimeS: number;
   readonly permissionLifetimeS: number;
@@ -119,7 +134,8 @@ export interface TurnLimits {
 }
 
 export const DEFAULT_TURN_LIMITS: TurnLimits = {
-  maxAllocationsPerUser: 10,
+  maxAllocationsPerUser: 100,
+  maxAllocations: 1000,
   defaultLifetimeS: 600,
   maxLifetimeS: 3600,
   permissionLifetimeS: 300,
@@ -136,6 +152,11 @@ export interface TurnServerOptions {
   readonly relaySockets: RelaySocketFactory;
   /** Families the relay socket factory can open. Default ['ipv4']. */
   readonly relayFamilies?: readonly RelayFamily[] | undefined;
+  /**
+   * Addresses of the relay host that peers must not reach except at a live allocation's relayed
+   * port: its listener addresses. The relayed sockets' own addresses are added by the server.
+   */
+  readonly ownAddresses?: readonly string[] | undefined;
   /** Milliseconds since the epoch. Default Date.now. */
   readonly now?: (() => number) | undefined;
   readonly limits?: Partial<TurnLimits> | undefined;
@@ -180,7 +201,13 @@ export interface TurnMetrics {
   readonly packetsHairpinned: number;
   readonly dropped: Readonly<Partial<Record<DropReason, number>>>;
   readonly authFailures: number;
+  /** Allocate requests answered 486, by the quota that was full. */
+  readonly quotaRefusals: Readonly<Record<QuotaScope, number>>;
 }
+
+/** 'principal': one account's or gateway's allocations; 'relay': the whole server's. */
+export type QuotaScope = 'principal' | 'relay';
+export const QUOTA_SCOPES: readonly QuotaScope[] = ['principal', 'relay'];
 
 // ---------------------------------------------------------------------------------------------
 // state
@@ -197,6 +224,8 @@ interface Allocation {
   readonly key: string;
   readonly username: string;
   readonly userId: string;
+  /** Whose quota the allocation counts against (see principalOf). */
+  readonly principal: string;
   readonly integrityKey: Uint8Array;
   readonly transport: ClientTransport;
   /** One relayed socket per family allocated (RFC 8656 §7.2 dual allocations have two). */
@@ -208,11 +237,36 @@ interface Allocation {
   expiresAt: number;
   /** Canonical peer IP → expiry (ms). Permissions are per IP, not per port (RFC 8656 §9). */
   readonly permissions: Map<string, number>;
+  /**
+   * "ip|port" of another live allocation's relayed address here → that allocation and the expiry:
+   * the only way to reach an address the policy refuses (see #checkedPeer), and only while the
+   * allocation it names lives.
+   */
+  readonly localPermissions: Map<string, LocalPermission>;
   /** Live and quarantined channels. */
   readonly channelsByNumber: Map<number, Channel>;
   /** "ip|port" → channel (live and quarantined). */
   readonly channelsByPeer: Map<string, Channel>;
   closed: boolean;
+}
+
+interface LocalPermission {
+  readonly target: Allocation;
+  expiresAt: number;
+}
+
+/** A peer that passed #checkedPeer; `local` when it is reachable only as a live allocation's relayed address. */
+interface CheckedPeer extends TransportAddressInput {
+  readonly local?: Allocation | undefined;
+}
+
+/**
+ * The principal of a REST user id: up to its first '.'. The Router's ids are "<uid>.<label>"
+ * (UIDs are base64url, without '.'); an id without '.' is its own principal.
+ */
+export function principalOf(userId: string): string {
+  const dot = userId.indexOf('.');
+  return dot < 0 ? userId : userId.slice(0, dot);
 }
 
 /** Request-level failures, turned into error responses by handleRequest. */
@@ -269,11 +323,14 @@ export class TurnServer {
   readonly #allocations = new Map<string, Allocation>();
   /** Allocations by relayed transport address (peerKey), for hairpinned packets (see #toPeer). */
   readonly #byRelayedAddress = new Map<string, Allocation>();
-  /** 5-tuples whose Allocate is waiting for its relayed socket, and their user ids. */
+  /** 5-tuples whose Allocate is waiting for its relayed socket, and their principals. */
   readonly #pending = new Map<string, string>();
   /** Pending 5-tuples whose connection closed meanwhile (closeTuple). */
   readonly #abandoned = new Set<string>();
   #closed = false;
+  /** Canonical addresses of this relay host (listeners, relayed sockets): see #checkedPeer. */
+  readonly #ownAddresses = new Set<string>();
+  readonly #quotaRefusals: Record<QuotaScope, number> = { principal: 0, relay: 0 };
 
   #bytesOut = 0;
   #bytesIn = 0;
@@ -292,6 +349,7 @@ export class TurnServer {
     this.#now = options.now ?? Date.now;
     this.#limits = { ...DEFAULT_TURN_LIMITS, ...options.limits };
     this.#log = options.log ?? (() => {});
+    for (const address of options.ownAddresses ?? []) this.#ownAddresses.add(canonicalIpAddress(address));
   }
 
   /** Families this server relays on. */
@@ -317,6 +375,7 @@ export class TurnServer {
       packetsHairpinned: this.#packetsHairpinned,
       dropped: { ...this.#dropped },
       authFailures: this.#authFailures,
+      quotaRefusals: { ...this.#quotaRefusals },
     };
   }
 
@@ -371,6 +430,7 @@ export class TurnServer {
         continue;
       }
       for (const [ip, expiresAt] of a.permissions) if (expiresAt <= now) a.permissions.delete(ip);
+      for (const [key, p] of a.localPermissions) if (p.expiresAt <= now || p.target.closed) a.localPermissions.delete(key);
       const quarantineMs = this.#limits.channelQuarantineS * 1000;
       for (const c of a.channelsByNumber.values()) {
         if (c.expiresAt + quarantineMs <= now) {
@@ -524,13 +584,22 @@ export class TurnServer {
     // RFC says for a request the server cannot satisfy.
     const evenPort = readAttribute(msg, codecs.evenPort);
     if (evenPort?.reserveNextPort) throw new TurnRequestError(ERROR.INSUFFICIENT_CAPACITY, 'port reservation is not supported');
+    const principal = principalOf(auth.userId);
+    if (this.#allocations.size + this.#pending.size >= this.#limits.maxAllocations) {
+      this.#quotaRefusals.relay++;
+      this.#log('warn', 'turn.quota.relay_full', { userId: auth.userId, limit: this.#limits.maxAllocations });
+      throw new TurnRequestError(ERROR.ALLOCATION_QUOTA_REACHED, `this relay holds its maximum of ${this.#limits.maxAllocations} allocations`);
+    }
     let held = 0;
-    for (const a of this.#allocations.values()) if (a.userId === auth.userId) held++;
-    for (const u of this.#pending.values()) if (u === auth.userId) held++;
-    if (held >= this.#limits.maxAllocationsPerUser) throw new TurnRequestError(ERROR.ALLOCATION_QUOTA_REACHED, 'allocation quota reached');
+    for (const a of this.#allocations.values()) if (a.principal === principal) held++;
+    for (const p of this.#pending.values()) if (p === principal) held++;
+    if (held >= this.#limits.maxAllocationsPerUser) {
+      this.#quotaRefusals.principal++;
+      throw new TurnRequestError(ERROR.ALLOCATION_QUOTA_REACHED, `allocation quota reached: ${principal} holds ${held} allocations`);
+    }
     const lifetime = this.#lifetime(msg);
 
-    this.#pending.set(k, auth.userId);
+    this.#pending.set(k, principal);
     let allocation: Allocation | undefined;
     const sockets = new Map<RelayFamily, RelaySocket>();
     const onPacket = (bytes: Uint8Array, from: TransportAddressInput): void => {
@@ -584,6 +653,7 @@ export class TurnServer {
       key: k,
       username: auth.username,
       userId: auth.userId,
+      principal,
       integrityKey: auth.key,
       transport: tuple.transport ?? 'udp',
       sockets,
@@ -592,12 +662,16 @@ export class TurnServer {
       allocateResponse: response,
       expiresAt: this.#now() + lifetime * 1000,
       permissions: new Map(),
+      localPermissions: new Map(),
       channelsByNumber: new Map(),
       channelsByPeer: new Map(),
       closed: false,
     };
     this.#allocations.set(k, allocation);
-    for (const socket of sockets.values()) this.#byRelayedAddress.set(this.#relayedKey(socket.address), allocation);
+    for (const socket of sockets.values()) {
+      this.#byRelayedAddress.set(this.#relayedKey(socket.address), allocation);
+      this.#addOwnAddress(socket.address.address);
+    }
     this.#log('info', 'turn.allocation.created', { userId: auth.userId, transport: allocation.transport, client: tuple.client, relayed: relayedAddresses(allocation), lifetime });
     this.#send(reply, response);
   }
@@ -641,16 +715,38 @@ export class TurnServer {
     return this.#response(msg, 'success', [encodeAttribute(codecs.lifetime, lifetime)], key);
   }
 
-  /** The peer's address canonicalised, after the policy and family checks (403 / 443). */
-  #checkedPeer(a: Allocation, peer: TransportAddressInput): TransportAddressInput {
+  #addOwnAddress(address: string): void {
+    try {
+      this.#ownAddresses.add(this.#canonical(address));
+    } catch {
+      // Not an IP address (a test double's socket): nothing a peer could name.
+    }
+  }
+
+  /**
+   * The peer's address canonicalised, after the family check (443) and the policy (403). An
+   * address of this relay host is refused unless the allow-list names it, even a public one:
+   * its listeners and other local services are not for relaying to. A peer the policy refuses
+   * is still allowed when it is exactly the relayed address of a live allocation here: then
+   * `local` names that allocation, and the permission is for that port only.
+   */
+  #checkedPeer(a: Allocation, peer: TransportAddressInput): CheckedPeer {
     const address = this.#canonical(peer.address);
     if (!a.sockets.has(familyOf(address))) throw new TurnRequestError(ERROR.PEER_ADDRESS_FAMILY_MISMATCH, 'peer address family differs from the relayed address');
-    const decision = checkPeer(address, this.#policy);
-    if (!decision.allowed) {
-      this.#log('info', 'turn.peer.refused', { userId: a.userId, peer: address, category: decision.category });
-      throw new TurnRequestError(ERROR.FORBIDDEN, decision.reason);
-    }
-    return { address, port: peer.port };
+    const own = this.#ownAddresses.has(address) && !allowListed(address, this.#policy);
+    const decision = own
+      ? { allowed: false as const, category: 'relay-host', reason: `the relay does not forward to its own address ${address} except to the relayed address of a live allocation (port ${peer.port} is not one)` }
+      : checkPeer(address, this.#policy);
+    if (decision.allowed) return { address, port: peer.port };
+    const local = this.#byRelayedAddress.get(peerKey({ address, port: peer.port }));
+    if (local && !local.closed) return { address, port: peer.port, local };
+    this.#log('info', 'turn.peer.refused', { userId: a.userId, peer: address, port: peer.port, category: decision.category });
+    throw new TurnRequestError(ERROR.FORBIDDEN, decision.reason);
+  }
+
+  #permit(a: Allocation, peer: CheckedPeer, expiresAt: number): void {
+    if (peer.local) a.localPermissions.set(peerKey(peer), { target: peer.local, expiresAt });
+    else a.permissions.set(peer.address, expiresAt);
   }
 
   #createPermission(a: Allocation, msg: StunMessage, key: Uint8Array): Uint8Array {
@@ -659,7 +755,7 @@ export class TurnServer {
     // All or nothing (RFC 8656 §10.2): check every peer before installing any.
     const checked = peers.map((p) => this.#checkedPeer(a, p));
     const expiresAt = this.#now() + this.#limits.permissionLifetimeS * 1000;
-    for (const p of checked) a.permissions.set(p.address, expiresAt);
+    for (const p of checked) this.#permit(a, p, expiresAt);
     return this.#response(msg, 'success', [], key);
   }
 
@@ -679,11 +775,11 @@ export class TurnServer {
       this.#log('info', 'turn.channel.conflict', { userId: a.userId, channel: number, quarantined });
       throw new TurnRequestError(ERROR.BAD_REQUEST, quarantined ? 'channel or peer was bound differently less than 5 minutes ago' : 'channel or peer already bound differently');
     }
-    const channel = byNumber ?? { number, peer, expiresAt: 0 };
+    const channel = byNumber ?? { number, peer: { address: peer.address, port: peer.port }, expiresAt: 0 };
     channel.expiresAt = now + this.#limits.channelLifetimeS * 1000;
     a.channelsByNumber.set(number, channel);
     a.channelsByPeer.set(peerKey(peer), channel);
-    a.permissions.set(peer.address, now + this.#limits.permissionLifetimeS * 1000);
+    this.#permit(a, peer, now + this.#limits.permissionLifetimeS * 1000);
     return this.#response(msg, 'success', [], key);
   }
 
@@ -730,9 +826,14 @@ export class TurnServer {
     return id;
   }
 
-  #permitted(a: Allocation, address: string): boolean {
+  /** An IP permission (RFC 8656 §9), or a live allocation's relayed address exactly (#checkedPeer). */
+  #permitted(a: Allocation, address: string, port: number): boolean {
+    const now = this.#now();
     const expiresAt = a.permissions.get(address);
-    return expiresAt !== undefined && expiresAt > this.#now();
+    if (expiresAt !== undefined && expiresAt > now) return true;
+    if (a.localPermissions.size === 0) return false;
+    const p = a.localPermissions.get(peerKey({ address, port }));
+    return p !== undefined && p.expiresAt > now && !p.target.closed;
   }
 
   #indication(tuple: FiveTuple, msg: StunMessage): void {
@@ -751,7 +852,7 @@ export class TurnServer {
     }
     if (!peer || !data) return this.#drop('malformed');
     const address = this.#canonical(peer.address);
-    if (!this.#permitted(a, address)) return this.#drop('no_permission');
+    if (!this.#permitted(a, address, peer.port)) return this.#drop('no_permission');
     this.#toPeer(a, data, { address, port: peer.port });
   }
 
@@ -767,7 +868,7 @@ export class TurnServer {
     }
     const channel = a.channelsByNumber.get(cd.channel);
     if (!channel || channel.expiresAt <= this.#now()) return this.#drop('unbound_channel');
-    if (!this.#permitted(a, channel.peer.address)) return this.#drop('no_permission');
+    if (!this.#permitted(a, channel.peer.address, channel.peer.port)) return this.#drop('no_permission');
     this.#toPeer(a, cd.data, channel.peer);
   }
 
@@ -799,7 +900,7 @@ export class TurnServer {
   #peerPacket(a: Allocation, bytes: Uint8Array, from: TransportAddressInput): void {
     if (a.closed) return;
     const address = this.#canonical(from.address);
-    if (!this.#permitted(a, address)) return this.#drop('no_permission');
+    if (!this.#permitted(a, address, from.port)) return this.#drop('no_permission');
     const channel = a.channelsByPeer.get(peerKey({ address, port: from.port }));
     let out: Uint8Array;
     try {

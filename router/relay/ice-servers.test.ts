@@ -18,7 +18,14 @@ describe('iceServersFor', () => {
     expect(b.iceServers[0]!.username).not.toBe(server!.username);
   });
 
-  it('gives nothing when no Relay is configured', () => {
+  it('keeps the principal before the first "." so that fresh credentials share one Relay quota', () => {
+    const principal = (username: string) => username.split(':')[1]!.split('.')[0];
+    const now = 1_800_000_000_000;
+    expect(principal(iceServersFor(relay, 'USER', now).iceServers[0]!.username!)).toBe('USER');
+    expect(() => iceServersFor(relay, 'USER.forged', now)).toThrow(/must not contain "\."/);
+  });
+
+    it('gives nothing when no Relay is configured', () => {
     expect(iceServersFor(undefined, 'USER', Date.now())).toEqual({ iceServers: [], expiresAt: null });
     expect(iceServersFor({ urls: [], secret: relay.secret }, 'USER', Date.now())).toEqual({ iceServers: [], expiresAt: null });
   });

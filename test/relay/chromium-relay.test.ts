@@ -8,8 +8,9 @@
  * Debian's chromium when missing); skipped with the reason in its title otherwise.
  *
  * The relay listens on 127.0.0.1 and both peers' relayed addresses are on 127.0.0.1, which the
- * default peer policy refuses, so the server runs with a loopback allow-list, as an
- * administrator would configure it for a single-host deployment.
+ * default peer policy refuses; the server runs with that default policy all the same, since it
+ * permits the exact relayed address of a live allocation of its own (the embedded Relay of
+ * `postern server start` relies on the same).
  *
  * Chromium is started without network access of its own: no DNS (every host name maps to
  * NOTFOUND), playwright's switches against background requests, and the test page is served by
@@ -26,8 +27,9 @@ import { peerPolicy } from '../../relay/policy/peer-address.ts';
 import { issueTurnCredentials, type TurnCredentials } from '../../relay/stun/credentials.ts';
 import type { TurnMetrics } from '../../relay/server/turn-server.ts';
 import { messageSize, PAGE_SCRIPT, type PageOffer, type PageSelectedPair, type PageStream } from './chromium-page.ts';
+import { requireService } from '../support/services.ts';
 
-const CHROMIUM = process.env.POSTERN_TEST_CHROMIUM ?? '';
+const CHROMIUM = requireService('Chromium', 'POSTERN_TEST_CHROMIUM') ?? '';
 const SKIP = CHROMIUM ? undefined : 'skipped: POSTERN_TEST_CHROMIUM is not set; run `bash scripts/services/chromium.sh` and export its output';
 
 const SECRET = 'chromium-relay-test-secret-0123456789';
@@ -174,7 +176,7 @@ describe.skipIf(SKIP !== undefined)(`Chromium's WebRTC through Postern's TURN se
       host: '127.0.0.1',
       realm: REALM,
       authSecret: SECRET,
-      peerPolicy: peerPolicy(['127.0.0.1/32']),
+      peerPolicy: peerPolicy(),
       log: (level, event, fields) => turnLog.push({ level, event, fields }),
     });
     browser = await chromium.launch({

@@ -4,18 +4,15 @@
  * Its shared secret: ./relay-secret.ts.
  *
  * Peers: a TURN relay must not become a way into the network it runs in, so the Relay refuses
- * loopback, private and link-local peers (relay/policy/peer-address.ts) — except its own relay
- * address: two relayed candidates on the same Relay (the vault's and the gateway's) talk to each
- * other through it, and on a laptop or a private network that address is loopback or private.
+ * loopback, private and link-local peers (relay/policy/peer-address.ts), and every port of its
+ * own address, unless `--relay-allow` names them. Two relayed candidates on the same Relay (the
+ * vault's and the gateway's) still meet: the Relay itself permits the exact relayed address of a
+ * live allocation (relay/server/turn-server.ts), so nothing of its host needs allow-listing
+ * (docs/decisions/relay-peer-policy.md).
  */
 import { loadOrCreateRelaySecret } from './relay-secret.ts';
 
 export const DEFAULT_RELAY_PORT = 3478;
-
-/** The relay address as a one-address CIDR, for the allow-list. */
-export function selfCidr(host: string): string {
-  return host.includes(':') ? `${host}/128` : `${host}/32`;
-}
 
 export interface EmbeddedRelayOptions {
   dataDir: string;
@@ -43,7 +40,7 @@ export async function startEmbeddedRelay(options: EmbeddedRelayOptions): Promise
     host: options.host,
     realm: 'postern',
     authSecret: secret,
-    allow: [...new Set([selfCidr(options.host), ...options.allow])],
+    allow: [...new Set(options.allow)],
     ...(options.publicHost ? { publicHost: options.publicHost } : {}),
   };
   let relay;

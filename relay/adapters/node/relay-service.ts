@@ -18,6 +18,7 @@
  * node error (EADDRINUSE, EADDRNOTAVAIL), after closing whatever was already started.
  * The secret is never logged nor included in anything this returns.
  */
+import { networkInterfaces } from 'node:os';
 import { PosternError } from '../../../core/errors.ts';
 import { peerPolicy as makePeerPolicy, type PeerPolicy } from '../../policy/peer-address.ts';
 import { renderRelayMetrics, type ListenerMetrics } from '../../server/prometheus.ts';
@@ -91,6 +92,15 @@ function isIpv6(host: string): boolean {
   return host.includes(':');
 }
 
+/**
+ * The addresses of this machine a peer could reach the relay's listeners on: the listening host,
+ * or every interface address when it listens on a wildcard, and the relay addresses.
+ */
+function ownAddresses(host: string, relayIps: RelayAddresses): string[] {
+  const hosts = WILDCARD.has(host) ? Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.replace(/%.*$/, ''))) : [host];
+  return [...new Set([...hosts, relayIps.ipv4, relayIps.ipv6].filter((a): a is string => a !== undefined))];
+}
+
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const secretLength = typeof options.authSecret === 'string' ? new TextEncoder().encode(options.authSecret).length : options.authSecret.length;
   if (secretLength < MIN_TURN_SECRET_LENGTH) throw new PosternError('bad_request', `the relay's shared secret must be at least ${MIN_TURN_SECRET_LENGTH} bytes`);
@@ -112,6 +122,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     peerPolicy: policy,
     relaySockets: nodeRelaySockets(relayIps, { recvBufferBytes: options.recvBufferBytes, log }),
     relayFamilies: families,
+    ownAddresses: ownAddresses(options.host, relayIps),
     limits: options.limits,
     log,
   });

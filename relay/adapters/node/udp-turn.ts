@@ -72,7 +72,7 @@ export async function startUdpTurnServer(options: UdpTurnOptions): Promise<UdpTu
   const host = options.host ?? '127.0.0.1';
   const family = host.includes(':') ? 'ipv6' : 'ipv4';
   const relaySockets = nodeRelaySockets({ [family]: host }, { recvBufferBytes: options.recvBufferBytes, log: options.log });
-  const server = new TurnServer({ ...options, relaySockets, relayFamilies: [family] });
+  const server = new TurnServer({ ...options, ownAddresses: [host, ...(options.ownAddresses ?? [])], relaySockets, relayFamilies: [family] });
   const listener = await listenUdp(server, { host, port: options.port, recvBufferBytes: options.recvBufferBytes, log: options.log });
   const sweep = setInterval(() => server.sweep(), options.sweepIntervalMs ?? 1000);
   sweep.unref();

@@ -30,6 +30,7 @@ interface StartOptions {
   secretFile?: string;
   allow?: string[];
   maxAllocations: number;
+  maxAllocationsTotal: number;
   verbose?: boolean;
 }
 
@@ -80,7 +81,8 @@ export function registerRelayCommands(program: Command, io: CliIo): void {
     .option('--realm <realm>', 'TURN realm, part of every credential; the Router must use the same', 'postern')
     .option('--secret-file <file>', `file holding the shared secret (else $${SECRET_ENV}); at least 16 bytes, mode 0600`)
     .option('--allow <cidr>', 'let the relay reach this non-public range (repeat); loopback, private, link-local and metadata addresses are refused otherwise', cidrFlag)
-    .addOption(new Option('--max-allocations <n>', 'concurrent allocations per user').default(10).argParser(integerIn(1, 10000)))
+    .addOption(new Option('--max-allocations <n>', 'concurrent allocations per account or gateway, however many credentials it holds').default(100).argParser(integerIn(1, 100000)))
+    .addOption(new Option('--max-allocations-total <n>', 'concurrent allocations of the whole relay (each is one or two UDP sockets: keep it under the open-file limit)').default(1000).argParser(integerIn(1, 1000000)))
     .option('--verbose', 'log every allocation and refusal (JSON lines on stderr); warnings are always logged')
     .addHelpText(
       'after',
@@ -142,7 +144,7 @@ Examples:
           realm: options.realm,
           authSecret: secret,
           allow: options.allow ?? [],
-          limits: { maxAllocationsPerUser: options.maxAllocations },
+          limits: { maxAllocationsPerUser: options.maxAllocations, maxAllocations: options.maxAllocationsTotal },
           log,
         });
       } catch (err) {
