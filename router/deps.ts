@@ -17,17 +17,35 @@ export interface RouterLimits {
   maxBodyBytes: number;
   /** Largest envelope accepted for file uploads. */
   maxFileBodyBytes: number;
+  /** Largest envelope accepted without a session (prelogin, register, login): anyone may send these. */
+  maxPublicBodyBytes: number;
+  /** File uploads (vault file.upload, device add_file) one session or device may have in flight at once. */
+  largeUploadsPerClient: number;
+  /** File uploads the whole Router process reads at once, across all clients. */
+  largeUploadsTotal: number;
   sessionTtlMs: number;
-  /** Failed logins allowed per account (and, ×4, per client address) in the window. */
+  /** Failed logins for one account from one address before each further try waits twice as long. */
   loginFailuresPerWindow: number;
+  /** Failed logins from one address, across all accounts, before that address waits out the window. */
+  loginFailuresPerAddress: number;
+  /** Failed logins for one account, from all addresses together, before it is throttled everywhere. */
+  loginFailuresPerAccount: number;
+  /** The longest wait the backoff imposes on one account and address. */
+  loginBackoffMaxMs: number;
   loginWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: RouterLimits = {
   maxBodyBytes: 1024 * 1024,
   maxFileBodyBytes: 32 * 1024 * 1024,
+  maxPublicBodyBytes: 8 * 1024,
+  largeUploadsPerClient: 2,
+  largeUploadsTotal: 16,
   sessionTtlMs: 60 * 60 * 1000,
   loginFailuresPerWindow: 5,
+  loginFailuresPerAddress: 20,
+  loginFailuresPerAccount: 100,
+  loginBackoffMaxMs: 15 * 60 * 1000,
   loginWindowMs: 15 * 60 * 1000,
 };
 
@@ -52,6 +70,8 @@ export interface RouterDeps {
   /** This process's Worker id and the bus to the other Router processes (default: embedded). */
   cluster?: { workerId: string; bus: ClusterBus };
   heartbeat?: { intervalMs: number; timeoutMs: number };
+  /** Whether anyone may create an account (`postern server start --open-registration`). Default false. */
+  openRegistration?: boolean;
   /** The Relay (TURN) whose short-lived credentials vault clients and gateways get for WebRTC; none: direct paths only. */
   relay?: RelayConfig;
   /**

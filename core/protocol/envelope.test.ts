@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateP256KeyPair, randomBytes, toBase64Url } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';
-import { openJson, parseWireEnvelope, sealJson, sealRequest, toWireEnvelope, unwrapTransmissionKey } from './envelope.ts';
+import { openJson, parseVaultRequestFrame, parseWireEnvelope, sealJson, sealRequest, sessionIdOf, toWireEnvelope, unwrapTransmissionKey, vaultRequestFrame } from './envelope.ts';
 
 describe('transmission envelope', () => {
   const router = generateP256KeyPair();
@@ -50,5 +50,28 @@ describe('transmission envelope', () => {
         expect(err).toBeInstanceOf(PosternError);
       }
     }
+  });
+});
+
+describe('vault request frame', () => {
+  it('carries a fresh nonce and the time in every request, and round-trips', () => {
+    const a = vaultRequestFrame({ x: 1 }, 'token', 1_700_000_000_000);
+    const b = vaultRequestFrame({ x: 1 }, 'token', 1_700_000_000_000);
+    expect(a.nonce).not.toBe(b.nonce);
+    expect(parseVaultRequestFrame(JSON.parse(JSON.stringify(a)))).toEqual(a);
+    expect(parseVaultRequestFrame(vaultRequestFrame({}, undefined))).not.toHaveProperty('session');
+  });
+
+  it('tells an old client without timestamp and nonce to upgrade, and refuses malformed ones', () => {
+    expect(() => parseVaultRequestFrame({ session: 's', body: {} })).toThrowError(/Upgrade/);
+    for (const bad of [null, [], 'x', { body: {}, timestamp: 1.5, nonce: 'A'.repeat(22) }, { body: {}, timestamp: 1, nonce: 'short' }, { body: {}, timestamp: 1, nonce: 'A'.repeat(22), session: 5 }]) {
+      expect(() => parseVaultRequestFrame(bad)).toThrowError(expect.objectContaining({ code: 'bad_request' }));
+    }
+  });
+
+  it('names a session by the SHA-256 of its token, never the token', () => {
+    const id = sessionIdOf('the-token');
+    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(id).not.toContain('the-token');
   });
 });

@@ -4,7 +4,9 @@
  * ECIES to the Router's public key (on top of TLS, as the seed's Router model describes).
  *
  * The additional authenticated data binds the ciphertext to the endpoint it was made for,
- * so a captured `record.get` payload cannot be replayed against `record.delete`.
+ * so a captured `record.get` payload cannot be replayed against `record.delete`. Inside it, a
+ * vault request carries a timestamp and a random nonce (VaultRequestFrame), so a captured
+ * request cannot be replayed against the same command either.
  */
 import {
   aesGcmDecrypt,
@@ -14,6 +16,8 @@ import {
   fromBase64Url,
   fromUtf8,
   generateAesKey,
+  randomBytes,
+  sha256,
   toBase64Url,
   utf8,
 } from '../crypto/index.ts';
@@ -88,4 +92,47 @@ export function parseWireEnvelope(value: unknown): { wrappedKey: Uint8Array; cip
   if (v !== ENVELOPE_VERSION) throw new PosternError('bad_request', `Unsupported envelope version ${JSON.stringify(v)}; this Router speaks version ${ENVELOPE_VERSION}.`);
   if (typeof key !== 'string' || typeof payload !== 'string') throw new PosternError('bad_request', 'Envelope fields "key" and "payload" must be base64url strings.');
   return { wrappedKey: fromBase64Url(key), ciphertext: fromBase64Url(payload) };
+}
+
+/**
+ * The vault request header naming the session before the body is read: SHA-256 of the session
+ * token (what the Router stores), never the token itself, which travels only inside the sealed
+ * payload and must match it. Lets the Router refuse an unauthenticated request from its headers.
+ */
+export const VAULT_SESSION_HEADER = 'x-postern-session';
+
+/** The session id a vault client sends in VAULT_SESSION_HEADER for this session token. */
+export function sessionIdOf(sessionToken: string): string {
+  return toBase64Url(sha256(utf8(sessionToken)));
+}
+
+/** How far a vault request's timestamp may be from the Router's clock, either way. */
+export const VAULT_REQUEST_MAX_SKEW_MS = 5 * 60 * 1000;
+
+/** What a vault request seals: the session token (absent for public commands), the command's body, and freshness. */
+export interface VaultRequestFrame {
+  session?: string;
+  body: unknown;
+  timestamp: number;
+  nonce: string;
+}
+
+/** Client side: a fresh frame for one request (a new nonce every call, even for a retry). */
+export function vaultRequestFrame(body: unknown, session: string | undefined, now: number = Date.now()): VaultRequestFrame {
+  return { ...(session !== undefined ? { session } : {}), body, timestamp: now, nonce: toBase64Url(randomBytes(16)) };
+}
+
+/** Router side: validate an opened vault payload; a client too old to send timestamp and nonce is told to upgrade. */
+export function parseVaultRequestFrame(value: unknown): VaultRequestFrame {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new PosternError('bad_request', 'The payload must be an object {session?, body, timestamp, nonce}.');
+  }
+  const { session, body, timestamp, nonce } = value as Record<string, unknown>;
+  if (timestamp === undefined && nonce === undefined) {
+    throw new PosternError('bad_request', 'This client is older than the Router: its requests carry no timestamp and nonce, so they could be replayed. Upgrade the postern CLI (or the vault) and try again.');
+  }
+  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp <= 0) throw new PosternError('bad_request', 'The payload timestamp must be a positive integer (milliseconds since the epoch).');
+  if (typeof nonce !== 'string' || !/^[A-Za-z0-9_-]{22,86}$/.test(nonce)) throw new PosternError('bad_request', 'The payload nonce must be 16 to 64 random bytes, base64url.');
+  if (session !== undefined && typeof session !== 'string') throw new PosternError('bad_request', 'The payload session must be a string.');
+  return { ...(session !== undefined ? { session } : {}), body, timestamp, nonce };
 }

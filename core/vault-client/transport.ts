@@ -4,7 +4,7 @@
  */
 import { fromBase64Url, toBase64Url } from '../crypto/index.ts';
 import { isErrorCode, PosternError } from '../errors.ts';
-import { openJson, sealRequest, toWireEnvelope } from '../protocol/envelope.ts';
+import { openJson, sealRequest, sessionIdOf, toWireEnvelope, VAULT_SESSION_HEADER, vaultRequestFrame } from '../protocol/envelope.ts';
 import type { VaultCommand, VaultRequest, VaultResponses } from '../protocol/vault-api.ts';
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -30,7 +30,14 @@ export async function errorFromResponse(response: Response): Promise<PosternErro
   return new PosternError('internal', `The server answered HTTP ${response.status} without a Postern error body.`);
 }
 
-export async function fetchRouterPublicKey(server: string, fetchImpl: FetchLike = fetch): Promise<Uint8Array> {
+/** The Router's published keys: the ECIES key requests are sealed to, and the key its signed statements verify with. */
+export interface RouterPublicKeys {
+  publicKey: Uint8Array;
+  /** Absent from Routers older than script approvals. */
+  signingKey: Uint8Array | null;
+}
+
+export async function fetchRouterKeys(server: string, fetchImpl: FetchLike = fetch): Promise<RouterPublicKeys> {
   let response: Response;
   try {
     response = await fetchImpl(`${normaliseServerUrl(server)}/api/v1/router-key`);
@@ -38,8 +45,12 @@ export async function fetchRouterPublicKey(server: string, fetchImpl: FetchLike 
     throw new PosternError('internal', `Cannot reach the Postern server at ${normaliseServerUrl(server)}: ${describeFetchError(err)}`);
   }
   if (!response.ok) throw await errorFromResponse(response);
-  const { publicKey } = (await response.json()) as { publicKey: string };
-  return fromBase64Url(publicKey);
+  const { publicKey, signingKey } = (await response.json()) as { publicKey: string; signingKey?: string };
+  return { publicKey: fromBase64Url(publicKey), signingKey: typeof signingKey === 'string' ? fromBase64Url(signingKey) : null };
+}
+
+export async function fetchRouterPublicKey(server: string, fetchImpl: FetchLike = fetch): Promise<Uint8Array> {
+  return (await fetchRouterKeys(server, fetchImpl)).publicKey;
 }
 
 export class VaultTransport {
@@ -63,12 +74,16 @@ export class VaultTransport {
   }
 
   async call<C extends VaultCommand>(command: C, body: VaultRequest<C>, session?: string): Promise<VaultResponses[C]> {
-    const sealed = sealRequest(this.routerPublicKey, `vault/${command}`, { session, body });
+    // A fresh timestamp and nonce in every sealed request: the Router refuses one it has seen.
+    const sealed = sealRequest(this.routerPublicKey, `vault/${command}`, vaultRequestFrame(body, session));
+    // The session id (not the token) lets the Router refuse a request before reading its body.
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (session !== undefined) headers[VAULT_SESSION_HEADER] = sessionIdOf(session);
     let response: Response;
     try {
       response = await this.fetchImpl(`${this.server}/api/v1/vault/${command}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers,
         body: JSON.stringify(toWireEnvelope(sealed)),
       });
     } catch (err) {

@@ -1,17 +1,23 @@
 /**
- * Session tokens: 32 random bytes held by the client; the Router stores only their SHA-256.
+ * Session tokens: 32 random bytes held by the client; the Router stores only their SHA-256,
+ * which is also the session id a vault request names in its headers (core/protocol/envelope.ts).
  * Sessions slide on use (idle timeout = sessionTtlMs) and end absolutely after MAX_SESSION_MS.
+ *
+ * Authentication is two steps around the body: `findSession` from the header before a byte of
+ * the body is read (so an anonymous caller costs one indexed lookup), then `confirmSession` once
+ * the sealed payload is open, with the token itself, which must hash to that same id.
  */
 import type { Kysely } from 'kysely';
-import { fromBase64Url, randomBytes, sha256, toBase64Url, utf8 } from '../../core/crypto/index.ts';
+import { equalBytes, fromBase64Url, randomBytes, toBase64Url, utf8 } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
+import { sessionIdOf, VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import type { SessionUser } from '../vault/context.ts';
 
 export const MAX_SESSION_MS = 12 * 60 * 60 * 1000;
 
 export function hashSessionToken(token: string): string {
-  return toBase64Url(sha256(utf8(token)));
+  return sessionIdOf(token);
 }
 
 export async function createSession(db: Kysely<Database>, userUid: string, clientIp: string, now: number, ttlMs: number): Promise<{ token: string; expiresAt: number }> {
@@ -24,29 +30,53 @@ export async function createSession(db: Kysely<Database>, userUid: string, clien
   return { token, expiresAt };
 }
 
-export async function authenticateSession(db: Kysely<Database>, token: unknown, now: number, ttlMs: number): Promise<SessionUser> {
-  if (typeof token !== 'string' || token.length === 0) {
-    throw new PosternError('unauthorized', 'This command needs a session. Run `postern login` first.');
+/** A session found from its id, not yet proven by its token. */
+export interface PendingSession {
+  tokenHash: string;
+  userUid: string;
+  email: string;
+  createdAt: number;
+}
+
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+
+/** Before the body: the session the request header names must exist and be unexpired. */
+export async function findSession(db: Kysely<Database>, sessionId: string | undefined, now: number): Promise<PendingSession> {
+  if (sessionId === undefined || sessionId === '') {
+    throw new PosternError(
+      'unauthorized',
+      `This command needs a session, named in the ${VAULT_SESSION_HEADER} header. Run \`postern login\` first; a client that sends no such header is older than this Router and must be upgraded.`,
+    );
   }
-  if (token.length > 64) throw new PosternError('unauthorized', 'The session token is malformed.');
+  if (!SESSION_ID.test(sessionId)) throw new PosternError('unauthorized', `The ${VAULT_SESSION_HEADER} header is malformed. Run \`postern login\` again.`);
+  const row = await db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.uid', 'sessions.user_uid')
+    .select(['sessions.user_uid', 'sessions.expires_at', 'sessions.created_at', 'users.email'])
+    .where('sessions.token_hash', '=', sessionId)
+    .executeTakeFirst();
+  if (!row) throw new PosternError('unauthorized', 'The session is not known (logged out or never issued). Run `postern login`.');
+  if (Number(row.expires_at) <= now) {
+    await db.deleteFrom('sessions').where('token_hash', '=', sessionId).execute();
+    throw new PosternError('session_expired', 'The session has expired. Run `postern login` again.');
+  }
+  return { tokenHash: sessionId, userUid: row.user_uid, email: row.email, createdAt: Number(row.created_at) };
+}
+
+/** After the body is opened: the sealed token must be the one the header named; then the session slides. */
+export async function confirmSession(db: Kysely<Database>, pending: PendingSession, token: unknown, now: number, ttlMs: number): Promise<SessionUser> {
+  if (typeof token !== 'string' || token.length === 0 || token.length > 64) {
+    throw new PosternError('unauthorized', 'This command needs a session token inside the sealed payload. Run `postern login` first.');
+  }
   try {
     fromBase64Url(token);
   } catch {
     throw new PosternError('unauthorized', 'The session token is malformed.');
   }
-  const tokenHash = hashSessionToken(token);
-  const row = await db
-    .selectFrom('sessions')
-    .innerJoin('users', 'users.uid', 'sessions.user_uid')
-    .select(['sessions.user_uid', 'sessions.expires_at', 'sessions.created_at', 'users.email'])
-    .where('sessions.token_hash', '=', tokenHash)
-    .executeTakeFirst();
-  if (!row) throw new PosternError('unauthorized', 'The session is not known (logged out or never issued). Run `postern login`.');
-  if (Number(row.expires_at) <= now) {
-    await db.deleteFrom('sessions').where('token_hash', '=', tokenHash).execute();
-    throw new PosternError('session_expired', 'The session has expired. Run `postern login` again.');
+  if (!equalBytes(utf8(hashSessionToken(token)), utf8(pending.tokenHash))) {
+    throw new PosternError('unauthorized', `The session token does not match the session named in the ${VAULT_SESSION_HEADER} header.`);
   }
-  const expiresAt = Math.min(now + ttlMs, Number(row.created_at) + MAX_SESSION_MS);
-  await db.updateTable('sessions').set({ expires_at: expiresAt }).where('token_hash', '=', tokenHash).execute();
-  return { uid: row.user_uid, email: row.email, sessionTokenHash: tokenHash, sessionExpiresAt: expiresAt };
+  const expiresAt = Math.min(now + ttlMs, pending.createdAt + MAX_SESSION_MS);
+  await db.updateTable('sessions').set({ expires_at: expiresAt }).where('token_hash', '=', pending.tokenHash).execute();
+  return { uid: pending.userUid, email: pending.email, sessionTokenHash: pending.tokenHash, sessionExpiresAt: expiresAt };
 }

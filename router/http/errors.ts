@@ -25,7 +25,15 @@ export function errorResponse(c: Context, err: unknown, logger: Logger): Respons
   const headers: Record<string, string> = {};
   const retry = error.details?.['retryAfterSeconds'];
   if (typeof retry === 'number') headers['retry-after'] = String(retry);
-  // The rest of an oversized body was not read; ask the client not to reuse the connection.
-  if (error.code === 'payload_too_large') headers['connection'] = 'close';
+  // The rest of an oversized body, or a body refused from the headers alone, was not read:
+  // close the connection rather than let the server drain megabytes nobody will use.
+  if (error.code === 'payload_too_large' || bodyLeftUnread(c.req.raw)) headers['connection'] = 'close';
   return c.json(error.toJSON(), error.httpStatus as 400, headers);
+}
+
+/** Whether the request came with a body that the handler never started reading. */
+function bodyLeftUnread(request: Request): boolean {
+  const declared = request.headers.get('content-length');
+  const hasBody = (declared !== null && declared !== '0') || request.headers.has('transfer-encoding');
+  return hasBody && !request.bodyUsed;
 }

@@ -1,7 +1,8 @@
 /**
  * `POST /api/v1/secrets/:operation` for Secrets Manager devices (gateways are devices too).
- * Order of checks: who (client id) → may they at all (revoked, expired, IP) → is it really
- * them (signature over the exact bytes sent) → is it fresh (timestamp, nonce) → what they asked.
+ * Order of checks: who (client id) → may they at all (revoked, expired, IP), all from the headers
+ * before the body is read → is it really them (signature over the exact bytes sent) → is it
+ * fresh (timestamp, nonce) → what they asked.
  */
 import type { Context } from 'hono';
 import { ecdsaVerify, fromBase64Url, sha256, toBase64Url } from '../../core/crypto/index.ts';
@@ -19,6 +20,7 @@ import {
 import { recordEvent } from '../audit/events.ts';
 import type { RouterDeps, RouterLimits } from '../deps.ts';
 import { readBodyLimited } from '../http/body.ts';
+import { uploadBudgetOf } from '../http/upload-budget.ts';
 import type { DeviceCallContext } from './context.ts';
 import { deviceHandlers } from './operations.ts';
 
@@ -46,8 +48,9 @@ export async function handleSecretsOperation(c: Context, deps: RouterDeps, limit
   const clientId = decodeHeader(c, SECRETS_HEADERS.clientId);
   const wrappedKey = decodeHeader(c, SECRETS_HEADERS.transmissionKey);
   const signature = decodeHeader(c, SECRETS_HEADERS.signature);
-  const body = await readBodyLimited(c.req.raw, LARGE_OPERATIONS.has(operation) ? limits.maxFileBodyBytes : limits.maxBodyBytes);
 
+  // Everything the headers can settle is settled before a byte of the body is read, so an
+  // unknown or refused device costs the Router one indexed lookup, not a 32 MB upload.
   const now = (deps.now ?? Date.now)();
   const clientIp = deps.clientIp(c);
   const device = await deps.db.selectFrom('devices').selectAll().where('client_id_hash', '=', toBase64Url(sha256(clientId))).executeTakeFirst();
@@ -66,18 +69,46 @@ export async function handleSecretsOperation(c: Context, deps: RouterDeps, limit
   if (device.access_expires_at !== null && Number(device.access_expires_at) <= now) {
     await refuse(new PosternError('access_expired', 'This device’s access has expired. Ask the application owner for a new device token.'));
   }
+  if (device.ip_lock === 1 && device.locked_ip !== null && device.locked_ip !== clientIp) {
+    await refuse(new PosternError('ip_locked', `This device is locked to another IP address; requests from ${clientIp} are refused.`));
+  }
   const registering = operation === 'register';
   if (device.public_key === null) {
     if (!registering) await refuse(new PosternError('bad_state', 'This device has not been initialised yet; redeem its one-time token first.'));
     if (Number(device.first_access_expires_at) <= now) await refuse(new PosternError('token_expired', 'The one-time access token has expired. Create a new one with `postern app client add`.'));
-  } else {
-    if (registering) await refuse(new PosternError('bad_state', 'This one-time token has already been used to initialise a device.'));
-    if (!ecdsaVerify(fromBase64Url(device.public_key), signedBytes(operation, wrappedKey, body), signature)) {
-      await refuse(new PosternError('bad_signature', 'The request signature does not verify with this device’s key.'));
-    }
-    if (device.ip_lock === 1 && device.locked_ip !== null && device.locked_ip !== clientIp) {
-      await refuse(new PosternError('ip_locked', `This device is locked to another IP address; requests from ${clientIp} are refused.`));
-    }
+  } else if (registering) {
+    await refuse(new PosternError('bad_state', 'This one-time token has already been used to initialise a device.'));
+  }
+
+  const large = LARGE_OPERATIONS.has(operation);
+  const release = large ? uploadBudgetOf(deps, limits).acquire(`device:${device.uid}`) : null;
+  try {
+    const body = await readBodyLimited(c.req.raw, large ? limits.maxFileBodyBytes : limits.maxBodyBytes);
+    return await serveOperation({ deps, operation, wrappedKey, signature, now, clientIp, device, app, audit, refuse }, body);
+  } finally {
+    release?.();
+  }
+}
+
+/** A device request whose headers passed; what is left needs its body. */
+interface AdmittedOperation {
+  deps: RouterDeps;
+  operation: SecretsOperation;
+  wrappedKey: Uint8Array;
+  signature: Uint8Array;
+  now: number;
+  clientIp: string;
+  device: DeviceCallContext['device'];
+  app: DeviceCallContext['app'];
+  audit: DeviceCallContext['audit'];
+  refuse: (error: PosternError) => Promise<never>;
+}
+
+async function serveOperation(call: AdmittedOperation, body: Uint8Array): Promise<Response> {
+  const { deps, operation, wrappedKey, signature, now, clientIp, device, app, audit, refuse } = call;
+  const registering = operation === 'register';
+  if (device.public_key !== null && !ecdsaVerify(fromBase64Url(device.public_key), signedBytes(operation, wrappedKey, body), signature)) {
+    await refuse(new PosternError('bad_signature', 'The request signature does not verify with this device’s key.'));
   }
 
   const transmissionKey = unwrapTransmissionKey(deps.keys.privateKey, wrappedKey);

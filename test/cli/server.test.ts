@@ -2,7 +2,7 @@
  * `postern server start`: the Router in the foreground, where it keeps its data, and a clean
  * stop on SIGTERM.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { errorCode, TurnTestClient } from '../../relay/adapters/node/turn-test-client.ts';
@@ -161,4 +161,39 @@ describe('postern server start', () => {
       removeDir(relayHome);
     }
   }, 120_000);
+});
+
+/** Issue 10 item 12: the database and SQLite's -wal and -shm beside it are for the Router's user alone. */
+describe('postern server start: database file modes', () => {
+  const home = tempDir('postern-modes-home-');
+  const data = tempDir('postern-modes-data-');
+  afterAll(() => {
+    removeDir(home);
+    removeDir(data);
+  });
+
+  async function modesAfterStart(dir: string): Promise<Record<string, string>> {
+    const server = await startServer(['--data', dir, '--port', '0', '--no-relay'], home);
+    try {
+      // A write through the Router, so SQLite has its -wal and -shm open.
+      expect((await fetch(`${server.info.url}/api/v1/vault/account.prelogin`, { method: 'POST', body: '{}' })).status).toBe(400);
+      const db = server.info.database;
+      return Object.fromEntries([db, `${db}-wal`, `${db}-shm`].map((f) => [f, existsSync(f) ? (statSync(f).mode & 0o777).toString(8) : 'missing']));
+    } finally {
+      await server.stop();
+    }
+  }
+
+  it('creates them 0600 in an existing 0755 --data directory, and narrows a world-readable one', async () => {
+    // threat model (docs/threat-model.md): database-only attacker (another local account reading the file)
+    chmodSync(data, 0o755);
+    const fresh = await modesAfterStart(data);
+    expect(Object.values(fresh)).toEqual(['600', '600', '600']);
+
+    const older = join(data, 'older');
+    mkdirSync(older, { mode: 0o755 });
+    writeFileSync(join(older, 'postern.db'), '');
+    chmodSync(join(older, 'postern.db'), 0o644);
+    expect(Object.values(await modesAfterStart(older))).toEqual(['600', '600', '600']);
+  });
 });

@@ -9,6 +9,8 @@ import pg from 'pg';
 import { randomBytes, toHex } from '../../core/crypto/index.ts';
 import { startNodeRouter, type RunningRouter } from '../../router/adapters/node/index.ts';
 import type { RouterLimits } from '../../router/deps.ts';
+import type { RelayConfig } from '../../router/relay/ice-servers.ts';
+import { requireService } from './services.ts';
 
 export interface TestRouter extends RunningRouter {
   dataDir: string;
@@ -19,7 +21,7 @@ export interface TestRouter extends RunningRouter {
 
 /** The PostgreSQL server the suite runs against, when scripts/test.sh found or started one. */
 export function testPostgresUrl(): string | null {
-  return process.env['POSTERN_TEST_DATABASE'] ?? null;
+  return requireService('PostgreSQL', 'POSTERN_TEST_DATABASE');
 }
 
 /** A new, empty database on the test PostgreSQL server, dropped (with its connections) later. */
@@ -48,8 +50,18 @@ export async function startTestRouter(
     limits?: Partial<RouterLimits>;
     dataDir?: string;
     port?: number;
+    /** Believe X-Forwarded-For from loopback, where the test's own requests come from (shorthand for trustedProxies). */
     trustProxy?: boolean;
+    /** `--trusted-proxy` ranges. */
+    trustedProxies?: string[];
+    /**
+     * Default true: most suites register several users on one Router. Tests of invitation-only
+     * registration (the production default) pass false.
+     */
+    openRegistration?: boolean;
     heartbeat?: { intervalMs: number; timeoutMs: number };
+    /** The Relay whose TURN credentials the Router hands out. */
+    relay?: RelayConfig;
   } = {},
 ): Promise<TestRouter> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'postern-router-'));
@@ -67,9 +79,11 @@ export async function startTestRouter(
     dataDir,
     database,
     port: options.port ?? 0,
-    trustProxy: options.trustProxy ?? false,
+    trustedProxies: options.trustedProxies ?? (options.trustProxy ? ['127.0.0.0/8', '::1'] : []),
+    ...((options.openRegistration ?? true) ? { openRegistration: true } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+    ...(options.relay ? { relay: options.relay } : {}),
   });
   return {
     ...router,

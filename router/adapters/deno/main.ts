@@ -5,7 +5,7 @@
  *   POSTERN_DATA_DIR     key file (router-key.json) and default SQLite database
  *   POSTERN_ROUTER_KEY   base64url P-256 private key (instead of the key file)
  *   POSTERN_HOST / POSTERN_PORT   listen address (default 127.0.0.1:8080; port 0 picks one)
- *   POSTERN_TRUST_PROXY=1, POSTERN_LOG_LEVEL=debug|info|warn|error
+ *   POSTERN_TRUSTED_PROXIES=CIDR,…  reverse proxies whose X-Forwarded-For is believed; POSTERN_LOG_LEVEL=debug|info|warn|error
  *
  *   deno run --allow-net --allow-env=POSTERN_*,PG* router/adapters/deno/main.ts          (PostgreSQL)
  *   deno run --allow-net --allow-env=POSTERN_* --allow-read=DIR --allow-write=DIR router/adapters/deno/main.ts

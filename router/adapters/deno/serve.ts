@@ -8,6 +8,7 @@ import type { Database } from '../../../core/storage/schema.ts';
 import { createRouter } from '../../app.ts';
 import type { RouterLimits } from '../../deps.ts';
 import { consoleLogger, type Logger } from '../../logger.ts';
+import { parseTrustedProxies } from '../../http/client-address.ts';
 import { denoClientIp } from './conninfo.ts';
 import { denoRuntime, type DenoServeHandlerInfo } from './deno-api.ts';
 import { loadOrCreateRouterKeys } from './router-key.ts';
@@ -22,7 +23,8 @@ export interface DenoRouterOptions {
   routerKey?: string | undefined;
   port?: number | undefined;
   hostname?: string | undefined;
-  trustProxy?: boolean | undefined;
+  /** Reverse proxies (CIDR ranges) whose X-Forwarded-For is believed. */
+  trustedProxies?: readonly string[] | undefined;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | undefined;
   limits?: Partial<RouterLimits> | undefined;
 }
@@ -54,7 +56,7 @@ export function optionsFromEnv(): DenoRouterOptions {
     routerKey: env('POSTERN_ROUTER_KEY'),
     hostname: env('POSTERN_HOST'),
     port: port === undefined ? undefined : Number(port),
-    trustProxy: env('POSTERN_TRUST_PROXY') === '1',
+    trustedProxies: env('POSTERN_TRUSTED_PROXIES')?.split(',').map((v) => v.trim()).filter((v) => v !== ''),
     logLevel: level === 'debug' || level === 'info' || level === 'warn' || level === 'error' ? level : undefined,
   };
 }
@@ -65,7 +67,7 @@ export async function createDenoRouter(options: DenoRouterOptions): Promise<Deno
   const keys = await loadOrCreateRouterKeys({ envValue: options.routerKey, dataDir: options.dataDir });
   const db = await openStorage(parseStorageLocation(database));
   const logger = consoleLogger(options.logLevel ?? 'info');
-  const router = createRouter({ db, keys, logger, clientIp: denoClientIp(options.trustProxy ?? false), ...(options.limits ? { limits: options.limits } : {}) });
+  const router = createRouter({ db, keys, logger, clientIp: denoClientIp(parseTrustedProxies(options.trustedProxies ?? [])), ...(options.limits ? { limits: options.limits } : {}) });
   const app = router.app;
   return {
     // Hono hands the second argument on as `c.env`, where conninfo.ts finds the peer address.

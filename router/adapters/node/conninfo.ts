@@ -1,21 +1,13 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
+import type { CidrRange } from '../../../core/net/ip-address.ts';
+import { clientAddress } from '../../http/client-address.ts';
 
 /**
- * The client address as the socket sees it. Behind a reverse proxy, set
- * POSTERN_TRUST_PROXY=1 and the first X-Forwarded-For hop is used instead.
+ * The client address as the socket sees it; behind reverse proxies named with
+ * `postern server start --trusted-proxy CIDR`, the right-most X-Forwarded-For hop that is not
+ * one of them (router/http/client-address.ts).
  */
-export function nodeClientIp(trustProxy: boolean): (c: Context) => string {
-  return (c) => clientAddress(trustProxy ? c.req.header('x-forwarded-for') : undefined, getConnInfo(c).remote.address);
-}
-
-/**
- * The first X-Forwarded-For hop when one is given (pass it only when the proxy is trusted),
- * otherwise the socket's address, IPv4-mapped IPv6 written as plain IPv4.
- */
-export function clientAddress(forwardedFor: string | undefined, socketAddress: string | undefined): string {
-  const forwarded = forwardedFor?.split(',')[0]?.trim();
-  if (forwarded) return forwarded;
-  const address = socketAddress ?? 'unknown';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+export function nodeClientIp(trustedProxies: readonly CidrRange[]): (c: Context) => string {
+  return (c) => clientAddress(getConnInfo(c).remote.address, c.req.header('x-forwarded-for'), trustedProxies);
 }

@@ -103,9 +103,10 @@ describe('gateway WebSocket endpoint (Node adapter)', () => {
     expect(router.router.hub.size).toBe(0);
   });
 
-  it('records the first X-Forwarded-For hop as the gateway address when the proxy is trusted', async () => {
+  it('records the right-most untrusted X-Forwarded-For hop as the gateway address, from a trusted proxy', async () => {
     const config = await newGateway();
-    const gw = await rawGateway(gatewaySocketUrl(router.url), { 'X-Forwarded-For': '198.51.100.23, 10.0.0.1' });
+    // The left-most hop is whatever the client wrote; the trusted loopback proxy appended the real one.
+    const gw = await rawGateway(gatewaySocketUrl(router.url), { 'X-Forwarded-For': '10.0.0.1, 198.51.100.23' });
     const challenge = await gw.next();
     if (challenge.t !== 'challenge') throw new Error('expected a challenge');
     gw.socket.send(authFrame(config, challenge.nonce));

@@ -16,14 +16,15 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { PosternError } from '../../../core/errors.ts';
 import { GATEWAY_WS_PATH, MAX_GATEWAY_FRAME_BYTES } from '../../../core/protocol/gateway-wire.ts';
 import type { GatewayHub } from '../../gateway/hub.ts';
-import { clientAddress } from './conninfo.ts';
+import type { CidrRange } from '../../../core/net/ip-address.ts';
+import { clientAddress } from '../../http/client-address.ts';
 
 export interface GatewaySockets {
   /** Drop every gateway socket at once (after the hub has said goodbye). */
   terminateAll(): void;
 }
 
-export function acceptGatewaySockets(server: Server, hub: GatewayHub, options: { trustProxy: boolean }): GatewaySockets {
+export function acceptGatewaySockets(server: Server, hub: GatewayHub, options: { trustedProxies: readonly CidrRange[] }): GatewaySockets {
   // A frame over the limit is cut off by ws itself with close code 1009 (message too big),
   // before it is buffered whole; the decoder's own limit is for runtimes without this adapter.
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_GATEWAY_FRAME_BYTES, perMessageDeflate: false });
@@ -34,8 +35,7 @@ export function acceptGatewaySockets(server: Server, hub: GatewayHub, options: {
       return;
     }
     // Read what the connection needs now, so nothing below keeps the request alive.
-    const forwardedFor = options.trustProxy ? req.headers['x-forwarded-for'] : undefined;
-    const clientIp = clientAddress(Array.isArray(forwardedFor) ? forwardedFor[0] : forwardedFor, req.socket.remoteAddress);
+    const clientIp = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], options.trustedProxies);
     wss.handleUpgrade(req, socket, head, (ws) => attach(ws, clientIp));
   });
 

@@ -19,6 +19,7 @@ import { createRouter, ROUTER_VERSION, type Router } from '../../app.ts';
 import type { ClusterBus } from '../../cluster/bus.ts';
 import type { RouterDeps, RouterLimits } from '../../deps.ts';
 import type { RelayConfig } from '../../relay/ice-servers.ts';
+import { parseTrustedProxies } from '../../http/client-address.ts';
 import { nodeClientIp } from './conninfo.ts';
 import { acceptGatewaySockets, type GatewaySockets } from './gateway-socket.ts';
 import { nodeLogger } from './logger.ts';
@@ -35,7 +36,10 @@ export interface NodeRouterOptions {
   database?: string;
   logLevel?: string;
   logToStdout?: boolean;
-  trustProxy?: boolean;
+  /** Reverse proxies (CIDR ranges) whose X-Forwarded-For is believed: `--trusted-proxy`. */
+  trustedProxies?: readonly string[];
+  /** Anyone may create an account (`--open-registration`); default: only the first one and invited ones. */
+  openRegistration?: boolean;
   limits?: Partial<RouterLimits>;
   /** Scale-out: this process's id and the bus (NATS) to the other Router processes. */
   cluster?: { workerId: string; bus: ClusterBus };
@@ -62,6 +66,7 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     if (!options.cluster) throw new PosternError('bad_request', `The ${role} role needs the cluster bus (NATS) to the other Router processes.`);
     if (location.kind !== 'postgres') throw new PosternError('bad_request', `The ${role} role needs PostgreSQL shared by the Head and every Worker; SQLite is for the embedded single-process Router.`);
   }
+  const trustedProxies = parseTrustedProxies(options.trustedProxies ?? []);
   const db = await openStorage(location);
   const keys = loadOrCreateRouterKeys(options.dataDir);
   const logger = nodeLogger({
@@ -74,7 +79,8 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     db,
     keys,
     logger,
-    clientIp: nodeClientIp(options.trustProxy ?? false),
+    clientIp: nodeClientIp(trustedProxies),
+    ...(options.openRegistration ? { openRegistration: true } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
@@ -101,7 +107,7 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     throw err;
   }
   // Gateway WebSockets (gateway-socket.ts); the Head holds none: gateways connect to Workers.
-  const gatewaySockets: GatewaySockets | null = role === 'head' ? null : acceptGatewaySockets(server as import('node:http').Server, router.hub, { trustProxy: options.trustProxy ?? false });
+  const gatewaySockets: GatewaySockets | null = role === 'head' ? null : acceptGatewaySockets(server as import('node:http').Server, router.hub, { trustedProxies });
   const port = (server.address() as AddressInfo).port;
   logger.info({ host, port, role }, role === 'head' ? 'router head running (health check only)' : 'router listening');
   return {

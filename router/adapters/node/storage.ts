@@ -2,7 +2,7 @@
  * Storage for the Router on Node: SQLite through better-sqlite3 (the embedded default) or
  * PostgreSQL through pg (for scale). Both run the same bundled migrations.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
@@ -16,10 +16,26 @@ export { parseStorageLocation, type StorageLocation } from '../../../core/storag
 // PostgreSQL returns BIGINT as text to protect precision; our bigints are milliseconds, well inside 2^53.
 pg.types.setTypeParser(20, (value) => Number(value));
 
+/**
+ * The database holds ciphertext, but also who has which records, the audit trail and session
+ * hashes: it is for the Router's user alone, whatever the umask or the --data directory's mode.
+ * SQLite gives the -wal and -shm files it creates the database file's mode, so the file is
+ * created 0600 before SQLite opens it, and files left by an older Router are narrowed.
+ */
+export function restrictDatabaseFiles(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
 export async function openStorage(location: StorageLocation): Promise<Kysely<Database>> {
   let db: Kysely<Database>;
   if (location.kind === 'sqlite') {
-    if (location.path !== ':memory:') mkdirSync(dirname(location.path), { recursive: true, mode: 0o700 });
+    if (location.path !== ':memory:') {
+      mkdirSync(dirname(location.path), { recursive: true, mode: 0o700 });
+      restrictDatabaseFiles(location.path);
+    }
     const sqlite = new SQLite(location.path);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');

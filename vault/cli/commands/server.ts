@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { PosternError } from '../../../core/errors.ts';
+import { parseCidr } from '../../../core/net/ip-address.ts';
 import { ensureHome } from '../config.ts';
 import { contextOf } from '../context.ts';
 import { collect, integerIn } from '../flags.ts';
@@ -34,6 +35,8 @@ interface StartOptions {
   relayAllow?: string[];
   relayUrl?: string[];
   relaySecretFile?: string;
+  trustedProxy?: string[];
+  openRegistration?: boolean;
 }
 
 /** Same rule as router/http/sticky.ts: the id goes into a cookie and a NATS subject. */
@@ -90,6 +93,12 @@ export function registerServerCommands(program: Command, io: CliIo): void {
     .option('--relay-allow <cidr>', 'a non-public network the Relay may reach (repeatable; by default it refuses loopback, private and link-local peers)', collect)
     .option('--relay-url <url>', 'use an external Relay (`postern relay start`) instead: its turn: URL (repeatable); needs --relay-secret-file', collect)
     .option('--relay-secret-file <file>', 'the external Relay\'s shared secret (the file given to `postern relay start --secret-file`)')
+    .option(
+      '--trusted-proxy <cidr>',
+      'a reverse proxy (address or CIDR range) whose X-Forwarded-For is believed (repeatable); the client is the right-most hop that is not a trusted proxy. Without it the header is ignored',
+      collect,
+    )
+    .option('--open-registration', 'let anyone create an account; by default only the first account (the administrator) and invited ones can')
     .addHelpText(
       'after',
       `
@@ -105,6 +114,7 @@ is not for the internet: it serves only /healthz, on --host (default 127.0.0.1).
 Examples:
   $ postern server start
   $ postern server start --data /var/lib/postern --port 8443 --host 0.0.0.0
+  $ postern server start --host 10.0.0.8 --trusted-proxy 10.0.0.2 --trusted-proxy 10.0.1.0/24
   $ postern server start --database postgres://postern@db.internal/postern
   $ postern server start --role head --database postgres://postern@db.internal/postern --nats nats://10.0.0.5:4222 --port 8090
   $ postern server start --role worker --worker-id w1 --database postgres://postern@db.internal/postern --nats nats://10.0.0.5:4222`,
@@ -135,6 +145,14 @@ Examples:
         throw new UsageError('--worker-id is for --role head or --role worker; the embedded Router is the only one.');
       }
       const workerId = options.workerId ?? defaultWorkerId();
+      const trustedProxies = options.trustedProxy ?? [];
+      for (const cidr of trustedProxies) {
+        try {
+          parseCidr(cidr);
+        } catch {
+          throw new UsageError(`--trusted-proxy ${JSON.stringify(cidr)} is not an address or CIDR range; write e.g. 10.0.0.0/8, 192.0.2.7 or fd00::/8.`);
+        }
+      }
       if ((options.relayUrl?.length ?? 0) > 0 !== (options.relaySecretFile !== undefined)) {
         throw new UsageError('--relay-url and --relay-secret-file go together: the Router signs TURN credentials with the external Relay\'s secret.');
       }
@@ -171,7 +189,17 @@ Examples:
       const bus = clustered ? await NatsBus.connect({ url: options.nats!, name: `postern-${role}-${workerId}` }) : null;
       let router: Awaited<ReturnType<typeof startNodeRouter>>;
       try {
-        router = await startNodeRouter({ dataDir, port: options.port, host: options.host, database, role, ...(bus ? { cluster: { workerId, bus } } : {}), ...(relayConfig ? { relay: relayConfig } : {}) });
+        router = await startNodeRouter({
+          dataDir,
+          port: options.port,
+          host: options.host,
+          database,
+          role,
+          trustedProxies,
+          ...(options.openRegistration ? { openRegistration: true } : {}),
+          ...(bus ? { cluster: { workerId, bus } } : {}),
+          ...(relayConfig ? { relay: relayConfig } : {}),
+        });
       } catch (err) {
         await bus?.close();
         await embeddedRelay?.close();
