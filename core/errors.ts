@@ -22,6 +22,9 @@ export const ERROR_CODES = {
   unknown_record_type: 422,
   throttled: 429,
   decrypt_failed: 400,
+  // Raised by clients, never by the Router: the server's identity or its data cannot be trusted.
+  router_key_changed: 409,
+  rollback_detected: 409,
   internal: 500,
 } as const;
 

@@ -34,7 +34,19 @@ export interface PersistedSession {
   clientKey: string;
 }
 
-export async function registerAccount(transport: VaultTransport, email: string, masterPassword: string, kdf: KdfParams = newKdfParams()): Promise<{ userUid: string }> {
+export interface RegisterOptions {
+  kdf?: KdfParams;
+  /** The code from `postern invite add`; not needed for the first account or on a Router with open registration. */
+  invitation?: string;
+}
+
+/**
+ * Creates an account. The answer is the same whether or not the email already had one (a Router
+ * with open registration answers a plausible userUid and leaves the existing account alone), so
+ * success here means "the Router accepted it", and the login that follows is the real test.
+ */
+export async function registerAccount(transport: VaultTransport, email: string, masterPassword: string, options: RegisterOptions = {}): Promise<{ userUid: string }> {
+  const kdf = options.kdf ?? newKdfParams();
   const { authHash, encryptionKey } = await deriveAccountKeys(masterPassword, kdf);
   const dataKey = generateAesKey();
   const pair = generateP256KeyPair();
@@ -45,6 +57,7 @@ export async function registerAccount(transport: VaultTransport, email: string, 
     encryptedDataKey: sealBytes(encryptionKey, dataKey, purposes.dataKey),
     publicKey: toBase64Url(pair.publicKey),
     encryptedPrivateKey: sealBytes(dataKey, pair.privateKey, purposes.privateKey),
+    ...(options.invitation !== undefined ? { invitation: options.invitation } : {}),
   });
 }
 

@@ -26,9 +26,9 @@ export async function requirePolicy(db: Kysely<Database>, userUid: string, polic
   }
 }
 
-export async function requireAdmin(db: Kysely<Database>, userUid: string): Promise<void> {
+export async function requireAdmin(db: Kysely<Database>, userUid: string, what = 'manage roles'): Promise<void> {
   const row = await db.selectFrom('users').select('is_admin').where('uid', '=', userUid).executeTakeFirst();
-  if (row?.is_admin !== 1) throw new PosternError('not_allowed', 'Only a Postern administrator can manage roles.');
+  if (row?.is_admin !== 1) throw new PosternError('not_allowed', `Only a Postern administrator can ${what}.`);
 }
 
 /** Called when an account is created: the very first one becomes the administrator. */

@@ -4,10 +4,24 @@ import { newUid } from '../../core/ids.ts';
 import { assertLoginAllowed, clearLoginFailures, noteLoginFailure } from '../account/login-throttle.ts';
 import { createSession } from '../account/sessions.ts';
 import { bootstrapAdministrator } from '../policy/policies.ts';
-import { requireUser } from './context.ts';
+import { requireUser, type VaultCallContext } from './context.ts';
+import { findUsableInvitation, INVITATION_REQUIRED, redeemInvitation } from './invitations.ts';
 import type { VaultHandlers } from './handler.ts';
 
 const INVALID_LOGIN = 'The email or master password is incorrect.';
+
+/** The userUid answered for a registration over an existing account: stable per email, like a real one, and no user's. */
+function plausibleUserUid(fakeSaltKey: Uint8Array, email: string): string {
+  return toBase64Url(hmacSha256(fakeSaltKey, utf8(`register/${email}`)).slice(0, 16));
+}
+
+/** Someone tried to register an email that has an account: its holder and the administrators are told. */
+async function auditRegisterOverExisting(ctx: VaultCallContext, email: string, ownerUid: string): Promise<void> {
+  const admins = await ctx.db.selectFrom('users').select('uid').where('is_admin', '=', 1).execute();
+  for (const owner of new Set([ownerUid, ...admins.map((a) => a.uid)])) {
+    await ctx.audit({ action: 'account.register', outcome: 'denied', actorKind: 'anonymous', actor: email, ownerUid: owner, detail: { reason: 'account_exists', email } });
+  }
+}
 
 export const accountHandlers: VaultHandlers<
   | 'account.prelogin'
@@ -23,15 +37,40 @@ export const accountHandlers: VaultHandlers<
     const user = await ctx.db.selectFrom('users').select('kdf').where('email', '=', email).executeTakeFirst();
     if (user) return { kdf: JSON.parse(user.kdf) };
     // Unknown accounts get stable, plausible parameters so prelogin does not reveal who is registered.
-    const salt = toBase64Url(hmacSha256(ctx.keys.privateKey, utf8(`prelogin/${email}`)).slice(0, 16));
+    const salt = toBase64Url(hmacSha256(ctx.subkeys.fakeSalt, utf8(`prelogin/${email}`)).slice(0, 16));
     return { kdf: { algorithm: 'pbkdf2-sha256', iterations: 600_000, salt } };
   },
 
+  /**
+   * The first account needs nothing (it becomes the administrator); later ones need an
+   * invitation unless registration is open. Neither refusal nor success says whether the email
+   * already has an account: docs/decisions/accounts-and-client-trust.md.
+   */
   async 'account.register'(ctx, input) {
+    const anyone = await ctx.db.selectFrom('users').select('uid').limit(1).executeTakeFirst();
+    let invitationUid: string | null = null;
+    if (anyone && !ctx.openRegistration) {
+      try {
+        invitationUid = (await findUsableInvitation(ctx.db, input.email, input.invitation, ctx.now)).uid;
+      } catch (err) {
+        await ctx.audit({ action: 'account.register', outcome: 'denied', actorKind: 'anonymous', actor: input.email, ownerUid: null, detail: { reason: 'invitation_required' } });
+        throw err;
+      }
+    }
     const existing = await ctx.db.selectFrom('users').select('uid').where('email', '=', input.email).executeTakeFirst();
-    if (existing) throw new PosternError('conflict', `An account for ${input.email} already exists.`);
     const userUid = newUid();
     const authSalt = randomBytes(16);
+    // Computed on every path so that an existing email costs the Router the same work as a new one.
+    const verifier = verifierForAuthHash(fromBase64Url(input.authHash), authSalt);
+    if (existing && invitationUid) {
+      // Only a holder of a valid invitation for this very email learns it is taken.
+      throw new PosternError('conflict', `${input.email} already has an account on this server; the invitation was not used. Log in with that account, or ask the administrator.`);
+    }
+    if (existing) {
+      await auditRegisterOverExisting(ctx, input.email, existing.uid);
+      return { userUid: plausibleUserUid(ctx.subkeys.fakeSalt, input.email) };
+    }
+    if (invitationUid && !(await redeemInvitation(ctx.db, invitationUid, userUid, ctx.now))) throw new PosternError('not_allowed', INVITATION_REQUIRED);
     await ctx.db
       .insertInto('users')
       .values({
@@ -39,7 +78,7 @@ export const accountHandlers: VaultHandlers<
         email: input.email,
         kdf: JSON.stringify(input.kdf),
         auth_salt: toBase64Url(authSalt),
-        auth_verifier: toBase64Url(verifierForAuthHash(fromBase64Url(input.authHash), authSalt)),
+        auth_verifier: toBase64Url(verifier),
         encrypted_data_key: input.encryptedDataKey,
         public_key: input.publicKey,
         encrypted_private_key: input.encryptedPrivateKey,
@@ -47,7 +86,14 @@ export const accountHandlers: VaultHandlers<
       })
       .execute();
     const admin = await bootstrapAdministrator(ctx.db, userUid, ctx.now);
-    await ctx.audit({ action: 'account.register', outcome: 'ok', actorKind: 'user', actor: input.email, ownerUid: userUid, detail: { administrator: admin } });
+    await ctx.audit({
+      action: 'account.register',
+      outcome: 'ok',
+      actorKind: 'user',
+      actor: input.email,
+      ownerUid: userUid,
+      detail: { administrator: admin, invitationUid, openRegistration: !invitationUid && !admin },
+    });
     return { userUid };
   },
 
@@ -65,7 +111,7 @@ export const accountHandlers: VaultHandlers<
       await ctx.audit({ action: 'account.login', outcome: 'failed', actorKind: 'anonymous', actor: email, ownerUid: user?.uid ?? null, detail: { reason: 'bad_credentials' } });
       throw new PosternError('unauthorized', INVALID_LOGIN);
     }
-    await clearLoginFailures(ctx.db, email, ctx.now, ctx.limits.loginWindowMs);
+    await clearLoginFailures(ctx.db, email, ctx.clientIp);
     const session = await createSession(ctx.db, user.uid, ctx.clientIp, ctx.now, ctx.limits.sessionTtlMs);
     await ctx.audit({ action: 'account.login', outcome: 'ok', actorKind: 'user', actor: email, ownerUid: user.uid });
     return {

@@ -26,6 +26,8 @@ export interface VaultCallContext {
   subkeys: RouterSubkeys;
   hub: GatewayHub;
   relay: RelayConfig | null;
+  /** RouterDeps.openRegistration: anyone may register, without an invitation. */
+  openRegistration: boolean;
   /** Present for every command outside PUBLIC_VAULT_COMMANDS. */
   user: SessionUser | null;
   audit: (event: Omit<AuditEvent, 'clientIp' | 'actorKind' | 'actor' | 'ownerUid'> & Partial<Pick<AuditEvent, 'actorKind' | 'actor' | 'ownerUid'>>) => Promise<void>;

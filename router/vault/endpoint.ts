@@ -1,17 +1,21 @@
 /**
- * `POST /api/v1/vault/:command`: open the transmission envelope, authenticate the session,
- * validate the body, run the handler, seal the answer under the same transmission key.
+ * `POST /api/v1/vault/:command`: find the session the headers name (before reading the body),
+ * open the transmission envelope, check freshness and that the sealed token is that session's,
+ * refuse a replayed nonce, validate the body, run the handler, seal the answer under the same
+ * transmission key.
  */
 import type { Context } from 'hono';
 import { toBase64Url, type RouterSubkeys } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
-import { openJson, parseWireEnvelope, sealJson, unwrapTransmissionKey } from '../../core/protocol/envelope.ts';
+import { openJson, parseVaultRequestFrame, parseWireEnvelope, sealJson, unwrapTransmissionKey, VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
 import { isVaultCommand, LARGE_VAULT_COMMANDS, PUBLIC_VAULT_COMMANDS, vaultCommands, type VaultCommand } from '../../core/protocol/vault-api.ts';
 import { recordEvent } from '../audit/events.ts';
-import { authenticateSession } from '../account/sessions.ts';
+import { confirmSession, findSession, type PendingSession } from '../account/sessions.ts';
 import type { RouterDeps, RouterLimits } from '../deps.ts';
 import type { GatewayHub } from '../gateway/hub.ts';
 import { readBodyLimited, parseJsonBody } from '../http/body.ts';
+import { assertFresh, rememberNonce } from '../http/replay-cache.ts';
+import { uploadBudgetOf } from '../http/upload-budget.ts';
 import { accountHandlers } from './account.ts';
 import { actionHandlers } from './actions.ts';
 import { gatewayHandlers } from './gateways.ts';
@@ -21,6 +25,7 @@ import { applicationHandlers } from './applications.ts';
 import type { VaultCallContext } from './context.ts';
 import { eventHandlers } from './events.ts';
 import { fileHandlers } from './files.ts';
+import { invitationHandlers } from './invitations.ts';
 import { folderHandlers } from './folders.ts';
 import type { VaultHandler, VaultHandlers } from './handler.ts';
 import { recordHandlers } from './records.ts';
@@ -37,6 +42,7 @@ const handlers: VaultHandlers = {
   ...gatewayHandlers,
   ...actionHandlers,
   ...roleHandlers,
+  ...invitationHandlers,
   ...rotationHandlers,
 };
 
@@ -56,16 +62,39 @@ export async function handleVaultCommand(c: Context, deps: RouterDeps, services:
   const name = c.req.param('command') ?? '';
   if (!isVaultCommand(name)) throw new PosternError('not_found', `Unknown command "${name.slice(0, 64)}".`);
   const command: VaultCommand = name;
-  const limit = LARGE_VAULT_COMMANDS.has(command) ? limits.maxFileBodyBytes : limits.maxBodyBytes;
-  const envelope = parseWireEnvelope(parseJsonBody(await readBodyLimited(c.req.raw, limit)));
-  const transmissionKey = unwrapTransmissionKey(deps.keys.privateKey, envelope.wrappedKey);
-  const inner = openJson(transmissionKey, `vault/${command}`, envelope.ciphertext);
-  if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) throw new PosternError('bad_request', 'The payload must be an object {session?, body}.');
-  const { session, body } = inner as { session?: unknown; body?: unknown };
-
   const now = services.now();
   const clientIp = deps.clientIp(c);
-  const user = PUBLIC_VAULT_COMMANDS.has(command) ? null : await authenticateSession(deps.db, session, now, limits.sessionTtlMs);
+
+  // Who is asking, from the headers alone, before a byte of the body is read: without a live
+  // session only the public commands are served, and only with a small body.
+  const isPublic = PUBLIC_VAULT_COMMANDS.has(command);
+  const pending = isPublic ? null : await findSession(deps.db, c.req.header(VAULT_SESSION_HEADER), now);
+  const large = LARGE_VAULT_COMMANDS.has(command);
+  const limit = isPublic ? limits.maxPublicBodyBytes : large ? limits.maxFileBodyBytes : limits.maxBodyBytes;
+  const release = large && pending ? uploadBudgetOf(deps, limits).acquire(`session:${pending.tokenHash}`) : null;
+  try {
+    return await runVaultCommand(c, deps, services, { command, now, clientIp, pending, limit });
+  } finally {
+    release?.();
+  }
+}
+
+async function runVaultCommand(
+  c: Context,
+  deps: RouterDeps,
+  services: RouterServices,
+  call: { command: VaultCommand; now: number; clientIp: string; pending: PendingSession | null; limit: number },
+): Promise<Response> {
+  const { limits } = services;
+  const { command, now, clientIp, pending } = call;
+  const envelope = parseWireEnvelope(parseJsonBody(await readBodyLimited(c.req.raw, call.limit)));
+  const transmissionKey = unwrapTransmissionKey(deps.keys.privateKey, envelope.wrappedKey);
+  const frame = parseVaultRequestFrame(openJson(transmissionKey, `vault/${command}`, envelope.ciphertext));
+  const { session, body } = frame;
+  assertFresh(frame.timestamp, now);
+  const user = pending ? await confirmSession(deps.db, pending, session, now, limits.sessionTtlMs) : null;
+  // Last before acting: a request seen before is refused, whichever Router process saw it.
+  await rememberNonce(deps.db, frame.nonce, now);
   const ctx: VaultCallContext = {
     db: deps.db,
     now,
@@ -76,6 +105,7 @@ export async function handleVaultCommand(c: Context, deps: RouterDeps, services:
     subkeys: services.subkeys,
     hub: services.hub,
     relay: deps.relay ?? null,
+    openRegistration: deps.openRegistration === true,
     user,
     audit: (event) =>
       recordEvent(deps.db, now, {

@@ -9,6 +9,7 @@ import { registerAppCommands } from './commands/app.ts';
 import { registerEventsCommand } from './commands/events.ts';
 import { registerFolderCommands } from './commands/folder.ts';
 import { registerGatewayCommands } from './commands/gateway.ts';
+import { registerInviteCommands } from './commands/invite.ts';
 import { registerJobCommands } from './commands/job.ts';
 import { registerRecordCommands } from './commands/record.ts';
 import { registerRoleCommands } from './commands/role.ts';
@@ -85,6 +86,7 @@ Exit codes: 0 success, 1 error (code in parentheses), 2 usage error.`,
   registerTunnelCommands(program, io);
   registerJobCommands(program, io);
   registerRoleCommands(program, io);
+  registerInviteCommands(program, io);
   registerEventsCommand(program, io);
   registerSecretsCommands(program, io);
   unprotectBeforeAction(program);

@@ -5,16 +5,23 @@ import type { Command } from 'commander';
 import { PosternError } from '../../../core/errors.ts';
 import { fromBase64Url } from '../../../core/crypto/index.ts';
 import { registerAccount, VaultClient, VaultTransport } from '../../../core/vault-client/index.ts';
-import { forgetSession, readConfig, saveSession } from '../config.ts';
+import { forgetSession, readConfig, saveSession, trustRouterKey } from '../config.ts';
 import { contextOf, resolveServer, type CliContext } from '../context.ts';
 import { isoTime, type CliIo } from '../output.ts';
 import { MIN_MASTER_PASSWORD_LENGTH, promptLine, readMasterPassword } from '../password.ts';
-import { withVault } from '../session.ts';
+import { confirmRouterKey, withVault } from '../session.ts';
 
 interface CredentialOptions {
   email?: string;
   passwordStdin?: boolean;
+  acceptNewRouterKey?: string;
 }
+
+interface RegisterOptions extends CredentialOptions {
+  invite?: string;
+}
+
+const ACCEPT_KEY_HELP = 'continue although the server presents another Router key than the one trusted here, if its fingerprint is FINGERPRINT (SHA256:…)';
 
 async function emailFor(ctx: CliContext, options: CredentialOptions, fallback?: string): Promise<string> {
   if (options.email && options.email.trim() !== '') return options.email.trim();
@@ -33,22 +40,44 @@ export function registerAccountCommands(program: Command, io: CliIo): void {
     )
     .option('--email <email>', 'account email (asked for when omitted on a terminal)')
     .option('--password-stdin', 'read the master password from the first line of stdin instead of a prompt')
+    .option('--invite <code>', 'the invitation code from an administrator (`postern invite add`); asked for on a terminal when the server needs one')
+    .option('--accept-new-router-key <fingerprint>', ACCEPT_KEY_HELP)
     .addHelpText(
       'after',
       `
+The first account on a server needs no invitation and becomes its administrator. After that a
+server registers by invitation, unless it runs with --open-registration. The answer is the same
+whether or not the email already has an account (so that nobody can find out who is registered):
+an existing account is left unchanged, and only its own master password opens it.
+
 Examples:
   $ postern register --email admin@example.com --server https://vault.example.com
+  $ postern register --email bob@example.com --invite 7KQ2M-XH4PD-9WZ3N-R8VTB-6CJ1F
   $ pass show postern/master | postern register --email admin@example.com --password-stdin`,
     )
-    .action(async (options: CredentialOptions, command: Command) => {
+    .action(async (options: RegisterOptions, command: Command) => {
       const ctx = contextOf(command, io);
       const server = resolveServer(ctx);
+      const transport = await VaultTransport.connect(server);
+      await confirmRouterKey(ctx, transport.server, transport.routerPublicKey, options.acceptNewRouterKey);
       const email = await emailFor(ctx, options);
       const password = await readMasterPassword(io, { passwordStdin: options.passwordStdin === true, confirm: true });
-      const transport = await VaultTransport.connect(server);
-      const { userUid } = await registerAccount(transport, email, password);
+      let userUid: string;
+      try {
+        ({ userUid } = await registerAccount(transport, email, password, options.invite !== undefined ? { invitation: options.invite } : {}));
+      } catch (err) {
+        // On a terminal, a server that registers by invitation gets the code from a prompt.
+        if (!(err instanceof PosternError && err.code === 'not_allowed' && options.invite === undefined && io.stdin.isTTY)) throw err;
+        const invitation = await promptLine(io, 'This server registers by invitation. Invitation code: ', '--invite');
+        ({ userUid } = await registerAccount(transport, email, password, { invitation }));
+      }
+      trustRouterKey(ctx.home, transport.server, transport.routerPublicKeyB64);
       ctx.out.result({ server: transport.server, email: email.toLowerCase(), userUid }, () => {
-        ctx.out.line(`Account ${email} created on ${transport.server}.`);
+        ctx.out.line(`Registration of ${email} accepted by ${transport.server}.`);
+        ctx.out.line(
+          'The server gives this same answer when the email already has an account, so that nobody can find out who is registered; ' +
+            'such an account is left unchanged and opens only with its own master password.',
+        );
         ctx.out.line(`Next: postern login --email ${email}${ctx.serverOption ? ` --server ${transport.server}` : ''}`);
       });
     });
@@ -62,9 +91,14 @@ Examples:
     )
     .option('--email <email>', 'account email (default: the email of the saved session; asked for on a terminal)')
     .option('--password-stdin', 'read the master password from the first line of stdin instead of a prompt')
+    .option('--accept-new-router-key <fingerprint>', ACCEPT_KEY_HELP)
     .addHelpText(
       'after',
       `
+The Router key the server presents is checked against the one trusted at the last login or
+registration on this machine (as SSH checks host keys): a different key is refused unless you
+confirm it, by answering y on a terminal or with --accept-new-router-key FINGERPRINT.
+
 Examples:
   $ postern login --email admin@example.com --server https://vault.example.com
   $ pass show postern/master | postern login --email admin@example.com --password-stdin`,
@@ -73,15 +107,11 @@ Examples:
       const ctx = contextOf(command, io);
       const server = resolveServer(ctx);
       const previous = readConfig(ctx.home, (t) => ctx.out.warn(t)).sessions[server];
+      // Checked before the master password is asked for: nothing derived from it goes to an unconfirmed key.
+      const transport = await VaultTransport.connect(server);
+      await confirmRouterKey(ctx, server, transport.routerPublicKey, options.acceptNewRouterKey);
       const email = await emailFor(ctx, options, previous?.email);
       const password = await readMasterPassword(io, { passwordStdin: options.passwordStdin === true, confirm: false });
-      const transport = await VaultTransport.connect(server);
-      if (previous && previous.routerPublicKey !== transport.routerPublicKeyB64) {
-        ctx.out.warn(
-          `The server ${server} presents a different key than at your last login. ` +
-            'If its data directory was not deliberately replaced, stop and ask its administrator before trusting it.',
-        );
-      }
       const vault = await VaultClient.login(transport, email, password);
       saveSession(ctx.home, vault.session);
       if (previous && previous.routerPublicKey === transport.routerPublicKeyB64) {
