@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { jobUpdateSchema, type JobUpdate } from '../core/protocol/gateway-wire.ts';
 import { newUid } from '../core/ids.ts';
+import { generateAesKey } from '../core/crypto/index.ts';
+import { jobLogKey, openJobLine, openJobMessage, sealedMessageCode } from '../core/protocol/job-log.ts';
 import { SecretScrubber } from './logging/scrubber.ts';
 import { TaskTracker } from './tasks.ts';
 
@@ -73,5 +75,48 @@ describe('TaskTracker', () => {
     expect([t.get(b.jobId)?.status, t.get(c.jobId)?.status]).toEqual(['failed', 'failed']);
     expect(t.get(a.jobId)).toBeUndefined(); // only the last two ended jobs are kept
     expect(t.all()).toHaveLength(2);
+  });
+
+  it('once it holds the record key, seals every line and the message; steps, progress and the failure code stay readable', () => {
+    const { t, sent } = tracker();
+    const recordUid = newUid();
+    const recordKey = generateAesKey();
+    const task = t.start(newUid(), 'rotate', recordUid);
+    task.step('fetching records', 5, [`Fetching pamUser ${recordUid}`]);
+    task.sealWith(recordKey);
+    task.step('changing it on the target (ssh)', 40, ['Step 2/4: changing the credential of "svc" on db1.internal:22']);
+    task.log('[script.sh] db1.internal answered');
+    task.fail('db1.internal refused "admin"', [], 'admin_refused');
+    const key = jobLogKey(recordKey, task.jobId);
+    const wire = JSON.stringify(sent);
+    expect(wire).not.toMatch(/db1|svc|admin"/);
+    // Before the key: UIDs only, in plaintext.
+    expect(sent[0]!.log).toEqual(['rotate started on the gateway']);
+    expect(sent[1]!.log).toEqual([`Fetching pamUser ${recordUid}`]);
+    expect(sent.map((u) => u.step)).toEqual(['started', 'fetching records', 'changing it on the target (ssh)', 'changing it on the target (ssh)', 'failed']);
+    const sealedLines = sent.slice(2).flatMap((u) => u.log ?? []);
+    expect(sealedLines.map((l) => openJobLine(key, task.jobId, l))).toEqual([
+      { n: 1, line: 'Step 2/4: changing the credential of "svc" on db1.internal:22' },
+      { n: 2, line: '[script.sh] db1.internal answered' },
+      { n: 3, line: 'admin_refused: db1.internal refused "admin"' },
+    ]);
+    const last = sent.at(-1)!;
+    expect(sealedMessageCode(last.message!)).toBe('admin_refused');
+    expect(openJobMessage(key, task.jobId, last.message!)).toBe('admin_refused: db1.internal refused "admin"');
+    for (const u of sent) expect(jobUpdateSchema.safeParse(u).success).toBe(true);
+    // job-info answers with what the Router already has; the gateway's own shell reads plaintext.
+    expect(t.get(task.jobId)).toMatchObject({ status: 'failed', code: 'admin_refused', sealed: true, message: last.message });
+    expect(t.all()[0]).toMatchObject({ message: 'admin_refused: db1.internal refused "admin"' });
+  });
+
+  it('seals a cancellation too, and refuses a key for a job about no record', () => {
+    const { t, sent } = tracker();
+    const recordKey = generateAesKey();
+    const task = t.start(newUid(), 'rotate', newUid());
+    task.sealWith(recordKey);
+    t.cancel(task.jobId, 'Cancelled by ops@db1.internal.');
+    expect(JSON.stringify(sent)).not.toContain('db1');
+    expect(openJobMessage(jobLogKey(recordKey, task.jobId), task.jobId, sent.at(-1)!.message!)).toBe('Cancelled by ops@db1.internal.');
+    expect(() => t.start(newUid(), 'discover').sealWith(recordKey)).toThrow(/about no record/);
   });
 });

@@ -3,9 +3,16 @@
  * reports to the Router. Every step, log line and message is scrubbed before it leaves the
  * process; updates that cannot be sent while the Router link is down are kept (in order) and
  * sent when it is back. A job ends once: finished, failed or cancelled.
+ *
+ * A job on a record is sealed to that record's readers once it holds the record key
+ * (`sealWith`): from then on every log line and the final message leave the process as
+ * ciphertext (core/protocol/job-log.ts), and the Router sees only status, progress, step names
+ * and a failure's code. Callers keep hosts, logins and script output out of step names, and out
+ * of anything they report before `sealWith` (job and record UIDs only).
  */
 import { PosternError } from '../core/errors.ts';
 import type { JobStatus, JobUpdate } from '../core/protocol/gateway-wire.ts';
+import { JOB_LINE_MAX, JOB_MESSAGE_MAX, JOB_STEP_MAX, jobLogKey, sealJobLine, sealJobMessage } from '../core/protocol/job-log.ts';
 import type { SecretScrubber } from './logging/scrubber.ts';
 
 export interface JobSink {
@@ -26,7 +33,12 @@ export interface TaskView {
   status: JobStatus;
   progress: number;
   step: string;
+  /** In plaintext here (the gateway's own shell and log); `TaskTracker.get` gives it as the Router has it. */
   message: string | null;
+  /** The failure code of a failed job. */
+  code: string | null;
+  /** Whether log lines and the message are sealed to the record's readers. */
+  sealed: boolean;
   startedAt: number;
   updatedAt: number;
   endedAt: number | null;
@@ -43,17 +55,21 @@ export interface TaskTrackerOptions {
   now?: () => number;
 }
 
-// The wire limits of a job update (core/protocol/gateway-wire.ts jobUpdateSchema).
-const STEP_MAX = 200;
-const LINE_MAX = 4000;
+// The plaintext limits of a job update (core/protocol/job-log.ts), clipped before sealing.
+const STEP_MAX = JOB_STEP_MAX;
+const LINE_MAX = JOB_LINE_MAX;
 const LINES_MAX = 200;
-const MESSAGE_MAX = 2000;
+const MESSAGE_MAX = JOB_MESSAGE_MAX;
 
 const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 export class Task {
   private readonly controller = new AbortController();
   readonly view: TaskView;
+  /** @internal the key lines and the message are sealed with, and the number of the last sealed line */
+  seal: { key: Uint8Array; n: number } | null = null;
+  /** @internal the message as the Router has it */
+  routerMessage: string | null = null;
 
   constructor(
     private readonly tracker: TaskTracker,
@@ -73,6 +89,17 @@ export class Task {
 
   get ended(): boolean {
     return this.view.endedAt !== null;
+  }
+
+  /**
+   * Seals everything reported from now on to the readers of the job's record, with a key derived
+   * from `recordKey` (that record's key) and the job UID. Once only: the key cannot change.
+   */
+  sealWith(recordKey: Uint8Array): void {
+    if (this.seal) return;
+    if (this.view.recordUid === null) throw new PosternError('bad_state', `Job ${this.jobId} is about no record, so there is no record key to seal its log to.`);
+    this.seal = { key: jobLogKey(recordKey, this.jobId), n: 0 };
+    this.view.sealed = true;
   }
 
   /** Throws a `bad_state` error when the job was cancelled, for checks between steps. */
@@ -95,9 +122,10 @@ export class Task {
     this.tracker.update(this, { status: 'finished', progress: 100, step: 'done', ...(message !== undefined ? { message } : {}), log });
   }
 
-  fail(message: string, log: string[] = []): void {
+  /** Ends the job failed; `code` (e.g. `admin_refused`) stays readable by the Router, the message does not once sealed. */
+  fail(message: string, log: string[] = [], code?: string): void {
     if (this.ended) return;
-    this.tracker.update(this, { status: 'failed', step: 'failed', message, log: [...log, message] });
+    this.tracker.update(this, { status: 'failed', step: 'failed', message, ...(code ? { code } : {}), log: [...log, code ? `${code}: ${message}` : message] });
   }
 
   /** @internal the tracker's side of cancel */
@@ -122,16 +150,17 @@ export class TaskTracker {
   start(jobId: string, action: string, recordUid: string | null = null): Task {
     if (this.tasks.has(jobId)) throw new PosternError('bad_state', `Job ${jobId} is already known to this gateway.`);
     const at = this.now();
-    const task = new Task(this, { jobId, action, recordUid, status: 'running', progress: 0, step: 'started', message: null, startedAt: at, updatedAt: at, endedAt: null });
+    const task = new Task(this, { jobId, action, recordUid, status: 'running', progress: 0, step: 'started', message: null, code: null, sealed: false, startedAt: at, updatedAt: at, endedAt: null });
     this.tasks.set(jobId, task);
     this.options.logger.info({ jobId, action, recordUid }, 'job started');
     this.update(task, { status: 'running', step: 'started', progress: 0, log: [`${action} started on the gateway`] });
     return task;
   }
 
+  /** A job as the Router may see it (`job-info`): its message sealed when the job is. */
   get(jobId: string): TaskView | undefined {
     const task = this.tasks.get(jobId);
-    return task ? { ...task.view } : undefined;
+    return task ? { ...task.view, message: task.routerMessage } : undefined;
   }
 
   running(): TaskView[] {
@@ -179,7 +208,7 @@ export class TaskTracker {
   }
 
   /** @internal Applies an update to a task and reports it. */
-  update(task: Task, change: { status: JobStatus; step?: string; progress?: number; message?: string; log?: string[] }): void {
+  update(task: Task, change: { status: JobStatus; step?: string; progress?: number; message?: string; code?: string; log?: string[] }): void {
     const { scrubber } = this.options;
     const view = task.view;
     const at = this.now();
@@ -187,15 +216,24 @@ export class TaskTracker {
     view.updatedAt = at;
     if (change.step !== undefined) view.step = clip(scrubber.scrub(change.step), STEP_MAX);
     if (change.progress !== undefined) view.progress = Math.max(0, Math.min(100, Math.round(change.progress)));
-    if (change.message !== undefined) view.message = clip(scrubber.scrub(change.message), MESSAGE_MAX);
+    if (change.code !== undefined) view.code = change.code;
+    if (change.message !== undefined) {
+      const text = clip(scrubber.scrub(change.message), MESSAGE_MAX);
+      view.message = change.code ? `${change.code}: ${text}` : text;
+      task.routerMessage = task.seal ? sealJobMessage(task.seal.key, view.jobId, text, change.code ?? null) : view.message;
+    }
     if (change.status !== 'running') view.endedAt = at;
-    const log = (change.log ?? []).slice(-LINES_MAX).map((line) => clip(scrubber.scrub(line), LINE_MAX));
+    const seal = task.seal;
+    const log = (change.log ?? [])
+      .slice(-LINES_MAX)
+      .map((line) => clip(scrubber.scrub(line), LINE_MAX))
+      .map((line) => (seal ? sealJobLine(seal.key, view.jobId, ++seal.n, line) : line));
     const update: JobUpdate = {
       jobId: view.jobId,
       status: view.status,
       progress: view.progress,
       step: view.step,
-      ...(view.message !== null && change.message !== undefined ? { message: view.message } : {}),
+      ...(task.routerMessage !== null && change.message !== undefined ? { message: task.routerMessage } : {}),
       ...(log.length ? { log } : {}),
     };
     if (change.status === 'running') this.options.logger.debug({ jobId: view.jobId, step: view.step, progress: view.progress }, 'job progress');

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { PosternError } from '../errors.ts';
+import { generateAesKey } from '../crypto/index.ts';
+import { newUid } from '../ids.ts';
 import { decodeGatewayFrame, gatewayToRouterSchema, MAX_GATEWAY_FRAME_BYTES } from './gateway-wire.ts';
+import { JOB_LINE_MAX, JOB_LINE_WIRE_MAX, JOB_MESSAGE_MAX, jobLogKey, sealJobLine, sealJobMessage } from './job-log.ts';
 import { mulberry32 } from '../testing/prng.ts';
 
 /** What the schema alone says about a frame: the reference the hand-checked path must match. */
@@ -64,6 +67,17 @@ describe('gateway wire decoding', () => {
     expect(refused('{"t":"result","id":"1","code":"ok","message":7}').message).toMatch(/at message/);
     expect(refused('{"t":"launch"}').code).toBe('bad_request');
     expect(refused('[1,2]').code).toBe('bad_request');
+  });
+
+  it('carries a job update whose longest line and message are sealed, and nothing longer', () => {
+    const jobId = newUid();
+    const key = jobLogKey(generateAesKey(), jobId);
+    const line = sealJobLine(key, jobId, 12, '€'.repeat(JOB_LINE_MAX));
+    const message = sealJobMessage(key, jobId, '€'.repeat(JOB_MESSAGE_MAX), 'host_key_mismatch');
+    const frame = { t: 'job', job: { jobId, status: 'failed', progress: 40, step: 'failed', message, log: [line] } };
+    expect(decodeGatewayFrame(JSON.stringify(frame))).toStrictEqual(frame);
+    const tooLong = { t: 'job', job: { jobId, status: 'running', log: ['x'.repeat(JOB_LINE_WIRE_MAX + 1)] } };
+    expect(() => decodeGatewayFrame(JSON.stringify(tooLong))).toThrow(/at job\.log\.0/);
   });
 
   it('agrees with the schema on 100,000 random and mutated frames', () => {

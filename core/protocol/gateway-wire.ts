@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { concatBytes, utf8 } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';
+import { JOB_LINE_WIRE_MAX, JOB_MESSAGE_WIRE_MAX, JOB_STEP_MAX } from './job-log.ts';
 import { b64u, uid } from './vault-api.ts';
 
 export const GATEWAY_WS_PATH = '/api/v1/gateway/connect';
@@ -41,13 +42,18 @@ export function gatewayAuthBytes(nonce: string, timestamp: number, clientId: str
 const actionName = z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, 'expected an action name like "rotate"');
 const params = z.record(z.string(), z.unknown());
 
+/**
+ * A job's progress. For a job on a record, log lines and the message are sealed to the record's
+ * readers (./job-log.ts), hence their lengths; the step name is plaintext and never names a host
+ * or a login.
+ */
 export const jobUpdateSchema = z.object({
   jobId: uid(),
   status: z.enum(JOB_STATUSES),
   progress: z.number().min(0).max(100).optional(),
-  step: z.string().max(200).optional(),
-  log: z.array(z.string().max(4000)).max(200).optional(),
-  message: z.string().max(2000).optional(),
+  step: z.string().max(JOB_STEP_MAX).optional(),
+  log: z.array(z.string().max(JOB_LINE_WIRE_MAX)).max(200).optional(),
+  message: z.string().max(JOB_MESSAGE_WIRE_MAX).optional(),
 });
 export type JobUpdate = z.infer<typeof jobUpdateSchema>;
 

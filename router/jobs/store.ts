@@ -1,6 +1,8 @@
 /**
  * Long work on a gateway (a rotation, a discovery) is a job: created by the Router before the
  * action is sent, updated only by the gateway that runs it, read by the vault by polling.
+ * The log lines and message of a job on a record arrive sealed to the record's readers
+ * (core/protocol/job-log.ts): stored and served as they came, never opened here.
  */
 import type { Kysely, Selectable } from 'kysely';
 import { PosternError } from '../../core/errors.ts';

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobUpdate } from '../../core/protocol/gateway-wire.ts';
+import { jobLogKey, sealJobLine, sealJobMessage } from '../../core/protocol/job-log.ts';
 import { newRecordData } from '../../core/records/index.ts';
 import { SecretsClient, type SecretsConfig } from '../../core/secrets-client/index.ts';
 import type { VaultClient } from '../../core/vault-client/index.ts';
@@ -142,6 +143,7 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
       ['svc fail', user('svc fail')],
       ['svc slow', user('svc slow')],
       ['svc quick', user('svc quick')],
+      ['svc sealed', user('svc sealed')],
       ['orders db', newRecordData('pamDatabase', 'orders db', { hostname: 'db1.internal', port: 5432 })],
     ];
     const made = await Promise.all(entries.map(([, data]) => sdk.addRecord(data, { folderUid: folder })));
@@ -224,6 +226,35 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
     expect(doc.job).toMatchObject({ status: 'failed', progress: 40, step: 'changing the password', message: 'The target refused the new password (password history).', recordUid: uids['svc fail'] });
     expect(doc.logs.map((l: { line: string }) => l.line)).toEqual(['fetched 2 records', 'ALTER USER refused']);
     expect(json.error()).toMatchObject({ code: 'job_failed', details: { jobUid: doc.job.jobUid, status: 'failed' } });
+  });
+
+  it('opens sealed lines and the message with the record key, live and in job show, and flags a line the Router reordered', async () => {
+    // threat model (docs/threat-model.md): database-only attacker — reordering sealed lines
+    const recordKey = (await sdk.recordKeyOf(uids['svc sealed']!))!;
+    gwA.scripts.set(uids['svc sealed']!, (jobId) => {
+      const key = jobLogKey(recordKey, jobId);
+      gwA.job({ jobId, status: 'running', progress: 40, step: 'changing it on the target (ssh)', log: [sealJobLine(key, jobId, 1, 'on db9.canary:22 as "ops9canary"')] });
+      gwA.job({ jobId, status: 'running', progress: 50, step: 'verifying the new secret', log: [sealJobLine(key, jobId, 3, 'third'), sealJobLine(key, jobId, 2, 'second, sent after the third')] });
+      gwA.job({ jobId, status: 'failed', step: 'failed', message: sealJobMessage(key, jobId, 'db9.canary refused "ops9canary"', 'admin_refused') });
+    });
+    const run = await admin.run(['rotate', 'svc sealed', '--config', 'PAM A']);
+    expect(run.code).toBe(1);
+    // The updates may all arrive between two polls: the lines are there, in order, whatever progress was polled.
+    expect(run.stdout).toMatch(/\] on db9\.canary:22 as "ops9canary"\n/);
+    expect(run.stdout).toMatch(/\] third\n.*\(sealed line 2 came after line 3: the Router reordered or repeated it; not shown\)\n/);
+    expect(run.stdout).not.toContain('sealed:v1');
+    expect(run.stderr).toMatch(/^postern: Rotation [\w-]{22} failed: admin_refused: db9\.canary refused "ops9canary"\. \(job_failed\)$/m);
+
+    const jobUid = (await sdk.listJobs(1))[0]!.jobUid;
+    const row = await router.db.selectFrom('jobs').selectAll().where('uid', '=', jobUid).executeTakeFirstOrThrow();
+    expect(row.message).toMatch(/^admin_refused: sealed:v1:m:/);
+    const show = await admin.ok(['--json', 'job', 'show', jobUid]);
+    expect(show.json().job.message).toBe('admin_refused: db9.canary refused "ops9canary"');
+    expect(show.json().logs.filter((l: { sealed: boolean }) => l.sealed).map((l: { line: string }) => l.line)).toEqual([
+      'on db9.canary:22 as "ops9canary"',
+      'third',
+      '(sealed line 2 came after line 3: the Router reordered or repeated it; not shown)',
+    ]);
   });
 
   it('--no-wait returns the job at once; job show, list and cancel follow it to "cancelled"', async () => {

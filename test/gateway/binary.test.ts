@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRecordData } from '../../core/records/index.ts';
 import { decodeConfig, encodeConfig } from '../../core/secrets-client/index.ts';
+import { JobLogReader } from '../../core/vault-client/job-log.ts';
 import { GATEWAY_VERSION } from '../../gateway/version.ts';
 import { startTestRouter, type TestRouter } from '../support/router.ts';
 import { expectOk, logText, removeDir, runGateway, setupOwner, spawnGateway, tempHome, type Owner } from './support.ts';
@@ -163,7 +164,10 @@ describe('postern-gateway binary', () => {
       const jobUid = outcome.jobUid!;
       expect(outcome.data).toEqual({ jobId: jobUid });
       await expect.poll(async () => (await owner.client.getJob(jobUid)).job.status, { timeout: 10_000 }).toBe('failed');
-      const { job, logs } = await owner.client.getJob(jobUid);
+      const fetched = await owner.client.getJob(jobUid);
+      // Sealed to the pamUser's readers once the gateway held its key; the Router keeps ciphertext.
+      const reader = new JobLogReader(owner.client, jobUid, userUid);
+      const [job, logs] = [await reader.job(fetched.job), await reader.lines(fetched.logs)];
       const NO_RESOURCE = `bad_request: pamUser ${userUid} is linked to no resource (pamMachine, pamDatabase or pamDirectory), so there is nothing to rotate it on.`;
       expect(job).toMatchObject({ action: 'rotate', recordUid: userUid, message: NO_RESOURCE, step: 'failed', progress: 5 });
       const lines = logs.map((l) => l.line);
@@ -171,9 +175,9 @@ describe('postern-gateway binary', () => {
       expect(lines.some((l) => l.startsWith(`Fetching pamUser ${userUid}`))).toBe(true);
       expect(lines.at(-1)).toBe(NO_RESOURCE);
       const row = await router.db.selectFrom('jobs').selectAll().where('uid', '=', jobUid).executeTakeFirstOrThrow();
-      expect(row).toMatchObject({ status: 'failed', message: NO_RESOURCE, gateway_uid: deviceUid });
+      expect(row).toMatchObject({ status: 'failed', message: expect.stringMatching(/^bad_request: sealed:v1:m:/), gateway_uid: deviceUid });
       const stored = await router.db.selectFrom('job_logs').select('line').where('job_uid', '=', jobUid).execute();
-      expect(stored.map((s) => s.line)).toEqual(lines);
+      expect(stored.map((s) => s.line)).toEqual(fetched.logs.map((l) => l.line));
       expect(JSON.stringify(stored)).not.toContain(CANARY);
 
       // The job is over on the gateway as well.

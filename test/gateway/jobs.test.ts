@@ -28,6 +28,7 @@ function gatedSecrets(config: SecretsConfig) {
     updateSecret: (...args) => client.updateSecret(...args),
     finalizeSecretUpdate: (...args) => client.finalizeSecretUpdate(...args),
     downloadFile: (fileUid) => client.downloadFile(fileUid),
+    recordKey: (recordUid) => client.recordKey(recordUid),
   };
   return { reader, open: () => open() };
 }

@@ -1,11 +1,13 @@
 /**
  * `postern job show | list | cancel`: long work on a gateway (a rotation, a discovery). A job is
  * followed by polling the Router, which the gateway keeps informed; `postern rotate` uses the
- * same follower.
+ * same follower. A job on a record has its log lines and message sealed to the record's readers:
+ * they are opened here (core/vault-client/job-log.ts), never on the Router.
  */
 import { Option, type Command } from 'commander';
 import type { ActionOutcome, JobEntry } from '../../../core/protocol/vault-api.ts';
 import type { VaultClient } from '../../../core/vault-client/index.ts';
+import { JobLogReader, type ReadJobLogLine } from '../../../core/vault-client/job-log.ts';
 import { contextOf, type CliContext } from '../context.ts';
 import { integerIn, uidOf } from '../flags.ts';
 import { CliError, isoTime, relativeTime, whenText, type CliIo } from '../output.ts';
@@ -13,15 +15,18 @@ import { withVault } from '../session.ts';
 
 export const jobUid = uidOf('job UID (see `postern job list`)');
 
-export interface JobLogLine {
-  seq: number;
-  at: number;
-  line: string;
-}
+export type JobLogLine = ReadJobLogLine;
 
 export interface FollowedJob {
   job: JobEntry;
   logs: JobLogLine[];
+}
+
+/** A job and its lines from `afterSeq` on, opened for this user. */
+async function readJob(vault: VaultClient, reader: JobLogReader | null, uid: string, afterSeq: number): Promise<{ job: JobEntry; logs: JobLogLine[]; reader: JobLogReader }> {
+  const state = await vault.getJob(uid, afterSeq);
+  const r = reader ?? new JobLogReader(vault, uid, state.job.recordUid);
+  return { job: await r.job(state.job), logs: await r.lines(state.logs), reader: r };
 }
 
 export interface FollowOptions {
@@ -50,10 +55,12 @@ export async function followJob(ctx: CliContext, vault: VaultClient, uid: string
   let afterSeq = options.afterSeq ?? 0;
   let shown: string | null = null;
   let failures = 0;
+  let reader: JobLogReader | null = null;
   for (;;) {
-    let state: { job: JobEntry; logs: JobLogLine[] };
+    let state: { job: JobEntry; logs: JobLogLine[]; reader: JobLogReader };
     try {
-      state = await vault.getJob(uid, afterSeq);
+      state = await readJob(vault, reader, uid, afterSeq);
+      reader = state.reader;
       failures = 0;
     } catch (err) {
       if (++failures >= MAX_POLL_FAILURES || (err as { code?: string }).code === 'not_allowed') throw err;
@@ -106,7 +113,7 @@ export function jobJson(job: JobEntry) {
 }
 
 export function logsJson(logs: JobLogLine[]) {
-  return logs.map((l) => ({ seq: l.seq, at: isoTime(l.at), line: l.line }));
+  return logs.map((l) => ({ seq: l.seq, at: isoTime(l.at), line: l.line, sealed: l.sealed }));
 }
 
 /**
@@ -175,7 +182,7 @@ Examples:
           finishJob(ctx, followed);
           return;
         }
-        const { job: entry, logs } = await vault.getJob(uid, 0);
+        const { job: entry, logs } = await readJob(vault, null, uid, 0);
         ctx.out.result({ job: jobJson(entry), logs: logsJson(logs) }, () => {
           ctx.out.pairs([
             ['Job', entry.jobUid],
@@ -208,7 +215,9 @@ Examples:
     .action(async (options: { limit: number }, command: Command) => {
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
-        const jobs = await vault.listJobs(options.limit);
+        const jobs: JobEntry[] = [];
+        // One at a time: each record key not known yet costs a request.
+        for (const j of await vault.listJobs(options.limit)) jobs.push(await new JobLogReader(vault, j.jobUid, j.recordUid).job(j));
         const now = Date.now();
         ctx.out.result({ jobs: jobs.map(jobJson) }, () =>
           ctx.out.table(
