@@ -54,8 +54,8 @@ describe('validateRecordData: valid records', () => {
     });
   });
 
-  it('fills defaults: pamDatabase.useSSL, features, passwordComplexity.length', () => {
-    expect(validateRecordData(rec('pamDatabase', { hostname: 'db', port: 5432 })).fields).toEqual({ hostname: 'db', port: 5432, useSSL: false });
+  it('fills defaults: features, passwordComplexity.length (pamDatabase.useSSL stays unset: TLS when offered)', () => {
+    expect(validateRecordData(rec('pamDatabase', { hostname: 'db', port: 5432 })).fields).toEqual({ hostname: 'db', port: 5432 });
     const cfg = validateRecordData(rec('pamConfiguration', { environment: 'LOCAL', gatewayUid: UID_A, applicationFolderUid: UID_B }));
     expect(cfg.fields).toEqual({
       environment: 'local',
@@ -205,7 +205,7 @@ describe('validateRecordData: errors', () => {
   it('unknown fields are rejected and the valid ones listed', () => {
     const e = fail(rec('pamMachine', { hostname: 'h', port: 1, hostnmae: 'x' }));
     expect(e.message).toBe(
-      'pamMachine.hostnmae: unknown field (valid: hostname, port, operatingSystem, instanceName, instanceId, providerGroup, providerRegion, sslVerification, pamSettings, trafficEncryptionSeed)',
+      'pamMachine.hostnmae: unknown field (valid: hostname, port, operatingSystem, instanceName, instanceId, providerGroup, providerRegion, sslVerification, hostKey, pamSettings, trafficEncryptionSeed)',
     );
     expect(fail(rec('pamMachine', { hostname: 'h', port: 1, pamSettings: { proto: 'ssh' } })).message).toMatch(/^pamMachine\.pamSettings\.proto: unknown field \(valid: configurationUid/);
     expect(fail({ type: 'login', title: 'x', uid: UID_A }).message).toMatch(/^login\.uid: unknown property/);

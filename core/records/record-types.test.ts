@@ -96,3 +96,28 @@ describe('leaf validators', () => {
     expect(passwordComplexitySchema.safeParse({ specialChars: ' !#' }).success).toBe(true);
   });
 });
+
+describe('target trust fields (docs/decisions/target-trust.md)', () => {
+  const ed = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+  const fp = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU';
+  it('pamMachine.hostKey takes key lines, known_hosts lines and SHA256 fingerprints, stored one per line', () => {
+    const parse = (hostKey: string) => fieldSchemas.pamMachine.safeParse({ hostname: 'h', port: 22, hostKey });
+    const ok = parse(`[h]:22 ssh-ed25519 ${ed} comment here,\n${fp}=\n# a comment\nssh-ed25519 ${ed}`);
+    expect(ok.success && ok.data.hostKey).toBe(`ssh-ed25519 ${ed}\n${fp}`);
+    expect(parse('  ').success && parse('  ').data?.hostKey).toBeUndefined();
+    for (const bad of ['SHA256:short', 'ssh-dss AAAA', 'md5:aa:bb', 'ssh-ed25519 not*base64']) expect(parse(bad).success, bad).toBe(false);
+  });
+  it('pamDatabase.useSSL is unset unless given (TLS when offered); sslCaCertificate takes PEM certificates only', () => {
+    const db = (extra: object) => fieldSchemas.pamDatabase.safeParse({ hostname: 'h', port: 5432, ...extra });
+    expect(db({}).data?.useSSL).toBeUndefined();
+    expect(db({ useSSL: false }).data?.useSSL).toBe(false);
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+    expect(db({ sslCaCertificate: pem }).data?.sslCaCertificate).toBe(`${pem}\n`);
+    expect(db({ sslCaCertificate: '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----' }).success).toBe(false);
+  });
+  it('pamConfiguration.targetNetworks takes CIDRs and allowMetadataTargets a boolean', () => {
+    const cfg = (extra: object) => fieldSchemas.pamConfiguration.safeParse({ environment: 'local', gatewayUid: UID_A, applicationFolderUid: UID_B, ...extra });
+    expect(cfg({ targetNetworks: '10.0.0.0/8, FD00::/8', allowMetadataTargets: true }).data).toMatchObject({ targetNetworks: '10.0.0.0/8,fd00::/8', allowMetadataTargets: true });
+    expect(cfg({ targetNetworks: '10.0.0.1' }).success).toBe(false);
+  });
+});

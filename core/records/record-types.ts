@@ -371,6 +371,76 @@ function optionalCidrList() {
   );
 }
 
+/** SSH public key algorithms a host key line may name (what OpenSSH's `ssh-keyscan` prints). */
+const HOST_KEY_TYPES = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
+const HOST_KEY_FINGERPRINT = /^SHA256:([A-Za-z0-9+/]{43})=?$/;
+const KEY_BLOB = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * One pinned SSH host key in canonical form: `SHA256:<43 base64 chars>` (as `ssh-keygen -lf`
+ * prints it) or `<type> <base64 blob>` (from a `.pub` file, an authorized_keys or known_hosts
+ * line, or `ssh-keyscan` output; host names, options and comments are dropped). Undefined when
+ * the entry is neither.
+ */
+export function normaliseHostKeyEntry(entry: string): string | undefined {
+  const s = entry.trim();
+  const fp = HOST_KEY_FINGERPRINT.exec(s);
+  if (fp) return `SHA256:${fp[1]}`;
+  const words = s.split(/\s+/);
+  for (let i = 0; i + 1 < words.length; i++) {
+    if (HOST_KEY_TYPES.test(words[i]!) && KEY_BLOB.test(words[i + 1]!)) return `${words[i]} ${words[i + 1]}`;
+  }
+  return undefined;
+}
+
+/** Pinned SSH host keys: entries separated by line breaks or commas, stored one per line. */
+function optionalHostKeys() {
+  const msg = 'expected SSH host keys: OpenSSH public key lines (ssh-ed25519 AAAA…) or SHA256:… fingerprints, separated by line breaks or commas';
+  return tag(
+    z
+      .string({ error: msg })
+      .max(16_384, { error: 'must be at most 16384 characters' })
+      .transform((v, ctx) => {
+        const entries = v
+          .split(/[\r\n,]+/)
+          .map((e) => e.trim())
+          .filter((e) => e !== '' && !e.startsWith('#'));
+        if (entries.length === 0) return undefined;
+        const out: string[] = [];
+        for (const e of entries) {
+          const norm = normaliseHostKeyEntry(e);
+          if (norm === undefined) {
+            ctx.issues.push({ code: 'custom', message: msg, input: undefined });
+            return undefined;
+          }
+          if (!out.includes(norm)) out.push(norm);
+        }
+        return out.join('\n');
+      })
+      .optional(),
+    { kind: 'multiline', required: false },
+  );
+}
+
+const CERT_PEM_RE = /^(?:-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*)+$/;
+/** CA certificates (one or more PEM `CERTIFICATE` blocks) to verify a server's TLS certificate against. */
+function optionalCaCertificate() {
+  const msg = 'expected one or more PEM certificates (-----BEGIN CERTIFICATE-----)';
+  return tag(
+    z
+      .string({ error: msg })
+      .max(SECRET_MAX, { error: `must be at most ${SECRET_MAX} characters` })
+      .transform((v, ctx) => {
+        const s = v.trim();
+        if (s === '') return undefined;
+        if (!CERT_PEM_RE.test(s)) ctx.issues.push({ code: 'custom', message: msg, input: undefined });
+        return `${s}\n`;
+      })
+      .optional(),
+    { kind: 'multiline', required: false },
+  );
+}
+
 const CRON_FIELD_RE = /^[0-9A-Za-z*?,/#LW-]+$/;
 /** `hourly|daily|weekly|monthly` (any case) or `cron:<minute> <hour> <day> <month> <weekday>`. */
 export function normaliseRotationSchedule(v: string): string | undefined {
@@ -554,6 +624,8 @@ export const pamMachineFieldsSchema = group({
   providerGroup: optionalText(),
   providerRegion: optionalText(),
   sslVerification: optionalBool(),
+  /** Pinned SSH host keys; empty: the gateway records the key it first sees (trust on first use). */
+  hostKey: optionalHostKeys(),
   pamSettings: optionalGroup(pamSettingsSchema),
   /** Random, made by the vault when the record is created: tunnel signalling keys derive from it. */
   trafficEncryptionSeed: optionalSecret(128),
@@ -562,7 +634,11 @@ export const pamMachineFieldsSchema = group({
 export const pamDatabaseFieldsSchema = group({
   hostname: requiredHostname(),
   port: requiredPort(),
-  useSSL: boolDefaultFalse(),
+  /** true: TLS required; false: never; unset: TLS whenever the server offers it. */
+  useSSL: optionalBool(),
+  /** Verify the server's certificate against the system's CAs (sslCaCertificate, when set, always is). */
+  sslVerification: optionalBool(),
+  sslCaCertificate: optionalCaCertificate(),
   databaseId: optionalText(),
   databaseType: optionalEnum(DATABASE_TYPES),
   providerGroup: optionalText(),
@@ -576,6 +652,8 @@ export const pamDirectoryFieldsSchema = group({
   hostname: requiredHostname(),
   port: requiredPort(),
   useSSL: optionalBool(),
+  sslVerification: optionalBool(),
+  sslCaCertificate: optionalCaCertificate(),
   directoryType: optionalEnum(DIRECTORY_TYPES),
   domainName: optionalText(),
   distinguishedName: optionalText(),
@@ -616,6 +694,10 @@ export const pamConfigurationFieldsSchema = group({
   portMapping: optionalPortMapping(),
   networkId: optionalText(),
   networkCidr: optionalCidrList(),
+  /** When set, the gateway dials tunnel and rotation targets only inside these CIDRs. */
+  targetNetworks: optionalCidrList(),
+  /** Cloud metadata addresses (169.254.169.254, …) as targets: refused unless true. */
+  allowMetadataTargets: optionalBool(),
   // aws
   awsId: optionalText(),
   accessKeyId: optionalText(),

@@ -10,6 +10,7 @@ import { PosternError } from '../../core/errors.ts';
 import { uid } from '../../core/protocol/vault-api.ts';
 import { isSignallingSessionId } from '../../core/protocol/webrtc-signalling.ts';
 import { isResourceRecordType } from '../../core/records/index.ts';
+import { admitTarget, targetPolicyOf } from '../targets/target-policy.ts';
 import { parseParams, type ActionHandler } from './action.ts';
 
 const iceServer = z.object({
@@ -48,11 +49,25 @@ export const webrtcSession: ActionHandler = async (params, ctx) => {
   if (self && config.gatewayUid && config.gatewayUid !== self) return { code: 'not_allowed', message: `PAM configuration ${p.configurationUid} names another gateway.` };
   const fields = resource.data.fields as { hostname?: unknown; port?: unknown; trafficEncryptionSeed?: unknown; pamSettings?: { allowTunneling?: boolean } };
   if (fields.pamSettings?.allowTunneling === false) return { code: 'not_allowed', message: `Tunneling is turned off on resource ${p.recordUid} (pamSettings.allowTunneling).` };
+  const targetPolicy = targetPolicyOf(configuration.data.fields as Record<string, unknown>, p.configurationUid);
+  if (typeof fields.hostname === 'string') {
+    // Refuse at once, not at the first connection: the vault then shows why. Names that do not
+    // resolve now are left to the dialer, which checks again (and pins) at every connection.
+    const refusal = await admitTarget(fields.hostname, targetPolicy).then(
+      () => null,
+      (err: unknown) => (err instanceof PosternError ? err : null),
+    );
+    if (refusal) {
+      ctx.logger.warn({ sessionId: p.sessionId, resourceUid: p.recordUid, code: refusal.code }, 'tunnel target refused by the target policy');
+      return { code: 'not_allowed', message: `not_allowed: ${refusal.message}` };
+    }
+  }
   try {
     const { sealedAnswer, target } = await ctx.tunnels.answer({
       resourceUid: p.recordUid,
       resource: fields,
       portMapping: config.portMapping ?? [],
+      targetPolicy,
       sessionId: p.sessionId,
       sealedOffer: p.offer,
       iceServers: p.iceServers,

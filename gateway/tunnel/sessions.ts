@@ -19,6 +19,7 @@ import { TunnelMux, type TunnelTarget } from '../../core/tunnel/mux.ts';
 import { frameChannelOf } from '../../core/webrtc/datachannel.ts';
 import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCIceServer, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
 import { ReplayGuard } from './replay-guard.ts';
+import type { TargetPolicy } from '../targets/target-policy.ts';
 import { targetDialer } from './target-dialer.ts';
 
 export const SETUP_TIMEOUT_MS = 30_000;
@@ -36,6 +37,8 @@ export interface AnswerRequest {
   resource: { hostname?: unknown; port?: unknown; trafficEncryptionSeed?: unknown };
   /** The PAM configuration's port mappings (`2222=ssh`), if any. */
   portMapping: readonly string[];
+  /** The PAM configuration's target policy (metadata addresses, targetNetworks). */
+  targetPolicy?: TargetPolicy;
   sessionId: string;
   sealedOffer: unknown;
   iceServers: RTCIceServer[];
@@ -124,7 +127,7 @@ export class TunnelSessions {
       const start = () => {
         if (session.mux || !this.sessions.has(session.id)) return;
         clearTimeout(session.timer);
-        const mux = new TunnelMux(frameChannelOf(dc), { role: 'gateway', dial: targetDialer({ allowed, connectTimeoutMs: 10_000 }) });
+        const mux = new TunnelMux(frameChannelOf(dc), { role: 'gateway', dial: targetDialer({ allowed, connectTimeoutMs: 10_000, ...(request.targetPolicy ? { policy: request.targetPolicy } : {}) }) });
         session.mux = mux;
         void startSctpPathMtuDiscovery(pc, offer.sctpMaxPacket).then((sctpPacketBytes) => {
           if (sctpPacketBytes > DEFAULT_SCTP_PACKET) this.logger.info({ sessionId: session.id, sctpPacketBytes }, 'tunnel path takes larger SCTP packets');

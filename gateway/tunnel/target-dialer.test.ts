@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TunnelError, type TunnelStream } from '../../core/tunnel/mux.ts';
+import { targetPolicyOf } from '../targets/target-policy.ts';
 import { targetDialer } from './target-dialer.ts';
 
 let server: Server;
@@ -71,5 +72,28 @@ describe('targetDialer', () => {
     // A resolver that never answers stands in for a target that drops our SYNs.
     const hang = targetDialer({ allowed: [{ host: 'slow.example', port: 80 }], connectTimeoutMs: 50, lookup: () => {} });
     expect(await reasonOf(hang(undefined))).toBe('timeout');
+  });
+
+  // threat model (docs/threat-model.md): editor — a resource pointed at the cloud metadata service
+  it('refuses a record whose host is a cloud metadata address, in any spelling, before dialling', async () => {
+    const metadataName = ((_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '10.0.0.5', family: 4 }, { address: '169.254.169.254', family: 4 }])) as never;
+    for (const [host, lookup] of [['169.254.169.254', undefined], ['::ffff:169.254.169.254', undefined], ['100.100.100.200', undefined], ['fd00:ec2::254', undefined], ['2852039166', undefined], ['innocent.example', metadataName]] as const) {
+      const error = await targetDialer({ allowed: [{ host, port: 80 }], connectTimeoutMs: 5000, ...(lookup ? { lookup } : {}) })(undefined).catch((e: unknown) => e);
+      expect(error, host).toMatchObject({ reason: 'not_allowed' });
+      expect((error as Error).message, host).toMatch(/cloud metadata address.*allowMetadataTargets=true/);
+    }
+  });
+
+  // threat model (docs/threat-model.md): editor — a resource outside the networks the PAM configuration allows
+  it('dials only inside the PAM configuration\'s targetNetworks', async () => {
+    const outside = targetDialer({ allowed: [{ host: '127.0.0.1', port }], connectTimeoutMs: 2000, policy: targetPolicyOf({ targetNetworks: '10.0.0.0/8,fd00::/8' }, 'CFG') });
+    const error = await outside(undefined).catch((e: unknown) => e);
+    expect(error).toMatchObject({ reason: 'not_allowed' });
+    expect((error as Error).message).toContain('PAM configuration CFG restricts targets to 10.0.0.0/8, fd00::/8 (targetNetworks)');
+    const inside = targetDialer({ allowed: [{ host: '127.0.0.1', port }], connectTimeoutMs: 2000, policy: targetPolicyOf({ targetNetworks: '127.0.0.0/8' }) });
+    const endpoint = await inside(undefined);
+    const stream = fakeStream();
+    endpoint.attach(stream);
+    stream.abort();
   });
 });

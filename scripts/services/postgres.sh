@@ -46,6 +46,39 @@ require_passwords_for_test_roles() {
   fi
 }
 
+# Rotation tests check that the gateway uses TLS when the server offers it and verifies the
+# certificate against a CA set on the resource. On a local cluster this script manages (root),
+# turn TLS on with a test CA (kept in $PG_TLS_DIR; ca.crt is what tests verify against) and a
+# server certificate for 127.0.0.1/localhost. A reload is enough (PostgreSQL 10+); clients that
+# do not ask for TLS keep connecting in plaintext.
+PG_TLS_DIR="${POSTERN_PG_TLS_DIR:-/var/lib/postern-test/postgres-tls}"
+enable_tls_for_tests() {
+  [ "$(id -u)" = 0 ] || return 0
+  command -v pg_lsclusters >/dev/null 2>&1 || return 0
+  command -v openssl >/dev/null 2>&1 || return 0
+  [ "$(su postgres -c "psql -qAtc 'show ssl'" 2>/dev/null)" = off ] || return 0
+  log "turning TLS on with a test CA in $PG_TLS_DIR"
+  mkdir -p "$PG_TLS_DIR"
+  chmod 755 "$PG_TLS_DIR"
+  (
+    cd "$PG_TLS_DIR"
+    if [ ! -s ca.crt ] || [ ! -s server.crt ]; then
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Postern test CA" -keyout ca.key -out ca.crt 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr 2>/dev/null
+      printf 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n' >server.ext
+      openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -extfile server.ext -out server.crt 2>/dev/null
+      rm -f server.csr server.ext
+    fi
+    chmod 600 ca.key server.key
+    chmod 644 ca.crt server.crt
+    chown postgres server.key server.crt
+  ) || { log "could not make the test TLS certificates"; return 0; }
+  su postgres -c "psql -qAtc \"ALTER SYSTEM SET ssl_cert_file = '$PG_TLS_DIR/server.crt'\"" >/dev/null
+  su postgres -c "psql -qAtc \"ALTER SYSTEM SET ssl_key_file = '$PG_TLS_DIR/server.key'\"" >/dev/null
+  su postgres -c "psql -qAtc \"ALTER SYSTEM SET ssl = on\"" >/dev/null
+  su postgres -c "psql -qAtc 'select pg_reload_conf()'" >/dev/null
+}
+
 # The tests also drive the client tools (psql through a tunnel, pg_dump for the zero-knowledge
 # check); a server that runs elsewhere (a container) may come without them.
 if ! command -v psql >/dev/null 2>&1 || ! command -v pg_dump >/dev/null 2>&1; then
@@ -59,7 +92,7 @@ fi
 
 for url in "${candidates[@]}"; do
   [ -n "$url" ] || continue
-  if try_url "$url"; then require_passwords_for_test_roles; log "using the server at ${url%%@*}@…"; echo "$url"; exit 0; fi
+  if try_url "$url"; then require_passwords_for_test_roles; enable_tls_for_tests; log "using the server at ${url%%@*}@…"; echo "$url"; exit 0; fi
 done
 
 if [ "$(id -u)" != 0 ]; then
@@ -84,6 +117,7 @@ for _ in $(seq 1 30); do
 done
 su postgres -c "psql -qc \"ALTER USER postgres PASSWORD '${PG_TEST_PASSWORD}'\"" >&2
 require_passwords_for_test_roles
+enable_tls_for_tests
 for url in "${candidates[@]:1}"; do
   if try_url "$url"; then log "started; using ${url%%@*}@…"; echo "$url"; exit 0; fi
 done

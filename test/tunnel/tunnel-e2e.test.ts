@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSignallingSessionId, sealSignalling, deriveSignallingKey } from '../../core/protocol/webrtc-signalling.ts';
+import { requireService } from '../support/services.ts';
 import { TunnelLab, type RunningTunnel } from './lab.ts';
 
 const run = promisify(execFile);
@@ -120,8 +121,8 @@ describe('tunnels through the gateway', () => {
   }, 300_000);
 
   it('runs a psql session against PostgreSQL through the tunnel', async () => {
-    const url = process.env['POSTERN_TEST_DATABASE'];
-    if (!url) return; // scripts/test.sh always provides one; a bare `vitest run` may not.
+    const url = requireService('PostgreSQL', 'POSTERN_TEST_DATABASE');
+    if (!url) return; // scripts/test.sh always provides one; a bare `vitest run` outside CI may not.
     const pgUrl = new URL(url);
     const pgUid = await lab.addResource('pamDatabase', 'postgres', pgUrl.hostname, Number(pgUrl.port || 5432), { databaseType: 'postgresql' });
     const t = await lab.tunnel(pgUid);

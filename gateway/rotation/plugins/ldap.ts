@@ -32,6 +32,7 @@
 import { Attribute, Change, Client, ResultCodeError, escapeFilter } from 'ldapts';
 import { RotationFailure, type Account, type Credential, type RotationPlugin, type RotationTarget } from '../plugin.ts';
 import { encodeAdPassword } from './ad-password.ts';
+import { tlsOptionsOf } from './tls.ts';
 
 export const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
 
@@ -283,7 +284,7 @@ async function withSession<T>(ctx: Context, work: (s: Session) => Promise<T>): P
     timeout: target.timeoutMs,
     connectTimeout: target.timeoutMs,
     // Only for ldaps: ldapts treats the mere presence of tlsOptions as "connect with TLS".
-    ...(target.endpoint.useSSL ? { tlsOptions: { rejectUnauthorized: target.endpoint.verifyTls } } : {}),
+    ...(target.endpoint.useSSL ? { tlsOptions: tlsOptionsOf(target.endpoint) } : {}),
   });
   const close = (): Promise<void> => client.unbind().catch(() => undefined);
   const session: Session = {

@@ -18,8 +18,9 @@ import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RotationFailure, type Account, type Endpoint, type RotationTarget } from '../plugin.ts';
 import { mysqlAccount, mysqlPlugin } from './mysql.ts';
+import { requireService } from '../../../test/support/services.ts';
 
-const MYSQL_URL = process.env['POSTERN_TEST_MYSQL'] ?? null;
+const MYSQL_URL = requireService('MariaDB', 'POSTERN_TEST_MYSQL');
 const SKIP_REASON = ' (skipped: POSTERN_TEST_MYSQL is not set; `npm test` finds or starts MariaDB through scripts/services/mariadb.sh)';
 
 interface Probe {
@@ -403,5 +404,23 @@ describe.skipIf(!MYSQL_URL)(`mysqlPlugin on a real MySQL/MariaDB${MYSQL_URL ? ''
     const target = makeTarget(account(name('user'), password()), null);
     expect((await failure(mysqlPlugin.change(target, { kind: 'key', privateKey: 'x', publicKey: 'y' }))).reason).toBe('unsupported');
     expect((await failure(mysqlPlugin.change(target, { kind: 'password', password: '' }))).reason).toBe('policy_refused');
+  });
+
+  it.skipIf(!server?.sslOff)(`without useSSL, falls back to plaintext only because the server offers no TLS, and says so; useSSL false never tries TLS${server?.sslOff ? '' : ' (skipped: the server offers TLS)'}`, async () => {
+    const old = password();
+    const user = await createUser(old);
+    const preferring = makeTarget(account(user, old), null, { endpoint: { ...endpoint, preferTls: true } });
+    // The rotation's check before step 1 reads the greeting's capability flags and lets it pass...
+    await mysqlPlugin.checkTarget!(preferring);
+    // ...but not when the resource requires TLS.
+    const requiring = makeTarget(account(user, old), null, { endpoint: { ...endpoint, useSSL: true } });
+    expect((await failure(mysqlPlugin.checkTarget!(requiring))).message).toMatch(/does not offer TLS, and this resource requires it \(useSSL\)/);
+    const next = password();
+    await mysqlPlugin.change(preferring, { kind: 'password', password: next });
+    expect(preferring.lines.join('\n')).toContain('plaintext: the server offers no TLS');
+    await expectPassword(user, next);
+    const off = makeTarget(account(user, next), null);
+    expect(await mysqlPlugin.verify(off, { kind: 'password', password: next })).toBe(true);
+    expect(off.lines.join('\n')).toContain('plaintext: useSSL is false');
   });
 });

@@ -28,6 +28,10 @@
  *    server's text is added only with every secret cut out of it, and never for parse errors,
  *    which quote the statement; mysql2's error object, whose `sql` holds the whole statement with
  *    the password, is never attached or logged.
+ *  - TLS per ./tls.ts: required with useSSL, off with useSSL false, and otherwise used whenever
+ *    the server's handshake says it can (plaintext only when its capability flags lack SSL,
+ *    which mysql2 reports before any credential is sent). With an IP address as the host,
+ *    mysql2 checks the certificate's chain but not the name in it.
  *  - Timeouts: target.timeoutMs bounds the connect and, client-side, each statement (MySQL has no
  *    statement timeout that covers ALTER USER on both servers). Every connection is closed on
  *    every path, and destroyed at once when the job is cancelled.
@@ -36,6 +40,7 @@ import mysql from 'mysql2';
 import type { Connection as PromiseConnection, RowDataPacket } from 'mysql2/promise';
 import type { Account, Credential, Endpoint, RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
+import { checkTlsBeforeLogin, tlsDescription, tlsModeOf, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
 
 const NAME = 'mysql';
 /** How long a polite close (COM_QUIT) may take before the socket is simply destroyed. */
@@ -88,6 +93,8 @@ interface Session {
 
 export const mysqlPlugin: RotationPlugin = {
   name: NAME,
+
+  checkTarget: checkTls,
 
   async change(target, next) {
     const newPassword = passwordOf(next, 'the new credential');
@@ -163,6 +170,43 @@ export const mysqlPlugin: RotationPlugin = {
   },
 };
 
+const CLIENT_SSL = 0x0800;
+
+/**
+ * The TLS check before a rotation (./tls.ts): read the server's greeting; if its capability flags
+ * offer SSL, send the protocol's SSLRequest (capability flags, max packet, charset utf8mb4: no
+ * user name, no credential), after which the TLS handshake starts.
+ */
+function checkTls(target: RotationTarget): Promise<void> {
+  const at = address(target.endpoint);
+  return checkTlsBeforeLogin(
+    target,
+    NAME,
+    (socket) =>
+      new Promise<boolean>((resolve, reject) => {
+        let got = Buffer.alloc(0);
+        socket.on('data', (d: Buffer) => {
+          got = Buffer.concat([got, d]);
+          if (got.length < 4 || got.length < 4 + got.readUIntLE(0, 3)) return;
+          const greeting = got.subarray(4, 4 + got.readUIntLE(0, 3));
+          if (greeting[0] === 0xff) return reject(new RotationFailure('unreachable', `${NAME}: ${at} refused the connection before the login (${greeting.length >= 3 ? greeting.readUInt16LE(1) : 'error'})`));
+          const versionEnd = greeting.indexOf(0, 1);
+          const capsAt = versionEnd + 1 + 4 + 8 + 1;
+          if (greeting[0] !== 10 || versionEnd < 0 || greeting.length < capsAt + 2) return reject(new RotationFailure('unreachable', `${NAME}: ${at} did not greet like MySQL or MariaDB`));
+          if ((greeting.readUInt16LE(capsAt) & CLIENT_SSL) === 0) return resolve(false);
+          const request = Buffer.alloc(4 + 32);
+          request.writeUIntLE(32, 0, 3);
+          request[3] = 1;
+          request.writeUInt32LE(CLIENT_SSL | 0x0200 | 0x8000 | 0x0001, 4); // SSL, protocol 4.1, secure connection, long password
+          request.writeUInt32LE(0x01000000, 8);
+          request[12] = 45; // utf8mb4
+          socket.write(request);
+          resolve(true);
+        });
+      }),
+  );
+}
+
 function passwordOf(credential: Credential, what: string): string {
   if (credential.kind !== 'password') throw new RotationFailure('unsupported', `${NAME}: ${what} is a key; MySQL accounts are rotated by password only`);
   return credential.password;
@@ -218,21 +262,27 @@ async function prepareSession(conn: PromiseConnection, session: Session): Promis
 async function withConnection<T>(target: RotationTarget, session: Session, step: (conn: PromiseConnection) => Promise<T>): Promise<T> {
   const { endpoint } = session;
   if (target.signal.aborted) throw cancelled(endpoint, 'before connecting', false);
-  target.log(`${NAME}: connecting to ${address(endpoint)} as ${who(session)}${endpoint.useSSL ? ' over TLS' : ''}`);
-  const core = mysql.createConnection({
-    host: endpoint.hostname,
-    port: endpoint.port,
-    user: mysqlAccount(session.account.login).name,
-    password: session.password,
-    // No database: ALTER USER needs none, and an account may have no privilege on any.
-    connectTimeout: session.timeoutMs,
-    ...(endpoint.useSSL ? { ssl: { rejectUnauthorized: endpoint.verifyTls } } : {}),
-    multipleStatements: false,
-  });
-  // Handshake errors come as the first 'error' event (caught below); one on a connection lost
-  // while idle would crash the gateway without a listener.
-  core.on('error', () => {});
-  const conn = core.promise();
+  target.log(`${NAME}: connecting to ${address(endpoint)} as ${who(session)}`);
+  const mode = tlsModeOf(endpoint);
+  const open = (tls: boolean) => {
+    const c = mysql.createConnection({
+      host: endpoint.hostname,
+      port: endpoint.port,
+      user: mysqlAccount(session.account.login).name,
+      password: session.password,
+      // No database: ALTER USER needs none, and an account may have no privilege on any.
+      connectTimeout: session.timeoutMs,
+      ...(tls ? { ssl: { ...tlsOptionsOf(endpoint), verifyIdentity: tlsOptionsOf(endpoint).rejectUnauthorized } } : {}),
+      multipleStatements: false,
+    });
+    // Handshake errors come as the first 'error' event (caught below); one on a connection lost
+    // while idle would crash the gateway without a listener.
+    c.on('error', () => {});
+    return c;
+  };
+  let usedTls = mode !== 'off';
+  let core = open(usedTls);
+  let conn = core.promise();
 
   let stage = 'while connecting';
   let onAbort = (): void => {};
@@ -247,14 +297,28 @@ async function withConnection<T>(target: RotationTarget, session: Session, step:
   let connected = false;
   const run = async (): Promise<T> => {
     const started = Date.now();
-    try {
-      await new Promise<void>((resolve, reject) => {
+    const handshake = () =>
+      new Promise<void>((resolve, reject) => {
         core.once('connect', () => resolve());
         core.once('error', reject);
       });
+    try {
+      try {
+        await handshake();
+      } catch (err) {
+        // Only a server whose handshake offers no SSL lets `prefer` go on in plaintext; a failed
+        // TLS handshake or certificate never does. No credential was sent before this error.
+        if (mode !== 'prefer' || errorInfo(err).code !== 'HANDSHAKE_NO_SSL_SUPPORT') throw err;
+        core.destroy();
+        usedTls = false;
+        core = open(false);
+        conn = core.promise();
+        await handshake();
+      }
     } catch (err) {
       throw connectFailure(err, session, Date.now() - started >= session.timeoutMs);
     }
+    target.log(`${NAME}: ${address(endpoint)}: ${tlsDescription(endpoint, usedTls)}`);
     connected = true;
     stage = 'after connecting';
     return step(conn);
@@ -327,8 +391,7 @@ function connectFailure(err: unknown, session: Session, timedOut: boolean): Rota
     if (info.code === 'HANDSHAKE_NO_SSL_SUPPORT') {
       return new RotationFailure('unreachable', `${NAME}: ${at} does not offer TLS, and this resource requires it (useSSL)`);
     }
-    const verifyHint = session.endpoint.verifyTls ? '; the certificate is verified (sslVerification)' : '';
-    return new RotationFailure('unreachable', `${NAME}: the TLS handshake with ${at} failed (${label(info)})${verifyHint}`);
+    return new RotationFailure('unreachable', `${NAME}: the TLS handshake with ${at} failed (${label(info)})${tlsVerifyHint(session.endpoint)}`);
   }
   if (info.errno === undefined) {
     if (timedOut) return new RotationFailure('unreachable', `${NAME}: no answer from ${at} within ${session.timeoutMs} ms`);

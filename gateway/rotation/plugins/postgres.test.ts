@@ -13,14 +13,17 @@
  * refused admin password) are skipped with that reason.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, connect as connectTcp, type AddressInfo, type Server, type Socket } from 'node:net';
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RotationFailure, type Account, type Endpoint, type RotationTarget } from '../plugin.ts';
 import { postgresPlugin } from './postgres.ts';
+import { requireService } from '../../../test/support/services.ts';
+import { otherCa, TEST_PG_CA_FILE } from '../../../test/rotation/tls-fixtures.ts';
 
-const PG_URL = process.env['POSTERN_TEST_DATABASE'] ?? null;
+const PG_URL = requireService('PostgreSQL', 'POSTERN_TEST_DATABASE');
 const SKIP_REASON = ' (skipped: POSTERN_TEST_DATABASE is not set; `npm test` finds or starts PostgreSQL)';
 
 /** The group role whose members must give their password (see scripts/services/postgres.sh). */
@@ -415,5 +418,102 @@ describe.skipIf(!PG_URL)(`postgresPlugin on a real PostgreSQL${PG_URL ? (ENFORCE
     expect((await failure(postgresPlugin.change(target, { kind: 'password', password: '' }))).reason).toBe('policy_refused');
     const md5Like = `md5${createHash('md5').update('x').digest('hex')}`;
     expect((await failure(postgresPlugin.change(target, { kind: 'password', password: md5Like }))).reason).toBe('policy_refused');
+  });
+
+  describe('TLS (docs/decisions/target-trust.md)', () => {
+    const caFile = TEST_PG_CA_FILE;
+    const testCa = !server?.sslOff && existsSync(caFile) ? readFileSync(caFile, 'utf8') : null;
+    const noTls = server?.sslOff ? ' (skipped: the server has TLS off; scripts/services/postgres.sh turns it on)' : !testCa ? ` (skipped: no test CA at ${caFile})` : '';
+
+    /**
+     * A man in the middle that answers PostgreSQL's SSLRequest with "no SSL here" ('N') and then
+     * relays the plaintext session to the real server: what an active attacker can do to `prefer`.
+     */
+    async function strippingProxy(): Promise<{ port: number; close(): Promise<void> }> {
+      const sockets = new Set<Socket>();
+      const proxy = createServer((client) => {
+        sockets.add(client);
+        client.once('data', (first: Buffer) => {
+          const isSslRequest = first.length >= 8 && first.readUInt32BE(0) === 8 && first.readUInt32BE(4) === 80877103;
+          const upstream = connectTcp({ host: url.hostname, port: Number(url.port || 5432) });
+          sockets.add(upstream);
+          upstream.on('error', () => client.destroy());
+          client.on('error', () => upstream.destroy());
+          if (isSslRequest) {
+            client.write('N');
+            if (first.length > 8) upstream.write(first.subarray(8));
+          } else upstream.write(first);
+          client.pipe(upstream).pipe(client);
+        });
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+      return {
+        port: (proxy.address() as AddressInfo).port,
+        close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), proxy.close(() => r()))),
+      };
+    }
+
+    it.skipIf(!!noTls)(`uses TLS when the server offers it, verifying against the resource's CA when one is set${noTls}`, async () => {
+      const old = password();
+      const user = await createUser(old);
+      const adminPw = password();
+      const adminAccount = account(await createAdmin(adminPw, [user]), adminPw);
+      const opportunistic = makeTarget(account(user, old), adminAccount, { endpoint: { ...endpoint, preferTls: true, verifyTls: false } });
+      const next = password();
+      await postgresPlugin.change(opportunistic, { kind: 'password', password: next });
+      expect(opportunistic.lines.join('\n')).toContain('TLS (not verified: no CA set)');
+      await expectPassword(user, next, old);
+
+      const pinned = makeTarget(account(user, next), adminAccount, { endpoint: { ...endpoint, preferTls: true, verifyTls: true, caCertificate: testCa! } });
+      await postgresPlugin.checkTarget!(pinned);
+      const third = password();
+      await postgresPlugin.change(pinned, { kind: 'password', password: third });
+      expect(await postgresPlugin.verify(pinned, { kind: 'password', password: third })).toBe(true);
+      expect(pinned.lines.join('\n')).toContain("TLS (certificate verified against the resource's CA)");
+      await expectPassword(user, third, next);
+    });
+
+    // threat model (docs/threat-model.md): gateway — an impostor database (wrong certificate) must not receive the admin password
+    it.skipIf(!!noTls)(`refuses a server whose certificate does not chain to the resource's CA, and never falls back to plaintext for it${noTls}`, async () => {
+      const old = password();
+      const user = await createUser(old);
+      const target = makeTarget(account(user, old), null, { endpoint: { ...endpoint, preferTls: true, verifyTls: true, caCertificate: otherCa() } });
+      // The rotation's check before step 1: only an SSLRequest and a handshake, refused.
+      const early = await failure(postgresPlugin.checkTarget!(target));
+      expect(early.reason).toBe('unreachable');
+      expect(early.message).toMatch(/TLS handshake with .* failed .*; nothing was sent/);
+      const err = await failure(postgresPlugin.change(target, { kind: 'password', password: password() }));
+      expect(err.reason).toBe('unreachable');
+      expect(err.message).toMatch(/TLS handshake with .* failed .*must chain to the resource's CA \(sslCaCertificate\)/);
+      expect(target.lines.join('\n')).not.toMatch(/plaintext/);
+      await expectPassword(user, old);
+    });
+
+    it('falls back to plaintext only when the server says it has no TLS, says so, and never with useSSL (an active attacker can force the fallback)', async () => {
+      const proxy = await strippingProxy();
+      try {
+        const old = password();
+        const user = await createUser(old);
+        const via = { ...endpoint, port: proxy.port };
+        const preferring = makeTarget(account(user, old), null, { endpoint: { ...via, preferTls: true } });
+        await postgresPlugin.checkTarget!(preferring);
+        const next = password();
+        await postgresPlugin.change(preferring, { kind: 'password', password: next });
+        expect(preferring.lines.join('\n')).toContain('plaintext: the server offers no TLS');
+        await expectPassword(user, next, old);
+
+        const requiring = makeTarget(account(user, next), null, { endpoint: { ...via, useSSL: true } });
+        expect((await failure(postgresPlugin.checkTarget!(requiring))).message).toMatch(/does not offer TLS, and this resource requires it \(useSSL\)/);
+        const err = await failure(postgresPlugin.change(requiring, { kind: 'password', password: password() }));
+        expect(err.message).toMatch(/does not offer TLS, and this resource requires it \(useSSL\)/);
+        await expectPassword(user, next);
+
+        const off = makeTarget(account(user, next), null);
+        expect(await postgresPlugin.verify(off, { kind: 'password', password: next })).toBe(true);
+        expect(off.lines.join('\n')).toContain('plaintext: useSSL is false');
+      } finally {
+        await proxy.close();
+      }
+    });
   });
 });

@@ -8,7 +8,9 @@
  *  - The password goes into the statement as a literal quoted by pg's escapeLiteral (utility
  *    statements such as ALTER ROLE take no bind parameters) and the role name as an identifier
  *    quoted by escapeIdentifier. Nothing from the record is ever concatenated raw.
- *  - It is sent in clear (over TLS when useSSL) rather than as a SCRAM verifier computed here,
+ *  - TLS per ./tls.ts: required with useSSL, off with useSSL false, and otherwise used whenever
+ *    the server offers it (plaintext only after the server's own "no SSL" answer).
+ *  - It is sent in clear (over TLS when the connection has it) rather than as a SCRAM verifier computed here,
  *    so that the server's password checks (passwordcheck, credcheck, ...) can see and refuse
  *    it; the server hashes it per its password_encryption. The price: a server that logs DDL
  *    (log_statement = ddl/all) writes the statement to its own log. That is the DBA's log, not
@@ -21,6 +23,7 @@
 import pg from 'pg';
 import type { Account, Credential, Endpoint, RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
+import { checkTlsBeforeLogin, tlsDescription, tlsModeOf, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
 
 const NAME = 'postgresql';
 /** A client-side backstop after the server's own statement_timeout, for a peer that went silent. */
@@ -53,6 +56,8 @@ interface Session {
 
 export const postgresPlugin: RotationPlugin = {
   name: NAME,
+
+  checkTarget: checkTls,
 
   async change(target, next) {
     const newPassword = passwordOf(next, 'the new credential');
@@ -112,6 +117,25 @@ export const postgresPlugin: RotationPlugin = {
   },
 };
 
+/** PostgreSQL's SSLRequest: length 8, code 80877103; the server answers 'S' (TLS follows) or 'N'. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+function checkTls(target: RotationTarget): Promise<void> {
+  return checkTlsBeforeLogin(
+    target,
+    NAME,
+    (socket) =>
+      new Promise<boolean>((resolve, reject) => {
+        socket.once('connect', () => socket.write(SSL_REQUEST));
+        socket.once('data', (d: Buffer) => {
+          const answer = d.subarray(0, 1).toString('latin1');
+          if (answer === 'S' || answer === 'N') resolve(answer === 'S');
+          else reject(new RotationFailure('unreachable', `${NAME}: ${address(target.endpoint)} did not answer the TLS request like PostgreSQL`));
+        });
+      }),
+  );
+}
+
 function passwordOf(credential: Credential, what: string): string {
   if (credential.kind !== 'password') throw new RotationFailure('unsupported', `${NAME}: ${what} is a key; PostgreSQL roles are rotated by password only`);
   return credential.password;
@@ -157,22 +181,28 @@ function who(session: Session): string {
 async function withClient<T>(target: RotationTarget, session: Session, step: (client: pg.Client) => Promise<T>): Promise<T> {
   const { endpoint, account } = session;
   if (target.signal.aborted) throw cancelled(endpoint, 'before connecting', false);
-  const client = new pg.Client({
-    host: endpoint.hostname,
-    port: endpoint.port,
-    user: account.login,
-    password: session.password,
-    database: account.connectDatabase ?? 'postgres',
-    // `false` (not undefined) so that PGSSLMODE and friends in the gateway's environment do not decide.
-    ssl: endpoint.useSSL ? { rejectUnauthorized: endpoint.verifyTls } : false,
-    connectionTimeoutMillis: target.timeoutMs,
-    statement_timeout: target.timeoutMs,
-    query_timeout: target.timeoutMs + QUERY_TIMEOUT_GRACE_MS,
-    application_name: 'postern-gateway',
-  });
-  // A connection lost mid-query is reported through that query; a lost idle one only as an
-  // 'error' event, which must have a listener or it would take the gateway down.
-  client.on('error', () => {});
+  const mode = tlsModeOf(endpoint);
+  const makeClient = (tls: boolean): pg.Client => {
+    const c = new pg.Client({
+      host: endpoint.hostname,
+      port: endpoint.port,
+      user: account.login,
+      password: session.password,
+      database: account.connectDatabase ?? 'postgres',
+      // `false` (not undefined) so that PGSSLMODE and friends in the gateway's environment do not decide.
+      ssl: tls ? tlsOptionsOf(endpoint) : false,
+      connectionTimeoutMillis: target.timeoutMs,
+      statement_timeout: target.timeoutMs,
+      query_timeout: target.timeoutMs + QUERY_TIMEOUT_GRACE_MS,
+      application_name: 'postern-gateway',
+    });
+    // A connection lost mid-query is reported through that query; a lost idle one only as an
+    // 'error' event, which must have a listener or it would take the gateway down.
+    c.on('error', () => {});
+    return c;
+  };
+  let usedTls = mode !== 'off';
+  let client = makeClient(usedTls);
 
   let connected = false;
   let stage = 'while connecting';
@@ -187,12 +217,23 @@ async function withClient<T>(target: RotationTarget, session: Session, step: (cl
 
   const run = async (): Promise<T> => {
     const started = Date.now();
-    target.log(`${NAME}: connecting to ${address(endpoint)} as ${who(session)}${endpoint.useSSL ? ' over TLS' : ''}`);
+    target.log(`${NAME}: connecting to ${address(endpoint)} as ${who(session)}`);
     try {
-      await client.connect();
+      try {
+        await client.connect();
+      } catch (err) {
+        // The server's own "no SSL here" ('N') is the only answer that lets `prefer` go on in
+        // plaintext; a failed handshake or certificate never does. Nothing was sent yet.
+        if (mode !== 'prefer' || !/does not support SSL/i.test(errorInfo(err).message ?? '')) throw err;
+        await close(client, false);
+        usedTls = false;
+        client = makeClient(false);
+        await client.connect();
+      }
     } catch (err) {
       throw connectFailure(err, session, Date.now() - started >= target.timeoutMs);
     }
+    target.log(`${NAME}: ${address(endpoint)}: ${tlsDescription(endpoint, usedTls)}`);
     connected = true;
     stage = 'after connecting';
     return step(client);
@@ -263,8 +304,7 @@ function connectFailure(err: unknown, session: Session, timedOut: boolean): Rota
     if (/does not support SSL/i.test(info.message ?? '')) {
       return new RotationFailure('unreachable', `${NAME}: ${at} does not offer TLS, and this resource requires it (useSSL)`);
     }
-    const verifyHint = session.endpoint.verifyTls ? '; the certificate is verified (sslVerification)' : '';
-    return new RotationFailure('unreachable', `${NAME}: the TLS handshake with ${at} failed (${code ?? 'TLS error'})${verifyHint}`);
+    return new RotationFailure('unreachable', `${NAME}: the TLS handshake with ${at} failed (${code ?? 'TLS error'})${tlsVerifyHint(session.endpoint)}`);
   }
   if (!isSqlState(code)) {
     if (timedOut) return new RotationFailure('unreachable', `${NAME}: no answer from ${at} within ${session.timeoutMs} ms`);

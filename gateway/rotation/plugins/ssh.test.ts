@@ -20,8 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrivateKeyType } from '../../../core/records/custom-fields.ts';
 import { type Account, type Credential, RotationFailure, type RotationFailureReason, type RotationTarget } from '../plugin.ts';
 import { sshPlugin } from './ssh.ts';
+import { requireService } from '../../../test/support/services.ts';
 
-const ADDRESS = process.env.POSTERN_TEST_SSH;
+const ADDRESS = requireService('sshd', 'POSTERN_TEST_SSH');
 const [HOST = '127.0.0.1', PORT_TEXT = '2222'] = (ADDRESS ?? '').split(':');
 const PORT = Number(PORT_TEXT);
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -547,6 +548,45 @@ describe.skipIf(SKIP !== undefined)(`ssh rotation plugin on a real sshd${SKIP ? 
       const { target } = build({ login: user, credential: key }, null);
       expect(await sshPlugin.verify(target, key)).toBe(true);
       expect(await sshPlugin.verify(target, unrelated)).toBe(false);
+    });
+  });
+
+  describe('host keys', () => {
+    const otherKey = () => sshKeygen('ed25519', undefined, 'not-the-host').publicKey.trim().split(/\s+/).slice(0, 2).join(' ');
+
+    // threat model (docs/threat-model.md): gateway — an impostor server must not receive the admin's password
+    it('change() and verify() refuse a server whose host key is not pinned, before authenticating', async () => {
+      const old = strong();
+      const user = createUser('hk', old);
+      const { target } = build({ login: user, credential: pw(old) }, admins()[0] ?? null);
+      target.endpoint.hostKey = otherKey();
+      const err = await expectFailure(sshPlugin.change(target, pw(strong())), 'host_key_mismatch');
+      expect(err.message).toMatch(/host key SHA256:\S+ is not the one pinned .*\(SHA256:\S+\); nothing was sent and nothing changed/);
+      await expectFailure(sshPlugin.verify(target, pw(old)), 'host_key_mismatch');
+      await expectFailure(sshPlugin.checkTarget!(target), 'host_key_mismatch');
+      expect(await canLogin(user, pw(old))).toBe(true);
+    });
+
+    // threat model (docs/threat-model.md): gateway — with nothing pinned and nowhere to record the key, no credential goes to an unverified server
+    it('checkTarget() pins the key on first use, and refuses with the fingerprint to set when it cannot record it', async () => {
+      const { target, lines } = build({ login: 'nobody', credential: pw('x') }, null);
+      const recorded: string[] = [];
+      target.pinHostKey = async (key) => void recorded.push(key);
+      await sshPlugin.checkTarget!(target);
+      expect(recorded).toHaveLength(1);
+      expect(target.endpoint.hostKey).toBe(recorded[0]);
+      expect(lines.join('\n')).toMatch(/showed host key SHA256:\S+; nothing was pinned, so it is now recorded/);
+      // Pinned now: the same server passes.
+      await sshPlugin.checkTarget!(target);
+
+      const readOnly = build({ login: 'nobody', credential: pw('x') }, null).target;
+      readOnly.pinHostKey = async () => {
+        throw new Error('not_allowed: the folder is shared read-only');
+      };
+      const err = await expectFailure(sshPlugin.checkTarget!(readOnly), 'host_key_unpinned');
+      expect(err.message).toMatch(/could not record the one it saw, SHA256:\S+ \(not_allowed: the folder is shared read-only\); nothing was sent\. .*set the resource's hostKey/);
+      delete readOnly.pinHostKey;
+      await expectFailure(sshPlugin.checkTarget!(readOnly), 'host_key_unpinned');
     });
   });
 });
