@@ -2,12 +2,16 @@
  * The running gateway: its link to the Router, the actions it answers, the jobs it runs, and
  * a status that can be shown to anyone (no keys, no record content).
  */
+import { equalBytes, fromBase64Url } from '../core/crypto/index.ts';
+import { PosternError } from '../core/errors.ts';
 import type { SecretsConfig } from '../core/secrets-client/index.ts';
 import { SecretsClient } from '../core/secrets-client/index.ts';
+import { fetchRouterKeys, type FetchLike } from '../core/vault-client/transport.ts';
 import { dispatchAction, type ActionContext, type SecretsReader } from './actions/index.ts';
 import { configSecrets } from './config.ts';
 import { RouterLink, type LinkError, type LinkState, type RouterLinkOptions } from './link/router-link.ts';
 import type { SecretScrubber } from './logging/scrubber.ts';
+import type { ScriptUser } from './rotation/script-user.ts';
 import { TaskTracker, type TaskView } from './tasks.ts';
 import { TunnelSessions } from './tunnel/sessions.ts';
 
@@ -28,6 +32,10 @@ export interface GatewayServiceOptions {
   link?: LinkTuning;
   /** Defaults to a SecretsClient over the configuration. */
   secrets?: SecretsReader;
+  /** Post-rotation scripts: the account they run as (resolved at start) and their time limit. */
+  scripts?: { runAs?: ScriptUser; timeoutMs?: number };
+  /** For fetching the Router's signing key when the configuration predates it. */
+  fetch?: FetchLike;
 }
 
 /** What `status` shows: nothing here is a secret. */
@@ -53,6 +61,7 @@ export class GatewayService {
   readonly startedAt = Date.now();
   private readonly actionContext: ActionContext;
   private stopping: Promise<void> | null = null;
+  private fetchedSigningKey: Promise<Uint8Array> | null = null;
 
   constructor(private readonly options: GatewayServiceOptions) {
     const { config, logger, scrubber } = options;
@@ -70,6 +79,7 @@ export class GatewayService {
       secrets: options.secrets ?? new SecretsClient(config),
       scrubber,
       logger,
+      scripts: { ...options.scripts, routerSigningKey: () => this.routerSigningKey() },
     };
     link = new RouterLink({
       server: config.server,
@@ -90,6 +100,40 @@ export class GatewayService {
   start(): void {
     this.options.logger.info({ version: this.options.version, router: this.options.config.server, deviceUid: this.options.config.deviceUid }, 'gateway starting');
     this.link.start();
+    if (!this.options.config.routerSigningKey) {
+      this.routerSigningKey().catch((err: unknown) =>
+        this.options.logger.warn({ err: this.options.scrubber.scrubError(err) }, 'could not fetch the Router signing key; post-rotation scripts do not run until it is fetched'),
+      );
+    }
+  }
+
+  /**
+   * The key script approvals are checked with: the one pinned at init; for a configuration
+   * written before keys were pinned, fetched once from the configured Router (after a failure,
+   * again on next use) and only if that Router still answers with the key pinned for requests.
+   */
+  routerSigningKey(): Promise<Uint8Array> {
+    const { config, logger } = this.options;
+    if (config.routerSigningKey) return Promise.resolve(fromBase64Url(config.routerSigningKey));
+    if (this.fetchedSigningKey) return this.fetchedSigningKey;
+    const pending = fetchRouterKeys(config.server, this.options.fetch).then(
+      (keys) => {
+        if (!equalBytes(keys.publicKey, fromBase64Url(config.routerPublicKey))) {
+          throw new PosternError('not_allowed', `The Router at ${config.server} now answers with another key than the one this gateway was initialised with; its signing key is not trusted. Re-initialise the gateway with a new token.`);
+        }
+        if (!keys.signingKey) throw new PosternError('bad_state', `The Router at ${config.server} publishes no signing key (a version older than script approvals).`);
+        logger.warn(
+          { router: config.server },
+          'the configuration does not pin the Router signing key (it predates script approvals); it was fetched from the Router for this run. Re-initialise the gateway (postern-gateway init --token TOKEN --force) to pin it',
+        );
+        return keys.signingKey;
+      },
+    );
+    this.fetchedSigningKey = pending;
+    pending.catch(() => {
+      if (this.fetchedSigningKey === pending) this.fetchedSigningKey = null;
+    });
+    return pending;
   }
 
   status(): GatewayStatus {

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { concatBytes, utf8 } from '../crypto/index.ts';
+import type { ScriptApproval } from './script-approval.ts';
 import { b64u, MAX_FILE_CIPHERTEXT_B64, MAX_RECORD_CIPHERTEXT, recordTypeName, uid } from './vault-api.ts';
 
 export const SECRETS_HEADERS = {
@@ -81,6 +82,8 @@ export interface DeviceFile {
   fileKey: string; // AES-GCM(recordKey, fileKey)
   metadata: string;
   size: number;
+  /** For scripts: the Router-signed approval by a holder of manage_rotation_scripts (./script-approval.ts); null when none. */
+  approval: ScriptApproval | null;
 }
 
 export interface DeviceRecord {

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { rotationScheduleSchema } from '../schedule/rotation-schedule.ts';
+import type { ScriptApproval } from './script-approval.ts';
 
 export const b64u = (max = 4096) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'expected base64url');
 export const uid = () => z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'expected a 22-character UID');
@@ -34,6 +35,8 @@ export const vaultCommands = {
     encryptedDataKey: b64u(256),
     publicKey: b64u(128),
     encryptedPrivateKey: b64u(256),
+    /** An invitation code from `postern invite add` (./invitation-code.ts); the first account and open registration need none. */
+    invitation: z.string().trim().min(1).max(64).optional(),
   }),
   'account.login': z.object({ email: email(), authHash: b64u(64).length(43) }),
   'account.logout': z.object({}),
@@ -80,6 +83,8 @@ export const vaultCommands = {
     content: b64u(MAX_FILE_CIPHERTEXT_B64),
   }),
   'file.download': z.object({ fileUid: uid() }),
+  /** Approve a post-rotation script already attached (one attached before approvals existed, or by someone without the policy). */
+  'file.script.approve': z.object({ fileUid: uid() }),
   'app.create': z.object({ appUid: uid(), appKey: b64u(256), data: b64u(4096) }),
   'app.share': z.object({ appUid: uid(), folderUid: uid(), wrappedFolderKey: b64u(256), canEdit: z.boolean() }),
   'app.client.add': z.object({
@@ -130,6 +135,14 @@ export const vaultCommands = {
   'job.get': z.object({ jobUid: uid(), afterSeq: z.number().int().min(0).default(0) }),
   'relay.credentials': z.object({}),
   'job.list': z.object({ limit: z.number().int().min(1).max(500).default(50) }),
+  'invite.add': z.object({
+    email: email(),
+    /** SHA-256 of the code (./invitation-code.ts): the code itself is made by the administrator's client and never sent. */
+    codeHash: b64u(64).length(43),
+    expiresInMinutes: z.number().int().min(1).max(90 * 24 * 60),
+  }),
+  'invite.list': z.object({}),
+  'invite.remove': z.object({ invitationUid: uid().optional(), email: email().optional() }).refine((v) => (v.invitationUid === undefined) !== (v.email === undefined), 'give exactly one of invitationUid or email'),
   'role.list': z.object({}),
   'role.add': z.object({ name: z.string().trim().min(1).max(64), policies: z.array(z.string().max(64)).max(32) }),
   'role.update': z.object({ name: z.string().trim().min(1).max(64), policies: z.array(z.string().max(64)).max(32) }),
@@ -184,6 +197,8 @@ export interface FileEntry {
   fileKey: string;
   metadata: string;
   size: number;
+  /** Scripts: the Router-signed approval by a holder of manage_rotation_scripts; gateways run only approved scripts. */
+  approval: ScriptApproval | null;
 }
 
 export interface RecordEntry {
@@ -256,7 +271,9 @@ export interface JobEntry {
   recordUid: string | null;
   status: 'running' | 'finished' | 'failed' | 'cancelled';
   progress: number;
+  /** Plaintext: never names a host or a login. */
   step: string | null;
+  /** For a job on a record, sealed to the record's readers (core/protocol/job-log.ts); a failure's code stays in front. */
   message: string | null;
   createdBy: string;
   createdAt: number;
@@ -283,6 +300,15 @@ export interface RoleEntry {
   name: string;
   policies: string[];
   members: string[];
+}
+
+export interface InvitationEntry {
+  invitationUid: string;
+  email: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
 }
 
 export interface RotationEntry {
@@ -320,6 +346,7 @@ export interface VaultResponses {
   'record.link': Record<string, never>;
   'file.upload': Record<string, never>;
   'file.download': FileEntry & { content: string };
+  'file.script.approve': { approval: ScriptApproval };
   'app.create': Record<string, never>;
   'app.share': Record<string, never>;
   'app.client.add': { devices: { deviceUid: string; name: string; firstAccessExpiresAt: number }[] };
@@ -331,8 +358,12 @@ export interface VaultResponses {
   'pam.config.set': Record<string, never>;
   'action.send': ActionOutcome;
   'relay.credentials': { iceServers: IceServerEntry[]; expiresAt: number | null };
+  /** Log lines of a job on a record are sealed like its message (core/vault-client/job-log.ts opens them). */
   'job.get': { job: JobEntry; logs: { seq: number; at: number; line: string }[] };
   'job.list': { jobs: JobEntry[] };
+  'invite.add': { invitationUid: string; email: string; expiresAt: number };
+  'invite.list': { invitations: InvitationEntry[] };
+  'invite.remove': { removed: number };
   'role.list': { roles: RoleEntry[]; policies: string[] };
   'role.add': { roleUid: string };
   'role.update': Record<string, never>;

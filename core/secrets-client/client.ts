@@ -22,7 +22,8 @@ import { newUid } from '../ids.ts';
 import { openJson, sealRequest } from '../protocol/envelope.ts';
 import { SECRETS_HEADERS, signedBytes, type DeviceRecord, type SecretsOperation, type SecretsRequest, type SecretsResponses } from '../protocol/secrets-api.ts';
 import { validateRecordData, type RecordData } from '../records/index.ts';
-import { errorFromResponse, fetchRouterPublicKey, normaliseServerUrl, type FetchLike } from '../vault-client/transport.ts';
+import { errorFromResponse, fetchRouterKeys, normaliseServerUrl, type FetchLike } from '../vault-client/transport.ts';
+import { fileContentDigest, type ScriptApproval } from '../protocol/script-approval.ts';
 import type { SecretsConfig } from './config.ts';
 import { parseOneTimeToken } from './token.ts';
 
@@ -34,7 +35,7 @@ export interface SecretRecord {
   data: RecordData;
   /** A rotation in flight: the new content stored before the target was changed. */
   pending: { data: RecordData; baseRevision: number; createdAt: number } | null;
-  files: { uid: string; kind: 'attachment' | 'script'; name: string; mime: string; size: number }[];
+  files: { uid: string; kind: 'attachment' | 'script'; name: string; mime: string; size: number; approval: ScriptApproval | null }[];
   links: { childUid: string; kind: string }[];
 }
 
@@ -79,7 +80,8 @@ export class SecretsClient {
     if (!serverHint) throw new PosternError('bad_request', 'The token names no server; pass --server.');
     const server = normaliseServerUrl(serverHint);
     const fetchImpl = options.fetch ?? fetch;
-    const routerPublicKey = await fetchRouterPublicKey(server, fetchImpl);
+    const routerKeys = await fetchRouterKeys(server, fetchImpl);
+    const routerPublicKey = routerKeys.publicKey;
     const pair = generateP256KeyPair();
     const provisional: SecretsConfig = {
       version: 1,
@@ -90,6 +92,7 @@ export class SecretsClient {
       appKey: toBase64Url(new Uint8Array(32)),
       appUid: '',
       deviceUid: '',
+      ...(routerKeys.signingKey ? { routerSigningKey: toBase64Url(routerKeys.signingKey) } : {}),
     };
     const client = new SecretsClient(provisional, fetchImpl);
     const registered = await client.call('register', { publicKey: toBase64Url(pair.publicKey) });
@@ -160,7 +163,7 @@ export class SecretsClient {
       files: entry.files.map((f) => {
         const fileKey = openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
         const meta = openJsonValue<{ name: string; mime: string; size: number }>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
-        return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size };
+        return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size, approval: f.approval ?? null };
       }),
       links: entry.links,
     };
@@ -171,6 +174,11 @@ export class SecretsClient {
     const result = await this.call('get_secret', recordUids ? { recordUids } : {});
     for (const f of result.folders) this.openFolderKey(f.folderUid, f.folderKey);
     return result.records.map((r) => this.openRecord(r));
+  }
+
+  /** The key of a record this device has opened (undefined before), for what is sealed to that record's readers: job logs. */
+  recordKey(recordUid: string): Uint8Array | undefined {
+    return this.recordKeys.get(recordUid)?.slice();
   }
 
   async getSecret(recordUid: string): Promise<SecretRecord> {
@@ -249,11 +257,20 @@ export class SecretsClient {
     return fileUid;
   }
 
-  async downloadFile(fileUid: string): Promise<{ name: string; mime: string; bytes: Uint8Array; kind: 'attachment' | 'script'; recordUid: string }> {
+  /** `contentDigest` is computed from the ciphertext received, for checking a script approval against it. */
+  async downloadFile(fileUid: string): Promise<{ name: string; mime: string; bytes: Uint8Array; kind: 'attachment' | 'script'; recordUid: string; contentDigest: string; approval: ScriptApproval | null }> {
     const file = await this.call('download_file', { fileUid });
     if (!this.recordKeys.has(file.recordUid)) await this.getSecret(file.recordUid);
     const fileKey = openBytes(this.recordKeys.get(file.recordUid)!, file.fileKey, purposes.fileKey(fileUid));
     const meta = openJsonValue<{ name: string; mime: string }>(fileKey, file.metadata, purposes.fileMetadata(fileUid));
-    return { name: meta.name, mime: meta.mime, kind: file.kind, recordUid: file.recordUid, bytes: openBytes(fileKey, file.content, purposes.fileContent(fileUid)) };
+    return {
+      name: meta.name,
+      mime: meta.mime,
+      kind: file.kind,
+      recordUid: file.recordUid,
+      bytes: openBytes(fileKey, file.content, purposes.fileContent(fileUid)),
+      contentDigest: fileContentDigest(file),
+      approval: file.approval ?? null,
+    };
   }
 }

@@ -15,6 +15,11 @@ export interface SecretsConfig {
   appKey: string;
   appUid: string;
   deviceUid: string;
+  /**
+   * The Router's signing key (base64url), pinned at init: script approvals are checked with it.
+   * Configurations written before it existed lack it (the gateway then fetches it at start).
+   */
+  routerSigningKey?: string;
 }
 
 export function encodeConfig(config: SecretsConfig, format: 'json' | 'b64'): string {
@@ -36,5 +41,9 @@ export function decodeConfig(text: string): SecretsConfig {
     if (typeof c[key] !== 'string' || c[key] === '') throw new PosternError('bad_request', `The device configuration lacks "${key}".`);
   }
   for (const key of ['routerPublicKey', 'clientId', 'privateKey', 'appKey'] as const) fromBase64Url(c[key] as string);
+  if (c.routerSigningKey !== undefined) {
+    if (typeof c.routerSigningKey !== 'string') throw new PosternError('bad_request', 'The device configuration\'s "routerSigningKey" must be a base64url string.');
+    fromBase64Url(c.routerSigningKey);
+  }
   return { version: 1, ...(c as Omit<SecretsConfig, 'version'>) };
 }

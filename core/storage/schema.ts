@@ -36,6 +36,7 @@ export interface LoginFailuresTable {
   email: string;
   client_ip: string;
   at: Millis;
+  throttled: Flag; // 1: refused while throttled, no password was checked
 }
 
 export interface FoldersTable {
@@ -106,6 +107,10 @@ export interface FilesTable {
   size: number; // ciphertext bytes
   uploaded_by: string;
   created_at: Millis;
+  /** Scripts: who approved it (a holder of manage_rotation_scripts), when, and the Router's signature over it. */
+  approved_by: ColumnType<string | null, string | null | undefined, string | null>;
+  approved_at: ColumnType<number | null, number | null | undefined, number | null>;
+  approval_signature: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApplicationsTable {
@@ -144,6 +149,12 @@ export interface DevicesTable {
 
 export interface DeviceNoncesTable {
   device_uid: string;
+  nonce: string;
+  expires_at: Millis;
+}
+
+/** Nonces of vault requests already served, kept until their timestamp could no longer be accepted. */
+export interface VaultNoncesTable {
   nonce: string;
   expires_at: Millis;
 }
@@ -231,6 +242,17 @@ export interface ScheduleRunsTable {
   outcome: string;
 }
 
+export interface InvitationsTable {
+  uid: string;
+  code_hash: string; // SHA-256 of the invitation code; the code itself is never stored
+  email: string;
+  created_by: string; // the administrator's user UID
+  created_at: Millis;
+  expires_at: Millis;
+  used_at: ColumnType<number | null, number | null | undefined, number | null>;
+  used_by: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -246,6 +268,7 @@ export interface Database {
   application_folders: ApplicationFoldersTable;
   devices: DevicesTable;
   device_nonces: DeviceNoncesTable;
+  vault_nonces: VaultNoncesTable;
   events: EventsTable;
   gateway_sessions: GatewaySessionsTable;
   jobs: JobsTable;
@@ -255,4 +278,5 @@ export interface Database {
   pam_configurations: PamConfigurationsTable;
   rotation_schedules: RotationSchedulesTable;
   schedule_runs: ScheduleRunsTable;
+  invitations: InvitationsTable;
 }

@@ -20,13 +20,20 @@ import {
 } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';
 import { newUid, UID_PATTERN } from '../ids.ts';
-import type { ActionOutcome, IceServerEntry, DeviceEntry, EventEntry, GatewayEntry, JobEntry, RecordEntry, RoleEntry, RotationEntry, VaultRequest } from '../protocol/vault-api.ts';
+import { invitationCodeHash, newInvitationCode } from '../protocol/invitation-code.ts';
+import type { ActionOutcome, InvitationEntry, IceServerEntry, DeviceEntry, EventEntry, GatewayEntry, JobEntry, RecordEntry, RoleEntry, RotationEntry, VaultRequest } from '../protocol/vault-api.ts';
 import type { RotationSchedule } from '../schedule/rotation-schedule.ts';
 import { isResourceRecordType, validateRecordData, type RecordData } from '../records/index.ts';
 import { newTrafficEncryptionSeed } from '../protocol/webrtc-signalling.ts';
 import { formatOneTimeToken } from '../secrets-client/token.ts';
 import { loginAccount, resumeSession, type PersistedSession, type UnlockedKeys } from './account.ts';
+import { SeenRevisions, type SeenRevisionsStore } from './seen-revisions.ts';
 import type { VaultTransport } from './transport.ts';
+
+export interface VaultClientOptions {
+  /** Keeps the revisions seen (rollback detection) between runs; without it they live as long as the client. */
+  revisions?: SeenRevisionsStore;
+}
 
 export interface VaultFolder {
   uid: string;
@@ -45,6 +52,8 @@ export interface VaultFile {
   name: string;
   mime: string;
   size: number;
+  /** Scripts: who approved it and when (gateways run approved scripts only); null when not approved. */
+  approved: { by: string; at: number } | null;
 }
 
 export interface VaultRecord {
@@ -106,20 +115,33 @@ export class VaultClient {
   private recordKeys = new Map<string, Uint8Array>();
   private appKeys = new Map<string, Uint8Array>();
   private view: VaultView | null = null;
+  /** The newest revision of each record seen: an older one served later is refused (rollback_detected). */
+  readonly revisions: SeenRevisions;
+  private readonly revisionStore: SeenRevisionsStore | undefined;
 
-  private constructor(transport: VaultTransport, session: PersistedSession, keys: UnlockedKeys) {
+  private constructor(transport: VaultTransport, session: PersistedSession, keys: UnlockedKeys, revisions: SeenRevisions, store: SeenRevisionsStore | undefined) {
     this.transport = transport;
     this.session = session;
     this.keys = keys;
+    this.revisions = revisions;
+    this.revisionStore = store;
   }
 
-  static async login(transport: VaultTransport, email: string, masterPassword: string): Promise<VaultClient> {
+  static async login(transport: VaultTransport, email: string, masterPassword: string, options: VaultClientOptions = {}): Promise<VaultClient> {
     const { persisted, keys } = await loginAccount(transport, email, masterPassword);
-    return new VaultClient(transport, persisted, keys);
+    return new VaultClient(transport, persisted, keys, new SeenRevisions(await options.revisions?.load()), options.revisions);
   }
 
-  static async resume(transport: VaultTransport, persisted: PersistedSession): Promise<VaultClient> {
-    return new VaultClient(transport, persisted, await resumeSession(transport, persisted));
+  static async resume(transport: VaultTransport, persisted: PersistedSession, options: VaultClientOptions = {}): Promise<VaultClient> {
+    const keys = await resumeSession(transport, persisted);
+    return new VaultClient(transport, persisted, keys, new SeenRevisions(await options.revisions?.load()), options.revisions);
+  }
+
+  /** Hands newly seen revisions to the store, if any changed. */
+  private async saveRevisions(): Promise<void> {
+    if (!this.revisionStore || !this.revisions.changed) return;
+    await this.revisionStore.save(this.revisions.entries());
+    this.revisions.markSaved();
   }
 
   private call: VaultTransport['call'] = (command, body) => this.transport.call(command, body, this.session.sessionToken);
@@ -160,6 +182,9 @@ export class VaultClient {
     }
     const records: VaultRecord[] = [];
     const unreadable: string[] = [];
+    // A rollback anywhere fails the whole sync: a server lying about one record is not trusted for the rest.
+    for (const entry of raw.records) this.revisions.observe(entry.recordUid, entry.revision, entry.data);
+    await this.saveRevisions();
     for (const entry of raw.records) {
       try {
         records.push(this.openRecord(entry));
@@ -196,7 +221,7 @@ export class VaultClient {
     const files = entry.files.map((f) => {
       const fileKey = openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
       const meta = openJsonValue<FileMetadata>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
-      return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size };
+      return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size, approved: f.approval ? { by: f.approval.approvedBy, at: f.approval.approvedAt } : null };
     });
     return {
       uid: entry.recordUid,
@@ -215,6 +240,8 @@ export class VaultClient {
   /** Fetches one record fresh from the Router (not from the last sync) and decrypts it. */
   async getRecord(recordUid: string): Promise<VaultRecord> {
     const entry = await this.call('record.get', { recordUid });
+    this.revisions.observe(entry.recordUid, entry.revision, entry.data);
+    await this.saveRevisions();
     if (entry.keyType === 'folder_key' && entry.folderUid && entry.folderKey) {
       this.folderKeys.set(entry.folderUid, this.openFolderKey(entry.folderUid, entry.folderKey.keyType, entry.folderKey.wrappedKey));
     }
@@ -285,14 +312,18 @@ export class VaultClient {
       if (!folderKey) throw new PosternError('not_allowed', `You do not have access to folder ${options.folderUid}.`);
       wrappingKey = folderKey;
     }
-    await this.call('record.add', {
+    const sealed = sealJsonValue(recordKey, data, purposes.record(recordUid));
+    const { revision } = await this.call('record.add', {
       recordUid,
       type: data.type,
       ...(options.folderUid ? { folderUid: options.folderUid } : {}),
       recordKey: sealBytes(wrappingKey, recordKey, purposes.recordKey(recordUid)),
-      data: sealJsonValue(recordKey, data, purposes.record(recordUid)),
+      data: sealed,
     });
+    this.revisions.observe(recordUid, revision, sealed);
+    await this.saveRevisions();
     await this.publishPamConfiguration(recordUid, data);
+    await this.publishAdminCredential(recordUid, data);
     this.view = null;
     return recordUid;
   }
@@ -321,18 +352,34 @@ export class VaultClient {
     });
   }
 
+  /**
+   * A resource's admin credential (pamSettings.adminCredentialUid) lives inside the encrypted
+   * record, but the Router decides which admin a rotation may use and checks that the requester
+   * can read it: so the client publishes it as the resource's `admin_credential` link, which the
+   * Router accepts only for a pamUser this user can read.
+   */
+  private async publishAdminCredential(recordUid: string, data: RecordData): Promise<void> {
+    if (!isResourceRecordType(data.type)) return;
+    const adminUid = ((data.fields as { pamSettings?: { adminCredentialUid?: unknown } }).pamSettings ?? {}).adminCredentialUid;
+    if (typeof adminUid === 'string' && adminUid !== '') await this.call('record.link', { parentUid: recordUid, childUid: adminUid, kind: 'admin_credential' });
+  }
+
   /** Read-modify-write against the latest revision; a concurrent change is a `conflict`, never an overwrite. */
   async updateRecord(recordUid: string, change: (current: RecordData) => RecordData, expectedRevision?: number): Promise<{ revision: number; data: RecordData }> {
     const current = await this.getRecord(recordUid);
     const data = validateRecordData(change(current.data));
     if (data.type !== current.data.type) throw new PosternError('bad_request', 'The record type cannot be changed.');
     const recordKey = this.recordKeys.get(recordUid)!;
+    const sealed = sealJsonValue(recordKey, data, purposes.record(recordUid));
     const { revision } = await this.call('record.update', {
       recordUid,
       revision: expectedRevision ?? current.revision,
-      data: sealJsonValue(recordKey, data, purposes.record(recordUid)),
+      data: sealed,
     });
+    this.revisions.observe(recordUid, revision, sealed);
+    await this.saveRevisions();
     await this.publishPamConfiguration(recordUid, data);
+    await this.publishAdminCredential(recordUid, data);
     this.view = null;
     return { revision, data };
   }
@@ -365,6 +412,13 @@ export class VaultClient {
     });
     this.view = null;
     return fileUid;
+  }
+
+  /** Approves a post-rotation script already attached (needs the manage_rotation_scripts policy). */
+  async approveScript(fileUid: string): Promise<{ by: string; at: number }> {
+    const { approval } = await this.call('file.script.approve', { fileUid });
+    this.view = null;
+    return { by: approval.approvedBy, at: approval.approvedAt };
   }
 
   async downloadFile(fileUid: string): Promise<{ name: string; mime: string; bytes: Uint8Array; kind: 'attachment' | 'script' }> {
@@ -462,8 +516,42 @@ export class VaultClient {
     return this.call('job.get', { jobUid, afterSeq });
   }
 
+  /** The key of a record this user can read (fetched when not known yet), null when they cannot: what is sealed to its readers (job logs) opens with it. */
+  async recordKeyOf(recordUid: string): Promise<Uint8Array | null> {
+    if (!this.recordKeys.has(recordUid)) {
+      try {
+        await this.getRecord(recordUid);
+      } catch (err) {
+        if (!(err instanceof PosternError) || !['not_allowed', 'not_found', 'decrypt_failed'].includes(err.code)) throw err;
+      }
+    }
+    return this.recordKeys.get(recordUid) ?? null;
+  }
+
   async listJobs(limit = 50): Promise<JobEntry[]> {
     return (await this.call('job.list', { limit })).jobs;
+  }
+
+  // ---- invitations (administrators) ----
+
+  /**
+   * Invites `email` to register. The code is made here and returned once; the Router gets only
+   * its hash, so neither its database nor its logs can hand it out again.
+   */
+  async addInvitation(email: string, options: { expiresInMinutes?: number } = {}): Promise<{ invitationUid: string; email: string; expiresAt: number; code: string }> {
+    const code = newInvitationCode();
+    const added = await this.call('invite.add', { email, codeHash: invitationCodeHash(code), expiresInMinutes: options.expiresInMinutes ?? 7 * 24 * 60 });
+    return { ...added, code };
+  }
+
+  async listInvitations(): Promise<InvitationEntry[]> {
+    return (await this.call('invite.list', {})).invitations;
+  }
+
+  /** Withdraws pending invitations by UID or by email; returns how many. */
+  async removeInvitation(uidOrEmail: string): Promise<number> {
+    const byUid = UID_PATTERN.test(uidOrEmail);
+    return (await this.call('invite.remove', byUid ? { invitationUid: uidOrEmail } : { email: uidOrEmail })).removed;
   }
 
   // ---- roles and enforcement policies ----

@@ -9,6 +9,7 @@ import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import type { ActionReply } from '../link/router-link.ts';
 import type { SecretScrubber } from '../logging/scrubber.ts';
 import type { RotationSecrets } from '../rotation/engine.ts';
+import type { DownloadedScript, ScriptSettings } from '../rotation/scripts.ts';
 import type { TaskTracker } from '../tasks.ts';
 import type { TunnelSessions } from '../tunnel/sessions.ts';
 
@@ -17,7 +18,9 @@ export type { ActionReply };
 /** The part of the secrets client actions use (a fake in unit tests). */
 export interface SecretsReader extends RotationSecrets {
   getSecrets(recordUids?: string[]): Promise<SecretRecord[]>;
-  downloadFile(fileUid: string): Promise<{ name: string; bytes: Uint8Array }>;
+  /** The key of a record fetched earlier (undefined before): a job on it is sealed to its readers. */
+  recordKey(recordUid: string): Uint8Array | undefined;
+  downloadFile(fileUid: string): Promise<DownloadedScript>;
 }
 
 export interface ActionLogger {
@@ -38,6 +41,8 @@ export interface ActionContext {
   secrets: SecretsReader;
   scrubber: SecretScrubber;
   logger: ActionLogger;
+  /** How post-rotation scripts are checked and run; without it no script runs. */
+  scripts?: ScriptSettings;
 }
 
 export type ActionHandler = (params: Record<string, unknown>, ctx: ActionContext) => Promise<ActionReply>;

@@ -15,6 +15,12 @@ function seconds(value: string): number {
   return n;
 }
 
+function scriptSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 1 || n > 86_400) throw new InvalidArgumentError('Expected a number of seconds from 1 to 86400.');
+  return n;
+}
+
 export function buildProgram(io: GatewayIo, hooks: StartHooks = {}, exit: { code: number } = { code: EXIT_OK }): Command {
   const program = new Command('postern-gateway');
   program
@@ -67,6 +73,8 @@ Environment:
     .addOption(new Option('--console <mode>', 'log lines on stderr too: pretty, json (for `docker logs`), none; default pretty on a terminal, else none').choices(['auto', 'pretty', 'json', 'none']).default('auto'))
     .option('--log-dir <dir>', `where gateway.log is written (default: $POSTERN_HOME/logs, or ${SERVICE_LOG_DIR} with --service)`)
     .option('--heartbeat-timeout <seconds>', 'declare the Router connection dead after this much silence (default 25)', seconds)
+    .option('--script-user <name>', 'when running as root: the unprivileged account post-rotation scripts run as (default postern-script if it exists, else nobody)')
+    .option('--script-timeout <seconds>', 'stop a post-rotation script (and everything it started) after this long (default 300)', scriptSeconds)
     .action(async (options: StartOptions) => {
       const { startGateway } = await import('./start.ts');
       exit.code = await startGateway(options, io, hooks);

@@ -6,6 +6,7 @@
 import { configSource, describeSource, GATEWAY_CONFIG_ENV, loadGatewayConfig, logDirectory } from '../config.ts';
 import { createGatewayLog, type ConsoleMode, type GatewayLog } from '../logging/logger.ts';
 import { SecretScrubber } from '../logging/scrubber.ts';
+import { checkConfigHidden, resolveScriptUser } from '../rotation/script-user.ts';
 import { GatewayService, type LinkTuning } from '../service.ts';
 import { GatewayShell } from '../shell.ts';
 import { GATEWAY_VERSION } from '../version.ts';
@@ -20,6 +21,10 @@ export interface StartOptions {
   console?: ConsoleMode | 'auto';
   logDir?: string;
   heartbeatTimeout?: number;
+  /** The account post-rotation scripts run as when the gateway is root. */
+  scriptUser?: string;
+  /** Seconds a post-rotation script may run. */
+  scriptTimeout?: number;
 }
 
 export interface StartHooks {
@@ -35,6 +40,9 @@ export async function startGateway(options: StartOptions, io: GatewayIo, hooks: 
   const config = loadGatewayConfig(source, io.env);
   // Nothing this process starts later (post-rotation scripts, helpers) inherits the keys.
   if (source.kind === 'env') delete io.env[GATEWAY_CONFIG_ENV];
+  // Before anything connects: a script account that could read the keys is a refusal to start.
+  const scriptUser = resolveScriptUser(options.scriptUser);
+  const configWarning = source.kind === 'file' ? checkConfigHidden(scriptUser, source.path) : null;
 
   const interactive = options.shell !== false && options.service !== true && io.tty.stdin && io.tty.stdout;
   const consoleMode: ConsoleMode = options.console && options.console !== 'auto' ? options.console : io.tty.stderr ? 'pretty' : 'none';
@@ -52,12 +60,16 @@ export async function startGateway(options: StartOptions, io: GatewayIo, hooks: 
     version: GATEWAY_VERSION,
     logger,
     scrubber,
+    scripts: { runAs: scriptUser, ...(options.scriptTimeout !== undefined ? { timeoutMs: Math.round(options.scriptTimeout * 1000) } : {}) },
     link: { ...(options.heartbeatTimeout !== undefined ? { heartbeatTimeoutMs: Math.round(options.heartbeatTimeout * 1000) } : {}), ...hooks.link },
   });
 
   io.stderr.write(
     `${printable(`postern-gateway ${GATEWAY_VERSION}: gateway ${config.deviceUid}, Router ${config.server}, configuration ${describeSource(source)}, logs ${log.file ?? '(none)'}`)}\n`,
   );
+
+  if (configWarning) logger.warn({ scriptUser: scriptUser.name }, configWarning);
+  logger.info({ scriptUser: scriptUser.name, separate: scriptUser.separate }, 'post-rotation scripts run as this account');
 
   const signals = hooks.signals ?? process;
   let shell: GatewayShell | null = null;

@@ -1,11 +1,18 @@
 /** Row → wire shapes shared by the vault and the secrets endpoints. */
 import type { Kysely, Selectable } from 'kysely';
+import type { ScriptApproval } from '../../core/protocol/script-approval.ts';
 import type { FileEntry, RecordEntry } from '../../core/protocol/vault-api.ts';
 import type { Database, FilesTable } from '../../core/storage/schema.ts';
 import type { RecordRow } from '../access/records.ts';
 
 export function toFileEntry(row: Omit<Selectable<FilesTable>, 'content'>): FileEntry {
-  return { fileUid: row.uid, recordUid: row.record_uid, kind: row.kind, fileKey: row.file_key, metadata: row.metadata, size: Number(row.size) };
+  return { fileUid: row.uid, recordUid: row.record_uid, kind: row.kind, fileKey: row.file_key, metadata: row.metadata, size: Number(row.size), approval: approvalOf(row) };
+}
+
+/** The Router-signed approval of a script (core/protocol/script-approval.ts), when it has one. */
+function approvalOf(row: Pick<Selectable<FilesTable>, 'approved_by' | 'approved_at' | 'approval_signature'>): ScriptApproval | null {
+  if (row.approved_by === null || row.approved_at === null || row.approval_signature === null) return null;
+  return { approvedBy: row.approved_by, approvedAt: Number(row.approved_at), signature: row.approval_signature };
 }
 
 export interface RecordExtras {
@@ -24,7 +31,7 @@ export async function loadRecordExtras(db: Kysely<Database>, recordUids: string[
     const chunk = recordUids.slice(i, i + IN_LIST_CHUNK);
     const fileRows = await db
       .selectFrom('files')
-      .select(['uid', 'record_uid', 'kind', 'file_key', 'metadata', 'size', 'uploaded_by', 'created_at'])
+      .select(['uid', 'record_uid', 'kind', 'file_key', 'metadata', 'size', 'uploaded_by', 'created_at', 'approved_by', 'approved_at', 'approval_signature'])
       .where('record_uid', 'in', chunk)
       .orderBy('created_at')
       .execute();

@@ -28,7 +28,9 @@ describe('postern folder and record commands', () => {
     bob = new CliUser(router.url, 'bob@example.com');
     carol = new CliUser(router.url, 'carol@example.com');
     files = tempDir('postern-cli-files-');
-    await Promise.all([alice.registerWithSdk(), bob.registerWithSdk(), carol.registerWithSdk()]);
+    // Alice first: the first account is the administrator (she attaches a post-rotation script below).
+    await alice.registerWithSdk();
+    await Promise.all([bob.registerWithSdk(), carol.registerWithSdk()]);
     // Carol only needs a saved session: the SDK login costs no CLI process.
     await Promise.all([alice.login(), bob.login(), carol.loginWithSdk()]);
   });

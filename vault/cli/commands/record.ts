@@ -155,7 +155,7 @@ async function showRecord(ctx: CliContext, vault: VaultClient, uid: string, opti
       ctx.out.line('Files:');
       ctx.out.table(
         ['FILE UID', 'KIND', 'NAME', 'SIZE'],
-        record.files.map((f) => [f.uid, f.kind === 'script' ? 'post-rotation script' : 'attachment', f.name, `${f.size} B`]),
+        record.files.map((f) => [f.uid, f.kind === 'script' ? (f.approved ? 'post-rotation script (approved)' : 'post-rotation script (NOT approved: gateways will not run it)') : 'attachment', f.name, `${f.size} B`]),
       );
     }
     if (record.links.length > 0) {
@@ -265,7 +265,8 @@ Examples:
     .command('attach')
     .description(
       'Attach a file to a record (encrypted here with its own key; at most 10 MiB). With --script the file is a post-rotation script, ' +
-        'which the gateway runs after rotating the record (only the record owner may add scripts).',
+        'which the gateway runs after rotating the record. Scripts run as code on the gateway, so attaching one needs the ' +
+        'manage_rotation_scripts policy (an administrator\'s); attaching it approves it.',
     )
     .argument('<uid>', 'record UID', recordUid)
     .argument('<file>', 'path of the file to attach')
@@ -289,6 +290,23 @@ Examples:
       await withVault(ctx, async (vault) => {
         const fileUid = await vault.uploadFile(uid, { name, mime: mimeFor(path), bytes, kind });
         ctx.out.result({ fileUid, recordUid: uid, name, kind, size: bytes.byteLength }, () => ctx.out.line(fileUid));
+      });
+    });
+
+  record
+    .command('approve-script')
+    .description(
+      'Approve a post-rotation script attached earlier (before approvals existed, or by someone without the policy). ' +
+        'Gateways run only approved scripts; the approval covers exactly the stored file, so a replaced script needs a new one. ' +
+        'Needs the manage_rotation_scripts policy. Read the script first: `postern record download FILE_UID --out -`.',
+    )
+    .argument('<file-uid>', 'file UID of the script (shown by `postern get RECORD_UID`)', fileUidArg)
+    .addHelpText('after', '\nExample:\n  $ postern record approve-script Qm9vN0hXc2VjcmV0RmlsZQ')
+    .action(async (fileUid: string, _options: unknown, command: Command) => {
+      const ctx = contextOf(command, io);
+      await withVault(ctx, async (vault) => {
+        const approved = await vault.approveScript(fileUid);
+        ctx.out.result({ fileUid, approvedBy: approved.by, approvedAt: isoTime(approved.at) }, () => ctx.out.line(`Script ${fileUid} approved; gateways will run it after rotations.`));
       });
     });
 
