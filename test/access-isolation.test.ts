@@ -32,6 +32,9 @@ describe.each(storageBackends())('access isolation between users (%s)', (backend
     await registerAccount(transport, 'bob@example.com', 'bob master password');
     alice = await VaultClient.login(transport, 'alice@example.com', 'alice master password');
     bob = await VaultClient.login(transport, 'bob@example.com', 'bob master password');
+    // Bob may run applications of his own (the attacks below use one); Alice is the administrator.
+    await alice.addRole('Application owners', ['manage_applications']);
+    await alice.assignRole('Application owners', 'bob@example.com');
     folder = await alice.addFolder('Alice only', { shared: true });
     record = await alice.addRecord(newRecordData('pamUser', 'root', { login: 'root', password: 'alice-canary' }), { folderUid: folder });
     resource = await alice.addRecord(newRecordData('pamMachine', 'web1', { hostname: 'web1.internal', port: 22 }), { folderUid: folder });
@@ -128,7 +131,7 @@ describe.each(storageBackends())('access isolation between users (%s)', (backend
 
     // Bob gets every policy these endpoints need, and a gateway and PAM configuration of his own:
     // what is left to refuse him is Alice's records, gateway and job.
-    await alice.addRole('Bob rotates', ['configure_rotation', 'manage_gateways', 'rotate']);
+    await alice.addRole('Bob rotates', ['configure_rotation', 'configure_connections', 'configure_tunnels', 'manage_gateways', 'rotate']);
     await alice.assignRole('Bob rotates', 'bob@example.com');
     const bobFolder = await bob.addFolder('Bob rotation', { shared: true });
     const [bobGateway] = await bob.addApplicationClients(bobApp, { kind: 'gateway', name: 'bob-gw', unlockIp: true });

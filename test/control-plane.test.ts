@@ -87,7 +87,8 @@ describe.each(storageBackends())('control plane (%s)', (backend) => {
     const outcome = await admin.sendAction({ action: 'rotate', recordUid: user, configurationUid: config });
     expect(outcome.code).toBe('ok');
     const rotate = received.find((r) => r.action === 'rotate')!;
-    expect(Object.keys(rotate.params).sort()).toEqual(['configurationUid', 'jobId', 'recordUid']);
+    expect(Object.keys(rotate.params).sort()).toEqual(['adminCredentialUid', 'configurationUid', 'jobId', 'recordUid', 'requestedBy', 'resourceUid']);
+    expect(rotate.params).toMatchObject({ resourceUid: null, adminCredentialUid: null, requestedBy: admin.session.userUid });
     expect(JSON.stringify(rotate.params)).not.toContain('old');
     await expect.poll(async () => (await admin.getJob(outcome.jobUid!)).job.status).toBe('finished');
     const { job, logs } = await admin.getJob(outcome.jobUid!);

@@ -45,6 +45,8 @@ function context(records: Map<string, SecretRecord>, options: { failWith?: Error
       updateSecret: () => Promise.reject(new Error('not expected in this test')),
       finalizeSecretUpdate: () => Promise.reject(new Error('not expected in this test')),
       downloadFile: () => Promise.reject(new Error('not expected in this test')),
+      // A fake that holds no record keys: its jobs report in plaintext (sealing: gateway/tasks.test.ts).
+      recordKey: () => undefined,
     },
   };
   return { ctx, updates, logged, scrubber };
@@ -82,7 +84,7 @@ describe('gateway actions', () => {
     const { userUid, configUid, records } = pamRecords();
     const { ctx, updates, logged, scrubber } = context(records);
     const jobId = newUid();
-    const reply = await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid } }, ctx);
+    const reply = await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, ctx);
     expect(reply).toEqual({ code: 'ok', data: { jobId } });
     const last = await ended(updates);
     expect(last).toMatchObject({ jobId, status: 'failed', message: expect.stringMatching(/^bad_request: pamUser .* is linked to no resource/) });
@@ -91,22 +93,22 @@ describe('gateway actions', () => {
     expect(JSON.stringify(updates) + logged.join('\n')).not.toContain(CANARY);
     // job-info sees it; a second rotate with the same job id is refused.
     expect(await dispatchAction({ action: 'job-info', params: { jobId } }, ctx)).toMatchObject({ code: 'ok', data: { jobId, status: 'failed' } });
-    expect((await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid } }, ctx)).code).toBe('bad_state');
+    expect((await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, ctx)).code).toBe('bad_state');
   });
 
   it('rotate refuses a configuration bound to another gateway, a non-pamUser, and unshared records', async () => {
     const other = pamRecords(newUid());
     const a = context(other.records);
-    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: other.userUid, configurationUid: other.configUid } }, a.ctx);
+    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: other.userUid, configurationUid: other.configUid, resourceUid: null, adminCredentialUid: null } }, a.ctx);
     expect((await ended(a.updates)).message).toMatch(/^not_allowed: PAM configuration .* names gateway/);
 
     const mine = pamRecords();
     const b = context(mine.records);
-    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: mine.configUid, configurationUid: mine.configUid } }, b.ctx);
+    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: mine.configUid, configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } }, b.ctx);
     expect((await ended(b.updates)).message).toMatch(/^bad_request: .* not a pamUser/);
 
     const c = context(mine.records);
-    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: newUid(), configurationUid: mine.configUid } }, c.ctx);
+    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: newUid(), configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } }, c.ctx);
     expect((await ended(c.updates)).message).toMatch(/^not_allowed/);
   });
 
@@ -114,7 +116,7 @@ describe('gateway actions', () => {
     const { userUid, configUid, records } = pamRecords();
     const x = context(records, { failWith: new Error(`connection reset while sending ${CANARY}`) });
     x.scrubber.add(CANARY);
-    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: userUid, configurationUid: configUid } }, x.ctx);
+    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, x.ctx);
     const last = await ended(x.updates);
     expect(last.message).toBe('internal: connection reset while sending [REDACTED]');
     expect(JSON.stringify(x.updates) + x.logged.join('\n')).not.toContain(CANARY);
@@ -128,7 +130,7 @@ describe('gateway actions', () => {
     const real = x.ctx.secrets.getSecrets.bind(x.ctx.secrets);
     x.ctx.secrets = { ...x.ctx.secrets, getSecrets: async (u) => (await gate, real(u)) };
     const jobId = newUid();
-    await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid } }, x.ctx);
+    await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, x.ctx);
     expect(await dispatchAction({ action: 'job-cancel', params: { jobId } }, x.ctx)).toEqual({ code: 'ok', data: { jobId, status: 'cancelled' } });
     release();
     await new Promise((r) => setTimeout(r, 20));

@@ -4,24 +4,30 @@
  * outcome reach the vault as job updates. `resume: true` only settles a rotation that an
  * earlier run left pending (`postern rotation resume`).
  *
- * Record contents are never logged or reported; only UIDs, types, hosts and user names are.
+ * Record contents are never logged or reported. Hosts and user names reach the vault only sealed
+ * to the pamUser's readers: the job is sealed with the pamUser's record key as soon as the
+ * gateway has fetched it (../tasks.ts `sealWith`); until then it reports UIDs only.
  */
 import { z } from 'zod';
 import { PosternError } from '../../core/errors.ts';
 import { uid } from '../../core/protocol/vault-api.ts';
-import { runRotation } from '../rotation/engine.ts';
+import { runRotation, type RotationSecrets } from '../rotation/engine.ts';
 import { armedFault } from '../rotation/fault.ts';
 import { RotationFailure } from '../rotation/plugin.ts';
 import { pluginFor } from '../rotation/plugins/index.ts';
 import { postRotationScripts } from '../rotation/scripts.ts';
 import type { Task } from '../tasks.ts';
-import { parseParams, type ActionContext, type ActionHandler } from './action.ts';
+import { parseParams, type ActionContext, type ActionHandler, type SecretsReader } from './action.ts';
 
+// resourceUid and adminCredentialUid are what the Router resolved and authorised for the
+// requester (null: none); the engine uses exactly these and looks for nothing else.
 const paramsSchema = z.object({
   jobId: uid(),
   recordUid: uid(),
   configurationUid: uid(),
-  resourceUid: uid().optional(),
+  resourceUid: uid().nullable(),
+  adminCredentialUid: uid().nullable(),
+  requestedBy: uid().optional(),
   resume: z.boolean().optional(),
 });
 type RotateParams = z.infer<typeof paramsSchema>;
@@ -47,13 +53,13 @@ async function rotateAsJob(task: Task, p: RotateParams, ctx: ActionContext): Pro
   try {
     const outcome = await runRotation(
       task,
-      { recordUid: p.recordUid, configurationUid: p.configurationUid, resourceUid: p.resourceUid, resumeOnly: p.resume === true },
+      { recordUid: p.recordUid, configurationUid: p.configurationUid, resourceUid: p.resourceUid, adminCredentialUid: p.adminCredentialUid, resumeOnly: p.resume === true },
       {
-        secrets: ctx.secrets,
+        secrets: sealingOnFetch(task, p.recordUid, ctx.secrets),
         scrubber: ctx.scrubber,
         gatewayUid: ctx.gatewayUid,
         pluginFor,
-        scripts: postRotationScripts({ download: (fileUid) => ctx.secrets.downloadFile(fileUid), scrubber: ctx.scrubber, logger: ctx.logger }),
+        scripts: postRotationScripts({ ...ctx.scripts, download: (fileUid) => ctx.secrets.downloadFile(fileUid), scrubber: ctx.scrubber, logger: ctx.logger }),
       },
     );
     task.finish(ctx.scrubber.scrub(outcome.message), [ctx.scrubber.scrub(outcome.message)]);
@@ -63,6 +69,20 @@ async function rotateAsJob(task: Task, p: RotateParams, ctx: ActionContext): Pro
     const code = err instanceof RotationFailure ? err.reason : err instanceof PosternError ? err.code : 'internal';
     const message = ctx.scrubber.scrub(err instanceof Error ? err.message : String(err));
     ctx.logger.warn({ jobId: task.jobId, code, err: ctx.scrubber.scrubError(err) }, 'rotation failed');
-    task.fail(`${code}: ${message}`);
+    task.fail(message, [], code);
   }
+}
+
+/** The secrets reader the engine uses, sealing the job to the pamUser's readers once its record key is here. */
+function sealingOnFetch(task: Task, recordUid: string, secrets: SecretsReader): RotationSecrets {
+  return {
+    getSecrets: async (uids) => {
+      const records = await secrets.getSecrets(uids);
+      const key = secrets.recordKey(recordUid);
+      if (key) task.sealWith(key);
+      return records;
+    },
+    updateSecret: (...args) => secrets.updateSecret(...args),
+    finalizeSecretUpdate: (...args) => secrets.finalizeSecretUpdate(...args),
+  };
 }

@@ -4,9 +4,11 @@
  * ./plugins/*.test.ts and end to end in test/rotation/.
  */
 import { describe, expect, it } from 'vitest';
+import { deriveRouterSubkeys, randomBytes } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
 import { newUid } from '../../core/ids.ts';
 import type { JobUpdate } from '../../core/protocol/gateway-wire.ts';
+import { signScriptApproval } from '../../core/protocol/script-approval.ts';
 import { newRecordData, type RecordData } from '../../core/records/index.ts';
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import { SecretScrubber } from '../logging/scrubber.ts';
@@ -17,6 +19,17 @@ import { postRotationScripts } from './scripts.ts';
 
 const OLD = 'Old-Canary-Secret-1!';
 const gatewayUid = newUid();
+// Scripts run only when approved (./scripts.test.ts); these are, by a stand-in Router key.
+const routerSigning = deriveRouterSubkeys(randomBytes(32)).signing;
+const digestOf = (fileUid: string) => `digest-of-${fileUid}`;
+const approvedScript = (uid: string, recordUid: string, name: string, mime: string) => ({
+  uid,
+  kind: 'script' as const,
+  name,
+  mime,
+  size: 1,
+  approval: signScriptApproval(routerSigning.privateKey, { fileUid: uid, recordUid, contentDigest: digestOf(uid) }, { approvedBy: newUid(), approvedAt: Date.now() }),
+});
 
 class MemoryVault implements RotationSecrets {
   records = new Map<string, SecretRecord>();
@@ -91,12 +104,17 @@ function setup(options: { custom?: { label: string; value: string }[]; pending?:
   const tasks = new TaskTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
   const task = tasks.start(newUid(), 'rotate', userUid);
   const run = (plugin: RotationPlugin, extra: { resumeOnly?: boolean } = {}) =>
-    runRotation(task, { recordUid: userUid, configurationUid: configUid, ...extra }, {
+    runRotation(task, { recordUid: userUid, configurationUid: configUid, resourceUid, adminCredentialUid: null, ...extra }, {
       secrets: vault,
       scrubber,
       gatewayUid: () => gatewayUid,
       pluginFor: () => plugin,
-      scripts: postRotationScripts({ download: async (uid) => ({ name: uid, bytes: vault.files.get(uid)! }), scrubber, logger }),
+      scripts: postRotationScripts({
+        download: async (uid) => ({ name: uid, bytes: vault.files.get(uid)!, contentDigest: digestOf(uid) }),
+        routerSigningKey: async () => routerSigning.publicKey,
+        scrubber,
+        logger,
+      }),
     });
   const everything = () => JSON.stringify(updates) + logged.join('\n');
   return { vault, userUid, resourceUid, configUid, updates, logged, scrubber, task, run, everything };
@@ -195,7 +213,7 @@ describe('rotation engine', () => {
     const scriptUid = newUid();
     // Prints what it was given, so the test sees it arrive, and the scrubber must hide it.
     s.vault.files.set(scriptUid, new TextEncoder().encode('#!/bin/sh\nread line\necho "$line" | base64 -d\necho\necho "history: ${HISTFILE}"\n'));
-    s.vault.records.get(s.userUid)!.files.push({ uid: scriptUid, kind: 'script', name: 'notify.sh', mime: 'text/x-shellscript', size: 1 });
+    s.vault.records.get(s.userUid)!.files.push(approvedScript(scriptUid, s.userUid, 'notify.sh', 'text/x-shellscript'));
     const target = fakeTarget(OLD);
     const outcome = await s.run(target.plugin);
     expect(target.state.changes + target.state.verifies).toBe(0);
@@ -217,11 +235,34 @@ describe('rotation engine', () => {
     const s = setup();
     const scriptUid = newUid();
     s.vault.files.set(scriptUid, new TextEncoder().encode(`echo "cannot reach the app, tried ${'$'}(head -c 3 /dev/null)" >&2\nexit 3\n`));
-    s.vault.records.get(s.resourceUid)!.files.push({ uid: scriptUid, kind: 'script', name: 'push.sh', mime: 'text/plain', size: 1 });
+    s.vault.records.get(s.resourceUid)!.files.push(approvedScript(scriptUid, s.resourceUid, 'push.sh', 'text/plain'));
     const target = fakeTarget(OLD);
     const outcome = await s.run(target.plugin);
     expect(outcome.message).toMatch(/Post-rotation scripts: 0 of 1 succeeded; "push\.sh" exited with code 3 \(the rotation itself is complete\)\.$/);
     expect(target.state.password).toBe(s.vault.password(s.userUid));
     expect(s.updates.flatMap((u) => u.log ?? [])).toContain('[push.sh] cannot reach the app, tried ');
+  });
+
+  // threat model (docs/threat-model.md): gateway — every secret a record holds is scrubbed, not a hand-picked list
+  it('scrubs secrets at any depth: a one-time code, pamSettings.connection.password, a custom "Private Key"', async () => {
+    const otp = 'Canary-OTP-918273';
+    const customKey = 'Canary-Custom-Private-Key-4455';
+    const nested = 'Canary-Nested-Connection-Pw-77';
+    const s = setup({ custom: [{ label: 'Private Key', value: customKey }, { label: 'One-Time Code', value: otp }] });
+    const resource = s.vault.records.get(s.resourceUid)!;
+    resource.data = { ...resource.data, fields: { ...resource.data.fields, pamSettings: { connection: { password: nested } } } } as RecordData;
+    const leaky: RotationPlugin = {
+      name: 'leaky',
+      async change(target) {
+        target.log(`the target echoed ${otp} ${customKey} ${nested}`);
+        throw new RotationFailure('failed', `refused: ${otp} / ${customKey} / ${nested}`);
+      },
+      async verify(_t, c) {
+        return c.kind === 'password' && c.password === OLD;
+      },
+    };
+    await expect(s.run(leaky)).rejects.toBeInstanceOf(RotationFailure);
+    const seen = s.everything() + s.scrubber.scrub(`refused: ${otp} / ${customKey} / ${nested}`);
+    for (const canary of [otp, customKey, nested]) expect(seen).not.toContain(canary);
   });
 });

@@ -20,8 +20,10 @@ import { PosternError } from '../../core/errors.ts';
 import { gatewayOptions, type GatewayOptions } from '../../core/records/custom-fields.ts';
 import type { PasswordComplexity, RecordData } from '../../core/records/index.ts';
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
+import { recordSecretValues } from '../logging/record-secrets.ts';
 import type { SecretScrubber } from '../logging/scrubber.ts';
 import type { Task } from '../tasks.ts';
+import { admitRotationTarget } from '../targets/rotation-target.ts';
 import { faultPoint } from './fault.ts';
 import { generatePassword } from './password.ts';
 import type { Account, Credential, Endpoint, RotationPlugin, RotationTarget } from './plugin.ts';
@@ -31,14 +33,17 @@ import type { PostRotationScripts } from './scripts.ts';
 /** What the engine needs of the secrets client (a SecretsClient; a fake in unit tests). */
 export interface RotationSecrets {
   getSecrets(recordUids?: string[]): Promise<SecretRecord[]>;
-  updateSecret(recordUid: string, change: (current: RecordData) => RecordData, options: { transaction: 'rotation' }): Promise<{ revision: number; pending: boolean }>;
+  updateSecret(recordUid: string, change: (current: RecordData) => RecordData, options: { transaction: 'rotation' | 'general' }): Promise<{ revision: number; pending: boolean }>;
   finalizeSecretUpdate(recordUid: string, options: { rollback: boolean }): Promise<unknown>;
 }
 
 export interface RotationRequest {
   recordUid: string;
   configurationUid: string;
-  resourceUid?: string | undefined;
+  /** The resource the Router resolved and authorised for the requester; null: none. Nothing else is looked for. */
+  resourceUid: string | null;
+  /** That resource's admin credential as the Router authorised it; null: the pamUser rotates itself. */
+  adminCredentialUid: string | null;
   /** Only settle a pending transaction (`postern rotation resume`); do not rotate again. */
   resumeOnly?: boolean;
 }
@@ -96,6 +101,8 @@ async function rotateAfresh(task: Task, loaded: Loaded, deps: RotationDeps, sett
   const { plugin, target } = targetFor(task, loaded, deps);
   const current = credentialOf(user.data, options);
   const before = settled ? `${settled} ` : '';
+  // Before anything is stored or sent: is this the target the record names, and may we dial it?
+  if (plugin && target) await admitRotationTarget(plugin, target, { uid: loaded.config.uid, fields: fieldsOf(loaded.config.data) });
 
   // The new secret, registered with the scrubber before anything could print it.
   let next: Credential;
@@ -190,6 +197,7 @@ async function settlePending(task: Task, loaded: Loaded, plugin: RotationPlugin 
     await deps.secrets.finalizeSecretUpdate(user.uid, { rollback: false });
     return 'An unfinished NOOP rotation was finalized.';
   }
+  await admitRotationTarget(plugin, target, { uid: loaded.config.uid, fields: fieldsOf(loaded.config.data) });
   if (await plugin.verify(target, next)) {
     await deps.secrets.finalizeSecretUpdate(user.uid, { rollback: false });
     task.log('The target accepts the pending secret: finalized');
@@ -211,52 +219,50 @@ async function load(task: Task, request: RotationRequest, deps: RotationDeps): P
   const byUid = new Map(records.map((r) => [r.uid, r]));
   const user = byUid.get(request.recordUid);
   const config = byUid.get(request.configurationUid);
-  let resource = request.resourceUid ? (byUid.get(request.resourceUid) ?? null) : null;
+  const resource = request.resourceUid ? (byUid.get(request.resourceUid) ?? null) : null;
   if (!user || !config || (request.resourceUid && !resource)) throw new PosternError('not_allowed', 'A record of this rotation is not shared to the gateway’s application.');
-  if (!request.resourceUid) resource = await linkedResource(user.uid, deps);
   if (user.type !== 'pamUser') throw new PosternError('bad_request', `Record ${user.uid} is a ${user.type}, not a pamUser; only pamUser records are rotated.`);
   if (config.type !== 'pamConfiguration') throw new PosternError('bad_request', `Record ${config.uid} is a ${config.type}, not a pamConfiguration.`);
   const boundTo = fieldsOf(config.data)['gatewayUid'];
   if (boundTo !== deps.gatewayUid()) throw new PosternError('not_allowed', `PAM configuration ${config.uid} names gateway ${String(boundTo)}, not this gateway (${deps.gatewayUid() ?? 'unknown'}).`);
   if (resource && !RESOURCE_TYPES.includes(resource.type)) throw new PosternError('bad_request', `Resource ${resource.uid} is a ${resource.type}; passwords are rotated on pamMachine, pamDatabase and pamDirectory resources.`);
-  // The admin: the resource's pamSettings.adminCredentialUid, else its `admin_credential` link.
-  const adminUid = resource
-    ? (str((fieldsOf(resource.data)['pamSettings'] as Fields | undefined)?.['adminCredentialUid']) ?? resource.links.find((l) => l.kind === 'admin_credential' && l.childUid !== user.uid)?.childUid)
-    : undefined;
-  let admin: SecretRecord | null = null;
-  if (adminUid && adminUid !== user.uid) {
-    const [found] = await deps.secrets.getSecrets([adminUid]).catch(() => {
-      throw new PosternError('not_allowed', `The admin credential ${adminUid} of resource ${resource!.uid} is not shared to the gateway’s application.`);
-    });
-    if (!found || found.type !== 'pamUser') throw new PosternError('bad_request', `The admin credential ${adminUid} of resource ${resource!.uid} is not a pamUser.`);
-    registerSecrets([found], deps.scrubber);
-    admin = found;
-  }
+  const admin = resource ? await authorisedAdmin(resource, user, request, deps) : null;
   return { user, config, resource, admin, options: gatewayOptions(user.data) };
 }
 
-/** The resource a pamUser is linked to (`postern record add … --link USER`), among the records shared here. */
-async function linkedResource(userUid: string, deps: RotationDeps): Promise<SecretRecord | null> {
-  const all = await deps.secrets.getSecrets();
-  const linkedAs = (kind?: string) => all.filter((r) => RESOURCE_TYPES.includes(r.type) && r.links.some((l) => l.childUid === userUid && (!kind || l.kind === kind)));
-  // A pamUser that is one resource's account and another's admin belongs to the first.
-  const asAccount = linkedAs('credential');
-  const parents = asAccount.length > 0 ? asAccount : linkedAs();
-  if (parents.length > 1) throw new PosternError('bad_request', `pamUser ${userUid} is linked to ${parents.length} resources (${parents.map((p) => p.uid).join(', ')}); name one with --resource.`);
-  if (parents[0]) registerSecrets([parents[0]], deps.scrubber);
-  return parents[0] ?? null;
+/**
+ * The admin the rotation logs in as: only the one the Router authorised for the requester. The
+ * resource record may name its admin (pamSettings.adminCredentialUid, or its admin_credential
+ * link); if that is not the one the Router named, someone pointed the resource at a credential
+ * the requester may not use, and nothing is sent anywhere.
+ */
+async function authorisedAdmin(resource: SecretRecord, user: SecretRecord, request: RotationRequest, deps: RotationDeps): Promise<SecretRecord | null> {
+  const pamSettings = fieldsOf(resource.data)['pamSettings'] as Fields | undefined;
+  const named = [str(pamSettings?.['adminCredentialUid']), ...resource.links.filter((l) => l.kind === 'admin_credential').map((l) => l.childUid)].filter(
+    (uid): uid is string => uid !== undefined && uid !== user.uid,
+  );
+  const stray = named.find((uid) => uid !== request.adminCredentialUid);
+  if (stray) {
+    throw new PosternError(
+      'not_allowed',
+      `Resource ${resource.uid} names admin credential ${stray}, but the Router authorised ${request.adminCredentialUid ? `only ${request.adminCredentialUid}` : 'none'} for this rotation; the rotation was refused and nothing was sent to the target.`,
+      { recordUid: resource.uid },
+    );
+  }
+  const adminUid = request.adminCredentialUid;
+  if (!adminUid || adminUid === user.uid) return null;
+  const [found] = await deps.secrets.getSecrets([adminUid]).catch(() => {
+    throw new PosternError('not_allowed', `The admin credential ${adminUid} of resource ${resource.uid} is not shared to the gateway’s application.`);
+  });
+  if (!found || found.type !== 'pamUser') throw new PosternError('bad_request', `The admin credential ${adminUid} of resource ${resource.uid} is not a pamUser.`);
+  registerSecrets([found], deps.scrubber);
+  return found;
 }
 
+/** Every secret value of the records (and their pending rotations), at any depth, for the scrubber. */
 function registerSecrets(records: SecretRecord[], scrubber: SecretScrubber): void {
   for (const r of records) {
-    for (const data of [r.data, r.pending?.data]) {
-      if (!data) continue;
-      const f = fieldsOf(data);
-      for (const key of ['password', 'privateKey', 'secretAccessKey', 'clientSecret']) {
-        const v = str(f[key]);
-        if (v) scrubber.add(v);
-      }
-    }
+    for (const data of [r.data, r.pending?.data]) if (data) scrubber.add(...recordSecretValues(data));
   }
 }
 
@@ -267,7 +273,13 @@ function endpointOf(resource: SecretRecord): Endpoint {
     hostname: String(f['hostname']),
     port: Number(f['port']),
     useSSL: f['useSSL'] === true,
-    verifyTls: f['sslVerification'] !== false,
+    // A database without useSSL uses TLS when the server offers it (docs/decisions/target-trust.md).
+    preferTls: resource.type === 'pamDatabase' && f['useSSL'] === undefined,
+    // A CA always verifies; else sslVerification decides, and unset, a required TLS verifies (system CAs).
+    verifyTls: str(f['sslCaCertificate']) !== undefined || (typeof f['sslVerification'] === 'boolean' ? f['sslVerification'] : f['useSSL'] === true),
+    ...(str(f['sslCaCertificate']) ? { caCertificate: str(f['sslCaCertificate'])! } : {}),
+    ...(str(f['hostKey']) ? { hostKey: str(f['hostKey'])! } : {}),
+    resourceUid: resource.uid,
     ...(str(f['databaseType']) ? { databaseType: str(f['databaseType'])! } : {}),
     ...(str(f['directoryType']) ? { directoryType: str(f['directoryType'])! } : {}),
     ...(str(f['distinguishedName']) ? { baseDn: str(f['distinguishedName'])! } : {}),
@@ -284,6 +296,19 @@ function targetOf(task: Task, loaded: Loaded, deps: RotationDeps): RotationTarge
     signal: task.signal,
     log: (line) => task.log(line),
     timeoutMs: deps.timeoutMs ?? 30_000,
+    // Trust on first use: the host key goes into the resource; a key recorded meanwhile by
+    // another run wins, and this run stops rather than overwrite it.
+    pinHostKey: async (hostKey) => {
+      const resourceUid = loaded.resource!.uid;
+      await deps.secrets.updateSecret(
+        resourceUid,
+        (data) => {
+          if (str(fieldsOf(data)['hostKey'])) throw new PosternError('bad_state', `resource ${resourceUid} got a hostKey while this rotation ran; run it again`);
+          return { ...data, fields: { ...fieldsOf(data), hostKey } } as RecordData;
+        },
+        { transaction: 'general' },
+      );
+    },
   };
 }
 

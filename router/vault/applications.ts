@@ -16,6 +16,7 @@ async function requireOwnApplication(db: Kysely<Database>, userUid: string, appU
 export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'app.client.add' | 'app.client.list' | 'app.client.remove'> = {
   async 'app.create'(ctx, input) {
     const user = requireUser(ctx);
+    await requirePolicy(ctx.db, user.uid, 'manage_applications');
     const exists = await ctx.db.selectFrom('applications').select('uid').where('uid', '=', input.appUid).executeTakeFirst();
     if (exists) throw new PosternError('conflict', `Application UID ${input.appUid} is already in use.`);
     await ctx.db.insertInto('applications').values({ uid: input.appUid, owner_uid: user.uid, app_key: input.appKey, data: input.data, created_at: ctx.now }).execute();
@@ -25,6 +26,7 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
 
   async 'app.share'(ctx, input) {
     const user = requireUser(ctx);
+    await requirePolicy(ctx.db, user.uid, 'manage_applications');
     await requireOwnApplication(ctx.db, user.uid, input.appUid);
     const membership = await folderMembership(ctx.db, user.uid, input.folderUid);
     if (!membership || membership.can_share !== 1) {
@@ -44,6 +46,7 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
 
   async 'app.client.add'(ctx, input) {
     const user = requireUser(ctx);
+    await requirePolicy(ctx.db, user.uid, 'manage_applications');
     await requireOwnApplication(ctx.db, user.uid, input.appUid);
     if (input.kind === 'gateway') await requirePolicy(ctx.db, user.uid, 'manage_gateways');
     const devices: { deviceUid: string; name: string; firstAccessExpiresAt: number }[] = [];

@@ -41,9 +41,19 @@ export const folderHandlers: VaultHandlers<'folder.add' | 'folder.share'> = {
     const existing = await folderMembership(ctx.db, input.userUid, input.folderUid);
     if (existing?.is_owner === 1) throw new PosternError('bad_request', 'The folder owner’s permissions cannot be changed.');
     if (existing) {
+      // Changing someone's membership takes at least their rights (the owner has all): a can-share
+      // member cannot demote an editor who also shares, nor anyone who holds a right they lack.
+      const outranked = (existing.can_edit === 1 && membership.can_edit !== 1) || (existing.can_share === 1 && membership.can_share !== 1);
+      if (membership.is_owner !== 1 && outranked) {
+        throw new PosternError('not_allowed', `You cannot change the membership of a member whose rights exceed yours in folder ${input.folderUid}; ask the folder owner.`, {
+          folderUid: input.folderUid,
+        });
+      }
+      // Permissions only: the member's wrapped key stays the one they were given. The Router cannot
+      // tell whether a new wrap holds the same folder key, so it never lets a re-share replace it.
       await ctx.db
         .updateTable('folder_members')
-        .set({ can_edit: input.canEdit ? 1 : 0, can_share: input.canShare ? 1 : 0, key_type: 'ecies', wrapped_key: input.wrappedFolderKey })
+        .set({ can_edit: input.canEdit ? 1 : 0, can_share: input.canShare ? 1 : 0 })
         .where('folder_uid', '=', input.folderUid)
         .where('user_uid', '=', input.userUid)
         .execute();
@@ -62,7 +72,7 @@ export const folderHandlers: VaultHandlers<'folder.add' | 'folder.share'> = {
         })
         .execute();
     }
-    await ctx.audit({ action: 'folder.share', outcome: 'ok', detail: { folderUid: input.folderUid, userUid: input.userUid, canEdit: input.canEdit, canShare: input.canShare } });
+    await ctx.audit({ action: 'folder.share', outcome: 'ok', detail: { folderUid: input.folderUid, userUid: input.userUid, canEdit: input.canEdit, canShare: input.canShare, change: existing ? 'permissions' : 'added' } });
     return {};
   },
 };

@@ -2,9 +2,20 @@ import { PosternError } from '../../core/errors.ts';
 import { requireEditableRecord } from '../access/records.ts';
 import { requireOwnGateway } from '../actions/start-action.ts';
 import { SESSION_FRESH_MS } from '../gateway/hub.ts';
-import { requirePolicy } from '../policy/policies.ts';
+import type { PamFeature } from '../actions/catalog.ts';
+import { requirePolicy, type Policy } from '../policy/policies.ts';
 import { requireUser } from './context.ts';
 import type { VaultHandlers } from './handler.ts';
+
+/** Who may switch a PAM configuration feature on or off. */
+const FEATURE_POLICIES: Record<PamFeature, Policy> = {
+  rotation: 'configure_rotation',
+  tunneling: 'configure_tunnels',
+  connections: 'configure_connections',
+  graphicalRecording: 'configure_connections',
+  typescriptRecording: 'configure_connections',
+  remoteBrowserIsolation: 'configure_remote_browsing',
+};
 
 export const gatewayHandlers: VaultHandlers<'gateway.list' | 'gateway.remove' | 'pam.config.set'> = {
   async 'gateway.list'(ctx) {
@@ -69,6 +80,12 @@ export const gatewayHandlers: VaultHandlers<'gateway.list' | 'gateway.remove' | 
     const access = await requireEditableRecord(ctx.db, user.uid, input.configUid);
     if (access.record.type !== 'pamConfiguration') throw new PosternError('bad_request', `Record ${input.configUid} is a ${access.record.type}, not a pamConfiguration.`);
     await requireOwnGateway(ctx.db, user.uid, input.gatewayUid);
+    // Each feature switched on or off takes the policy that configures it (the seed's policy list).
+    const current = await ctx.db.selectFrom('pam_configurations').select('features').where('config_uid', '=', input.configUid).executeTakeFirst();
+    const before = (current ? JSON.parse(current.features) : {}) as Record<string, boolean>;
+    for (const [feature, on] of Object.entries(input.features) as [keyof typeof FEATURE_POLICIES, boolean][]) {
+      if ((before[feature] === true) !== on) await requirePolicy(ctx.db, user.uid, FEATURE_POLICIES[feature]);
+    }
     await ctx.db.deleteFrom('pam_configurations').where('config_uid', '=', input.configUid).execute();
     await ctx.db
       .insertInto('pam_configurations')

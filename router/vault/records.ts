@@ -82,6 +82,8 @@ export const recordHandlers: VaultHandlers<'record.add' | 'record.update' | 'rec
       }
     }
     await ctx.db.deleteFrom('record_links').where('parent_uid', '=', parentUid).where('child_uid', '=', childUid).execute();
+    // A resource has one admin credential: a new one replaces the old (rotations use exactly it).
+    if (kind === 'admin_credential') await ctx.db.deleteFrom('record_links').where('parent_uid', '=', parentUid).where('kind', '=', 'admin_credential').execute();
     await ctx.db.insertInto('record_links').values({ parent_uid: parentUid, child_uid: childUid, kind, created_by: user.uid, created_at: ctx.now }).execute();
     await ctx.audit({ action: 'record.link', outcome: 'ok', recordUid: parentUid, detail: { childUid, kind } });
     return {};

@@ -116,7 +116,7 @@ describe('postern role and the enforcement policies', () => {
     expect(bobWho.stdout).toMatch(/Administrator\s+no\n/);
     expect(bobWho.stdout).toMatch(/Policies\s+configure_rotation, rotate, view_rbi_recordings, view_recordings\n/);
     expect(list.stdout).toMatch(/^ROLE\s+POLICIES\s+MEMBERS$/m);
-    expect(list.stdout).toMatch(/^Administrators\s+all \(13\)\s+admin@example\.com$/m);
+    expect(list.stdout).toMatch(/^Administrators\s+all \(14\)\s+admin@example\.com$/m);
     expect(list.stdout).toMatch(/^Rotators\s+rotate, configure_rotation\s+bob@example\.com$/m);
     expect(list.stdout).toMatch(/^Auditors\s+view_recordings, view_rbi_recordings\s+bob@example\.com$/m);
   });

@@ -45,7 +45,7 @@ describe.each(storageBackends())('scheduled rotation with two Heads on one datab
     expect(rotationsOf(pam.user)).toHaveLength(1);
 
     const [params] = rotationsOf(pam.user);
-    expect(Object.keys(params!).sort()).toEqual(['configurationUid', 'jobId', 'recordUid']);
+    expect(Object.keys(params!).sort()).toEqual(['adminCredentialUid', 'configurationUid', 'jobId', 'recordUid', 'requestedBy', 'resourceUid']);
     expect(params).toMatchObject({ recordUid: pam.user, configurationUid: pam.config });
     expect(JSON.stringify(params)).not.toContain('old-canary');
 
