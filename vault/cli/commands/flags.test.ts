@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyFieldAssignments, newRecordData } from '../../../core/records/index.ts';
 import { UsageError } from '../output.ts';
+import { POLICIES } from '../../../core/policies.ts';
 import { policiesFrom } from './role.ts';
 import { complexityAssignments, complexityText } from './rotation.ts';
 import { actionFailure } from './job.ts';
@@ -43,7 +44,7 @@ describe('--complexity', () => {
 describe('--policy', () => {
   it('accepts repeats and commas, "all", and names the known policies for a typo', () => {
     expect(policiesFrom(['rotate', 'configure_rotation,rotate'])).toEqual(['rotate', 'configure_rotation']);
-    expect(policiesFrom(['all'])).toHaveLength(13);
+    expect(policiesFrom(['all'])).toHaveLength(POLICIES.length);
     expect(() => policiesFrom([])).toThrow(/at least one --policy/);
     expect(() => policiesFrom(['rotate', 'rotat', 'gateways'])).toThrow(/^Unknown policies "rotat", "gateways"\. Known: manage_applications, /);
   });
