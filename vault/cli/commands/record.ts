@@ -1,5 +1,5 @@
 /**
- * Records: `postern record add | edit | attach | download | link`, and the two commands used
+ * Records: `postern record add | edit | attach | approve-script | download | link`, and the two commands used
  * most, `postern ls` and `postern get`.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
