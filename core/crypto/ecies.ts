@@ -39,6 +39,12 @@ function ecdhX(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   return p256.getSharedSecret(privateKey, publicKey, true).subarray(1);
 }
 
+/** P-256 ECDH: the 32-byte x-coordinate of privateKey·publicKey, both checked first (the primitive under ECIES, for benchmarks and cross-checks). */
+export function p256EcdhSharedX(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  checkP256PrivateKey(privateKey);
+  return ecdhX(privateKey, p256UncompressedPublicKey(publicKey));
+}
+
 export function eciesEncrypt(recipientPublicKey: Uint8Array, plaintext: Uint8Array, info?: Uint8Array): Uint8Array {
   const recipient = p256UncompressedPublicKey(recipientPublicKey);
   const ephemeralPrivateKey = p256.utils.randomSecretKey();
