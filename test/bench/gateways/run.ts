@@ -24,6 +24,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync 
 import { cpus, loadavg, setPriority, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { intOption } from '../options.ts';
+import { machineTicks, waitForQuiet } from '../proc-stat.ts';
 import { spawnTsChild, sleep, type ChildPeer } from './ipc.ts';
 import type { GcSummary, LoadReport } from './load.ts';
 import { generateGatewayKeys, provisionGateways } from './provision.ts';
@@ -67,11 +69,6 @@ if (opts.help) {
   process.exit(0);
 }
 
-function intOption(name: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got "${value}"`);
-  return n;
-}
 const counts = opts.counts.split(',').map((c) => intOption('counts', c.trim().replace(/_/g, ''), 1, 50_000));
 const rate = intOption('rate', opts.rate, 1, 20_000);
 const seconds = intOption('seconds', opts.seconds, 1, 300);
@@ -198,57 +195,6 @@ function nativeOf(m: MemorySample): number {
   return m.rss - m.heapPhysical;
 }
 
-/** Busy and total jiffies of all CPUs, to see how much of the machine others were using. */
-function machineCpu(): { busy: number; total: number } {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.reduce((a, b) => a + b, 0);
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  return { busy: total - idle, total };
-}
-
-/** utime + stime of a process, in the same clock ticks as /proc/stat. */
-function processJiffies(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU used by everything but the benchmark's processes, in % of one core, over `sample()`'s window. */
-function othersMeter(pids: (number | undefined)[]): () => number {
-  const m0 = machineCpu();
-  const own0 = pids.reduce<number>((sum, pid) => sum + processJiffies(pid), 0);
-  return () => {
-    const m1 = machineCpu();
-    const own1 = pids.reduce<number>((sum, pid) => sum + processJiffies(pid), 0);
-    const elapsed = (m1.total - m0.total) / cpus().length;
-    return elapsed > 0 ? ((m1.busy - m0.busy - (own1 - own0)) / elapsed) * 100 : 0;
-  };
-}
-
-/**
- * Latency on a shared 2-core machine mostly measures the neighbours. Before a load phase,
- * wait (bounded) until the rest of the machine uses less than --quiet-threshold % of a core.
- */
-async function waitForQuiet(pids: (number | undefined)[], log: (msg: string) => void): Promise<{ waitedMs: number; othersPercent: number }> {
-  const started = Date.now();
-  let others = 0;
-  let said = false;
-  do {
-    const meter = othersMeter(pids);
-    await sleep(2_000);
-    others = meter();
-    if (others <= quietThreshold) break;
-    if (!said) log(`other processes use ${others.toFixed(0)} % CPU; waiting up to ${quietWaitS} s for < ${quietThreshold} %`);
-    said = true;
-  } while (Date.now() - started < quietWaitS * 1000);
-  if (said) log(others <= quietThreshold ? `quiet after ${((Date.now() - started) / 1000).toFixed(0)} s` : `still ${others.toFixed(0)} % busy; measuring anyway`);
-  return { waitedMs: Date.now() - started, othersPercent: others };
-}
-
 async function runOne(setup: Setup, count: number, keysFile: string, keys: ReturnType<typeof generateGatewayKeys>): Promise<RunResult> {
   const started = Date.now();
   const warm = Math.max(1, Math.min(500, Math.round(count * 0.05)));
@@ -348,14 +294,14 @@ async function runOne(setup: Setup, count: number, keysFile: string, keys: Retur
     const phases: LoadPhase[] = [];
     for (let i = 0; i < repeat; i++) {
       log(`load${repeat > 1 ? ` ${i + 1}/${repeat}` : ''}: ${rate}/s for ${warmup} s warm-up + ${seconds} s`);
-      const quiet = quietWaitS > 0 ? await waitForQuiet(pids, log) : null;
+      const quiet = quietWaitS > 0 ? await waitForQuiet(pids, quietWaitS, quietThreshold, log) : null;
       const cpuProfile = suffix(profiles.cpuProfile, i);
       const samples = suffix(profiles.samples, i);
       const allocationProfile = suffix(profiles.allocationProfile, i);
       const gatewaysProfile = cpuProfile?.replace(/-load(-r\d+)?\.cpuprofile$/, '-gateways$1.cpuprofile');
       const g0 = await gw.call<GatewayStats>('stats', {}, 10_000);
       await gw.call('monitor', { on: true, ...(gatewaysProfile ? { cpuProfilePath: gatewaysProfile } : {}) }, 10_000);
-      const machine0 = machineCpu();
+      const machine0 = machineTicks();
       const load = await worker.call<LoadReport & { targets: number }>(
         'load',
         {
@@ -369,7 +315,7 @@ async function runOne(setup: Setup, count: number, keysFile: string, keys: Retur
         },
         (warmup + seconds) * 1_000 + timeoutMs + 60_000,
       );
-      const machine1 = machineCpu();
+      const machine1 = machineTicks();
       const gatewaysProcess = await gw.call<NonNullable<LoadPhase['gatewaysProcess']>>(
         'monitor',
         { on: false, ...(gatewaysProfile ? { cpuProfilePath: gatewaysProfile } : {}) },

@@ -33,7 +33,8 @@ import { summarize, type Summary } from '../gateways/load.ts';
 import { cryptoTable, measureCrypto, type CryptoRow } from './crypto.ts';
 import { provisionFixture } from './fixture.ts';
 import type { LoadResult, LoadSetup, PrepareArgs, RunArgs } from './load.ts';
-import { cpuBetween, snapshot, waitForQuiet } from './proc-stat.ts';
+import { intOption } from '../options.ts';
+import { cpuBetween, snapshot, waitForQuiet } from '../proc-stat.ts';
 import { markdownTable } from './table.ts';
 
 const HERE = import.meta.dirname;
@@ -75,11 +76,6 @@ if (opts.help) {
   process.exit(0);
 }
 
-function intOption(name: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got "${value}"`);
-  return n;
-}
 const setups = opts.setups.split(',').map((s) => s.trim()) as LoadSetup[];
 for (const s of setups) if (!(s in SETUP_LABEL)) throw new Error(`unknown setup "${s}" (${Object.keys(SETUP_LABEL).join(', ')})`);
 const clientCounts = opts.clients.split(',').map((c) => intOption('clients', c.trim(), 1, 4_096));
