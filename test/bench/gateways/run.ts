@@ -25,6 +25,7 @@ import { cpus, loadavg, setPriority, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { intOption } from '../options.ts';
+import { guardRun } from '../run-guard.ts';
 import { machineTicks, waitForQuiet } from '../proc-stat.ts';
 import { spawnTsChild, sleep, type ChildPeer } from './ipc.ts';
 import type { GcSummary, LoadReport } from './load.ts';
@@ -452,19 +453,7 @@ const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z'
 async function main(): Promise<void> {
   const began = Date.now();
   const deadlineMs = counts.reduce((sum, c) => sum + setups.length * (240_000 + c * 60 + (warmup + seconds) * 1000 + timeoutMs), 120_000);
-  const watchdog = setTimeout(() => {
-    console.error(`benchmark exceeded its ${Math.round(deadlineMs / 1000)} s budget; stopping`);
-    for (const p of live) p.child.kill('SIGKILL');
-    process.exit(2);
-  }, deadlineMs);
-  watchdog.unref();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      for (const p of live) p.child.kill('SIGKILL');
-      if (scratch) rmSync(scratch, { recursive: true, force: true });
-      process.exit(130);
-    });
-  }
+  guardRun(deadlineMs, live, () => scratch);
 
   console.log(`Postern gateway benchmark: counts ${counts.join(', ')}; ${rate} actions/s for ${warmup} s warm-up + ${seconds} s${repeat > 1 ? `, ${repeat} times` : ''}; setups ${setups.join(', ')}; ${client} gateway clients;${workerFlags.length ? ` worker flags ${workerFlags.join(' ')};` : ''}${routerHeartbeatMs ? ` Router heartbeat ${routerHeartbeatMs} ms;` : ''}${gatewayPingMs ? ` gateway ping ${gatewayPingMs} ms;` : ''} ulimit -n ${fdLimit()}`);
   scratch = mkdtempSync(join(tmpdir(), 'postern-bench-'));

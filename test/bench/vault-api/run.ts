@@ -34,6 +34,7 @@ import { cryptoTable, measureCrypto, type CryptoRow } from './crypto.ts';
 import { provisionFixture } from './fixture.ts';
 import type { LoadResult, LoadSetup, PrepareArgs, RunArgs } from './load.ts';
 import { intOption } from '../options.ts';
+import { guardRun } from '../run-guard.ts';
 import { cpuBetween, snapshot, waitForQuiet } from '../proc-stat.ts';
 import { markdownTable } from './table.ts';
 
@@ -311,19 +312,7 @@ function verdicts(runs: RunResult[]): string[] {
 async function main(): Promise<void> {
   const began = Date.now();
   const budgetMs = setups.length * clientCounts.length * (240_000 + quietWaitS * 1000 + (warmup + seconds) * 1000 + timeoutMs) + 120_000 + cryptoMs * 20;
-  const watchdog = setTimeout(() => {
-    console.error(`benchmark exceeded its ${Math.round(budgetMs / 1000)} s budget; stopping`);
-    for (const p of live) p.child.kill('SIGKILL');
-    process.exit(2);
-  }, budgetMs);
-  watchdog.unref();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      for (const p of live) p.child.kill('SIGKILL');
-      if (scratch) rmSync(scratch, { recursive: true, force: true });
-      process.exit(130);
-    });
-  }
+  guardRun(budgetMs, live, () => scratch);
 
   console.log(
     `Postern vault API benchmark: setups ${setups.join(', ')}; clients ${clientCounts.join(', ')} in ${clientsProcs} load process(es); ${warmup} s warm-up + ${seconds} s; ${records} records; Node ${process.version}, ${cpus().length} CPUs`,
