@@ -1,11 +1,19 @@
 import { describe, it, expect } from 'vitest';
 import { PosternError } from '../errors.ts';
-import { aesGcmDecrypt, aesGcmEncrypt, aesGcmSealWithNonce, AES_KEY_LENGTH, generateAesKey } from './aes-gcm.ts';
+import {
+  aesGcmDecrypt,
+  aesGcmEncrypt,
+  aesGcmSealWithNonce,
+  AES_GCM_TAG_LENGTH,
+  AES_KEY_LENGTH,
+  generateAesKey,
+  NATIVE_AES_GCM_MIN_BYTES,
+} from './aes-gcm.ts';
 import { concatBytes, fromHex, randomBytes, toHex, utf8 } from './bytes.ts';
 
-function expectCode(fn: () => unknown, code: string): void {
+async function expectCode(fn: () => unknown, code: string): Promise<void> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     expect(err).toBeInstanceOf(PosternError);
     expect((err as PosternError).code).toBe(code);
@@ -66,77 +74,98 @@ const vectors = [
 
 describe('AES-256-GCM known answers (GCM spec test cases 13–16)', () => {
   for (const v of vectors) {
-    it(v.name, () => {
+    it(v.name, async () => {
       const key = fromHex(v.key);
       const iv = fromHex(v.iv);
       const aad = v.aad ? fromHex(v.aad) : undefined;
-      const sealed = aesGcmSealWithNonce(key, iv, fromHex(v.pt), aad);
+      const sealed = await aesGcmSealWithNonce(key, iv, fromHex(v.pt), aad);
       expect(toHex(sealed)).toBe(v.ct + v.tag);
 
       // the same bytes, in our nonce-prefixed format, decrypt back
       const framed = concatBytes(iv, sealed);
-      expect(toHex(aesGcmDecrypt(key, framed, aad))).toBe(v.pt);
+      expect(toHex(await aesGcmDecrypt(key, framed, aad))).toBe(v.pt);
 
       // any flipped bit (nonce, ciphertext or tag) is an authentication failure
       for (const pos of [0, 11, 12, framed.length - 1]) {
         const tampered = framed.slice();
         tampered[pos]! ^= 0x01;
-        expectCode(() => aesGcmDecrypt(key, tampered, aad), 'decrypt_failed');
+        await expectCode(() => aesGcmDecrypt(key, tampered, aad), 'decrypt_failed');
       }
       if (aad) {
-        expectCode(() => aesGcmDecrypt(key, framed), 'decrypt_failed');
+        await expectCode(() => aesGcmDecrypt(key, framed), 'decrypt_failed');
         const badAad = aad.slice();
         badAad[0]! ^= 0x80;
-        expectCode(() => aesGcmDecrypt(key, framed, badAad), 'decrypt_failed');
+        await expectCode(() => aesGcmDecrypt(key, framed, badAad), 'decrypt_failed');
       }
     });
   }
 });
 
 describe('aesGcmEncrypt / aesGcmDecrypt', () => {
-  it('round-trips with and without AAD, including empty plaintext', () => {
+  it('round-trips with and without AAD, including empty plaintext', async () => {
     const key = generateAesKey();
     expect(key.length).toBe(AES_KEY_LENGTH);
     for (const n of [0, 1, 15, 16, 17, 1000]) {
       const pt = randomBytes(n);
-      const sealed = aesGcmEncrypt(key, pt);
+      const sealed = await aesGcmEncrypt(key, pt);
       expect(sealed.length).toBe(12 + n + 16);
-      expect(aesGcmDecrypt(key, sealed)).toEqual(pt);
+      expect(await aesGcmDecrypt(key, sealed)).toEqual(pt);
       const aad = utf8('record:42');
-      expect(aesGcmDecrypt(key, aesGcmEncrypt(key, pt, aad), aad)).toEqual(pt);
+      expect(await aesGcmDecrypt(key, await aesGcmEncrypt(key, pt, aad), aad)).toEqual(pt);
     }
   });
 
-  it('uses a fresh nonce each time', () => {
+  it('round-trips and authenticates on both sides of NATIVE_AES_GCM_MIN_BYTES (noble below, WebCrypto at or above)', async () => {
+    const key = generateAesKey();
+    const aad = utf8('record:42');
+    for (const n of [NATIVE_AES_GCM_MIN_BYTES - AES_GCM_TAG_LENGTH - 1, NATIVE_AES_GCM_MIN_BYTES - AES_GCM_TAG_LENGTH, NATIVE_AES_GCM_MIN_BYTES - 1, NATIVE_AES_GCM_MIN_BYTES, NATIVE_AES_GCM_MIN_BYTES + 1, 70_000]) {
+      const pt = randomBytes(n);
+      for (const a of [undefined, aad]) {
+        const sealed = await aesGcmEncrypt(key, pt, a);
+        expect(sealed.length).toBe(12 + n + 16);
+        expect(await aesGcmDecrypt(key, sealed, a)).toEqual(pt);
+        for (const pos of [0, 12, sealed.length - 1]) {
+          const tampered = sealed.slice();
+          tampered[pos]! ^= 0x01;
+          await expectCode(() => aesGcmDecrypt(key, tampered, a), 'decrypt_failed');
+        }
+        await expectCode(() => aesGcmDecrypt(key, sealed, a ? undefined : aad), 'decrypt_failed');
+        await expectCode(() => aesGcmDecrypt(generateAesKey(), sealed, a), 'decrypt_failed');
+      }
+    }
+  });
+
+  it('uses a fresh nonce each time', async () => {
     const key = generateAesKey();
     const pt = utf8('same message');
-    const a = aesGcmEncrypt(key, pt);
-    const b = aesGcmEncrypt(key, pt);
+    const a = await aesGcmEncrypt(key, pt);
+    const b = await aesGcmEncrypt(key, pt);
     expect(toHex(a.subarray(0, 12))).not.toBe(toHex(b.subarray(0, 12)));
     expect(toHex(a)).not.toBe(toHex(b));
   });
 
-  it('fails with decrypt_failed on wrong key, AAD mismatch, truncation', () => {
+  it('fails with decrypt_failed on wrong key, AAD mismatch, truncation', async () => {
     const key = generateAesKey();
-    const sealed = aesGcmEncrypt(key, utf8('secret'), utf8('aad'));
-    expectCode(() => aesGcmDecrypt(generateAesKey(), sealed, utf8('aad')), 'decrypt_failed');
-    expectCode(() => aesGcmDecrypt(key, sealed), 'decrypt_failed');
-    expectCode(() => aesGcmDecrypt(key, sealed, utf8('aaD')), 'decrypt_failed');
-    expectCode(() => aesGcmDecrypt(key, sealed.subarray(0, sealed.length - 1), utf8('aad')), 'decrypt_failed');
-    expectCode(() => aesGcmDecrypt(key, new Uint8Array(27)), 'decrypt_failed');
-    expectCode(() => aesGcmDecrypt(key, new Uint8Array(0)), 'decrypt_failed');
+    const sealed = await aesGcmEncrypt(key, utf8('secret'), utf8('aad'));
+    await expectCode(() => aesGcmDecrypt(generateAesKey(), sealed, utf8('aad')), 'decrypt_failed');
+    await expectCode(() => aesGcmDecrypt(key, sealed), 'decrypt_failed');
+    await expectCode(() => aesGcmDecrypt(key, sealed, utf8('aaD')), 'decrypt_failed');
+    await expectCode(() => aesGcmDecrypt(key, sealed.subarray(0, sealed.length - 1), utf8('aad')), 'decrypt_failed');
+    await expectCode(() => aesGcmDecrypt(key, new Uint8Array(27)), 'decrypt_failed');
+    await expectCode(() => aesGcmDecrypt(key, new Uint8Array(0)), 'decrypt_failed');
   });
 
-  it('rejects keys and nonces of the wrong length with bad_request', () => {
-    expectCode(() => aesGcmEncrypt(new Uint8Array(16), utf8('x')), 'bad_request');
-    expectCode(() => aesGcmDecrypt(new Uint8Array(31), new Uint8Array(40)), 'bad_request');
-    expectCode(() => aesGcmSealWithNonce(new Uint8Array(32), new Uint8Array(16), utf8('x')), 'bad_request');
+  it('rejects keys and nonces of the wrong length with bad_request', async () => {
+    await expectCode(() => aesGcmEncrypt(new Uint8Array(16), utf8('x')), 'bad_request');
+    await expectCode(() => aesGcmDecrypt(new Uint8Array(31), new Uint8Array(40)), 'bad_request');
+    await expectCode(() => aesGcmSealWithNonce(new Uint8Array(32), new Uint8Array(16), utf8('x')), 'bad_request');
   });
 
-  it('never puts key material in error messages', () => {
+  it('never puts key material in error messages', async () => {
     const key = fromHex('ab'.repeat(32));
+    expect.assertions(1);
     try {
-      aesGcmDecrypt(key, new Uint8Array(40));
+      await aesGcmDecrypt(key, new Uint8Array(40));
     } catch (err) {
       expect((err as Error).message).not.toMatch(/abab/i);
     }

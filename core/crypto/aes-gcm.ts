@@ -5,16 +5,26 @@
  *
  * Random 96-bit nonces are safe for up to ~2^32 messages under one key (NIST SP 800-38D §8.3);
  * keys in Postern wrap individual records / keys, far below that bound.
+ *
+ * Which implementation runs depends on the size: WebCrypto's fixed cost per call (about 45 µs
+ * in Node, most of it the promise and thread-pool hop) is more than @noble needs for a short
+ * message, so messages below NATIVE_AES_GCM_MIN_BYTES stay in JavaScript and longer ones
+ * (files, record lists, bulk answers) go native. Both produce the same bytes; the known-answer
+ * tests run each through both (docs/decisions/native-crypto.md has the measurements).
  */
-import { gcm } from '@noble/ciphers/aes.js';
 import { PosternError } from '../errors.ts';
 import { concatBytes, randomBytes } from './bytes.ts';
+import { nobleAesGcmOpen, nobleAesGcmSeal } from './noble.ts';
+import { platformSubtle, webAesGcmOpen, webAesGcmSeal } from './webcrypto.ts';
 
 export const AES_KEY_LENGTH = 32;
 export const AES_GCM_NONCE_LENGTH = 12;
 export const AES_GCM_TAG_LENGTH = 16;
 
-const EMPTY = new Uint8Array(0);
+/** Below this many bytes of plaintext (or ciphertext) @noble is cheaper than a WebCrypto call. */
+export const NATIVE_AES_GCM_MIN_BYTES = 1024;
+
+const useNative = (length: number) => length >= NATIVE_AES_GCM_MIN_BYTES && platformSubtle() !== null;
 
 function checkKey(key: Uint8Array): void {
   if (!(key instanceof Uint8Array) || key.length !== AES_KEY_LENGTH) {
@@ -32,25 +42,25 @@ export function generateAesKey(): Uint8Array {
  * Exists for known-answer tests; production code must use aesGcmEncrypt (nonce reuse under
  * one key breaks GCM completely).
  */
-export function aesGcmSealWithNonce(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array {
+export async function aesGcmSealWithNonce(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> {
   checkKey(key);
   if (!(nonce instanceof Uint8Array) || nonce.length !== AES_GCM_NONCE_LENGTH) {
     throw new PosternError('bad_request', `AES-GCM nonce must be ${AES_GCM_NONCE_LENGTH} bytes`);
   }
-  return gcm(key, nonce, aad ?? EMPTY).encrypt(plaintext);
+  return useNative(plaintext.length) ? webAesGcmSeal(key, nonce, plaintext, aad) : nobleAesGcmSeal(key, nonce, plaintext, aad);
 }
 
 /** Encrypts under a fresh random nonce; returns nonce ‖ ciphertext ‖ tag. */
-export function aesGcmEncrypt(key: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array {
+export async function aesGcmEncrypt(key: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> {
   const nonce = randomBytes(AES_GCM_NONCE_LENGTH);
-  return concatBytes(nonce, aesGcmSealWithNonce(key, nonce, plaintext, aad));
+  return concatBytes(nonce, await aesGcmSealWithNonce(key, nonce, plaintext, aad));
 }
 
 /**
  * Opens nonce ‖ ciphertext ‖ tag. Throws PosternError('decrypt_failed') if the input is too
  * short or authentication fails (wrong key, wrong AAD, any modified byte).
  */
-export function aesGcmDecrypt(key: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array {
+export async function aesGcmDecrypt(key: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> {
   checkKey(key);
   if (!(sealed instanceof Uint8Array) || sealed.length < AES_GCM_NONCE_LENGTH + AES_GCM_TAG_LENGTH) {
     throw new PosternError('decrypt_failed', 'ciphertext is too short');
@@ -58,7 +68,7 @@ export function aesGcmDecrypt(key: Uint8Array, sealed: Uint8Array, aad?: Uint8Ar
   const nonce = sealed.subarray(0, AES_GCM_NONCE_LENGTH);
   const body = sealed.subarray(AES_GCM_NONCE_LENGTH);
   try {
-    return gcm(key, nonce, aad ?? EMPTY).decrypt(body);
+    return useNative(body.length) ? await webAesGcmOpen(key, nonce, body, aad) : nobleAesGcmOpen(key, nonce, body, aad);
   } catch {
     throw new PosternError('decrypt_failed', 'decryption failed: authentication tag mismatch');
   }

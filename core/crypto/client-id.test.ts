@@ -24,11 +24,11 @@ describe('deviceClientId / tokenWrappingKey', () => {
     expect(toHex(deviceClientId(token))).not.toContain(toHex(k));
   });
 
-  it('wraps and unwraps an application key', () => {
+  it('wraps and unwraps an application key', async () => {
     const appKey = generateAesKey();
-    const wrapped = aesGcmEncrypt(tokenWrappingKey(token), appKey);
-    expect(aesGcmDecrypt(tokenWrappingKey(token), wrapped)).toEqual(appKey);
-    expect(() => aesGcmDecrypt(tokenWrappingKey(randomBytes(32)), wrapped)).toThrow(PosternError);
+    const wrapped = await aesGcmEncrypt(tokenWrappingKey(token), appKey);
+    expect(await aesGcmDecrypt(tokenWrappingKey(token), wrapped)).toEqual(appKey);
+    await expect(aesGcmDecrypt(tokenWrappingKey(randomBytes(32)), wrapped)).rejects.toThrow(PosternError);
   });
 
   it('rejects tokens shorter than 16 bytes', () => {
@@ -47,10 +47,33 @@ describe('index re-exports the whole API', () => {
       'eciesEncrypt', 'eciesDecrypt',
       'generateP256KeyPair', 'p256PublicKey', 'ecdsaSign', 'ecdsaVerify',
       'deviceClientId', 'tokenWrappingKey',
+      'p256EcdhSharedX', 'ecdsaNormalizeSignature', 'p256UncompressedPublicKey',
+      'sealBytes', 'openBytes', 'sealJsonValue', 'openJsonValue', 'sealToPublicKey', 'openWithPrivateKey',
     ]) {
       expect(typeof (api as Record<string, unknown>)[name], name).toBe('function');
     }
     expect(api.AES_KEY_LENGTH).toBe(32);
     expect(api.MIN_PBKDF2_ITERATIONS).toBe(600_000);
+    expect(api.NATIVE_AES_GCM_MIN_BYTES).toBe(1024);
+  });
+
+  it('does not expose the implementations behind it (noble.ts, webcrypto.ts)', () => {
+    for (const name of ['nobleEcdsaSign', 'nobleAesGcmSeal', 'webEcdsaSign', 'webAesGcmSeal', 'webEcdhSharedX', 'platformSubtle', 'cachedP256PublicKey']) {
+      expect(name in api, name).toBe(false);
+    }
+  });
+
+  it('sealed values round-trip through the async API, bound to their purpose', async () => {
+    const key = generateAesKey();
+    const value = { uid: 'r1', fields: ['a', 'b'] };
+    const sealed = await api.sealJsonValue(key, value, api.purposes.record('r1'));
+    expect(await api.openJsonValue(key, sealed, api.purposes.record('r1'))).toEqual(value);
+    await expect(api.openJsonValue(key, sealed, api.purposes.record('r2'))).rejects.toMatchObject({ code: 'decrypt_failed' });
+
+    const { privateKey, publicKey } = api.generateP256KeyPair();
+    const recordKey = generateAesKey();
+    const wrapped = await api.sealToPublicKey(publicKey, recordKey, api.purposes.recordKey('r1'));
+    expect(await api.openWithPrivateKey(privateKey, wrapped, api.purposes.recordKey('r1'))).toEqual(recordKey);
+    await expect(api.openWithPrivateKey(privateKey, wrapped, api.purposes.recordKey('r2'))).rejects.toMatchObject({ code: 'decrypt_failed' });
   });
 });

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { PosternError } from '../errors.ts';
 import { concatBytes, fromHex, randomBytes, toHex, utf8 } from './bytes.ts';
 import { ecdsaNormalizeSignature, ecdsaSign, ecdsaVerify, generateP256KeyPair, p256PublicKey, p256UncompressedPublicKey } from './ecdsa.ts';
+import { nobleEcdsaSign } from './noble.ts';
 
 // RFC 6979 Appendix A.2.5 (ECDSA, 256 bits, prime field), key pair and SHA-256 signatures.
 const X = 'c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721';
@@ -26,50 +27,64 @@ describe('ECDSA P-256/SHA-256 (RFC 6979 A.2.5)', () => {
     expect(toHex(p256PublicKey(priv))).toBe('04' + UX + UY);
   });
 
-  it('message "sample": same r, S normalised to n − s (RFC s is high)', () => {
-    const sig = ecdsaSign(priv, utf8('sample'));
+  // Exact RFC 6979 bytes hold for the deterministic @noble reference (the fallback signer);
+  // ecdsaSign uses WebCrypto's random k where WebCrypto exists, so it is checked by property.
+  it('message "sample" (noble reference): same r, S normalised to n − s (RFC s is high)', async () => {
+    const sig = nobleEcdsaSign(priv, utf8('sample'));
     expect(sig.length).toBe(64);
     expect(toHex(sig.subarray(0, 32))).toBe(SAMPLE_R);
     const lowS = hex32(N - BigInt('0x' + SAMPLE_S));
     expect(toHex(sig.subarray(32))).toBe(lowS);
-    expect(ecdsaVerify(pub, utf8('sample'), sig)).toBe(true);
+    expect(await ecdsaVerify(pub, utf8('sample'), sig)).toBe(true);
 
     // The RFC's own (high-S) encoding is malleable: rejected by the strict verifier, and
-    // ecdsaNormalizeSignature maps it to exactly what we produce.
+    // ecdsaNormalizeSignature maps it to exactly what the reference produces.
     const rfcSig = fromHex(SAMPLE_R + SAMPLE_S);
-    expect(ecdsaVerify(pub, utf8('sample'), rfcSig)).toBe(false);
+    expect(await ecdsaVerify(pub, utf8('sample'), rfcSig)).toBe(false);
     expect(toHex(ecdsaNormalizeSignature(rfcSig))).toBe(toHex(sig));
   });
 
-  it('message "test": exact RFC r and s (already low-S)', () => {
-    const sig = ecdsaSign(priv, utf8('test'));
+  it('message "test" (noble reference): exact RFC r and s (already low-S)', async () => {
+    const sig = nobleEcdsaSign(priv, utf8('test'));
     expect(toHex(sig)).toBe(TEST_R + TEST_S);
-    expect(ecdsaVerify(pub, utf8('test'), sig)).toBe(true);
+    expect(await ecdsaVerify(pub, utf8('test'), sig)).toBe(true);
     expect(toHex(ecdsaNormalizeSignature(sig))).toBe(TEST_R + TEST_S);
   });
 
-  it('verifies with the compressed public key too', () => {
+  it('ecdsaSign with the RFC key: 64 bytes, low S, verifies (random k, so not the RFC bytes)', async () => {
+    for (const msg of ['sample', 'test']) {
+      const sig = await ecdsaSign(priv, utf8(msg));
+      expect(sig.length).toBe(64);
+      expect(BigInt('0x' + toHex(sig.subarray(32))) <= N >> 1n).toBe(true);
+      expect(await ecdsaVerify(pub, utf8(msg), sig)).toBe(true);
+      expect(toHex(ecdsaNormalizeSignature(sig))).toBe(toHex(sig));
+      expect(await ecdsaVerify(pub, utf8(msg + '!'), sig)).toBe(false);
+    }
+  });
+
+  it('verifies with the compressed public key too', async () => {
     const y = BigInt('0x' + UY);
     const compressed = fromHex((y & 1n ? '03' : '02') + UX);
     expect(toHex(p256UncompressedPublicKey(compressed))).toBe('04' + UX + UY);
-    expect(ecdsaVerify(compressed, utf8('test'), fromHex(TEST_R + TEST_S))).toBe(true);
+    expect(await ecdsaVerify(compressed, utf8('test'), fromHex(TEST_R + TEST_S))).toBe(true);
+    expect(await ecdsaVerify(compressed, utf8('test'), await ecdsaSign(priv, utf8('test')))).toBe(true);
   });
 
-  it('rejects a modified message or signature', () => {
+  it('rejects a modified message or signature', async () => {
     const sig = fromHex(TEST_R + TEST_S);
-    expect(ecdsaVerify(pub, utf8('tesT'), sig)).toBe(false);
-    expect(ecdsaVerify(pub, utf8('test '), sig)).toBe(false);
+    expect(await ecdsaVerify(pub, utf8('tesT'), sig)).toBe(false);
+    expect(await ecdsaVerify(pub, utf8('test '), sig)).toBe(false);
     for (const pos of [0, 31, 32, 63]) {
       const bad = sig.slice();
       bad[pos]! ^= 0x01;
-      expect(ecdsaVerify(pub, utf8('test'), bad)).toBe(false);
+      expect(await ecdsaVerify(pub, utf8('test'), bad)).toBe(false);
     }
-    expect(ecdsaVerify(generateP256KeyPair().publicKey, utf8('test'), sig)).toBe(false);
+    expect(await ecdsaVerify(generateP256KeyPair().publicKey, utf8('test'), sig)).toBe(false);
   });
 });
 
 describe('ECDSA key pairs and round trips', () => {
-  it('generates valid key pairs and signs/verifies', () => {
+  it('generates valid key pairs and signs/verifies', async () => {
     const { privateKey, publicKey } = generateP256KeyPair();
     expect(privateKey.length).toBe(32);
     expect(publicKey.length).toBe(65);
@@ -77,25 +92,26 @@ describe('ECDSA key pairs and round trips', () => {
     expect(toHex(p256PublicKey(privateKey))).toBe(toHex(publicKey));
     for (let i = 0; i < 20; i++) {
       const msg = randomBytes(i * 7);
-      const sig = ecdsaSign(privateKey, msg);
+      const sig = await ecdsaSign(privateKey, msg);
+      expect(sig.length).toBe(64);
       // low S always
       expect(BigInt('0x' + toHex(sig.subarray(32))) <= N >> 1n).toBe(true);
-      expect(ecdsaVerify(publicKey, msg, sig)).toBe(true);
+      expect(await ecdsaVerify(publicKey, msg, sig)).toBe(true);
     }
   });
 
-  it('rejects invalid private keys with bad_request', () => {
+  it('rejects invalid private keys with bad_request', async () => {
     for (const bad of [new Uint8Array(31), new Uint8Array(32), fromHex(hex32(N)), fromHex('ff'.repeat(32))]) {
       expect(() => p256PublicKey(bad)).toThrow(PosternError);
-      expect(() => ecdsaSign(bad, utf8('m'))).toThrow(expect.objectContaining({ code: 'bad_request' }));
+      await expect(ecdsaSign(bad, utf8('m'))).rejects.toThrow(expect.objectContaining({ code: 'bad_request' }));
     }
   });
 });
 
-describe('ecdsaVerify never throws on garbage', () => {
+describe('ecdsaVerify never throws on garbage', async () => {
   const { privateKey, publicKey } = generateP256KeyPair();
   const msg = utf8('hello');
-  const sig = ecdsaSign(privateKey, msg);
+  const sig = await ecdsaSign(privateKey, msg);
   const offCurve = publicKey.slice();
   offCurve[64]! ^= 0x01;
 
@@ -118,15 +134,15 @@ describe('ecdsaVerify never throws on garbage', () => {
     ['null inputs', null, null, null],
   ];
   for (const [name, pk, m, s] of cases) {
-    it(name, () => {
-      expect(ecdsaVerify(pk as Uint8Array, m as Uint8Array, s as Uint8Array)).toBe(false);
+    it(name, async () => {
+      await expect(ecdsaVerify(pk as Uint8Array, m as Uint8Array, s as Uint8Array)).resolves.toBe(false);
     });
   }
 
-  it('high-S twin of a valid signature is rejected', () => {
+  it('high-S twin of a valid signature is rejected', async () => {
     const s = BigInt('0x' + toHex(sig.subarray(32)));
     const twin = concatBytes(sig.subarray(0, 32), fromHex(hex32(N - s)));
-    expect(ecdsaVerify(publicKey, msg, twin)).toBe(false);
+    expect(await ecdsaVerify(publicKey, msg, twin)).toBe(false);
     expect(toHex(ecdsaNormalizeSignature(twin))).toBe(toHex(sig));
   });
 });

@@ -3,15 +3,22 @@
  *
  * Keys: private = 32-byte big-endian scalar; public = 65-byte uncompressed SEC1 (0x04 ‖ X ‖ Y)
  * on output, 33-byte compressed also accepted on input.
- * Signatures: 64-byte compact r ‖ s, deterministic k (RFC 6979), always low-S (s <= n/2).
+ * Signatures: 64-byte compact r ‖ s, always low-S (s <= n/2).
+ *
+ * Signing and verifying run in the platform's WebCrypto (the key imported once, webcrypto.ts),
+ * or in @noble where a runtime has no WebCrypto. WebCrypto's signatures use a random k and do
+ * not normalise S, so ecdsaSign maps S to the low twin itself; @noble's are deterministic
+ * (RFC 6979). Either verifies under either.
  *
  * ecdsaVerify is strict: it rejects high-S signatures, so a signature cannot be re-encoded into a
- * second valid one (s → n − s) to dodge a replay cache keyed on signature bytes. WebCrypto's
- * ECDSA sign does NOT normalise S: a client signing with crypto.subtle must pass its signature
- * through ecdsaNormalizeSignature before sending it.
+ * second valid one (s → n − s) to dodge a replay cache keyed on signature bytes. The check is
+ * ours (WebCrypto accepts both), made before the platform is asked.
  */
 import { p256 } from '@noble/curves/nist.js';
 import { PosternError } from '../errors.ts';
+import { fromHex, toHex } from './bytes.ts';
+import { nobleEcdsaSign, nobleEcdsaVerify, nobleP256PublicKey } from './noble.ts';
+import { platformSubtle, webEcdsaSign, webEcdsaVerify } from './webcrypto.ts';
 
 export const P256_PRIVATE_KEY_LENGTH = 32;
 export const P256_PUBLIC_KEY_LENGTH = 65;
@@ -52,34 +59,56 @@ export function p256UncompressedPublicKey(publicKey: Uint8Array): Uint8Array {
 
 export function generateP256KeyPair(): P256KeyPair {
   const privateKey = p256.utils.randomSecretKey();
-  return { privateKey, publicKey: p256.getPublicKey(privateKey, false) };
+  return { privateKey, publicKey: nobleP256PublicKey(privateKey) };
 }
 
 /** 65-byte uncompressed public key for a private key. */
 export function p256PublicKey(privateKey: Uint8Array): Uint8Array {
   checkP256PrivateKey(privateKey);
-  return p256.getPublicKey(privateKey, false);
+  return nobleP256PublicKey(privateKey);
 }
 
-/** Signs SHA-256(message); returns 64-byte compact r ‖ s with low S. Deterministic (RFC 6979). */
-export function ecdsaSign(privateKey: Uint8Array, message: Uint8Array): Uint8Array {
+/** Signs SHA-256(message); returns 64-byte compact r ‖ s with low S. */
+export async function ecdsaSign(privateKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
   checkP256PrivateKey(privateKey);
-  return p256.sign(message, privateKey, { prehash: true, lowS: true, format: 'compact' });
+  if (!platformSubtle()) return nobleEcdsaSign(privateKey, message);
+  return lowS(await webEcdsaSign(privateKey, message));
 }
 
 /**
  * Verifies a 64-byte compact low-S signature over SHA-256(message). Never throws: wrong lengths,
- * invalid points, out-of-range r/s, high S and non-Uint8Array inputs all return false.
+ * invalid points, out-of-range r/s, high S and non-Uint8Array inputs all resolve to false.
  */
-export function ecdsaVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export async function ecdsaVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   try {
     if (!(publicKey instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array)) return false;
     if (signature.length !== ECDSA_SIGNATURE_LENGTH) return false;
     if (publicKey.length !== P256_PUBLIC_KEY_LENGTH && publicKey.length !== P256_COMPRESSED_PUBLIC_KEY_LENGTH) return false;
-    return p256.verify(signature, message, publicKey, { prehash: true, lowS: true, format: 'compact' }) === true;
+    const s = scalar(signature.subarray(32));
+    if (s === 0n || s > HALF_N) return false;
+    if (!platformSubtle()) return nobleEcdsaVerify(publicKey, message, signature);
+    // WebCrypto gets only the uncompressed form (0x04 ‖ X ‖ Y): it would also take the hybrid
+    // 0x06/0x07 form, a second encoding of the same key. A compressed key is decompressed (and
+    // checked) first.
+    const uncompressed = publicKey.length === P256_PUBLIC_KEY_LENGTH && publicKey[0] === 0x04 ? publicKey : p256UncompressedPublicKey(publicKey);
+    return await webEcdsaVerify(uncompressed, message, signature);
   } catch {
     return false;
   }
+}
+
+const N = p256.Point.Fn.ORDER;
+const HALF_N = N >> 1n;
+const scalar = (bytes: Uint8Array): bigint => BigInt(`0x${toHex(bytes)}`);
+const bytes32 = (n: bigint): Uint8Array => fromHex(n.toString(16).padStart(64, '0'));
+
+/** The low-S twin of a well-formed signature (a copy either way). */
+function lowS(signature: Uint8Array): Uint8Array {
+  const s = scalar(signature.subarray(32));
+  if (s <= HALF_N) return signature.slice();
+  const out = signature.slice();
+  out.set(bytes32(N - s), 32);
+  return out;
 }
 
 /**
@@ -91,12 +120,8 @@ export function ecdsaNormalizeSignature(signature: Uint8Array): Uint8Array {
   if (!(signature instanceof Uint8Array) || signature.length !== ECDSA_SIGNATURE_LENGTH) {
     throw new PosternError('bad_request', `ECDSA signature must be ${ECDSA_SIGNATURE_LENGTH} bytes`);
   }
-  let sig;
-  try {
-    sig = p256.Signature.fromBytes(signature, 'compact');
-  } catch {
-    throw new PosternError('bad_request', 'invalid ECDSA signature encoding');
-  }
-  const low = sig.hasHighS() ? new p256.Signature(sig.r, p256.Point.Fn.ORDER - sig.s) : sig;
-  return low.toBytes('compact');
+  const r = scalar(signature.subarray(0, 32));
+  const s = scalar(signature.subarray(32));
+  if (r === 0n || r >= N || s === 0n || s >= N) throw new PosternError('bad_request', 'invalid ECDSA signature encoding');
+  return lowS(signature);
 }

@@ -8,6 +8,11 @@
  *   k             = HKDF-SHA256(ikm = z, salt = E ‖ R, info = utf8("postern/ecies/v1") ‖ info, 32)
  *   sealed        = E ‖ aesGcmEncrypt(k, plaintext)          (E ‖ nonce(12) ‖ ct ‖ tag(16))
  *
+ * The ECDH runs in the platform's WebCrypto where there is one (the recipient's private key and
+ * a repeatedly used recipient public key imported once, the ephemeral key generated inside
+ * WebCrypto), otherwise in @noble; HKDF and the AES-GCM of a short key stay in JavaScript, where
+ * they are cheaper than a WebCrypto call (docs/decisions/native-crypto.md).
+ *
  * Errors: malformed keys / ephemeral point → bad_request; anything that fails authentication
  * (tampering, wrong recipient, wrong info, truncation) → decrypt_failed.
  */
@@ -17,6 +22,8 @@ import { aesGcmDecrypt, aesGcmEncrypt, AES_GCM_NONCE_LENGTH, AES_GCM_TAG_LENGTH,
 import { concatBytes, utf8 } from './bytes.ts';
 import { checkP256PrivateKey, P256_PUBLIC_KEY_LENGTH, p256UncompressedPublicKey } from './ecdsa.ts';
 import { hkdfSha256 } from './kdf.ts';
+import { nobleEcdhSharedX, nobleP256PublicKey } from './noble.ts';
+import { cachedP256PublicKey, platformSubtle, webEcdhSharedX, webGenerateEcdhKeyPair } from './webcrypto.ts';
 
 const ECIES_INFO_PREFIX = utf8('postern/ecies/v1');
 const EMPTY = new Uint8Array(0);
@@ -25,45 +32,54 @@ const EMPTY = new Uint8Array(0);
 export const ECIES_OVERHEAD = P256_PUBLIC_KEY_LENGTH + AES_GCM_NONCE_LENGTH + AES_GCM_TAG_LENGTH;
 
 function eciesKey(sharedX: Uint8Array, ephemeralPublicKey: Uint8Array, recipientPublicKey: Uint8Array, info: Uint8Array | undefined): Uint8Array {
-  return hkdfSha256(
+  const key = hkdfSha256(
     sharedX,
     concatBytes(ephemeralPublicKey, recipientPublicKey),
     concatBytes(ECIES_INFO_PREFIX, info ?? EMPTY),
     AES_KEY_LENGTH,
   );
-}
-
-/** x-coordinate of privateKey·publicKey (publicKey already validated). */
-function ecdhX(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
-  // Compressed output = 0x02/0x03 ‖ X.
-  return p256.getSharedSecret(privateKey, publicKey, true).subarray(1);
+  sharedX.fill(0);
+  return key;
 }
 
 /** P-256 ECDH: the 32-byte x-coordinate of privateKey·publicKey, both checked first (the primitive under ECIES, for benchmarks and cross-checks). */
-export function p256EcdhSharedX(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+export async function p256EcdhSharedX(privateKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array> {
   checkP256PrivateKey(privateKey);
-  return ecdhX(privateKey, p256UncompressedPublicKey(publicKey));
+  const uncompressed = p256UncompressedPublicKey(publicKey);
+  return platformSubtle() ? webEcdhSharedX(privateKey, uncompressed, true) : nobleEcdhSharedX(privateKey, uncompressed);
 }
 
-export function eciesEncrypt(recipientPublicKey: Uint8Array, plaintext: Uint8Array, info?: Uint8Array): Uint8Array {
-  const recipient = p256UncompressedPublicKey(recipientPublicKey);
+/** A fresh ephemeral key pair and the shared x-coordinate with the recipient. */
+async function ephemeralAgreement(recipient: Uint8Array): Promise<{ ephemeralPublicKey: Uint8Array; sharedX: Uint8Array }> {
+  if (platformSubtle()) {
+    const ephemeral = await webGenerateEcdhKeyPair();
+    return { ephemeralPublicKey: ephemeral.publicKey, sharedX: await webEcdhSharedX(ephemeral.privateKey, recipient, true) };
+  }
   const ephemeralPrivateKey = p256.utils.randomSecretKey();
   try {
-    const ephemeralPublicKey = p256.getPublicKey(ephemeralPrivateKey, false);
-    const sharedX = ecdhX(ephemeralPrivateKey, recipient);
-    const key = eciesKey(sharedX, ephemeralPublicKey, recipient, info);
-    sharedX.fill(0);
-    try {
-      return concatBytes(ephemeralPublicKey, aesGcmEncrypt(key, plaintext));
-    } finally {
-      key.fill(0);
-    }
+    return { ephemeralPublicKey: nobleP256PublicKey(ephemeralPrivateKey), sharedX: nobleEcdhSharedX(ephemeralPrivateKey, recipient) };
   } finally {
     ephemeralPrivateKey.fill(0);
   }
 }
 
-export function eciesDecrypt(recipientPrivateKey: Uint8Array, sealed: Uint8Array, info?: Uint8Array): Uint8Array {
+export async function eciesEncrypt(recipientPublicKey: Uint8Array, plaintext: Uint8Array, info?: Uint8Array): Promise<Uint8Array> {
+  // WebCrypto checks an uncompressed key's point itself when importing it; anything else is
+  // decompressed and checked here (bad_request for a malformed key either way).
+  const uncompressed = recipientPublicKey instanceof Uint8Array && recipientPublicKey.length === P256_PUBLIC_KEY_LENGTH && recipientPublicKey[0] === 0x04;
+  const recipient = uncompressed && platformSubtle() ? recipientPublicKey : p256UncompressedPublicKey(recipientPublicKey);
+  const input = plaintext.slice(); // read now: the caller may wipe its key once this returns
+  const { ephemeralPublicKey, sharedX } = await ephemeralAgreement(recipient);
+  const key = eciesKey(sharedX, ephemeralPublicKey, recipient, info);
+  try {
+    return concatBytes(ephemeralPublicKey, await aesGcmEncrypt(key, input));
+  } finally {
+    key.fill(0);
+    input.fill(0);
+  }
+}
+
+export async function eciesDecrypt(recipientPrivateKey: Uint8Array, sealed: Uint8Array, info?: Uint8Array): Promise<Uint8Array> {
   checkP256PrivateKey(recipientPrivateKey);
   if (!(sealed instanceof Uint8Array) || sealed.length < ECIES_OVERHEAD) {
     throw new PosternError('decrypt_failed', 'ECIES ciphertext is too short');
@@ -72,13 +88,20 @@ export function eciesDecrypt(recipientPrivateKey: Uint8Array, sealed: Uint8Array
   if (ephemeralPublicKey[0] !== 0x04) {
     throw new PosternError('bad_request', 'invalid ECIES ephemeral public key: not uncompressed SEC1');
   }
-  p256UncompressedPublicKey(ephemeralPublicKey); // throws bad_request if not on the curve
-  const recipient = p256.getPublicKey(recipientPrivateKey, false);
-  const sharedX = ecdhX(recipientPrivateKey, ephemeralPublicKey);
+  let sharedX: Uint8Array;
+  let recipient: Uint8Array;
+  if (platformSubtle()) {
+    // WebCrypto's import checks the ephemeral point is on the curve (bad_request otherwise).
+    recipient = cachedP256PublicKey(recipientPrivateKey);
+    sharedX = await webEcdhSharedX(recipientPrivateKey, ephemeralPublicKey, false);
+  } else {
+    p256UncompressedPublicKey(ephemeralPublicKey); // throws bad_request if not on the curve
+    recipient = nobleP256PublicKey(recipientPrivateKey);
+    sharedX = nobleEcdhSharedX(recipientPrivateKey, ephemeralPublicKey);
+  }
   const key = eciesKey(sharedX, ephemeralPublicKey, recipient, info);
-  sharedX.fill(0);
   try {
-    return aesGcmDecrypt(key, sealed.subarray(P256_PUBLIC_KEY_LENGTH));
+    return await aesGcmDecrypt(key, sealed.subarray(P256_PUBLIC_KEY_LENGTH));
   } finally {
     key.fill(0);
   }

@@ -21,10 +21,10 @@ describe('deriveRouterSubkeys', () => {
     expect(toHex(k.signing.publicKey)).not.toBe(toHex(p256PublicKey(routerKey)));
   });
 
-  it('yields a working ECDSA key pair', () => {
+  it('yields a working ECDSA key pair', async () => {
     const { signing } = deriveRouterSubkeys(routerKey);
     const message = new TextEncoder().encode('approve script');
-    expect(ecdsaVerify(signing.publicKey, message, ecdsaSign(signing.privateKey, message))).toBe(true);
+    expect(await ecdsaVerify(signing.publicKey, message, await ecdsaSign(signing.privateKey, message))).toBe(true);
   });
 
   it('changes completely with the Router key', () => {

@@ -9,27 +9,27 @@ import { eciesDecrypt, eciesEncrypt } from './ecies.ts';
 
 const label = (purpose: string) => utf8(`postern/${purpose}`);
 
-export function sealBytes(key: Uint8Array, value: Uint8Array, purpose: string): string {
-  return toBase64Url(aesGcmEncrypt(key, value, label(purpose)));
+export async function sealBytes(key: Uint8Array, value: Uint8Array, purpose: string): Promise<string> {
+  return toBase64Url(await aesGcmEncrypt(key, value, label(purpose)));
 }
 
-export function openBytes(key: Uint8Array, sealed: string, purpose: string): Uint8Array {
+export async function openBytes(key: Uint8Array, sealed: string, purpose: string): Promise<Uint8Array> {
   return aesGcmDecrypt(key, fromBase64Url(sealed), label(purpose));
 }
 
-export function sealJsonValue(key: Uint8Array, value: unknown, purpose: string): string {
+export async function sealJsonValue(key: Uint8Array, value: unknown, purpose: string): Promise<string> {
   return sealBytes(key, utf8(JSON.stringify(value)), purpose);
 }
 
-export function openJsonValue<T = unknown>(key: Uint8Array, sealed: string, purpose: string): T {
-  return JSON.parse(fromUtf8(openBytes(key, sealed, purpose))) as T;
+export async function openJsonValue<T = unknown>(key: Uint8Array, sealed: string, purpose: string): Promise<T> {
+  return JSON.parse(fromUtf8(await openBytes(key, sealed, purpose))) as T;
 }
 
-export function sealToPublicKey(publicKey: Uint8Array, value: Uint8Array, purpose: string): string {
-  return toBase64Url(eciesEncrypt(publicKey, value, label(purpose)));
+export async function sealToPublicKey(publicKey: Uint8Array, value: Uint8Array, purpose: string): Promise<string> {
+  return toBase64Url(await eciesEncrypt(publicKey, value, label(purpose)));
 }
 
-export function openWithPrivateKey(privateKey: Uint8Array, sealed: string, purpose: string): Uint8Array {
+export async function openWithPrivateKey(privateKey: Uint8Array, sealed: string, purpose: string): Promise<Uint8Array> {
   return eciesDecrypt(privateKey, fromBase64Url(sealed), label(purpose));
 }
 

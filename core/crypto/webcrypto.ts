@@ -1,0 +1,177 @@
+/**
+ * The platform's WebCrypto (`globalThis.crypto.subtle`: OpenSSL in Node, BoringSSL in workerd
+ * and Chrome, the browser's own elsewhere), and the keys imported into it once.
+ *
+ * Importing a key costs about as much as using it, so keys used many times are imported once:
+ *   - private keys (the Router's ECIES key, a device's signing key) are cached against the
+ *     Uint8Array that holds them, in a WeakMap: the entry lives exactly as long as the caller
+ *     keeps the array, and a caller that overwrites the array in place gets a fresh import;
+ *   - public keys (a device's key, the Router's key) in a bounded LRU keyed by their bytes.
+ *     One-off keys (ECIES ephemeral points) bypass it so they cannot evict the useful ones.
+ * A failed import is not cached.
+ *
+ * Inputs are validated by the public modules (ecdsa.ts, ecies.ts, aes-gcm.ts); product code
+ * calls those, never this file. Every function here needs `platformSubtle()` to be non-null.
+ */
+import { PosternError } from '../errors.ts';
+import { equalBytes, toBase64Url } from './bytes.ts';
+import { sha256 } from './kdf.ts';
+import { nobleP256PublicKey } from './noble.ts';
+
+type Buffer = Uint8Array<ArrayBuffer>;
+type EcUse = 'ECDH' | 'ECDSA';
+
+/** WebCrypto's SubtleCrypto, or null on a runtime without it (then core/crypto uses @noble). */
+export function platformSubtle(): SubtleCrypto | null {
+  return globalThis.crypto?.subtle ?? null;
+}
+
+function subtle(): SubtleCrypto {
+  const s = platformSubtle();
+  if (!s) throw new Error('WebCrypto is not available on this runtime');
+  return s;
+}
+
+/** WebCrypto's typings want ArrayBuffer-backed views; ours always are (no SharedArrayBuffer). */
+const view = (bytes: Uint8Array): Buffer => bytes as Buffer;
+
+const ALGORITHM: Record<EcUse, EcKeyImportParams> = {
+  ECDH: { name: 'ECDH', namedCurve: 'P-256' },
+  ECDSA: { name: 'ECDSA', namedCurve: 'P-256' },
+};
+const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
+
+// ------------------------------------------------------------------ private keys
+
+interface PrivateKeyEntry {
+  /** SHA-256 of the key, to notice a caller reusing the array for another key (not a copy: a caller that wipes its array leaves no key behind here but the imported one). */
+  fingerprint: Uint8Array;
+  publicKey: Uint8Array;
+  imported: Partial<Record<EcUse, Promise<CryptoKey>>>;
+}
+
+const privateKeys = new WeakMap<Uint8Array, PrivateKeyEntry>();
+
+function privateKeyEntry(privateKey: Uint8Array): PrivateKeyEntry {
+  let entry = privateKeys.get(privateKey);
+  const fingerprint = sha256(privateKey);
+  if (!entry || !equalBytes(entry.fingerprint, fingerprint)) {
+    entry = { fingerprint, publicKey: nobleP256PublicKey(privateKey), imported: {} };
+    privateKeys.set(privateKey, entry);
+  }
+  return entry;
+}
+
+/** The 65-byte public key of a (validated) private key, computed once per key. */
+export function cachedP256PublicKey(privateKey: Uint8Array): Uint8Array {
+  return privateKeyEntry(privateKey).publicKey;
+}
+
+function importPrivateKey(privateKey: Uint8Array, use: EcUse): Promise<CryptoKey> {
+  const entry = privateKeyEntry(privateKey);
+  const cached = entry.imported[use];
+  if (cached) return cached;
+  // JWK is the one private-key format every WebCrypto imports from a bare scalar.
+  const jwk: JsonWebKey = {
+    kty: 'EC',
+    crv: 'P-256',
+    d: toBase64Url(privateKey),
+    x: toBase64Url(entry.publicKey.subarray(1, 33)),
+    y: toBase64Url(entry.publicKey.subarray(33, 65)),
+    ext: false,
+  };
+  const imported = subtle().importKey('jwk', jwk, ALGORITHM[use], false, use === 'ECDH' ? ['deriveBits'] : ['sign']);
+  entry.imported[use] = imported;
+  imported.catch(() => {
+    if (entry.imported[use] === imported) delete entry.imported[use];
+  });
+  return imported;
+}
+
+// ------------------------------------------------------------------ public keys
+
+/** Enough for every device and gateway a busy Router serves; each entry is a few hundred bytes. */
+const PUBLIC_KEY_CACHE_SIZE = 8192;
+const publicKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * Imports a 65-byte uncompressed public key; WebCrypto checks that the point is on the curve.
+ * Rejects with bad_request otherwise.
+ */
+function importPublicKey(publicKey: Uint8Array, use: EcUse, cache: boolean): Promise<CryptoKey> {
+  const load = () =>
+    subtle()
+      .importKey('raw', view(publicKey), ALGORITHM[use], true, use === 'ECDH' ? [] : ['verify'])
+      .catch(() => {
+        throw new PosternError('bad_request', 'invalid P-256 public key: not a point on the curve');
+      });
+  if (!cache) return load();
+  const id = `${use}:${toBase64Url(publicKey)}`;
+  const hit = publicKeys.get(id);
+  if (hit) {
+    publicKeys.delete(id); // most recently used goes last
+    publicKeys.set(id, hit);
+    return hit;
+  }
+  const imported = load();
+  publicKeys.set(id, imported);
+  imported.catch(() => {
+    if (publicKeys.get(id) === imported) publicKeys.delete(id);
+  });
+  if (publicKeys.size > PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value!);
+  return imported;
+}
+
+// ------------------------------------------------------------------ operations
+
+/** An ephemeral ECDH key pair whose private half never leaves WebCrypto. */
+export async function webGenerateEcdhKeyPair(): Promise<{ privateKey: CryptoKey; publicKey: Uint8Array }> {
+  const pair = await subtle().generateKey(ALGORITHM.ECDH, false, ['deriveBits']);
+  return { privateKey: pair.privateKey, publicKey: new Uint8Array(await subtle().exportKey('raw', pair.publicKey)) };
+}
+
+/**
+ * x-coordinate of privateKey·publicKey. `publicKey` is 65 bytes uncompressed; `cachePublicKey`
+ * says whether it will be seen again (a recipient's key) or not (an ephemeral point).
+ */
+export async function webEcdhSharedX(privateKey: Uint8Array | CryptoKey, publicKey: Uint8Array, cachePublicKey: boolean): Promise<Uint8Array> {
+  const [priv, pub] = await Promise.all([
+    privateKey instanceof Uint8Array ? importPrivateKey(privateKey, 'ECDH') : privateKey,
+    importPublicKey(publicKey, 'ECDH', cachePublicKey),
+  ]);
+  return new Uint8Array(await subtle().deriveBits({ name: 'ECDH', public: pub }, priv, 256));
+}
+
+/** r ‖ s over SHA-256(message) (IEEE P1363, 64 bytes); S is NOT normalised, k is random. */
+export async function webEcdsaSign(privateKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+  const key = await importPrivateKey(privateKey, 'ECDSA');
+  return new Uint8Array(await subtle().sign(ECDSA_SHA256, key, view(message)));
+}
+
+/** Plain ECDSA verify (accepts either S); false for a key that is not on the curve. */
+export async function webEcdsaVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  let key: CryptoKey;
+  try {
+    key = await importPublicKey(publicKey, 'ECDSA', true);
+  } catch {
+    return false;
+  }
+  return subtle().verify(ECDSA_SHA256, key, view(signature), view(message));
+}
+
+function importAesKey(key: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
+  // Raw AES imports cost a few microseconds: not worth a cache holding session keys.
+  return subtle().importKey('raw', view(key), 'AES-GCM', false, [usage]);
+}
+
+/** ciphertext ‖ tag. */
+export async function webAesGcmSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array | undefined): Promise<Uint8Array> {
+  const params: AesGcmParams = { name: 'AES-GCM', iv: view(nonce), ...(aad ? { additionalData: view(aad) } : {}) };
+  return new Uint8Array(await subtle().encrypt(params, await importAesKey(key, 'encrypt'), view(plaintext)));
+}
+
+/** Opens ciphertext ‖ tag; rejects (with the platform's error) when authentication fails. */
+export async function webAesGcmOpen(key: Uint8Array, nonce: Uint8Array, body: Uint8Array, aad: Uint8Array | undefined): Promise<Uint8Array> {
+  const params: AesGcmParams = { name: 'AES-GCM', iv: view(nonce), ...(aad ? { additionalData: view(aad) } : {}) };
+  return new Uint8Array(await subtle().decrypt(params, await importAesKey(key, 'decrypt'), view(body)));
+}
