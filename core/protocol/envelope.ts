@@ -43,18 +43,69 @@ export interface SealedRequest {
 }
 
 /** Client side: encrypt a JSON value for `route` to the Router's public key. */
-export function sealRequest(routerPublicKey: Uint8Array, route: string, value: unknown): SealedRequest {
+export async function sealRequest(routerPublicKey: Uint8Array, route: string, value: unknown): Promise<SealedRequest> {
+  return sealWithKey(await newTransmissionKey(routerPublicKey), route, value);
+}
+
+/** A transmission key and its ECIES wrap to the Router, for one request or (reused) for a session. */
+export interface TransmissionKey {
+  transmissionKey: Uint8Array;
+  wrappedKey: Uint8Array;
+}
+
+export async function newTransmissionKey(routerPublicKey: Uint8Array): Promise<TransmissionKey> {
   const transmissionKey = generateAesKey();
-  const wrappedKey = eciesEncrypt(routerPublicKey, transmissionKey);
-  const ciphertext = aesGcmEncrypt(transmissionKey, utf8(JSON.stringify(value)), envelopeAad(route));
-  return { transmissionKey, wrappedKey, ciphertext };
+  return { transmissionKey, wrappedKey: await eciesEncrypt(routerPublicKey, transmissionKey) };
+}
+
+/** How long a client reuses one transmission key; well inside the Router's memo of it (an hour). */
+export const TRANSMISSION_KEY_REUSE_MS = 30 * 60 * 1000;
+/** And for how many requests at most (AES-GCM with random nonces is good for 2^32 under one key). */
+export const TRANSMISSION_KEY_REUSE_REQUESTS = 100_000;
+
+/**
+ * Client side: one transmission key reused across requests, so the Router unwraps it (an ECDH)
+ * once rather than per request; replaced after TRANSMISSION_KEY_REUSE_MS or _REQUESTS.
+ * Replay protection does not depend on it: each request still carries its own timestamp and
+ * nonce under the key.
+ */
+export class ReusedTransmissionKey {
+  private readonly routerPublicKey: Uint8Array;
+  private readonly now: () => number;
+  private current: { key: Promise<TransmissionKey>; createdAt: number; uses: number } | null = null;
+
+  constructor(routerPublicKey: Uint8Array, now: () => number = Date.now) {
+    this.routerPublicKey = routerPublicKey;
+    this.now = now;
+  }
+
+  next(): Promise<TransmissionKey> {
+    const now = this.now();
+    const c = this.current;
+    if (!c || c.uses >= TRANSMISSION_KEY_REUSE_REQUESTS || now - c.createdAt > TRANSMISSION_KEY_REUSE_MS) {
+      const key = newTransmissionKey(this.routerPublicKey);
+      this.current = { key, createdAt: now, uses: 1 };
+      key.catch(() => {
+        if (this.current?.key === key) this.current = null;
+      });
+      return key;
+    }
+    c.uses++;
+    return c.key;
+  }
+}
+
+/** Client side: encrypt a JSON value for `route` under an existing transmission key. */
+export async function sealWithKey(key: TransmissionKey, route: string, value: unknown): Promise<SealedRequest> {
+  const ciphertext = await aesGcmEncrypt(key.transmissionKey, utf8(JSON.stringify(value)), envelopeAad(route));
+  return { transmissionKey: key.transmissionKey, wrappedKey: key.wrappedKey, ciphertext };
 }
 
 /** Router side: recover the transmission key; a bad wrap is the client's fault, not a crash. */
-export function unwrapTransmissionKey(routerPrivateKey: Uint8Array, wrappedKey: Uint8Array): Uint8Array {
+export async function unwrapTransmissionKey(routerPrivateKey: Uint8Array, wrappedKey: Uint8Array): Promise<Uint8Array> {
   let key: Uint8Array;
   try {
-    key = eciesDecrypt(routerPrivateKey, wrappedKey);
+    key = await eciesDecrypt(routerPrivateKey, wrappedKey);
   } catch {
     throw new PosternError('decrypt_failed', 'The transmission key could not be unwrapped with this Router’s key. If the Router was re-keyed, run `postern login` again.');
   }
@@ -63,10 +114,10 @@ export function unwrapTransmissionKey(routerPrivateKey: Uint8Array, wrappedKey: 
 }
 
 /** Either side: decrypt and parse a JSON payload sealed under the transmission key. */
-export function openJson(transmissionKey: Uint8Array, route: string, ciphertext: Uint8Array): unknown {
+export async function openJson(transmissionKey: Uint8Array, route: string, ciphertext: Uint8Array): Promise<unknown> {
   let plaintext: Uint8Array;
   try {
-    plaintext = aesGcmDecrypt(transmissionKey, ciphertext, envelopeAad(route));
+    plaintext = await aesGcmDecrypt(transmissionKey, ciphertext, envelopeAad(route));
   } catch {
     throw new PosternError('decrypt_failed', 'The request payload failed authentication under its transmission key.');
   }
@@ -77,7 +128,7 @@ export function openJson(transmissionKey: Uint8Array, route: string, ciphertext:
   }
 }
 
-export function sealJson(transmissionKey: Uint8Array, route: string, value: unknown): Uint8Array {
+export async function sealJson(transmissionKey: Uint8Array, route: string, value: unknown): Promise<Uint8Array> {
   return aesGcmEncrypt(transmissionKey, utf8(JSON.stringify(value)), envelopeAad(route));
 }
 

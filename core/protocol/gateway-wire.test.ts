@@ -69,11 +69,11 @@ describe('gateway wire decoding', () => {
     expect(refused('[1,2]').code).toBe('bad_request');
   });
 
-  it('carries a job update whose longest line and message are sealed, and nothing longer', () => {
+  it('carries a job update whose longest line and message are sealed, and nothing longer', async () => {
     const jobId = newUid();
     const key = jobLogKey(generateAesKey(), jobId);
-    const line = sealJobLine(key, jobId, 12, '€'.repeat(JOB_LINE_MAX));
-    const message = sealJobMessage(key, jobId, '€'.repeat(JOB_MESSAGE_MAX), 'host_key_mismatch');
+    const line = await sealJobLine(key, jobId, 12, '€'.repeat(JOB_LINE_MAX));
+    const message = await sealJobMessage(key, jobId, '€'.repeat(JOB_MESSAGE_MAX), 'host_key_mismatch');
     const frame = { t: 'job', job: { jobId, status: 'failed', progress: 40, step: 'failed', message, log: [line] } };
     expect(decodeGatewayFrame(JSON.stringify(frame))).toStrictEqual(frame);
     const tooLong = { t: 'job', job: { jobId, status: 'running', log: ['x'.repeat(JOB_LINE_WIRE_MAX + 1)] } };

@@ -43,9 +43,9 @@ export function isSealedJobText(text: string): boolean {
   return LINE.test(text) || MESSAGE.test(text);
 }
 
-export function sealJobLine(key: Uint8Array, jobUid: string, n: number, line: string): string {
+export async function sealJobLine(key: Uint8Array, jobUid: string, n: number, line: string): Promise<string> {
   if (!Number.isSafeInteger(n) || n < 1) throw new PosternError('bad_request', `A sealed job line number must be a positive integer, not ${n}.`);
-  return `${PREFIX}${n}:${sealBytes(key, utf8(line), linePurpose(jobUid, n))}`;
+  return `${PREFIX}${n}:${await sealBytes(key, utf8(line), linePurpose(jobUid, n))}`;
 }
 
 /** The line's number when `text` is a sealed line, else null (plaintext). */
@@ -55,20 +55,20 @@ export function sealedLineNumber(text: string): number | null {
 }
 
 /** Opens a sealed line; `decrypt_failed` when it was altered, moved from another job, or the key is wrong. */
-export function openJobLine(key: Uint8Array, jobUid: string, text: string): { n: number; line: string } {
+export async function openJobLine(key: Uint8Array, jobUid: string, text: string): Promise<{ n: number; line: string }> {
   const m = LINE.exec(text);
   if (!m) throw new PosternError('bad_request', 'This job log line is not sealed.');
   const n = Number(m[1]);
   try {
-    return { n, line: fromUtf8(openBytes(key, m[2]!, linePurpose(jobUid, n))) };
+    return { n, line: fromUtf8(await openBytes(key, m[2]!, linePurpose(jobUid, n))) };
   } catch {
     throw new PosternError('decrypt_failed', `Sealed line ${n} of job ${jobUid} does not open with this record's key: it was altered, or moved from another job.`);
   }
 }
 
 /** A job's final message, sealed; a failure's code stays readable in front of it (and is bound to it). */
-export function sealJobMessage(key: Uint8Array, jobUid: string, message: string, code: string | null = null): string {
-  const sealed = `${PREFIX}m:${sealBytes(key, utf8(message), messagePurpose(jobUid, code))}`;
+export async function sealJobMessage(key: Uint8Array, jobUid: string, message: string, code: string | null = null): Promise<string> {
+  const sealed = `${PREFIX}m:${await sealBytes(key, utf8(message), messagePurpose(jobUid, code))}`;
   return code ? `${code}: ${sealed}` : sealed;
 }
 
@@ -78,12 +78,12 @@ export function sealedMessageCode(text: string): string | null {
 }
 
 /** Opens a sealed message, as the gateway wrote it: `code: message` for a failure. */
-export function openJobMessage(key: Uint8Array, jobUid: string, text: string): string {
+export async function openJobMessage(key: Uint8Array, jobUid: string, text: string): Promise<string> {
   const m = MESSAGE.exec(text);
   if (!m) throw new PosternError('bad_request', 'This job message is not sealed.');
   const code = m[1] ?? null;
   try {
-    const message = fromUtf8(openBytes(key, m[2]!, messagePurpose(jobUid, code)));
+    const message = fromUtf8(await openBytes(key, m[2]!, messagePurpose(jobUid, code)));
     return code ? `${code}: ${message}` : message;
   } catch {
     throw new PosternError('decrypt_failed', `The message of job ${jobUid} does not open with this record's key: it was altered, or its code was changed.`);

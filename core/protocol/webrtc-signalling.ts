@@ -83,16 +83,16 @@ export type SignallingAnswer = z.infer<typeof signallingAnswerSchema>;
 type Direction = 'offer' | 'answer';
 const purpose = (direction: Direction, resourceUid: string, sessionId: string) => `webrtc-${direction}/${resourceUid}/${sessionId}`;
 
-export function sealSignalling(key: Uint8Array, resourceUid: string, message: SignallingOffer | SignallingAnswer): string {
+export async function sealSignalling(key: Uint8Array, resourceUid: string, message: SignallingOffer | SignallingAnswer): Promise<string> {
   const direction: Direction = message.description.type;
   return sealJsonValue(key, message, purpose(direction, resourceUid, message.sessionId));
 }
 
-function open<T>(schema: z.ZodType<T>, direction: Direction, key: Uint8Array, resourceUid: string, sessionId: string, sealed: unknown): T {
+async function open<T>(schema: z.ZodType<T>, direction: Direction, key: Uint8Array, resourceUid: string, sessionId: string, sealed: unknown): Promise<T> {
   if (typeof sealed !== 'string' || sealed.length > 2 * MAX_SDP_CHARS) throw new PosternError('bad_request', `The sealed ${direction} is missing or too large.`);
   let value: unknown;
   try {
-    value = openJsonValue(key, sealed, purpose(direction, resourceUid, sessionId));
+    value = await openJsonValue(key, sealed, purpose(direction, resourceUid, sessionId));
   } catch {
     // Wrong seed (the record changed), tampering by a relay, or a different session: all one answer.
     throw new PosternError('decrypt_failed', `The ${direction} for session ${sessionId} could not be decrypted with resource ${resourceUid}'s signalling key.`);
@@ -104,14 +104,14 @@ function open<T>(schema: z.ZodType<T>, direction: Direction, key: Uint8Array, re
   return parsed.data;
 }
 
-export function openSignallingOffer(key: Uint8Array, resourceUid: string, sessionId: string, sealed: unknown, now: number): SignallingOffer {
-  const offer = open(signallingOfferSchema, 'offer', key, resourceUid, sessionId, sealed);
+export async function openSignallingOffer(key: Uint8Array, resourceUid: string, sessionId: string, sealed: unknown, now: number): Promise<SignallingOffer> {
+  const offer = await open(signallingOfferSchema, 'offer', key, resourceUid, sessionId, sealed);
   if (Math.abs(now - offer.issuedAt) > OFFER_MAX_AGE_MS) {
     throw new PosternError('request_expired', `The offer for session ${sessionId} was made ${Math.round((now - offer.issuedAt) / 1000)} s from now; offers live ${OFFER_MAX_AGE_MS / 1000} s (check both clocks).`);
   }
   return offer;
 }
 
-export function openSignallingAnswer(key: Uint8Array, resourceUid: string, sessionId: string, sealed: unknown): SignallingAnswer {
+export async function openSignallingAnswer(key: Uint8Array, resourceUid: string, sessionId: string, sealed: unknown): Promise<SignallingAnswer> {
   return open(signallingAnswerSchema, 'answer', key, resourceUid, sessionId, sealed);
 }

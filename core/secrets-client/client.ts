@@ -19,7 +19,7 @@ import {
 } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';
 import { newUid } from '../ids.ts';
-import { openJson, sealRequest } from '../protocol/envelope.ts';
+import { openJson, ReusedTransmissionKey, sealWithKey } from '../protocol/envelope.ts';
 import { SECRETS_HEADERS, signedBytes, type DeviceRecord, type SecretsOperation, type SecretsRequest, type SecretsResponses } from '../protocol/secrets-api.ts';
 import { validateRecordData, type RecordData } from '../records/index.ts';
 import { errorFromResponse, fetchRouterKeys, normaliseServerUrl, type FetchLike } from '../vault-client/transport.ts';
@@ -64,6 +64,9 @@ export class SecretsClient {
   readonly config: SecretsConfig;
   private readonly fetchImpl: FetchLike;
   private readonly appKey: Uint8Array;
+  /** Decoded once: core/crypto imports a key into WebCrypto once per array that holds it. */
+  private readonly signingKey: Uint8Array;
+  private readonly transmissionKey: ReusedTransmissionKey;
   private folderKeys = new Map<string, Uint8Array>();
   private recordKeys = new Map<string, Uint8Array>();
 
@@ -71,6 +74,8 @@ export class SecretsClient {
     this.config = config;
     this.fetchImpl = fetchImpl;
     this.appKey = fromBase64Url(config.appKey);
+    this.signingKey = fromBase64Url(config.privateKey);
+    this.transmissionKey = new ReusedTransmissionKey(fromBase64Url(config.routerPublicKey));
   }
 
   /** Redeems a one-time token: registers a fresh device key and returns the configuration to keep. */
@@ -98,17 +103,17 @@ export class SecretsClient {
     const registered = await client.call('register', { publicKey: toBase64Url(pair.publicKey) });
     let appKey: Uint8Array;
     try {
-      appKey = openBytes(tokenWrappingKey(secret), registered.wrappedAppKey, purposes.deviceAppKey);
+      appKey = await openBytes(tokenWrappingKey(secret), registered.wrappedAppKey, purposes.deviceAppKey);
     } catch {
       throw new PosternError('decrypt_failed', 'The application key could not be opened with this token.');
     }
     return { ...provisional, appKey: toBase64Url(appKey), appUid: registered.appUid, deviceUid: registered.deviceUid };
   }
 
-  prepare<O extends SecretsOperation>(operation: O, body: SecretsRequest<O>, options: PrepareOptions = {}): PreparedRequest & { operation: O } {
+  async prepare<O extends SecretsOperation>(operation: O, body: SecretsRequest<O>, options: PrepareOptions = {}): Promise<PreparedRequest & { operation: O }> {
     const frame = { timestamp: options.timestamp ?? Date.now(), nonce: options.nonce ?? toBase64Url(randomBytes(16)), body };
-    const sealed = sealRequest(fromBase64Url(this.config.routerPublicKey), `secrets/${operation}`, frame);
-    const signature = ecdsaSign(options.signingKey ?? fromBase64Url(this.config.privateKey), signedBytes(operation, sealed.wrappedKey, sealed.ciphertext));
+    const sealed = await sealWithKey(await this.transmissionKey.next(), `secrets/${operation}`, frame);
+    const signature = await ecdsaSign(options.signingKey ?? this.signingKey, signedBytes(operation, sealed.wrappedKey, sealed.ciphertext));
     return {
       operation,
       url: `${normaliseServerUrl(this.config.server)}/api/v1/secrets/${operation}`,
@@ -132,39 +137,39 @@ export class SecretsClient {
     }
     if (!response.ok) throw await errorFromResponse(response);
     const bytes = new Uint8Array(await response.arrayBuffer());
-    return openJson(request.transmissionKey, `secrets/${request.operation}/response`, bytes) as SecretsResponses[O];
+    return (await openJson(request.transmissionKey, `secrets/${request.operation}/response`, bytes)) as SecretsResponses[O];
   }
 
-  call<O extends SecretsOperation>(operation: O, body: SecretsRequest<O>): Promise<SecretsResponses[O]> {
-    return this.send(this.prepare(operation, body) as PreparedRequest & { operation: O });
+  async call<O extends SecretsOperation>(operation: O, body: SecretsRequest<O>): Promise<SecretsResponses[O]> {
+    return this.send(await this.prepare(operation, body));
   }
 
   // ---- reading ----
 
-  private openFolderKey(folderUid: string, wrapped: string): Uint8Array {
-    const key = openBytes(this.appKey, wrapped, purposes.appFolderKey(this.config.appUid, folderUid));
+  private async openFolderKey(folderUid: string, wrapped: string): Promise<Uint8Array> {
+    const key = await openBytes(this.appKey, wrapped, purposes.appFolderKey(this.config.appUid, folderUid));
     this.folderKeys.set(folderUid, key);
     return key;
   }
 
-  private openRecord(entry: DeviceRecord): SecretRecord {
+  private async openRecord(entry: DeviceRecord): Promise<SecretRecord> {
     const folderKey = this.folderKeys.get(entry.folderUid);
     if (!folderKey) throw new PosternError('decrypt_failed', `No key for the folder of record ${entry.recordUid}.`);
-    const recordKey = openBytes(folderKey, entry.recordKey, purposes.recordKey(entry.recordUid));
+    const recordKey = await openBytes(folderKey, entry.recordKey, purposes.recordKey(entry.recordUid));
     this.recordKeys.set(entry.recordUid, recordKey);
-    const open = (sealed: string) => validateRecordData(openJsonValue(recordKey, sealed, purposes.record(entry.recordUid)));
+    const open = async (sealed: string) => validateRecordData(await openJsonValue(recordKey, sealed, purposes.record(entry.recordUid)));
     return {
       uid: entry.recordUid,
       type: entry.type,
       folderUid: entry.folderUid,
       revision: entry.revision,
-      data: open(entry.data),
-      pending: entry.pending ? { data: open(entry.pending.data), baseRevision: entry.pending.baseRevision, createdAt: entry.pending.createdAt } : null,
-      files: entry.files.map((f) => {
-        const fileKey = openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
-        const meta = openJsonValue<{ name: string; mime: string; size: number }>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
+      data: await open(entry.data),
+      pending: entry.pending ? { data: await open(entry.pending.data), baseRevision: entry.pending.baseRevision, createdAt: entry.pending.createdAt } : null,
+      files: await Promise.all(entry.files.map(async (f) => {
+        const fileKey = await openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
+        const meta = await openJsonValue<{ name: string; mime: string; size: number }>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
         return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size, approval: f.approval ?? null };
-      }),
+      })),
       links: entry.links,
     };
   }
@@ -172,8 +177,8 @@ export class SecretsClient {
   /** All records shared to the application, or just the given UIDs (`not_allowed` if any is not). */
   async getSecrets(recordUids?: string[]): Promise<SecretRecord[]> {
     const result = await this.call('get_secret', recordUids ? { recordUids } : {});
-    for (const f of result.folders) this.openFolderKey(f.folderUid, f.folderKey);
-    return result.records.map((r) => this.openRecord(r));
+    for (const f of result.folders) await this.openFolderKey(f.folderUid, f.folderKey);
+    return Promise.all(result.records.map((r) => this.openRecord(r)));
   }
 
   /** The key of a record this device has opened (undefined before), for what is sealed to that record's readers: job logs. */
@@ -189,10 +194,10 @@ export class SecretsClient {
 
   async getFolders(): Promise<SecretFolder[]> {
     const { folders } = await this.call('get_folders', {});
-    return folders.map((f) => {
-      const key = this.openFolderKey(f.folderUid, f.folderKey);
-      return { uid: f.folderUid, name: new TextDecoder().decode(openBytes(key, f.encryptedName, purposes.folderName(f.folderUid))), canEdit: f.canEdit };
-    });
+    return Promise.all(folders.map(async (f) => {
+      const key = await this.openFolderKey(f.folderUid, f.folderKey);
+      return { uid: f.folderUid, name: new TextDecoder().decode(await openBytes(key, f.encryptedName, purposes.folderName(f.folderUid))), canEdit: f.canEdit };
+    }));
   }
 
   // ---- writing ----
@@ -208,8 +213,8 @@ export class SecretsClient {
       folderUid,
       recordUid,
       type: data.type,
-      recordKey: sealBytes(folderKey, recordKey, purposes.recordKey(recordUid)),
-      data: sealJsonValue(recordKey, data, purposes.record(recordUid)),
+      recordKey: await sealBytes(folderKey, recordKey, purposes.recordKey(recordUid)),
+      data: await sealJsonValue(recordKey, data, purposes.record(recordUid)),
     });
     return recordUid;
   }
@@ -228,7 +233,7 @@ export class SecretsClient {
     const result = await this.call('update_secret', {
       recordUid,
       revision: current.revision,
-      data: sealJsonValue(this.recordKeys.get(recordUid)!, data, purposes.record(recordUid)),
+      data: await sealJsonValue(this.recordKeys.get(recordUid)!, data, purposes.record(recordUid)),
       transactionType: options.transaction ?? 'general',
     });
     return { ...result, data };
@@ -250,9 +255,9 @@ export class SecretsClient {
     await this.call('add_file', {
       recordUid,
       fileUid,
-      fileKey: sealBytes(recordKey, fileKey, purposes.fileKey(fileUid)),
-      metadata: sealJsonValue(fileKey, { name: file.name, mime: file.mime ?? 'application/octet-stream', size: file.bytes.byteLength }, purposes.fileMetadata(fileUid)),
-      content: sealBytes(fileKey, file.bytes, purposes.fileContent(fileUid)),
+      fileKey: await sealBytes(recordKey, fileKey, purposes.fileKey(fileUid)),
+      metadata: await sealJsonValue(fileKey, { name: file.name, mime: file.mime ?? 'application/octet-stream', size: file.bytes.byteLength }, purposes.fileMetadata(fileUid)),
+      content: await sealBytes(fileKey, file.bytes, purposes.fileContent(fileUid)),
     });
     return fileUid;
   }
@@ -261,14 +266,14 @@ export class SecretsClient {
   async downloadFile(fileUid: string): Promise<{ name: string; mime: string; bytes: Uint8Array; kind: 'attachment' | 'script'; recordUid: string; contentDigest: string; approval: ScriptApproval | null }> {
     const file = await this.call('download_file', { fileUid });
     if (!this.recordKeys.has(file.recordUid)) await this.getSecret(file.recordUid);
-    const fileKey = openBytes(this.recordKeys.get(file.recordUid)!, file.fileKey, purposes.fileKey(fileUid));
-    const meta = openJsonValue<{ name: string; mime: string }>(fileKey, file.metadata, purposes.fileMetadata(fileUid));
+    const fileKey = await openBytes(this.recordKeys.get(file.recordUid)!, file.fileKey, purposes.fileKey(fileUid));
+    const meta = await openJsonValue<{ name: string; mime: string }>(fileKey, file.metadata, purposes.fileMetadata(fileUid));
     return {
       name: meta.name,
       mime: meta.mime,
       kind: file.kind,
       recordUid: file.recordUid,
-      bytes: openBytes(fileKey, file.content, purposes.fileContent(fileUid)),
+      bytes: await openBytes(fileKey, file.content, purposes.fileContent(fileUid)),
       contentDigest: fileContentDigest(file),
       approval: file.approval ?? null,
     };

@@ -54,9 +54,9 @@ export async function registerAccount(transport: VaultTransport, email: string, 
     email,
     kdf,
     authHash: toBase64Url(authHash),
-    encryptedDataKey: sealBytes(encryptionKey, dataKey, purposes.dataKey),
+    encryptedDataKey: await sealBytes(encryptionKey, dataKey, purposes.dataKey),
     publicKey: toBase64Url(pair.publicKey),
-    encryptedPrivateKey: sealBytes(dataKey, pair.privateKey, purposes.privateKey),
+    encryptedPrivateKey: await sealBytes(dataKey, pair.privateKey, purposes.privateKey),
     ...(options.invitation !== undefined ? { invitation: options.invitation } : {}),
   });
 }
@@ -65,10 +65,10 @@ export async function loginAccount(transport: VaultTransport, email: string, mas
   const { kdf } = await transport.call('account.prelogin', { email });
   const { authHash, encryptionKey } = await deriveAccountKeys(masterPassword, kdf);
   const login = await transport.call('account.login', { email, authHash: toBase64Url(authHash) });
-  const dataKey = openBytes(encryptionKey, login.encryptedDataKey, purposes.dataKey);
-  const privateKey = openBytes(dataKey, login.encryptedPrivateKey, purposes.privateKey);
+  const dataKey = await openBytes(encryptionKey, login.encryptedDataKey, purposes.dataKey);
+  const privateKey = await openBytes(dataKey, login.encryptedPrivateKey, purposes.privateKey);
   const clientKey = randomBytes(32);
-  await transport.call('session.store-key', { sessionDataKey: sealBytes(clientKey, dataKey, purposes.sessionDataKey) }, login.sessionToken);
+  await transport.call('session.store-key', { sessionDataKey: await sealBytes(clientKey, dataKey, purposes.sessionDataKey) }, login.sessionToken);
   return {
     persisted: {
       server: transport.server,
@@ -85,7 +85,7 @@ export async function loginAccount(transport: VaultTransport, email: string, mas
 
 export async function resumeSession(transport: VaultTransport, persisted: PersistedSession): Promise<UnlockedKeys> {
   const keys = await transport.call('session.keys', {}, persisted.sessionToken);
-  const dataKey = openBytes(fromBase64Url(persisted.clientKey), keys.sessionDataKey, purposes.sessionDataKey);
-  const privateKey = openBytes(dataKey, keys.encryptedPrivateKey, purposes.privateKey);
+  const dataKey = await openBytes(fromBase64Url(persisted.clientKey), keys.sessionDataKey, purposes.sessionDataKey);
+  const privateKey = await openBytes(dataKey, keys.encryptedPrivateKey, purposes.privateKey);
   return { dataKey, privateKey, publicKey: fromBase64Url(keys.publicKey) };
 }

@@ -44,7 +44,7 @@ export class JobLogReader {
       return { ...job, message: `${code ? `${code}: ` : ''}${this.unreadable()}` };
     }
     try {
-      return { ...job, message: openJobMessage(key, this.jobUid, job.message) };
+      return { ...job, message: await openJobMessage(key, this.jobUid, job.message) };
     } catch {
       return { ...job, message: '(sealed message does not open: it was altered, or its code was changed)' };
     }
@@ -60,14 +60,14 @@ export class JobLogReader {
         continue;
       }
       const key = await this.keyFor();
-      out.push({ ...l, sealed: true, line: key ? this.open(key, l.line, n) : this.unreadable() });
+      out.push({ ...l, sealed: true, line: key ? await this.open(key, l.line, n) : this.unreadable() });
     }
     return out;
   }
 
-  private open(key: Uint8Array, text: string, n: number): string {
+  private async open(key: Uint8Array, text: string, n: number): Promise<string> {
     try {
-      const { line } = openJobLine(key, this.jobUid, text);
+      const { line } = await openJobLine(key, this.jobUid, text);
       if (n <= this.lastLine) return `(sealed line ${n} came after line ${this.lastLine}: the Router reordered or repeated it; not shown)`;
       this.lastLine = n;
       return line;

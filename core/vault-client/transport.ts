@@ -4,7 +4,7 @@
  */
 import { fromBase64Url, toBase64Url } from '../crypto/index.ts';
 import { isErrorCode, PosternError } from '../errors.ts';
-import { openJson, sealRequest, sessionIdOf, toWireEnvelope, VAULT_SESSION_HEADER, vaultRequestFrame } from '../protocol/envelope.ts';
+import { openJson, ReusedTransmissionKey, sealWithKey, sessionIdOf, toWireEnvelope, VAULT_SESSION_HEADER, vaultRequestFrame } from '../protocol/envelope.ts';
 import type { VaultCommand, VaultRequest, VaultResponses } from '../protocol/vault-api.ts';
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -57,11 +57,13 @@ export class VaultTransport {
   readonly server: string;
   readonly routerPublicKey: Uint8Array;
   private readonly fetchImpl: FetchLike;
+  private readonly transmissionKey: ReusedTransmissionKey;
 
   constructor(server: string, routerPublicKey: Uint8Array, fetchImpl: FetchLike = fetch) {
     this.server = normaliseServerUrl(server);
     this.routerPublicKey = routerPublicKey;
     this.fetchImpl = fetchImpl;
+    this.transmissionKey = new ReusedTransmissionKey(routerPublicKey);
   }
 
   static async connect(server: string, pinnedKey?: Uint8Array, fetchImpl: FetchLike = fetch): Promise<VaultTransport> {
@@ -75,7 +77,8 @@ export class VaultTransport {
 
   async call<C extends VaultCommand>(command: C, body: VaultRequest<C>, session?: string): Promise<VaultResponses[C]> {
     // A fresh timestamp and nonce in every sealed request: the Router refuses one it has seen.
-    const sealed = sealRequest(this.routerPublicKey, `vault/${command}`, vaultRequestFrame(body, session));
+    // The transmission key is reused across requests, so the Router unwraps it only once.
+    const sealed = await sealWithKey(await this.transmissionKey.next(), `vault/${command}`, vaultRequestFrame(body, session));
     // The session id (not the token) lets the Router refuse a request before reading its body.
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (session !== undefined) headers[VAULT_SESSION_HEADER] = sessionIdOf(session);
@@ -91,7 +94,7 @@ export class VaultTransport {
     }
     if (!response.ok) throw await errorFromResponse(response);
     const { payload } = (await response.json()) as { payload: string };
-    return openJson(sealed.transmissionKey, `vault/${command}/response`, fromBase64Url(payload)) as VaultResponses[C];
+    return (await openJson(sealed.transmissionKey, `vault/${command}/response`, fromBase64Url(payload))) as VaultResponses[C];
   }
 }
 

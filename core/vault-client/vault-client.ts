@@ -164,11 +164,11 @@ export class VaultClient {
     const folders: VaultFolder[] = [];
     for (const f of raw.folders) {
       try {
-        const key = this.openFolderKey(f.folderUid, f.keyType, f.folderKey);
+        const key = await this.openFolderKey(f.folderUid, f.keyType, f.folderKey);
         this.folderKeys.set(f.folderUid, key);
         folders.push({
           uid: f.folderUid,
-          name: new TextDecoder().decode(openBytes(key, f.encryptedName, purposes.folderName(f.folderUid))),
+          name: new TextDecoder().decode(await openBytes(key, f.encryptedName, purposes.folderName(f.folderUid))),
           parentUid: f.parentUid,
           shared: f.shared,
           canEdit: f.canEdit,
@@ -187,17 +187,18 @@ export class VaultClient {
     await this.saveRevisions();
     for (const entry of raw.records) {
       try {
-        records.push(this.openRecord(entry));
+        records.push(await this.openRecord(entry));
       } catch {
         unreadable.push(entry.recordUid);
       }
     }
-    const applications: VaultApplication[] = raw.applications.map((a) => {
-      const appKey = openBytes(this.keys.dataKey, a.appKey, purposes.appKey(a.appUid));
+    const applications: VaultApplication[] = [];
+    for (const a of raw.applications) {
+      const appKey = await openBytes(this.keys.dataKey, a.appKey, purposes.appKey(a.appUid));
       this.appKeys.set(a.appUid, appKey);
-      const { name } = openJsonValue<{ name: string }>(appKey, a.data, purposes.app(a.appUid));
-      return { uid: a.appUid, name, createdAt: a.createdAt, folders: a.folders };
-    });
+      const { name } = await openJsonValue<{ name: string }>(appKey, a.data, purposes.app(a.appUid));
+      applications.push({ uid: a.appUid, name, createdAt: a.createdAt, folders: a.folders });
+    }
     this.view = { folders, records, applications, unreadable };
     return this.view;
   }
@@ -206,23 +207,23 @@ export class VaultClient {
     return this.view ?? (await this.sync());
   }
 
-  private openFolderKey(folderUid: string, keyType: 'data_key' | 'ecies', wrapped: string): Uint8Array {
+  private openFolderKey(folderUid: string, keyType: 'data_key' | 'ecies', wrapped: string): Promise<Uint8Array> {
     return keyType === 'data_key'
       ? openBytes(this.keys.dataKey, wrapped, purposes.folderKey(folderUid))
       : openWithPrivateKey(this.keys.privateKey, wrapped, purposes.folderKey(folderUid));
   }
 
-  private openRecord(entry: RecordEntry): VaultRecord {
+  private async openRecord(entry: RecordEntry): Promise<VaultRecord> {
     const wrappingKey = entry.keyType === 'data_key' ? this.keys.dataKey : this.folderKeys.get(entry.folderUid ?? '');
     if (!wrappingKey) throw new PosternError('decrypt_failed', `No key for the folder of record ${entry.recordUid}.`);
-    const recordKey = openBytes(wrappingKey, entry.recordKey, purposes.recordKey(entry.recordUid));
+    const recordKey = await openBytes(wrappingKey, entry.recordKey, purposes.recordKey(entry.recordUid));
     this.recordKeys.set(entry.recordUid, recordKey);
-    const data = validateRecordData(openJsonValue(recordKey, entry.data, purposes.record(entry.recordUid)));
-    const files = entry.files.map((f) => {
-      const fileKey = openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
-      const meta = openJsonValue<FileMetadata>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
+    const data = validateRecordData(await openJsonValue(recordKey, entry.data, purposes.record(entry.recordUid)));
+    const files = await Promise.all(entry.files.map(async (f) => {
+      const fileKey = await openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
+      const meta = await openJsonValue<FileMetadata>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
       return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size, approved: f.approval ? { by: f.approval.approvedBy, at: f.approval.approvedAt } : null };
-    });
+    }));
     return {
       uid: entry.recordUid,
       type: entry.type,
@@ -243,7 +244,7 @@ export class VaultClient {
     this.revisions.observe(entry.recordUid, entry.revision, entry.data);
     await this.saveRevisions();
     if (entry.keyType === 'folder_key' && entry.folderUid && entry.folderKey) {
-      this.folderKeys.set(entry.folderUid, this.openFolderKey(entry.folderUid, entry.folderKey.keyType, entry.folderKey.wrappedKey));
+      this.folderKeys.set(entry.folderUid, await this.openFolderKey(entry.folderUid, entry.folderKey.keyType, entry.folderKey.wrappedKey));
     }
     return this.openRecord(entry);
   }
@@ -276,8 +277,8 @@ export class VaultClient {
       folderUid,
       ...(options.parentUid ? { parentUid: options.parentUid } : {}),
       shared: options.shared,
-      encryptedName: sealBytes(folderKey, new TextEncoder().encode(name), purposes.folderName(folderUid)),
-      folderKey: sealBytes(this.keys.dataKey, folderKey, purposes.folderKey(folderUid)),
+      encryptedName: await sealBytes(folderKey, new TextEncoder().encode(name), purposes.folderName(folderUid)),
+      folderKey: await sealBytes(this.keys.dataKey, folderKey, purposes.folderKey(folderUid)),
     });
     this.view = null;
     return folderUid;
@@ -291,7 +292,7 @@ export class VaultClient {
     await this.call('folder.share', {
       folderUid,
       userUid: recipient.userUid,
-      wrappedFolderKey: sealToPublicKey(fromBase64Url(recipient.publicKey), folderKey, purposes.folderKey(folderUid)),
+      wrappedFolderKey: await sealToPublicKey(fromBase64Url(recipient.publicKey), folderKey, purposes.folderKey(folderUid)),
       canEdit: permissions.canEdit,
       canShare: permissions.canShare,
     });
@@ -312,12 +313,12 @@ export class VaultClient {
       if (!folderKey) throw new PosternError('not_allowed', `You do not have access to folder ${options.folderUid}.`);
       wrappingKey = folderKey;
     }
-    const sealed = sealJsonValue(recordKey, data, purposes.record(recordUid));
+    const sealed = await sealJsonValue(recordKey, data, purposes.record(recordUid));
     const { revision } = await this.call('record.add', {
       recordUid,
       type: data.type,
       ...(options.folderUid ? { folderUid: options.folderUid } : {}),
-      recordKey: sealBytes(wrappingKey, recordKey, purposes.recordKey(recordUid)),
+      recordKey: await sealBytes(wrappingKey, recordKey, purposes.recordKey(recordUid)),
       data: sealed,
     });
     this.revisions.observe(recordUid, revision, sealed);
@@ -370,7 +371,7 @@ export class VaultClient {
     const data = validateRecordData(change(current.data));
     if (data.type !== current.data.type) throw new PosternError('bad_request', 'The record type cannot be changed.');
     const recordKey = this.recordKeys.get(recordUid)!;
-    const sealed = sealJsonValue(recordKey, data, purposes.record(recordUid));
+    const sealed = await sealJsonValue(recordKey, data, purposes.record(recordUid));
     const { revision } = await this.call('record.update', {
       recordUid,
       revision: expectedRevision ?? current.revision,
@@ -406,9 +407,9 @@ export class VaultClient {
       fileUid,
       recordUid,
       kind: file.kind ?? 'attachment',
-      fileKey: sealBytes(recordKey, fileKey, purposes.fileKey(fileUid)),
-      metadata: sealJsonValue(fileKey, metadata, purposes.fileMetadata(fileUid)),
-      content: sealBytes(fileKey, file.bytes, purposes.fileContent(fileUid)),
+      fileKey: await sealBytes(recordKey, fileKey, purposes.fileKey(fileUid)),
+      metadata: await sealJsonValue(fileKey, metadata, purposes.fileMetadata(fileUid)),
+      content: await sealBytes(fileKey, file.bytes, purposes.fileContent(fileUid)),
     });
     this.view = null;
     return fileUid;
@@ -424,9 +425,9 @@ export class VaultClient {
   async downloadFile(fileUid: string): Promise<{ name: string; mime: string; bytes: Uint8Array; kind: 'attachment' | 'script' }> {
     const file = await this.call('file.download', { fileUid });
     if (!this.recordKeys.has(file.recordUid)) await this.getRecord(file.recordUid);
-    const fileKey = openBytes(this.recordKeys.get(file.recordUid)!, file.fileKey, purposes.fileKey(fileUid));
-    const meta = openJsonValue<FileMetadata>(fileKey, file.metadata, purposes.fileMetadata(fileUid));
-    return { name: meta.name, mime: meta.mime, kind: file.kind, bytes: openBytes(fileKey, file.content, purposes.fileContent(fileUid)) };
+    const fileKey = await openBytes(this.recordKeys.get(file.recordUid)!, file.fileKey, purposes.fileKey(fileUid));
+    const meta = await openJsonValue<FileMetadata>(fileKey, file.metadata, purposes.fileMetadata(fileUid));
+    return { name: meta.name, mime: meta.mime, kind: file.kind, bytes: await openBytes(fileKey, file.content, purposes.fileContent(fileUid)) };
   }
 
   // ---- Secrets Manager applications ----
@@ -436,8 +437,8 @@ export class VaultClient {
     const appKey = generateAesKey();
     await this.call('app.create', {
       appUid,
-      appKey: sealBytes(this.keys.dataKey, appKey, purposes.appKey(appUid)),
-      data: sealJsonValue(appKey, { name }, purposes.app(appUid)),
+      appKey: await sealBytes(this.keys.dataKey, appKey, purposes.appKey(appUid)),
+      data: await sealJsonValue(appKey, { name }, purposes.app(appUid)),
     });
     this.view = null;
     return appUid;
@@ -449,7 +450,7 @@ export class VaultClient {
     if (!appKey) throw new PosternError('not_allowed', `You do not own application ${appUid}.`);
     const folderKey = this.folderKeys.get(folderUid);
     if (!folderKey) throw new PosternError('not_allowed', `You do not have access to folder ${folderUid}.`);
-    await this.call('app.share', { appUid, folderUid, wrappedFolderKey: sealBytes(appKey, folderKey, purposes.appFolderKey(appUid, folderUid)), canEdit });
+    await this.call('app.share', { appUid, folderUid, wrappedFolderKey: await sealBytes(appKey, folderKey, purposes.appFolderKey(appUid, folderUid)), canEdit });
     this.view = null;
   }
 
@@ -467,14 +468,14 @@ export class VaultClient {
     const names = tokens.map((_, i) => (options.name ? (count > 1 ? `${options.name}-${i + 1}` : options.name) : randomName()));
     const { devices } = await this.call('app.client.add', {
       appUid,
-      clients: tokens.map((token, i) => ({
+      clients: await Promise.all(tokens.map(async (token, i) => ({
         clientIdHash: toBase64Url(sha256(deviceClientId(token))),
-        wrappedAppKey: sealBytes(tokenWrappingKey(token), appKey, purposes.deviceAppKey),
+        wrappedAppKey: await sealBytes(tokenWrappingKey(token), appKey, purposes.deviceAppKey),
         name: names[i]!,
         firstAccessExpiresInMinutes: options.firstAccessExpiresInMinutes ?? 60,
         ...(options.accessExpiresInMinutes ? { accessExpiresInMinutes: options.accessExpiresInMinutes } : {}),
         ipLock: !options.unlockIp,
-      })),
+      }))),
       kind: options.kind ?? 'device',
     });
     return devices.map((d, i) => ({ ...d, token: formatOneTimeToken(this.transport.server, tokens[i]!) }));
