@@ -36,7 +36,15 @@ export interface PendingSession {
   userUid: string;
   email: string;
   createdAt: number;
+  expiresAt: number;
 }
+
+/**
+ * The sliding expiry is written when it moves by at least this much (or a tenth of the session
+ * lifetime, if shorter), not on every request: one write fewer per vault request, and a
+ * session still ends at most this much earlier than its exact sliding time.
+ */
+const SLIDE_WRITE_STEP_MS = 60 * 1000;
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
@@ -60,7 +68,7 @@ export async function findSession(db: Kysely<Database>, sessionId: string | unde
     await db.deleteFrom('sessions').where('token_hash', '=', sessionId).execute();
     throw new PosternError('session_expired', 'The session has expired. Run `postern login` again.');
   }
-  return { tokenHash: sessionId, userUid: row.user_uid, email: row.email, createdAt: Number(row.created_at) };
+  return { tokenHash: sessionId, userUid: row.user_uid, email: row.email, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
 }
 
 /** After the body is opened: the sealed token must be the one the header named; then the session slides. */
@@ -76,7 +84,12 @@ export async function confirmSession(db: Kysely<Database>, pending: PendingSessi
   if (!equalBytes(utf8(hashSessionToken(token)), utf8(pending.tokenHash))) {
     throw new PosternError('unauthorized', `The session token does not match the session named in the ${VAULT_SESSION_HEADER} header.`);
   }
-  const expiresAt = Math.min(now + ttlMs, pending.createdAt + MAX_SESSION_MS);
-  await db.updateTable('sessions').set({ expires_at: expiresAt }).where('token_hash', '=', pending.tokenHash).execute();
+  let expiresAt = Math.min(now + ttlMs, pending.createdAt + MAX_SESSION_MS);
+  const moved = expiresAt - pending.expiresAt;
+  if (moved < 0 || moved >= Math.min(SLIDE_WRITE_STEP_MS, ttlMs / 10)) {
+    await db.updateTable('sessions').set({ expires_at: expiresAt }).where('token_hash', '=', pending.tokenHash).execute();
+  } else {
+    expiresAt = pending.expiresAt;
+  }
   return { uid: pending.userUid, email: pending.email, sessionTokenHash: pending.tokenHash, sessionExpiresAt: expiresAt };
 }

@@ -35,7 +35,7 @@ export async function authenticateGateway(db: Kysely<Database>, frame: AuthFrame
   if (device.revoked_at !== null) throw new PosternError('revoked', 'This gateway was removed.');
   if (device.access_expires_at !== null && Number(device.access_expires_at) <= now) throw new PosternError('access_expired', 'This gateway’s access has expired.');
   if (device.public_key === null) throw new PosternError('bad_state', 'This gateway has not been initialised; run `postern-gateway init --token …`.');
-  if (!ecdsaVerify(fromBase64Url(device.public_key), gatewayAuthBytes(frame.nonce, frame.timestamp, frame.clientId), fromBase64Url(frame.signature))) {
+  if (!(await ecdsaVerify(fromBase64Url(device.public_key), gatewayAuthBytes(frame.nonce, frame.timestamp, frame.clientId), fromBase64Url(frame.signature)))) {
     throw new PosternError('bad_signature', 'The challenge signature does not verify with this gateway’s key.');
   }
   if (device.ip_lock === 1 && device.locked_ip !== null && device.locked_ip !== clientIp) {

@@ -90,7 +90,7 @@ describe('gateway hub', () => {
     const config = await newGateway();
     const first = await rawSocket();
     const timestamp = Date.now();
-    const signature = toBase64Url(ecdsaSign(fromBase64Url(config.privateKey), gatewayAuthBytes(first.nonce, timestamp, config.clientId)));
+    const signature = toBase64Url(await ecdsaSign(fromBase64Url(config.privateKey), gatewayAuthBytes(first.nonce, timestamp, config.clientId)));
     const auth = { t: 'auth' as const, clientId: config.clientId, nonce: first.nonce, timestamp, version: 'x', signature };
     first.socket.send(encodeFrame(auth));
     expect((await first.next()).t).toBe('ready');
@@ -119,7 +119,7 @@ describe('gateway hub', () => {
     const raw = await rawSocket();
     const timestamp = Date.now();
     raw.socket.send(
-      encodeFrame({ t: 'auth', clientId: config.clientId, nonce: raw.nonce, timestamp, version: 'x', signature: toBase64Url(ecdsaSign(fromBase64Url(config.privateKey), gatewayAuthBytes(raw.nonce, timestamp, config.clientId))) }),
+      encodeFrame({ t: 'auth', clientId: config.clientId, nonce: raw.nonce, timestamp, version: 'x', signature: toBase64Url(await ecdsaSign(fromBase64Url(config.privateKey), gatewayAuthBytes(raw.nonce, timestamp, config.clientId))) }),
     );
     expect((await raw.next()).t).toBe('ready');
     // Never answer the action: the Router times the conversation out.

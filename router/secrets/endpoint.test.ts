@@ -4,13 +4,30 @@
  * and, when POSTERN_TEST_DATABASE is set, on PostgreSQL (the replay check's device_nonces table
  * included).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateP256KeyPair, randomBytes, sha256, toBase64Url, deviceClientId } from '../../core/crypto/index.ts';
-import { SECRETS_HEADERS } from '../../core/protocol/secrets-api.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ecdsaSign, fromBase64Url, generateP256KeyPair, randomBytes, sha256, toBase64Url, deviceClientId } from '../../core/crypto/index.ts';
+import { SECRETS_HEADERS, signedBytes } from '../../core/protocol/secrets-api.ts';
 import { newRecordData } from '../../core/records/index.ts';
 import { parseOneTimeToken, SecretsClient, type SecretsConfig } from '../../core/secrets-client/index.ts';
 import { registerAccount, VaultClient, VaultTransport, type FetchLike } from '../../core/vault-client/index.ts';
 import { startTestRouter, storageBackends, type TestRouter } from '../../test/support/router.ts';
+import { TransmissionKeyCache } from '../http/transmission-keys.ts';
+
+// The Router runs in this process: watch its memo of transmission keys (router/http/transmission-keys.ts).
+const unwraps = vi.spyOn(TransmissionKeyCache.prototype, 'unwrap');
+const remembers = vi.spyOn(TransmissionKeyCache.prototype, 'remember');
+afterAll(() => vi.restoreAllMocks());
+
+/** Each time the Router looked `wrap` (base64url) up, from call `since` on: true when the memo answered, false when it ran the ECDH, 'refused' when unwrapping failed. */
+async function lookupsOf(wrap: string, since = 0): Promise<(boolean | 'refused')[]> {
+  const out: (boolean | 'refused')[] = [];
+  for (let i = since; i < unwraps.mock.calls.length; i++) {
+    if (toBase64Url(unwraps.mock.calls[i]![1]) !== wrap) continue;
+    out.push(await (unwraps.mock.results[i]!.value as ReturnType<TransmissionKeyCache['unwrap']>).then((r) => r.remembered, () => 'refused' as const));
+  }
+  return out;
+}
+const rememberedWraps = (since = 0) => remembers.mock.calls.slice(since).map(([wrap]) => toBase64Url(wrap));
 
 /** A fetch that claims to come from `ip` (the test Router trusts X-Forwarded-For). */
 const fromIp =
@@ -102,13 +119,13 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
     await a.updateSecret(recordA, (d) => ({ ...d, fields: { ...d.fields, password: 'pw-a-2' } }), { transaction: 'rotation' });
     expect(await a.finalizeSecretUpdate(recordA, { rollback: false })).toEqual({ revision: before.revision + 1, rolledBack: false });
     expect((await owner.getRecord(recordA)).data.fields['password']).toBe('pw-a-2');
-    const stale = a.prepare('update_secret', { recordUid: recordA, revision: before.revision, data: 'AAAA', transactionType: 'rotation' });
+    const stale = await a.prepare('update_secret', { recordUid: recordA, revision: before.revision, data: 'AAAA', transactionType: 'rotation' });
     await expect(a.send(stale)).rejects.toMatchObject({ code: 'conflict' });
   });
 
   it('refuses unsigned requests', async () => {
     const a = await device(appA);
-    const prepared = a.prepare('get_folders', {});
+    const prepared = await a.prepare('get_folders', {});
     for (const header of Object.values(SECRETS_HEADERS)) {
       const headers = { ...prepared.headers };
       delete headers[header];
@@ -120,8 +137,8 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
 
   it('refuses a wrong key, a tampered body and an unknown client', async () => {
     const a = await device(appA);
-    await expect(a.send(a.prepare('get_folders', {}, { signingKey: generateP256KeyPair().privateKey }))).rejects.toMatchObject({ code: 'bad_signature' });
-    const prepared = a.prepare('get_folders', {});
+    await expect(a.send(await a.prepare('get_folders', {}, { signingKey: generateP256KeyPair().privateKey }))).rejects.toMatchObject({ code: 'bad_signature' });
+    const prepared = await a.prepare('get_folders', {});
     const body = prepared.body.slice();
     body[body.length - 1]! ^= 1;
     await expect(a.send({ ...prepared, body })).rejects.toMatchObject({ code: 'bad_signature' });
@@ -131,7 +148,7 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
 
   it('refuses a replayed request and processes it once', async () => {
     const a = await device(appA);
-    const prepared = a.prepare('create_secret', {
+    const prepared = await a.prepare('create_secret', {
       folderUid: folderA,
       recordUid: toBase64Url(randomBytes(16)),
       type: 'login',
@@ -140,22 +157,22 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
     });
     await a.send(prepared);
     await expect(a.send(prepared)).rejects.toMatchObject({ code: 'replayed' });
-    const sameNonce = a.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' });
+    const sameNonce = await a.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' });
     await a.send(sameNonce);
-    await expect(a.send(a.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' }))).rejects.toMatchObject({ code: 'replayed' });
+    await expect(a.send(await a.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' }))).rejects.toMatchObject({ code: 'replayed' });
     // The nonces are kept in the database (device_nonces), on this backend, with an expiry.
     const nonces = await router.db.selectFrom('device_nonces').selectAll().where('device_uid', '=', a.config.deviceUid).execute();
     expect(nonces.map((n) => n.nonce)).toContain('fixed-nonce-0123456789');
     for (const n of nonces) expect(Number(n.expires_at)).toBeGreaterThan(Date.now());
     // Another device may use the same nonce: they are per device.
     const other = await device(appA);
-    await other.send(other.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' }));
+    await other.send(await other.prepare('get_folders', {}, { nonce: 'fixed-nonce-0123456789' }));
   });
 
   it('processes a request replayed concurrently exactly once', async () => {
     const a = await device(appA);
     const recordUid = toBase64Url(randomBytes(16));
-    const prepared = a.prepare('create_secret', { folderUid: folderA, recordUid, type: 'login', recordKey: 'AAAA', data: 'AAAA' });
+    const prepared = await a.prepare('create_secret', { folderUid: folderA, recordUid, type: 'login', recordKey: 'AAAA', data: 'AAAA' });
     const outcomes = await Promise.all(
       Array.from({ length: 6 }, () =>
         a.send(prepared).then(
@@ -174,8 +191,8 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
 
   it('refuses expired and future timestamps', async () => {
     const a = await device(appA);
-    await expect(a.send(a.prepare('get_folders', {}, { timestamp: Date.now() - 10 * 60_000 }))).rejects.toMatchObject({ code: 'request_expired' });
-    await expect(a.send(a.prepare('get_folders', {}, { timestamp: Date.now() + 10 * 60_000 }))).rejects.toMatchObject({ code: 'request_expired' });
+    await expect(a.send(await a.prepare('get_folders', {}, { timestamp: Date.now() - 10 * 60_000 }))).rejects.toMatchObject({ code: 'request_expired' });
+    await expect(a.send(await a.prepare('get_folders', {}, { timestamp: Date.now() + 10 * 60_000 }))).rejects.toMatchObject({ code: 'request_expired' });
   });
 
   it('locks a device to the first address that uses it, unless --unlock-ip', async () => {
@@ -218,7 +235,7 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
 
   it('answers malformed frames with typed errors and keeps serving', async () => {
     const a = await device(appA);
-    const garbage = a.prepare('get_folders', {});
+    const garbage = await a.prepare('get_folders', {});
     const send = (body: Uint8Array, headers = garbage.headers) => fetch(garbage.url, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer> });
     const codeOf = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
     expect(await codeOf(await send(new Uint8Array(100 * 1024)))).toBe('payload_too_large');
@@ -226,8 +243,63 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
     const unknownOp = await fetch(garbage.url.replace('get_folders', 'drop_tables'), { method: 'POST', headers: garbage.headers, body: garbage.body as Uint8Array<ArrayBuffer> });
     expect(await codeOf(unknownOp)).toBe('not_found');
     // A well-signed frame with the wrong shape: no nonce, and a body of the wrong type.
-    await expect(a.send(a.prepare('get_secret', { recordUids: 'all' } as never))).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(a.send(await a.prepare('get_secret', { recordUids: 'all' } as never))).rejects.toMatchObject({ code: 'bad_request' });
     expect((await a.getFolders()).length).toBe(1);
+  });
+
+  // threat model (docs/threat-model.md): device — another device of the same application
+  it('does not let another device use a transmission key the Router remembered for device A', async () => {
+    const a = await device(appA);
+    const b = await device(appA);
+    await a.getFolders();
+    const aRequest = await a.prepare('get_folders', {});
+    const aWrap = aRequest.headers[SECRETS_HEADERS.transmissionKey]!;
+    expect(rememberedWraps()).toContain(aWrap);
+
+    // B copies A's wrap into its own, correctly signed, request: the Router takes A's key from the
+    // memo, and B's payload (sealed under B's key) does not open under it.
+    const since = unwraps.mock.calls.length;
+    const own = await b.prepare('get_folders', {});
+    const bKey = fromBase64Url(b.config.privateKey);
+    const forged = async (body: Uint8Array) => ({
+      ...own,
+      body,
+      headers: {
+        ...own.headers,
+        [SECRETS_HEADERS.transmissionKey]: aWrap,
+        [SECRETS_HEADERS.signature]: toBase64Url(await ecdsaSign(bKey, signedBytes('get_folders', fromBase64Url(aWrap), body))),
+      },
+    });
+    await expect(b.send(await forged(own.body))).rejects.toMatchObject({ code: 'decrypt_failed' });
+    expect(await lookupsOf(aWrap, since)).toEqual([true]);
+    // With A's own payload, captured, whatever the Router answers is sealed under A's key: B cannot read it.
+    await expect(b.send(await forged(aRequest.body))).rejects.toMatchObject({ code: 'decrypt_failed' });
+    // A is not disturbed.
+    expect((await a.send(aRequest)).folders).toHaveLength(1);
+  });
+
+  // threat model (docs/threat-model.md): device
+  it('never remembers the transmission key of a badly signed request, nor of a registration', async () => {
+    const rememberedBefore = remembers.mock.calls.length;
+    const c = await device(appA); // redeems a token: the register request is not remembered
+    expect(rememberedWraps(rememberedBefore)).toEqual([]);
+
+    const since = unwraps.mock.calls.length;
+    const forged = await c.prepare('get_folders', {}, { signingKey: generateP256KeyPair().privateKey });
+    const wrap = forged.headers[SECRETS_HEADERS.transmissionKey]!;
+    await expect(c.send(forged)).rejects.toMatchObject({ code: 'bad_signature' });
+    const tampered = await c.prepare('get_folders', {});
+    expect(tampered.headers[SECRETS_HEADERS.transmissionKey]).toBe(wrap);
+    const body = tampered.body.slice();
+    body[body.length - 1]! ^= 1;
+    await expect(c.send({ ...tampered, body })).rejects.toMatchObject({ code: 'bad_signature' });
+    expect(rememberedWraps(rememberedBefore)).not.toContain(wrap);
+
+    // The first good request from the same wrap still needs the ECDH; from then on the memo answers.
+    await c.getFolders();
+    await c.getFolders();
+    expect(await lookupsOf(wrap, since)).toEqual([false, true]);
+    expect(rememberedWraps(rememberedBefore)).toEqual([wrap]);
   });
 
   it('writes an audit event for each device call, allowed or refused', async () => {

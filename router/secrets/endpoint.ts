@@ -7,7 +7,7 @@
 import type { Context } from 'hono';
 import { ecdsaVerify, fromBase64Url, sha256, toBase64Url } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
-import { openJson, sealJson, unwrapTransmissionKey } from '../../core/protocol/envelope.ts';
+import { openJson, sealJson } from '../../core/protocol/envelope.ts';
 import {
   isSecretsOperation,
   REQUEST_MAX_SKEW_MS,
@@ -20,12 +20,18 @@ import {
 import { recordEvent } from '../audit/events.ts';
 import type { RouterDeps, RouterLimits } from '../deps.ts';
 import { readBodyLimited } from '../http/body.ts';
+import { transmissionKeysOf } from '../http/transmission-keys.ts';
 import { uploadBudgetOf } from '../http/upload-budget.ts';
 import type { DeviceCallContext } from './context.ts';
 import { deviceHandlers } from './operations.ts';
 
 const LARGE_OPERATIONS: ReadonlySet<SecretsOperation> = new Set(['add_file']);
 const NONCE_TTL_MS = 2 * REQUEST_MAX_SKEW_MS;
+/** Expired nonces are swept at most this often per Router process, not on every request. */
+const NONCE_SWEEP_EVERY_MS = 60 * 1000;
+/** A device's last_seen_at is rewritten when it is at least this stale, not on every request. */
+const LAST_SEEN_STEP_MS = 60 * 1000;
+const lastNonceSweep = new WeakMap<object, number>();
 
 function decodeHeader(c: Context, name: string): Uint8Array {
   const value = c.req.header(name);
@@ -107,30 +113,39 @@ interface AdmittedOperation {
 async function serveOperation(call: AdmittedOperation, body: Uint8Array): Promise<Response> {
   const { deps, operation, wrappedKey, signature, now, clientIp, device, app, audit, refuse } = call;
   const registering = operation === 'register';
-  if (device.public_key !== null && !ecdsaVerify(fromBase64Url(device.public_key), signedBytes(operation, wrappedKey, body), signature)) {
+  if (device.public_key !== null && !(await ecdsaVerify(fromBase64Url(device.public_key), signedBytes(operation, wrappedKey, body), signature))) {
     await refuse(new PosternError('bad_signature', 'The request signature does not verify with this device’s key.'));
   }
 
-  const transmissionKey = unwrapTransmissionKey(deps.keys.privateKey, wrappedKey);
-  const frame = requestFrameSchema.parse(openJson(transmissionKey, `secrets/${operation}`, body));
+  const transmissionKeys = transmissionKeysOf(deps);
+  const { key: transmissionKey, remembered } = await transmissionKeys.unwrap(deps.keys.privateKey, wrappedKey);
+  const frame = requestFrameSchema.parse(await openJson(transmissionKey, `secrets/${operation}`, body));
   if (Math.abs(frame.timestamp - now) > REQUEST_MAX_SKEW_MS) {
     await refuse(new PosternError('request_expired', 'The request timestamp is more than 5 minutes from the Router’s clock; check the device clock.'));
   }
+  // Signed by the device, sealed under this key by whoever made the wrap, and fresh: only now
+  // is the key worth remembering (a device copying another's wrap never gets this far).
+  if (!registering && !remembered) transmissionKeys.remember(wrappedKey, transmissionKey);
   const input = secretsOperations[operation].parse(frame.body ?? {});
 
   if (registering) {
     const publicKey = fromBase64Url((input as { publicKey: string }).publicKey);
-    if (!ecdsaVerify(publicKey, signedBytes(operation, wrappedKey, body), signature)) {
+    if (!(await ecdsaVerify(publicKey, signedBytes(operation, wrappedKey, body), signature))) {
       await refuse(new PosternError('bad_signature', 'The registration is not signed by the key it registers.'));
     }
   }
 
-  await deps.db.deleteFrom('device_nonces').where('device_uid', '=', device.uid).where('expires_at', '<', now).execute();
-  const seen = await deps.db.selectFrom('device_nonces').select('nonce').where('device_uid', '=', device.uid).where('nonce', '=', frame.nonce).executeTakeFirst();
-  if (seen) await refuse(new PosternError('replayed', 'This request was already received once (nonce reused); it was not processed again.'));
+  if (now - (lastNonceSweep.get(deps.db) ?? 0) > NONCE_SWEEP_EVERY_MS) {
+    lastNonceSweep.set(deps.db, now);
+    await deps.db.deleteFrom('device_nonces').where('expires_at', '<', now).execute();
+  }
+  // The primary key (device, nonce) refuses a nonce seen before; a nonce remembered but
+  // expired cannot come back either, its timestamp is outside the skew window by then.
   try {
     await deps.db.insertInto('device_nonces').values({ device_uid: device.uid, nonce: frame.nonce, expires_at: now + NONCE_TTL_MS }).execute();
-  } catch {
+  } catch (err) {
+    const seen = await deps.db.selectFrom('device_nonces').select('nonce').where('device_uid', '=', device.uid).where('nonce', '=', frame.nonce).executeTakeFirst();
+    if (!seen) throw err; // a storage fault, not a replay
     await refuse(new PosternError('replayed', 'This request was already received once (nonce reused); it was not processed again.'));
   }
 
@@ -150,7 +165,8 @@ async function serveOperation(call: AdmittedOperation, body: Uint8Array): Promis
     // The IP lock binds to the first address that uses the device after registration, so a
     // configuration made with `--config-init` on an admin workstation locks to the real device.
     const bindIp = device.ip_lock === 1 && device.locked_ip === null ? { locked_ip: clientIp } : {};
-    await deps.db.updateTable('devices').set({ last_seen_at: now, ...bindIp }).where('uid', '=', device.uid).execute();
+    const stale = device.last_seen_at === null || now - Number(device.last_seen_at) >= LAST_SEEN_STEP_MS;
+    if (stale || 'locked_ip' in bindIp) await deps.db.updateTable('devices').set({ last_seen_at: now, ...bindIp }).where('uid', '=', device.uid).execute();
     const ctx: DeviceCallContext = { db: deps.db, now, clientIp, device, app, audit };
     try {
       const handler = deviceHandlers[operation as Exclude<SecretsOperation, 'register'>] as (ctx: DeviceCallContext, input: unknown) => Promise<unknown>;
@@ -165,5 +181,5 @@ async function serveOperation(call: AdmittedOperation, body: Uint8Array): Promis
     }
   }
   deps.logger.info({ operation, device: device.uid, ip: clientIp }, 'secrets operation');
-  return new Response(sealJson(transmissionKey, secretsResponseRoute(operation), result) as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream' } });
+  return new Response((await sealJson(transmissionKey, secretsResponseRoute(operation), result)) as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream' } });
 }

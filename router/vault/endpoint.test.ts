@@ -35,8 +35,8 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
   }
 
   /** Seal an arbitrary inner payload, as a hostile or buggy client could. */
-  function sealed(command: string, inner: unknown) {
-    return JSON.stringify(toWireEnvelope(sealRequest(transport.routerPublicKey, `vault/${command}`, inner)));
+  async function sealed(command: string, inner: unknown) {
+    return JSON.stringify(toWireEnvelope(await sealRequest(transport.routerPublicKey, `vault/${command}`, inner)));
   }
 
   /** Headers that name alice's session, so that a request gets past the header check to its body. */
@@ -53,7 +53,7 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
   });
 
   it('answers an envelope it cannot open with decrypt_failed', async () => {
-    const good = JSON.parse(sealed('account.whoami', vaultRequestFrame({}, alice.session.sessionToken))) as { v: number; key: string; payload: string };
+    const good = JSON.parse(await sealed('account.whoami', vaultRequestFrame({}, alice.session.sessionToken))) as { v: number; key: string; payload: string };
     const payload = fromBase64Url(good.payload);
     payload[payload.length - 1]! ^= 1;
     await expectError(await post('/api/v1/vault/account.whoami', JSON.stringify({ ...good, payload: toBase64Url(payload) }), asAlice()), 400, 'decrypt_failed');
@@ -78,12 +78,12 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
   });
 
   it('validates field types and names the field', async () => {
-    const response = await post('/api/v1/vault/record.add', sealed('record.add', vaultRequestFrame({ recordUid: 42, type: 'login', recordKey: 'a', data: 'b' }, alice.session.sessionToken)), asAlice());
+    const response = await post('/api/v1/vault/record.add', await sealed('record.add', vaultRequestFrame({ recordUid: 42, type: 'login', recordKey: 'a', data: 'b' }, alice.session.sessionToken)), asAlice());
     expect(response.status).toBe(400);
     const { error } = (await response.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe('bad_request');
     expect(error.message).toContain('recordUid');
-    await expectError(await post('/api/v1/vault/account.whoami', sealed('account.whoami', 'not an object'), asAlice()), 400, 'bad_request');
+    await expectError(await post('/api/v1/vault/account.whoami', await sealed('account.whoami', 'not an object'), asAlice()), 400, 'bad_request');
   });
 
   it('refuses unknown record types with unknown_record_type', async () => {

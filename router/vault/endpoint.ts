@@ -7,7 +7,7 @@
 import type { Context } from 'hono';
 import { toBase64Url, type RouterSubkeys } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
-import { openJson, parseVaultRequestFrame, parseWireEnvelope, sealJson, unwrapTransmissionKey, VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
+import { openJson, parseVaultRequestFrame, parseWireEnvelope, sealJson, VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
 import { isVaultCommand, LARGE_VAULT_COMMANDS, PUBLIC_VAULT_COMMANDS, vaultCommands, type VaultCommand } from '../../core/protocol/vault-api.ts';
 import { recordEvent } from '../audit/events.ts';
 import { confirmSession, findSession, type PendingSession } from '../account/sessions.ts';
@@ -15,6 +15,7 @@ import type { RouterDeps, RouterLimits } from '../deps.ts';
 import type { GatewayHub } from '../gateway/hub.ts';
 import { readBodyLimited, parseJsonBody } from '../http/body.ts';
 import { assertFresh, rememberNonce } from '../http/replay-cache.ts';
+import { transmissionKeysOf } from '../http/transmission-keys.ts';
 import { uploadBudgetOf } from '../http/upload-budget.ts';
 import { accountHandlers } from './account.ts';
 import { actionHandlers } from './actions.ts';
@@ -88,11 +89,13 @@ async function runVaultCommand(
   const { limits } = services;
   const { command, now, clientIp, pending } = call;
   const envelope = parseWireEnvelope(parseJsonBody(await readBodyLimited(c.req.raw, call.limit)));
-  const transmissionKey = unwrapTransmissionKey(deps.keys.privateKey, envelope.wrappedKey);
-  const frame = parseVaultRequestFrame(openJson(transmissionKey, `vault/${command}`, envelope.ciphertext));
+  const transmissionKeys = transmissionKeysOf(deps);
+  const { key: transmissionKey, remembered } = await transmissionKeys.unwrap(deps.keys.privateKey, envelope.wrappedKey);
+  const frame = parseVaultRequestFrame(await openJson(transmissionKey, `vault/${command}`, envelope.ciphertext));
   const { session, body } = frame;
   assertFresh(frame.timestamp, now);
   const user = pending ? await confirmSession(deps.db, pending, session, now, limits.sessionTtlMs) : null;
+  if (user && !remembered) transmissionKeys.remember(envelope.wrappedKey, transmissionKey);
   // Last before acting: a request seen before is refused, whichever Router process saw it.
   await rememberNonce(deps.db, frame.nonce, now);
   const ctx: VaultCallContext = {
@@ -123,7 +126,7 @@ async function runVaultCommand(
     const handler = handlers[command] as VaultHandler<VaultCommand>;
     const result = await handler(ctx, parsed.data as never);
     deps.logger.info({ command, user: user?.uid, ip: clientIp }, 'vault command');
-    return c.json({ payload: toBase64Url(sealJson(transmissionKey, responseRoute(command), result)) });
+    return c.json({ payload: toBase64Url(await sealJson(transmissionKey, responseRoute(command), result)) });
   } catch (err) {
     if (err instanceof PosternError && err.code === 'not_allowed' && user) {
       const input = parsed.data as Record<string, unknown>;

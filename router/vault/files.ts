@@ -23,7 +23,7 @@ async function approveScript(
   approver: string,
   now: number,
 ): Promise<ScriptApproval> {
-  const approval = signScriptApproval(
+  const approval = await signScriptApproval(
     subkeys.signing.privateKey,
     { fileUid: file.uid, recordUid: file.record_uid, contentDigest: fileContentDigest({ fileKey: file.file_key, metadata: file.metadata, content: file.content }) },
     { approvedBy: approver, approvedAt: now },

@@ -36,9 +36,9 @@ function rawGateway(url: string, headers: Record<string, string> = {}, options: 
   });
 }
 
-function authFrame(config: SecretsConfig, nonce: string): string {
+async function authFrame(config: SecretsConfig, nonce: string): Promise<string> {
   const timestamp = Date.now();
-  const signature = toBase64Url(ecdsaSign(fromBase64Url(config.privateKey), gatewayAuthBytes(nonce, timestamp, config.clientId)));
+  const signature = toBase64Url(await ecdsaSign(fromBase64Url(config.privateKey), gatewayAuthBytes(nonce, timestamp, config.clientId)));
   return encodeFrame({ t: 'auth', clientId: config.clientId, nonce, timestamp, version: 'raw-1', signature });
 }
 
@@ -109,7 +109,7 @@ describe('gateway WebSocket endpoint (Node adapter)', () => {
     const gw = await rawGateway(gatewaySocketUrl(router.url), { 'X-Forwarded-For': '10.0.0.1, 198.51.100.23' });
     const challenge = await gw.next();
     if (challenge.t !== 'challenge') throw new Error('expected a challenge');
-    gw.socket.send(authFrame(config, challenge.nonce));
+    gw.socket.send(await authFrame(config, challenge.nonce));
     expect((await gw.next()).t).toBe('ready');
     const session = await router.db.selectFrom('gateway_sessions').selectAll().where('gateway_uid', '=', config.deviceUid).executeTakeFirstOrThrow();
     expect(session.address).toBe('198.51.100.23');
@@ -122,7 +122,7 @@ describe('gateway WebSocket endpoint (Node adapter)', () => {
     const gw = await rawGateway(gatewaySocketUrl(router.url));
     const challenge = await gw.next();
     if (challenge.t !== 'challenge') throw new Error('expected a challenge');
-    const auth = authFrame(config, challenge.nonce);
+    const auth = await authFrame(config, challenge.nonce);
     gw.socket.send(auth);
     gw.socket.send(auth);
     expect(await gw.next()).toMatchObject({ t: 'error', code: 'bad_state', message: expect.stringContaining('wait for "ready"') });
@@ -136,7 +136,7 @@ describe('gateway WebSocket endpoint (Node adapter)', () => {
     const gw = await rawGateway(gatewaySocketUrl(router.url), {}, { autoPong: false });
     const challenge = await gw.next();
     if (challenge.t !== 'challenge') throw new Error('expected a challenge');
-    gw.socket.send(authFrame(config, challenge.nonce));
+    gw.socket.send(await authFrame(config, challenge.nonce));
     expect((await gw.next()).t).toBe('ready');
     let routerPings = 0;
     let pongs = 0;
