@@ -166,6 +166,7 @@ export class GatewayService {
     this.stopping ??= (async () => {
       this.options.logger.info({ reason, runningTasks: this.tasks.runningCount }, 'gateway stopping');
       this.tasks.abortAll(`The gateway stopped (${reason}) before the job ended.`);
+      await this.tasks.settled();
       this.tunnels.stop();
       await this.link.stop();
       this.options.logger.info({}, 'gateway stopped');

@@ -16,7 +16,7 @@ function tracker(online = { value: true }) {
 }
 
 describe('TaskTracker', () => {
-  it('reports start, steps and the end, once', () => {
+  it('reports start, steps and the end, once', async () => {
     const { t, sent } = tracker();
     const jobId = newUid();
     const task = t.start(jobId, 'rotate', null);
@@ -25,6 +25,7 @@ describe('TaskTracker', () => {
     task.fail('nope');
     task.finish('too late');
     task.step('too late', 99);
+    await t.settled();
     expect(sent.map((u) => [u.status, u.step, u.progress])).toEqual([
       ['running', 'started', 0],
       ['running', 'fetching records', 10],
@@ -36,23 +37,26 @@ describe('TaskTracker', () => {
     expect(t.runningCount).toBe(0);
   });
 
-  it('scrubs and clips everything it reports', () => {
+  it('scrubs and clips everything it reports', async () => {
     const { t, sent, scrubber } = tracker();
     scrubber.add('hunter2-canary');
     const task = t.start(newUid(), 'rotate');
     task.step('step hunter2-canary', 5, ['log hunter2-canary', 'x'.repeat(10_000)]);
     task.fail(`failed hunter2-canary ${'y'.repeat(5000)}`);
+    await t.settled();
+    expect(sent).toHaveLength(3);
     const text = JSON.stringify(sent);
     expect(text).not.toContain('hunter2-canary');
     for (const u of sent) expect(jobUpdateSchema.safeParse(u).success, JSON.stringify(u).slice(0, 200)).toBe(true);
   });
 
-  it('keeps updates while the link is down and sends them in order when it is back', () => {
+  it('keeps updates while the link is down and sends them in order when it is back', async () => {
     const online = { value: false };
     const { t, sent } = tracker(online);
     const task = t.start(newUid(), 'rotate');
     task.step('a', 10);
     task.finish('ok');
+    await t.settled();
     expect(sent).toHaveLength(0);
     expect(t.pendingUpdates).toBe(3);
     online.value = true;
@@ -77,7 +81,7 @@ describe('TaskTracker', () => {
     expect(t.all()).toHaveLength(2);
   });
 
-  it('once it holds the record key, seals every line and the message; steps, progress and the failure code stay readable', () => {
+  it('once it holds the record key, seals every line and the message; steps, progress and the failure code stay readable', async () => {
     const { t, sent } = tracker();
     const recordUid = newUid();
     const recordKey = generateAesKey();
@@ -87,6 +91,7 @@ describe('TaskTracker', () => {
     task.step('changing it on the target (ssh)', 40, ['Step 2/4: changing the credential of "svc" on db1.internal:22']);
     task.log('[script.sh] db1.internal answered');
     task.fail('db1.internal refused "admin"', [], 'admin_refused');
+    await t.settled();
     const key = jobLogKey(recordKey, task.jobId);
     const wire = JSON.stringify(sent);
     expect(wire).not.toMatch(/db1|svc|admin"/);
@@ -95,28 +100,29 @@ describe('TaskTracker', () => {
     expect(sent[1]!.log).toEqual([`Fetching pamUser ${recordUid}`]);
     expect(sent.map((u) => u.step)).toEqual(['started', 'fetching records', 'changing it on the target (ssh)', 'changing it on the target (ssh)', 'failed']);
     const sealedLines = sent.slice(2).flatMap((u) => u.log ?? []);
-    expect(sealedLines.map((l) => openJobLine(key, task.jobId, l))).toEqual([
+    expect(await Promise.all(sealedLines.map((l) => openJobLine(key, task.jobId, l)))).toEqual([
       { n: 1, line: 'Step 2/4: changing the credential of "svc" on db1.internal:22' },
       { n: 2, line: '[script.sh] db1.internal answered' },
       { n: 3, line: 'admin_refused: db1.internal refused "admin"' },
     ]);
     const last = sent.at(-1)!;
     expect(sealedMessageCode(last.message!)).toBe('admin_refused');
-    expect(openJobMessage(key, task.jobId, last.message!)).toBe('admin_refused: db1.internal refused "admin"');
+    expect(await openJobMessage(key, task.jobId, last.message!)).toBe('admin_refused: db1.internal refused "admin"');
     for (const u of sent) expect(jobUpdateSchema.safeParse(u).success).toBe(true);
     // job-info answers with what the Router already has; the gateway's own shell reads plaintext.
     expect(t.get(task.jobId)).toMatchObject({ status: 'failed', code: 'admin_refused', sealed: true, message: last.message });
     expect(t.all()[0]).toMatchObject({ message: 'admin_refused: db1.internal refused "admin"' });
   });
 
-  it('seals a cancellation too, and refuses a key for a job about no record', () => {
+  it('seals a cancellation too, and refuses a key for a job about no record', async () => {
     const { t, sent } = tracker();
     const recordKey = generateAesKey();
     const task = t.start(newUid(), 'rotate', newUid());
     task.sealWith(recordKey);
     t.cancel(task.jobId, 'Cancelled by ops@db1.internal.');
+    await t.settled();
     expect(JSON.stringify(sent)).not.toContain('db1');
-    expect(openJobMessage(jobLogKey(recordKey, task.jobId), task.jobId, sent.at(-1)!.message!)).toBe('Cancelled by ops@db1.internal.');
+    expect(await openJobMessage(jobLogKey(recordKey, task.jobId), task.jobId, sent.at(-1)!.message!)).toBe('Cancelled by ops@db1.internal.');
     expect(() => t.start(newUid(), 'discover').sealWith(recordKey)).toThrow(/about no record/);
   });
 });

@@ -138,6 +138,7 @@ export class Task {
 
 export class TaskTracker {
   private tasks = new Map<string, Task>();
+  private reporting: Promise<void> = Promise.resolve();
   private unsent: JobUpdate[] = [];
   private dropped = 0;
   private readonly now: () => number;
@@ -207,7 +208,11 @@ export class TaskTracker {
     }
   }
 
-  /** @internal Applies an update to a task and reports it. */
+  /**
+   * @internal Applies an update to a task and reports it. The task's own view changes at once;
+   * what goes to the Router is sealed first (asynchronously), through one chain so that updates
+   * reach the Router in the order they were made.
+   */
   update(task: Task, change: { status: JobStatus; step?: string; progress?: number; message?: string; code?: string; log?: string[] }): void {
     const { scrubber } = this.options;
     const view = task.view;
@@ -217,29 +222,44 @@ export class TaskTracker {
     if (change.step !== undefined) view.step = clip(scrubber.scrub(change.step), STEP_MAX);
     if (change.progress !== undefined) view.progress = Math.max(0, Math.min(100, Math.round(change.progress)));
     if (change.code !== undefined) view.code = change.code;
+    let text: string | null = null;
     if (change.message !== undefined) {
-      const text = clip(scrubber.scrub(change.message), MESSAGE_MAX);
+      text = clip(scrubber.scrub(change.message), MESSAGE_MAX);
       view.message = change.code ? `${change.code}: ${text}` : text;
-      task.routerMessage = task.seal ? sealJobMessage(task.seal.key, view.jobId, text, change.code ?? null) : view.message;
     }
     if (change.status !== 'running') view.endedAt = at;
     const seal = task.seal;
-    const log = (change.log ?? [])
-      .slice(-LINES_MAX)
-      .map((line) => clip(scrubber.scrub(line), LINE_MAX))
-      .map((line) => (seal ? sealJobLine(seal.key, view.jobId, ++seal.n, line) : line));
-    const update: JobUpdate = {
-      jobId: view.jobId,
-      status: view.status,
-      progress: view.progress,
-      step: view.step,
-      ...(task.routerMessage !== null && change.message !== undefined ? { message: task.routerMessage } : {}),
-      ...(log.length ? { log } : {}),
-    };
+    const lines = (change.log ?? []).slice(-LINES_MAX).map((line) => clip(scrubber.scrub(line), LINE_MAX));
+    // Line numbers are taken now, in call order, whatever order the sealing finishes in.
+    const firstLine = seal ? seal.n + 1 : 0;
+    if (seal) seal.n += lines.length;
+    if (text !== null && !seal) task.routerMessage = view.message;
+    const snapshot = { jobId: view.jobId, status: view.status, progress: view.progress, step: view.step, message: text !== null && !seal ? view.message : null };
+    const sealing = this.reporting.then(async () => {
+      const message = text !== null && seal ? await sealJobMessage(seal.key, snapshot.jobId, text, change.code ?? null) : snapshot.message;
+      if (text !== null && seal) task.routerMessage = message;
+      const log = seal ? await Promise.all(lines.map((line, i) => sealJobLine(seal.key, snapshot.jobId, firstLine + i, line))) : lines;
+      const update: JobUpdate = {
+        jobId: snapshot.jobId,
+        status: snapshot.status,
+        progress: snapshot.progress,
+        step: snapshot.step,
+        ...(message !== null ? { message } : {}),
+        ...(log.length ? { log } : {}),
+      };
+      this.report(update);
+    });
+    this.reporting = sealing.catch((err: unknown) => {
+      this.options.logger.warn({ jobId: snapshot.jobId, err: err instanceof Error ? err.message : String(err) }, 'a job update could not be sealed; it was not sent');
+    });
     if (change.status === 'running') this.options.logger.debug({ jobId: view.jobId, step: view.step, progress: view.progress }, 'job progress');
     else this.options.logger.info({ jobId: view.jobId, status: view.status, message: view.message }, 'job ended');
-    this.report(update);
     if (view.endedAt !== null) this.forgetOldEnded();
+  }
+
+  /** Resolves once every update made so far has been sealed and handed to the Router link (or queued for it). */
+  settled(): Promise<void> {
+    return this.reporting;
   }
 
   private report(update: JobUpdate): void {

@@ -50,12 +50,12 @@ class FakeRouter {
         this.pings++;
         if (!this.silent && options.pong !== false) socket.pong(data);
       });
-      socket.on('message', (data) => {
+      socket.on('message', async (data) => {
         if (this.silent) return;
         const frame = decodeGatewayFrame(data.toString());
         this.frames.push(frame);
         if (frame.t === 'auth') {
-          const ok = frame.nonce === nonce && ecdsaVerify(this.publicKey, gatewayAuthBytes(frame.nonce, frame.timestamp, frame.clientId), fromBase64Url(frame.signature));
+          const ok = frame.nonce === nonce && (await ecdsaVerify(this.publicKey, gatewayAuthBytes(frame.nonce, frame.timestamp, frame.clientId), fromBase64Url(frame.signature)));
           this.verified.push(ok);
           socket.send(encodeFrame(ok ? { t: 'ready', gatewayUid: this.gatewayUid, heartbeatMs: 10_000 } : { t: 'error', code: 'bad_signature', message: 'no' }));
         }

@@ -113,6 +113,8 @@ export class RouterLink {
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private lastHeard = 0;
   private signedNonces = new Set<string>();
+  /** Decoded once: core/crypto imports a key into WebCrypto once per array that holds it. */
+  private signingKey: Uint8Array | null = null;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
   constructor(private readonly options: RouterLinkOptions) {}
@@ -250,7 +252,7 @@ export class RouterLink {
     }
     switch (frame.t) {
       case 'challenge':
-        this.answerChallenge(socket, frame);
+        await this.answerChallenge(socket, frame);
         return;
       case 'ready':
         this.gatewayUid = frame.gatewayUid;
@@ -285,7 +287,7 @@ export class RouterLink {
     }
   }
 
-  private answerChallenge(socket: WebSocket, frame: Extract<RouterToGateway, { t: 'challenge' }>): void {
+  private async answerChallenge(socket: WebSocket, frame: Extract<RouterToGateway, { t: 'challenge' }>): Promise<void> {
     if (this.state !== 'connecting') {
       this.socketError = { code: 'bad_state', message: 'The Router sent a second challenge on one connection.' };
       socket.terminate();
@@ -306,7 +308,8 @@ export class RouterLink {
     if (Math.abs(skew) > CLOCK_SKEW_WARN_MS) {
       this.options.logger.warn({ skewMs: skew }, 'this machine’s clock differs from the Router’s by more than a minute; beyond 5 minutes the Router refuses the gateway');
     }
-    const signature = ecdsaSign(fromBase64Url(this.options.privateKey), gatewayAuthBytes(frame.nonce, timestamp, this.options.clientId));
+    this.signingKey ??= fromBase64Url(this.options.privateKey);
+    const signature = await ecdsaSign(this.signingKey, gatewayAuthBytes(frame.nonce, timestamp, this.options.clientId));
     this.send(socket, { t: 'auth', clientId: this.options.clientId, nonce: frame.nonce, timestamp, version: this.options.version, signature: toBase64Url(signature) });
   }
 

@@ -22,13 +22,13 @@ const gatewayUid = newUid();
 // Scripts run only when approved (./scripts.test.ts); these are, by a stand-in Router key.
 const routerSigning = deriveRouterSubkeys(randomBytes(32)).signing;
 const digestOf = (fileUid: string) => `digest-of-${fileUid}`;
-const approvedScript = (uid: string, recordUid: string, name: string, mime: string) => ({
+const approvedScript = async (uid: string, recordUid: string, name: string, mime: string) => ({
   uid,
   kind: 'script' as const,
   name,
   mime,
   size: 1,
-  approval: signScriptApproval(routerSigning.privateKey, { fileUid: uid, recordUid, contentDigest: digestOf(uid) }, { approvedBy: newUid(), approvedAt: Date.now() }),
+  approval: await signScriptApproval(routerSigning.privateKey, { fileUid: uid, recordUid, contentDigest: digestOf(uid) }, { approvedBy: newUid(), approvedAt: Date.now() }),
 });
 
 class MemoryVault implements RotationSecrets {
@@ -103,8 +103,16 @@ function setup(options: { custom?: { label: string; value: string }[]; pending?:
   const logger = { info: log, warn: log, debug: log };
   const tasks = new TaskTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
   const task = tasks.start(newUid(), 'rotate', userUid);
+  // Job updates are sealed and reported asynchronously: a run is over once all of them reached `updates`.
+  const settledAfter = async <T,>(running: Promise<T>): Promise<T> => {
+    try {
+      return await running;
+    } finally {
+      await tasks.settled();
+    }
+  };
   const run = (plugin: RotationPlugin, extra: { resumeOnly?: boolean } = {}) =>
-    runRotation(task, { recordUid: userUid, configurationUid: configUid, resourceUid, adminCredentialUid: null, ...extra }, {
+    settledAfter(runRotation(task, { recordUid: userUid, configurationUid: configUid, resourceUid, adminCredentialUid: null, ...extra }, {
       secrets: vault,
       scrubber,
       gatewayUid: () => gatewayUid,
@@ -115,7 +123,7 @@ function setup(options: { custom?: { label: string; value: string }[]; pending?:
         scrubber,
         logger,
       }),
-    });
+    }));
   const everything = () => JSON.stringify(updates) + logged.join('\n');
   return { vault, userUid, resourceUid, configUid, updates, logged, scrubber, task, run, everything };
 }
@@ -213,7 +221,7 @@ describe('rotation engine', () => {
     const scriptUid = newUid();
     // Prints what it was given, so the test sees it arrive, and the scrubber must hide it.
     s.vault.files.set(scriptUid, new TextEncoder().encode('#!/bin/sh\nread line\necho "$line" | base64 -d\necho\necho "history: ${HISTFILE}"\n'));
-    s.vault.records.get(s.userUid)!.files.push(approvedScript(scriptUid, s.userUid, 'notify.sh', 'text/x-shellscript'));
+    s.vault.records.get(s.userUid)!.files.push(await approvedScript(scriptUid, s.userUid, 'notify.sh', 'text/x-shellscript'));
     const target = fakeTarget(OLD);
     const outcome = await s.run(target.plugin);
     expect(target.state.changes + target.state.verifies).toBe(0);
@@ -235,7 +243,7 @@ describe('rotation engine', () => {
     const s = setup();
     const scriptUid = newUid();
     s.vault.files.set(scriptUid, new TextEncoder().encode(`echo "cannot reach the app, tried ${'$'}(head -c 3 /dev/null)" >&2\nexit 3\n`));
-    s.vault.records.get(s.resourceUid)!.files.push(approvedScript(scriptUid, s.resourceUid, 'push.sh', 'text/plain'));
+    s.vault.records.get(s.resourceUid)!.files.push(await approvedScript(scriptUid, s.resourceUid, 'push.sh', 'text/plain'));
     const target = fakeTarget(OLD);
     const outcome = await s.run(target.plugin);
     expect(outcome.message).toMatch(/Post-rotation scripts: 0 of 1 succeeded; "push\.sh" exited with code 3 \(the rotation itself is complete\)\.$/);

@@ -27,14 +27,14 @@ chmodSync(shared, 0o1777);
 afterAll(() => rmSync(shared, { recursive: true, force: true }));
 
 /** One script as the Router stores it: its ciphertext digest, and an approval for it when asked. */
-function stored(body: string, options: { approve?: boolean } = {}) {
+async function stored(body: string, options: { approve?: boolean } = {}) {
   const file: ScriptFile = { uid: newUid(), name: 'push.sh', recordUid: newUid() };
   const contentDigest = fileContentDigest({ fileKey: randomBytes(8).join(','), metadata: 'm', content: randomBytes(8).join(',') });
-  const approval = options.approve ? signScriptApproval(router.privateKey, { fileUid: file.uid, recordUid: file.recordUid, contentDigest }, { approvedBy: admin, approvedAt: Date.now() }) : null;
+  const approval = options.approve ? await signScriptApproval(router.privateKey, { fileUid: file.uid, recordUid: file.recordUid, contentDigest }, { approvedBy: admin, approvedAt: Date.now() }) : null;
   return { file, contentDigest, approval, bytes: new TextEncoder().encode(body) };
 }
 
-function harness(script: ReturnType<typeof stored>, overrides: { approval?: ScriptApproval | null; contentDigest?: string; deps?: Partial<ScriptDeps> } = {}) {
+function harness(script: Awaited<ReturnType<typeof stored>>, overrides: { approval?: ScriptApproval | null; contentDigest?: string; deps?: Partial<ScriptDeps> } = {}) {
   const updates: JobUpdate[] = [];
   const logged: string[] = [];
   const scrubber = new SecretScrubber();
@@ -65,7 +65,10 @@ function harness(script: ReturnType<typeof stored>, overrides: { approval?: Scri
       newSecret: 'New-Script-Canary-2!',
       files: [script.file],
     });
-  const jobLog = () => updates.flatMap((u) => u.log ?? []);
+  const jobLog = async () => {
+    await tasks.settled(); // updates are sealed and reported asynchronously
+    return updates.flatMap((u) => u.log ?? []);
+  };
   return { run, jobLog, logged, tasks, task };
 }
 
@@ -78,7 +81,7 @@ describe('post-rotation script approval', () => {
   // threat model (docs/threat-model.md): editor
   it('does not run a script nobody approved, and says who can approve it and how', async () => {
     const { marker, body } = markerScript();
-    const script = stored(body);
+    const script = await stored(body);
     const outcome = await harness(script).run();
     expect(existsSync(marker)).toBe(false);
     expect(outcome.failures).toBe(1);
@@ -90,7 +93,7 @@ describe('post-rotation script approval', () => {
   // threat model (docs/threat-model.md): database-only attacker
   it('does not run an approved script whose content was swapped afterwards', async () => {
     const { marker, body } = markerScript();
-    const script = stored(body, { approve: true });
+    const script = await stored(body, { approve: true });
     const outcome = await harness(script, { contentDigest: fileContentDigest({ fileKey: 'k', metadata: 'm', content: 'other' }) }).run();
     expect(existsSync(marker)).toBe(false);
     expect(outcome.summary).toContain('was not run: its approval does not match it');
@@ -99,8 +102,8 @@ describe('post-rotation script approval', () => {
   // threat model (docs/threat-model.md): database-only attacker
   it('does not run a script carrying the approval of another file', async () => {
     const { marker, body } = markerScript();
-    const script = stored(body);
-    const other = stored('#!/bin/sh\necho approved\n', { approve: true });
+    const script = await stored(body);
+    const other = await stored('#!/bin/sh\necho approved\n', { approve: true });
     const outcome = await harness(script, { approval: other.approval }).run();
     expect(existsSync(marker)).toBe(false);
     expect(outcome.summary).toContain('was not run: its approval does not match it');
@@ -109,8 +112,8 @@ describe('post-rotation script approval', () => {
   // threat model (docs/threat-model.md): database-only attacker
   it('does not run a script whose approval another key signed', async () => {
     const { marker, body } = markerScript();
-    const script = stored(body);
-    const forged = signScriptApproval(generateP256KeyPair().privateKey, { fileUid: script.file.uid, recordUid: script.file.recordUid, contentDigest: script.contentDigest }, { approvedBy: admin, approvedAt: Date.now() });
+    const script = await stored(body);
+    const forged = await signScriptApproval(generateP256KeyPair().privateKey, { fileUid: script.file.uid, recordUid: script.file.recordUid, contentDigest: script.contentDigest }, { approvedBy: admin, approvedAt: Date.now() });
     const outcome = await harness(script, { approval: forged }).run();
     expect(existsSync(marker)).toBe(false);
     expect(outcome.summary).toContain('was not run: its approval does not match it');
@@ -119,24 +122,24 @@ describe('post-rotation script approval', () => {
   // threat model (docs/threat-model.md): database-only attacker
   it('does not run anything while the Router signing key is unknown', async () => {
     const { marker, body } = markerScript();
-    const outcome = await harness(stored(body, { approve: true }), { deps: { routerSigningKey: () => Promise.reject(new Error('Cannot reach the Postern server')) } }).run();
+    const outcome = await harness(await stored(body, { approve: true }), { deps: { routerSigningKey: () => Promise.reject(new Error('Cannot reach the Postern server')) } }).run();
     expect(existsSync(marker)).toBe(false);
     expect(outcome.summary).toContain('was not run: its approval could not be checked (Cannot reach the Postern server)');
   });
 
   it('runs an approved script', async () => {
     const { marker, body } = markerScript();
-    const outcome = await harness(stored(body, { approve: true })).run();
+    const outcome = await harness(await stored(body, { approve: true })).run();
     expect(outcome).toEqual({ summary: 'Post-rotation scripts: 1 of 1 succeeded.', failures: 0 });
     expect(existsSync(marker)).toBe(true);
   });
 
   it('keeps 200 lines in the job log and stops reading past the output cap', async () => {
-    const s = harness(stored('#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo "line $i"; i=$((i+1)); done\nhead -c 300000 /dev/zero | tr "\\0" x\n', { approve: true }), {
+    const s = harness(await stored('#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo "line $i"; i=$((i+1)); done\nhead -c 300000 /dev/zero | tr "\\0" x\n', { approve: true }), {
       deps: { maxOutputBytes: 64 * 1024 },
     });
     expect((await s.run()).failures).toBe(0);
-    const lines = s.jobLog().filter((l) => l.startsWith('[push.sh]'));
+    const lines = (await s.jobLog()).filter((l) => l.startsWith('[push.sh]'));
     expect(lines).toHaveLength(201);
     expect(lines.at(-1)).toBe('[push.sh] … further output only in the gateway log');
     expect(s.logged.join('\n')).toContain('output beyond 64 KiB discarded');
@@ -173,7 +176,7 @@ describe.runIf(IS_ROOT)('post-rotation script sandbox (gateway as root)', () => 
     process.env['GATEWAY_CONFIG'] = 'Env-Canary-Config';
     process.env['POSTERN_CANARY'] = 'Env-Canary-Postern';
     try {
-      const outcome = await harness(stored(body, { approve: true }), { deps: { runAs: user } }).run();
+      const outcome = await harness(await stored(body, { approve: true }), { deps: { runAs: user } }).run();
       expect(outcome.failures).toBe(0);
     } finally {
       delete process.env['GATEWAY_CONFIG'];
@@ -196,7 +199,7 @@ describe.runIf(IS_ROOT)('post-rotation script sandbox (gateway as root)', () => 
     const late = join(shared, `late-${newUid()}`);
     // A child and a grandchild that would outlive the script's shell if only it were killed.
     const body = `#!/bin/sh\nsh -c 'sleep 300 & echo $! >> ${pids}; sleep 300; touch ${late}' &\necho $! >> ${pids}\nsleep 300\n`;
-    const outcome = await harness(stored(body, { approve: true }), { deps: { runAs: user, timeoutMs: 1000 } }).run();
+    const outcome = await harness(await stored(body, { approve: true }), { deps: { runAs: user, timeoutMs: 1000 } }).run();
     expect(outcome.summary).toContain('"push.sh" timed out after 1 s and was stopped');
     const started = readFileSync(pids, 'utf8').trim().split('\n').map(Number);
     expect(started).toHaveLength(2);
@@ -206,7 +209,7 @@ describe.runIf(IS_ROOT)('post-rotation script sandbox (gateway as root)', () => 
 
   it('kills the script when the job is cancelled', async () => {
     const started = join(shared, `started-${newUid()}`);
-    const h = harness(stored(`#!/bin/sh\ntouch '${started}'\nsleep 300\n`, { approve: true }), { deps: { runAs: user } });
+    const h = harness(await stored(`#!/bin/sh\ntouch '${started}'\nsleep 300\n`, { approve: true }), { deps: { runAs: user } });
     const running = h.run();
     await waitFor(() => existsSync(started));
     h.tasks.cancel(h.task.jobId);

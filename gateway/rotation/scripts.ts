@@ -153,7 +153,7 @@ async function approvalRefusal(file: ScriptFile, downloaded: DownloadedScript, d
   } catch (err) {
     return `was not run: its approval could not be checked (${deps.scrubber.scrub(err instanceof Error ? err.message : String(err))}); restart the gateway once it can reach the Router, or re-initialise it`;
   }
-  if (!verifyScriptApproval(key, { fileUid: file.uid, recordUid: file.recordUid, contentDigest: downloaded.contentDigest }, approval)) {
+  if (!(await verifyScriptApproval(key, { fileUid: file.uid, recordUid: file.recordUid, contentDigest: downloaded.contentDigest }, approval))) {
     return `was not run: its approval does not match it (the script changed after it was approved, or the approval was not signed by this gateway's Router); ${approve}`;
   }
   return null;

@@ -106,7 +106,7 @@ export class TunnelSessions {
     }
     const key = deriveSignallingKey(seed, request.resourceUid);
     const now = this.now();
-    const offer = openSignallingOffer(key, request.resourceUid, request.sessionId, request.sealedOffer, now);
+    const offer = await openSignallingOffer(key, request.resourceUid, request.sessionId, request.sealedOffer, now);
     if (!this.replays.accept(offer.sessionId, now)) throw new PosternError('replayed', `Session ${offer.sessionId} was already answered; the vault must start a new one.`);
     const allowed = allowedTargets(request.resource, request.portMapping);
 
@@ -147,7 +147,7 @@ export class TunnelSessions {
       const sdp = pc.localDescription?.sdp;
       if (!sdp) throw new PosternError('internal', 'werift produced no local description');
       const message: SignallingAnswer = { v: 1, sessionId: session.id, description: { type: 'answer', sdp }, target: allowed[0]!, sctpMaxPacket: POSTERN_SCTP_MAX_PACKET };
-      return { sealedAnswer: sealSignalling(key, request.resourceUid, message), target: allowed[0]! };
+      return { sealedAnswer: await sealSignalling(key, request.resourceUid, message), target: allowed[0]! };
     } catch (err) {
       this.end(session, 'answer failed');
       if (err instanceof PosternError) throw err;

@@ -60,7 +60,7 @@ function streaming(user: CliUser, args: string[]) {
 class SimulatedGateway {
   readonly link: RouterLink;
   /** recordUid → what to do when asked to rotate it. */
-  readonly scripts = new Map<string, (jobId: string) => void>();
+  readonly scripts = new Map<string, (jobId: string) => void | Promise<void>>();
   readonly cancelled: string[] = [];
 
   constructor(server: string, config: SecretsConfig) {
@@ -231,11 +231,16 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
   it('opens sealed lines and the message with the record key, live and in job show, and flags a line the Router reordered', async () => {
     // threat model (docs/threat-model.md): database-only attacker — reordering sealed lines
     const recordKey = (await sdk.recordKeyOf(uids['svc sealed']!))!;
-    gwA.scripts.set(uids['svc sealed']!, (jobId) => {
+    gwA.scripts.set(uids['svc sealed']!, async (jobId) => {
       const key = jobLogKey(recordKey, jobId);
-      gwA.job({ jobId, status: 'running', progress: 40, step: 'changing it on the target (ssh)', log: [sealJobLine(key, jobId, 1, 'on db9.canary:22 as "ops9canary"')] });
-      gwA.job({ jobId, status: 'running', progress: 50, step: 'verifying the new secret', log: [sealJobLine(key, jobId, 3, 'third'), sealJobLine(key, jobId, 2, 'second, sent after the third')] });
-      gwA.job({ jobId, status: 'failed', step: 'failed', message: sealJobMessage(key, jobId, 'db9.canary refused "ops9canary"', 'admin_refused') });
+      // Sealed first, then sent together, as before sealing was asynchronous.
+      const first = await sealJobLine(key, jobId, 1, 'on db9.canary:22 as "ops9canary"');
+      const third = await sealJobLine(key, jobId, 3, 'third');
+      const second = await sealJobLine(key, jobId, 2, 'second, sent after the third');
+      const message = await sealJobMessage(key, jobId, 'db9.canary refused "ops9canary"', 'admin_refused');
+      gwA.job({ jobId, status: 'running', progress: 40, step: 'changing it on the target (ssh)', log: [first] });
+      gwA.job({ jobId, status: 'running', progress: 50, step: 'verifying the new secret', log: [third, second] });
+      gwA.job({ jobId, status: 'failed', step: 'failed', message });
     });
     const run = await admin.run(['rotate', 'svc sealed', '--config', 'PAM A']);
     expect(run.code).toBe(1);

@@ -104,13 +104,13 @@ export async function openTunnelSession(vault: VaultClient, options: TunnelSessi
     await waitForIceGatheringComplete(pc, GATHER_TIMEOUT_MS);
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new PosternError('internal', 'werift produced no offer');
-    const offer = sealSignalling(key, options.resourceUid, { v: 1, sessionId, issuedAt: Date.now(), description: { type: 'offer', sdp }, sctpMaxPacket: POSTERN_SCTP_MAX_PACKET });
+    const offer = await sealSignalling(key, options.resourceUid, { v: 1, sessionId, issuedAt: Date.now(), description: { type: 'offer', sdp }, sctpMaxPacket: POSTERN_SCTP_MAX_PACKET });
 
     progress('asking the gateway (through the Router, end-to-end encrypted)');
     const outcome = await vault.sendAction({ action: 'webrtc-session', recordUid: options.resourceUid, configurationUid, params: { sessionId, offer } });
     if (outcome.code !== 'ok') throw new TunnelRefused(outcome);
     const sealedAnswer = (outcome.data as { answer?: unknown } | undefined)?.answer;
-    const answer = openSignallingAnswer(key, options.resourceUid, sessionId, sealedAnswer);
+    const answer = await openSignallingAnswer(key, options.resourceUid, sessionId, sealedAnswer);
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.description.sdp });
 
     progress('connecting (ICE, DTLS, SCTP)');

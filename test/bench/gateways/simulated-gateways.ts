@@ -128,8 +128,11 @@ function leanGatewayClient(key: BenchGatewayKey, index: number): Client {
         switch (frame.t) {
           case 'challenge': {
             const timestamp = Date.now();
-            const signature = toBase64Url(ecdsaSign(privateKey, gatewayAuthBytes(frame.nonce, timestamp, key.clientId)));
-            ws.send(encodeFrame({ t: 'auth', clientId: key.clientId, nonce: frame.nonce, timestamp, version: VERSION, signature }));
+            // Nothing else comes before the Router has this answer, so signing asynchronously reorders nothing.
+            void ecdsaSign(privateKey, gatewayAuthBytes(frame.nonce, timestamp, key.clientId)).then(
+              (signature) => ws.send(encodeFrame({ t: 'auth', clientId: key.clientId, nonce: frame.nonce, timestamp, version: VERSION, signature: toBase64Url(signature) })),
+              () => (counters.refusals['signing failed'] = (counters.refusals['signing failed'] ?? 0) + 1),
+            );
             return;
           }
           case 'ready':
