@@ -1,6 +1,8 @@
 /**
  * One load-generator process: `clients` concurrent clients, each in a closed loop (a new
- * request as soon as the previous one answered), started by run.ts over IPC. Several of these
+ * request as soon as the previous one answered) or, with a rate, paced (each client starts its
+ * requests on a fixed schedule, and a request's latency runs from its scheduled start, so time
+ * spent queued behind a slow answer counts), started by run.ts over IPC. Several of these
  * processes run side by side (`--clients-procs`), because the client side spends CPU on the
  * same crypto as the Router (sealing each request to the Router's key, signing, opening the
  * answer) and one process could otherwise be what limits the throughput.
@@ -37,6 +39,8 @@ export interface RunArgs {
   startAt: number;
   warmupMs: number;
   measureMs: number;
+  /** Requests/s this process offers in total, spread over its clients; 0 = closed loop. */
+  rate: number;
 }
 
 export interface LoadResult {
@@ -119,10 +123,17 @@ async function run(args: RunArgs): Promise<LoadResult> {
   const errors: Record<string, number> = {};
   let inFlightAtEnd = 0;
   await sleep(Math.max(0, begin - performance.now()));
+  // Paced: each client sends every `interval` ms, the clients' schedules spread evenly.
+  const interval = args.rate > 0 ? (clientCount / args.rate) * 1000 : 0;
   const loop = async (client: number) => {
     // Clients start on different records so they do not all read the same row at once.
     for (let n = client; ; n++) {
-      const t0 = performance.now();
+      let t0 = performance.now();
+      if (interval > 0) {
+        const scheduled = begin + ((client / clientCount) + (n - client)) * interval;
+        if (scheduled > t0) await sleep(scheduled - t0);
+        t0 = scheduled;
+      }
       if (t0 >= windowEnd) return;
       let code = 'ok';
       try {
