@@ -14,7 +14,7 @@
  * calls those, never this file. Every function here needs `platformSubtle()` to be non-null.
  */
 import { PosternError } from '../errors.ts';
-import { equalBytes, toBase64Url } from './bytes.ts';
+import { concatBytes, equalBytes, fromHex, toBase64Url } from './bytes.ts';
 import { sha256 } from './kdf.ts';
 import { nobleP256PublicKey } from './noble.ts';
 
@@ -46,7 +46,8 @@ const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 interface PrivateKeyEntry {
   /** SHA-256 of the key, to notice a caller reusing the array for another key (not a copy: a caller that wipes its array leaves no key behind here but the imported one). */
   fingerprint: Uint8Array;
-  publicKey: Uint8Array;
+  /** Computed when first asked for (in JavaScript it costs ~0.7 ms, more than a signature). */
+  publicKey: Uint8Array | null;
   imported: Partial<Record<EcUse, Promise<CryptoKey>>>;
 }
 
@@ -56,7 +57,7 @@ function privateKeyEntry(privateKey: Uint8Array): PrivateKeyEntry {
   let entry = privateKeys.get(privateKey);
   const fingerprint = sha256(privateKey);
   if (!entry || !equalBytes(entry.fingerprint, fingerprint)) {
-    entry = { fingerprint, publicKey: nobleP256PublicKey(privateKey), imported: {} };
+    entry = { fingerprint, publicKey: null, imported: {} };
     privateKeys.set(privateKey, entry);
   }
   return entry;
@@ -64,23 +65,32 @@ function privateKeyEntry(privateKey: Uint8Array): PrivateKeyEntry {
 
 /** The 65-byte public key of a (validated) private key, computed once per key. */
 export function cachedP256PublicKey(privateKey: Uint8Array): Uint8Array {
-  return privateKeyEntry(privateKey).publicKey;
+  const entry = privateKeyEntry(privateKey);
+  entry.publicKey ??= nobleP256PublicKey(privateKey);
+  return entry.publicKey;
 }
+
+/**
+ * PKCS #8 for a bare P-256 scalar (RFC 5208 around RFC 5915's ECPrivateKey, the optional public
+ * key left out): the platform computes the public key itself, which is faster than doing it
+ * here. A runtime that insists on the public key gets a JWK with it instead.
+ */
+const PKCS8_P256_PREFIX = fromHex('304102010030130607' + '2a8648ce3d0201' + '0608' + '2a8648ce3d030107' + '042730250201010420');
 
 function importPrivateKey(privateKey: Uint8Array, use: EcUse): Promise<CryptoKey> {
   const entry = privateKeyEntry(privateKey);
   const cached = entry.imported[use];
   if (cached) return cached;
-  // JWK is the one private-key format every WebCrypto imports from a bare scalar.
-  const jwk: JsonWebKey = {
-    kty: 'EC',
-    crv: 'P-256',
-    d: toBase64Url(privateKey),
-    x: toBase64Url(entry.publicKey.subarray(1, 33)),
-    y: toBase64Url(entry.publicKey.subarray(33, 65)),
-    ext: false,
-  };
-  const imported = subtle().importKey('jwk', jwk, ALGORITHM[use], false, use === 'ECDH' ? ['deriveBits'] : ['sign']);
+  const usages: KeyUsage[] = use === 'ECDH' ? ['deriveBits'] : ['sign'];
+  const pkcs8 = concatBytes(PKCS8_P256_PREFIX, privateKey);
+  const imported = subtle()
+    .importKey('pkcs8', view(pkcs8), ALGORITHM[use], false, usages)
+    .catch(() => {
+      const publicKey = cachedP256PublicKey(privateKey);
+      const jwk: JsonWebKey = { kty: 'EC', crv: 'P-256', d: toBase64Url(privateKey), x: toBase64Url(publicKey.subarray(1, 33)), y: toBase64Url(publicKey.subarray(33, 65)), ext: false };
+      return subtle().importKey('jwk', jwk, ALGORITHM[use], false, usages);
+    })
+    .finally(() => pkcs8.fill(0));
   entry.imported[use] = imported;
   imported.catch(() => {
     if (entry.imported[use] === imported) delete entry.imported[use];
