@@ -5,11 +5,12 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { StorageLocation } from '../../../core/storage/location.ts';
 import { migrateToLatest } from '../../../core/storage/migrate.ts';
 import type { Database } from '../../../core/storage/schema.ts';
+import { routerSqlite } from './sqlite.ts';
 
 export { parseStorageLocation, type StorageLocation } from '../../../core/storage/location.ts';
 
@@ -29,36 +30,6 @@ export function restrictDatabaseFiles(path: string): void {
   }
 }
 
-/** Distinct SQL texts kept prepared; the Router's queries are parameterised, so a few hundred cover them. */
-const PREPARED_STATEMENTS_KEPT = 1000;
-
-/**
- * better-sqlite3 behind kysely, with each SQL text prepared once: kysely asks for a new
- * statement on every query, and preparing (parsing and planning the SQL) cost about as much
- * Router CPU per vault request as running the queries (test/bench/vault-api). A statement is
- * only ever used synchronously here (Postern does not stream rows), so sharing one is safe.
- */
-export function withPreparedStatements(sqlite: SQLite.Database): SqliteDatabase {
-  const statements = new Map<string, SQLite.Statement>();
-  return {
-    close: () => {
-      statements.clear();
-      sqlite.close();
-    },
-    prepare(sql: string) {
-      let statement = statements.get(sql);
-      if (statement) {
-        statements.delete(sql); // most recently used goes last
-      } else {
-        statement = sqlite.prepare(sql);
-        if (statements.size >= PREPARED_STATEMENTS_KEPT) statements.delete(statements.keys().next().value!);
-      }
-      statements.set(sql, statement);
-      return statement;
-    },
-  };
-}
-
 export async function openStorage(location: StorageLocation): Promise<Kysely<Database>> {
   let db: Kysely<Database>;
   if (location.kind === 'sqlite') {
@@ -70,7 +41,7 @@ export async function openStorage(location: StorageLocation): Promise<Kysely<Dat
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('secure_delete = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withPreparedStatements(sqlite) }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: routerSqlite(sqlite) }) });
   } else {
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location.url, max: 10 }) }) });
   }
