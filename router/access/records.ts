@@ -28,9 +28,20 @@ export async function folderMembership(db: Kysely<Database>, userUid: string, fo
 }
 
 export async function findUserRecordAccess(db: Kysely<Database>, userUid: string, recordUid: string): Promise<UserRecordAccess | null> {
-  const record = await db.selectFrom('records').selectAll().where('uid', '=', recordUid).executeTakeFirst();
-  if (!record) return null;
-  const membership = record.folder_uid ? await folderMembership(db, userUid, record.folder_uid) : null;
+  // One query on the hot path of every record read: the record and the caller's membership of its folder.
+  const row = await db
+    .selectFrom('records')
+    .leftJoin('folder_members as m', (join) => join.onRef('m.folder_uid', '=', 'records.folder_uid').on('m.user_uid', '=', userUid))
+    .selectAll('records')
+    .select(['m.folder_uid as m_folder_uid', 'm.key_type as m_key_type', 'm.wrapped_key as m_wrapped_key', 'm.can_edit as m_can_edit', 'm.can_share as m_can_share', 'm.is_owner as m_is_owner', 'm.added_at as m_added_at'])
+    .where('records.uid', '=', recordUid)
+    .executeTakeFirst();
+  if (!row) return null;
+  const { m_folder_uid, m_key_type, m_wrapped_key, m_can_edit, m_can_share, m_is_owner, m_added_at, ...record } = row;
+  const membership: MemberRow | null =
+    m_folder_uid !== null && m_key_type !== null && m_wrapped_key !== null && m_can_edit !== null && m_can_share !== null && m_is_owner !== null && m_added_at !== null
+      ? { folder_uid: m_folder_uid, user_uid: userUid, key_type: m_key_type, wrapped_key: m_wrapped_key, can_edit: m_can_edit, can_share: m_can_share, is_owner: m_is_owner, added_at: m_added_at }
+      : null;
   if (record.owner_uid === userUid) return { record, canEdit: true, isOwner: true, membership };
   if (!membership) return null;
   return { record, canEdit: membership.can_edit === 1, isOwner: false, membership };

@@ -9,6 +9,7 @@ import { PosternError } from '../../core/errors.ts';
 import { gatewayAuthBytes, type GatewayToRouter } from '../../core/protocol/gateway-wire.ts';
 import { REQUEST_MAX_SKEW_MS } from '../../core/protocol/secrets-api.ts';
 import type { Database } from '../../core/storage/schema.ts';
+import { markDeviceSeen } from '../access/device-seen.ts';
 
 export type AuthFrame = Extract<GatewayToRouter, { t: 'auth' }>;
 
@@ -41,8 +42,7 @@ export async function authenticateGateway(db: Kysely<Database>, frame: AuthFrame
   if (device.ip_lock === 1 && device.locked_ip !== null && device.locked_ip !== clientIp) {
     throw new PosternError('ip_locked', `This gateway is locked to another IP address; ${clientIp} is refused.`);
   }
-  const bindIp = device.ip_lock === 1 && device.locked_ip === null ? { locked_ip: clientIp } : {};
-  await db.updateTable('devices').set({ last_seen_at: now, ...bindIp }).where('uid', '=', device.uid).execute();
+  await markDeviceSeen(db, device, clientIp, now);
   const app = await db.selectFrom('applications').select('owner_uid').where('uid', '=', device.app_uid).executeTakeFirst();
   if (!app) throw new PosternError('revoked', 'The application of this gateway no longer exists.');
   return { deviceUid: device.uid, ownerUid: app.owner_uid };

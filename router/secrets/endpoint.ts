@@ -17,6 +17,7 @@ import {
   signedBytes,
   type SecretsOperation,
 } from '../../core/protocol/secrets-api.ts';
+import { markDeviceSeen } from '../access/device-seen.ts';
 import { recordEvent } from '../audit/events.ts';
 import type { RouterDeps, RouterLimits } from '../deps.ts';
 import { readBodyLimited } from '../http/body.ts';
@@ -29,8 +30,6 @@ const LARGE_OPERATIONS: ReadonlySet<SecretsOperation> = new Set(['add_file']);
 const NONCE_TTL_MS = 2 * REQUEST_MAX_SKEW_MS;
 /** Expired nonces are swept at most this often per Router process, not on every request. */
 const NONCE_SWEEP_EVERY_MS = 60 * 1000;
-/** A device's last_seen_at is rewritten when it is at least this stale, not on every request. */
-const LAST_SEEN_STEP_MS = 60 * 1000;
 const lastNonceSweep = new WeakMap<object, number>();
 
 function decodeHeader(c: Context, name: string): Uint8Array {
@@ -164,9 +163,7 @@ async function serveOperation(call: AdmittedOperation, body: Uint8Array): Promis
   } else {
     // The IP lock binds to the first address that uses the device after registration, so a
     // configuration made with `--config-init` on an admin workstation locks to the real device.
-    const bindIp = device.ip_lock === 1 && device.locked_ip === null ? { locked_ip: clientIp } : {};
-    const stale = device.last_seen_at === null || now - Number(device.last_seen_at) >= LAST_SEEN_STEP_MS;
-    if (stale || 'locked_ip' in bindIp) await deps.db.updateTable('devices').set({ last_seen_at: now, ...bindIp }).where('uid', '=', device.uid).execute();
+    await markDeviceSeen(deps.db, device, clientIp, now);
     const ctx: DeviceCallContext = { db: deps.db, now, clientIp, device, app, audit };
     try {
       const handler = deviceHandlers[operation as Exclude<SecretsOperation, 'register'>] as (ctx: DeviceCallContext, input: unknown) => Promise<unknown>;
