@@ -239,12 +239,18 @@ async function runOne(setup: Setup, count: number, keysFile: string, keys: Retur
     }
 
     log(`connecting up to ${count}`);
+    const connectProfile = opts['cpu-profile'] ? join(RESULTS, 'profiles', `${setup}-${count}-${stamp}-connect.cpuprofile`) : null;
+    if (connectProfile) {
+      mkdirSync(join(RESULTS, 'profiles'), { recursive: true });
+      await worker.call('phaseProfile', { on: true }, 10_000);
+    }
     const cpu0 = await worker.call<{ cpu: NodeJS.CpuUsage }>('usage', {}, 10_000);
     const t0 = Date.now();
     const connected = await gateways.call<{ online: number; failed: number }>('connect', connectArgs(count), 60_000 + count * 25 + 10_000);
     const size = await waitForSize(worker, count, 60_000);
     const connectMs = Date.now() - t0;
     const cpu1 = await worker.call<{ cpu: NodeJS.CpuUsage }>('usage', {}, 10_000);
+    if (connectProfile) await worker.call('phaseProfile', { on: false, path: connectProfile }, 60_000);
     log(`${size}/${count} connected in ${(connectMs / 1000).toFixed(1)} s (${connected.failed} slow or failed handshakes)`);
     await sleep(2_000);
     const full = await worker.call<MemorySample>('memory', {}, 120_000);

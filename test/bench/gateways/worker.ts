@@ -88,7 +88,18 @@ async function profiled<T>(args: LoadArgs, body: () => Promise<T>): Promise<T> {
   }
 }
 
+let stopPhaseProfile: ((path: string) => Promise<void>) | null = null;
+
 const common = {
+  /** The V8 CPU profiler around a phase the runner names (the connect phase; the load has its own). */
+  phaseProfile: async (args: { on: boolean; path?: string }) => {
+    if (args.on) stopPhaseProfile ??= await startCpuProfile();
+    else if (stopPhaseProfile && args.path) {
+      await stopPhaseProfile(args.path);
+      stopPhaseProfile = null;
+    }
+    return true;
+  },
   memory: () => measureMemory(),
   usage: () => ({ cpu: process.cpuUsage(), memory: process.memoryUsage() }),
   heapSnapshot: (args: { path: string }) => {

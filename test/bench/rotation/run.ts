@@ -10,7 +10,8 @@
  * pamUser records (setup, not measured); then every user is rotated once per concurrency level,
  * started through the vault API as `postern rotate` would, and each job followed to its end.
  *
- * Per rotation, from the job's log lines as the Router stored them:
+ * Per rotation, from the job's log lines as the Router stored them, opened with the record's
+ * key as the vault does (the gateway seals them):
  *   fetch (job start → step 1), store pending (1 → 2), change on target (2 → 3),
  *   verify by login (3 → 4), finalize (4 → end); total = start → end.
  * Reference, measured in the same run: the same change and login done directly by this process
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { JobLogReader } from '../../../core/vault-client/job-log.ts';
 import { generatePassword } from '../../../gateway/rotation/password.ts';
 import { RotationLab } from '../../rotation/lab.ts';
 import type { TargetAdapter } from '../../rotation/suite.ts';
@@ -160,7 +162,9 @@ async function benchTarget(key: string, spec: TargetSpec): Promise<Round[]> {
       const seconds = (performance.now() - start) / 1000;
       const perStep: Record<Step, number[]> = { fetch: [], store: [], change: [], verify: [], finalize: [], total: [] };
       for (const jobUid of jobs) {
-        const lines = await lab.router.db.selectFrom('job_logs').select(['at', 'line']).where('job_uid', '=', jobUid).orderBy('seq').execute();
+        const job = await lab.router.db.selectFrom('jobs').select(['record_uid']).where('uid', '=', jobUid).executeTakeFirstOrThrow();
+        const stored = await lab.router.db.selectFrom('job_logs').select(['seq', 'at', 'line']).where('job_uid', '=', jobUid).orderBy('seq').execute();
+        const lines = await new JobLogReader(lab.vault, jobUid, job.record_uid).lines(stored.map((l) => ({ seq: Number(l.seq), at: Number(l.at), line: l.line })));
         const at = (marker: string) => Number(lines.find((l) => l.line.startsWith(marker))?.at ?? NaN);
         const t = [Number(lines[0]?.at), ...MARKERS.map(at), Number(lines.at(-1)?.at)];
         (['fetch', 'store', 'change', 'verify', 'finalize'] as const).forEach((step, i) => perStep[step].push(t[i + 1]! - t[i]!));
