@@ -6,6 +6,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../../core/storage/migrate.ts';
 import type { Database } from '../../../core/storage/schema.ts';
+import { markDeviceSeen } from '../../access/device-seen.ts';
 import { isEphemeralWrite, routerSqlite } from './sqlite.ts';
 
 describe('which writes may commit without a disk sync', () => {
@@ -15,13 +16,17 @@ describe('which writes may commit without a disk sync', () => {
     expect(isEphemeralWrite('insert into "gateway_sessions" ("gateway_uid") values (?) on conflict ("gateway_uid") do update set "worker_id" = ?')).toBe(true);
     expect(isEphemeralWrite('update "gateway_sessions" set "last_seen_at" = ?')).toBe(true);
     expect(isEphemeralWrite('insert into "events" ("uid") values (?)')).toBe(true);
+    expect(isEphemeralWrite('update "devices" set "last_seen_at" = ? where "uid" = ?')).toBe(true);
+    expect(isEphemeralWrite('update "sessions" set "expires_at" = ? where "token_hash" = ?')).toBe(true);
     for (const sql of [
       'insert into "records" ("uid") values (?)',
       'update "records" set "pending_data" = ?',
       'insert into "event_exports" ("uid") values (?)',
       'update "users" set "encrypted_data_key" = ?',
       'delete from "sessions" where "token_hash" = ?',
-      'update "devices" set "last_seen_at" = ?, "locked_ip" = ?',
+      'update "devices" set "last_seen_at" = ?, "locked_ip" = ? where "uid" = ?',
+      'update "devices" set "revoked_at" = ? where "uid" = ?',
+      'update "sessions" set "expires_at" = ?, "user_uid" = ? where "token_hash" = ?',
       'select * from "vault_nonces"',
       'begin',
       'commit',
@@ -59,6 +64,18 @@ describe('routerSqlite', () => {
     expect(mode()).toBe(2);
     await db.insertInto('events').values({ uid: 'e1', at: 1, actor_kind: 'user', actor: 'a', owner_uid: null, action: 'x', record_uid: null, client_ip: '127.0.0.1', outcome: 'ok', detail: null }).execute();
     expect(mode()).toBe(1);
+    await db.destroy();
+  });
+
+  it("matches the Router's own timestamp updates as kysely writes them, and not an IP lock", async () => {
+    const { db, mode } = await open();
+    const device = { uid: 'd1', last_seen_at: null, ip_lock: 1, locked_ip: '10.0.0.1' };
+    await markDeviceSeen(db, device, '10.0.0.1', 1_000_000);
+    expect(mode()).toBe(1);
+    await markDeviceSeen(db, { ...device, locked_ip: null }, '10.0.0.1', 1_000_000);
+    expect(mode()).toBe(2);
+    const slide = db.updateTable('sessions').set({ expires_at: 5 }).where('token_hash', '=', 'h').compile().sql;
+    expect(isEphemeralWrite(slide)).toBe(true);
     await db.destroy();
   });
 

@@ -14,9 +14,10 @@
  *   blocked, measured on this kind of machine, against 17 µs and 23 µs. Writes that happen on
  *   every request or connection and are harmless to lose in a power cut stay at NORMAL: replay
  *   nonces (they expire within ten minutes, and the Router was down meanwhile), gateway sessions
- *   (re-made when the gateways reconnect) and audit events (the last second of the trail before
- *   a power cut; a sync per record read would cost a third of the Router's CPU per request).
- *   Explicit transactions always run with FULL.
+ *   (re-made when the gateways reconnect), audit events (the last second of the trail before
+ *   a power cut; a sync per record read would cost a third of the Router's CPU per request), and
+ *   two timestamps alone: a device's last_seen_at and a session's sliding expiry. Explicit
+ *   transactions always run with FULL.
  */
 import type SQLite from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
@@ -27,12 +28,16 @@ const PREPARED_STATEMENTS_KEPT = 1000;
 /** Tables whose latest rows may be lost in a power cut (see the header). */
 const EPHEMERAL_TABLES: ReadonlySet<string> = new Set(['vault_nonces', 'device_nonces', 'gateway_sessions', 'events']);
 
+/** Updates of nothing but a timestamp (kysely's exact text, so another column set with it is not matched). */
+const EPHEMERAL_UPDATES: readonly RegExp[] = [/^update "devices" set "last_seen_at" = \? where /, /^update "sessions" set "expires_at" = \? where /];
+
 const WRITE = /^\s*(?:insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?/i;
 
-/** True for an insert, update or delete of one of the ephemeral tables. */
+/** True for a write that may be lost in a power cut (see the header). */
 export function isEphemeralWrite(sql: string): boolean {
   const table = WRITE.exec(sql)?.[1];
-  return table !== undefined && EPHEMERAL_TABLES.has(table.toLowerCase());
+  if (table === undefined) return false;
+  return EPHEMERAL_TABLES.has(table.toLowerCase()) || EPHEMERAL_UPDATES.some((re) => re.test(sql));
 }
 
 type Synchronous = 'FULL' | 'NORMAL';
