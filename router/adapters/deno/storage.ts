@@ -16,10 +16,17 @@ export { parseStorageLocation, type StorageLocation } from '../../../core/storag
 // PostgreSQL returns BIGINT as text to protect precision; our bigints are milliseconds, well inside 2^53.
 pg.types.setTypeParser(20, (value: string) => Number(value));
 
+/** As on Node: an idle connection the server ends is dropped by pg; unheard, its 'error' event would end the process. */
+function postgresPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  pool.on('error', () => {});
+  return pool;
+}
+
 export async function openStorage(location: StorageLocation): Promise<Kysely<Database>> {
   const db =
     location.kind === 'postgres'
-      ? new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location.url, max: 10 }) }) })
+      ? new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(location.url) }) })
       : new Kysely<Database>({ dialect: new SqliteDialect({ database: await openNodeSqlite(location.path) }) });
   try {
     await migrateToLatest(db);

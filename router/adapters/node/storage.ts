@@ -43,7 +43,12 @@ export async function openStorage(location: StorageLocation): Promise<Kysely<Dat
     sqlite.pragma('secure_delete = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: routerSqlite(sqlite) }) });
   } else {
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location.url, max: 10 }) }) });
+    const pool = new pg.Pool({ connectionString: location.url, max: 10 });
+    // An idle connection the server ends (a restart, a failover, a dropped database) is an
+    // 'error' event on the pool; pg has already dropped that connection and the next query opens
+    // another. Unheard, Node would throw the event and take the Router down with the database.
+    pool.on('error', () => {});
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   await migrateToLatest(db);
   return db;
