@@ -42,7 +42,7 @@ export function isEphemeralWrite(sql: string): boolean {
 
 type Synchronous = 'FULL' | 'NORMAL';
 
-export function routerSqlite(sqlite: SQLite.Database): SqliteDatabase {
+export function routerSqlite(sqlite: SQLite.Database, options: { onClose?: () => void } = {}): SqliteDatabase {
   const statements = new Map<string, SqliteStatement>();
   let synchronous: Synchronous | null = null;
   const use = (mode: Synchronous) => {
@@ -71,6 +71,7 @@ export function routerSqlite(sqlite: SQLite.Database): SqliteDatabase {
     close: () => {
       statements.clear();
       sqlite.close();
+      options.onClose?.();
     },
     prepare(sql: string) {
       let statement = statements.get(sql);

@@ -11,6 +11,7 @@ import type { StorageLocation } from '../../../core/storage/location.ts';
 import { migrateToLatest } from '../../../core/storage/migrate.ts';
 import type { Database } from '../../../core/storage/schema.ts';
 import { routerSqlite } from './sqlite.ts';
+import { startWalCheckpointer } from './wal-checkpointer.ts';
 
 export { parseStorageLocation, type StorageLocation } from '../../../core/storage/location.ts';
 
@@ -41,7 +42,10 @@ export async function openStorage(location: StorageLocation): Promise<Kysely<Dat
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('secure_delete = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: routerSqlite(sqlite) }) });
+    const checkpointer = location.path === ':memory:' ? null : startWalCheckpointer(sqlite, location.path, (message) =>
+      process.emitWarning(`SQLite checkpoint thread: ${message}; the Router's connection checkpoints by itself meanwhile.`),
+    );
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: routerSqlite(sqlite, { onClose: () => void checkpointer?.stop() }) }) });
   } else {
     const pool = new pg.Pool({ connectionString: location.url, max: 10 });
     // An idle connection the server ends (a restart, a failover, a dropped database) is an
