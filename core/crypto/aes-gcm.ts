@@ -6,11 +6,13 @@
  * Random 96-bit nonces are safe for up to ~2^32 messages under one key (NIST SP 800-38D §8.3);
  * keys in Postern wrap individual records / keys, far below that bound.
  *
- * Which implementation runs depends on the size: WebCrypto's fixed cost per call (about 45 µs
- * in Node, most of it the promise and thread-pool hop) is more than @noble needs for a short
- * message, so messages below NATIVE_AES_GCM_MIN_BYTES stay in JavaScript and longer ones
- * (files, record lists, bulk answers) go native. Both produce the same bytes; the known-answer
- * tests run each through both (docs/decisions/native-crypto.md has the measurements).
+ * Which implementation runs depends on the size. A WebCrypto call has a fixed cost (the promise
+ * and the job around it): about 45 µs when one call runs at a time, as in the CLI, but about
+ * 15 µs when many are in flight, as in a busy Router, where @noble needs 16 µs for 256 bytes
+ * and 30 µs for the 900 or so of a vault answer (it expands the key and builds its GHASH
+ * table on every call). Messages below NATIVE_AES_GCM_MIN_BYTES (wrapped 32-byte keys, short
+ * frames) stay in JavaScript; everything else goes native. Both produce the same bytes; the
+ * known-answer tests run each through both (docs/decisions/native-crypto.md).
  */
 import { PosternError } from '../errors.ts';
 import { concatBytes, randomBytes } from './bytes.ts';
@@ -22,7 +24,7 @@ export const AES_GCM_NONCE_LENGTH = 12;
 export const AES_GCM_TAG_LENGTH = 16;
 
 /** Below this many bytes of plaintext (or ciphertext) @noble is cheaper than a WebCrypto call. */
-export const NATIVE_AES_GCM_MIN_BYTES = 1024;
+export const NATIVE_AES_GCM_MIN_BYTES = 256;
 
 const useNative = (length: number) => length >= NATIVE_AES_GCM_MIN_BYTES && platformSubtle() !== null;
 

@@ -54,7 +54,7 @@ describe('index re-exports the whole API', () => {
     }
     expect(api.AES_KEY_LENGTH).toBe(32);
     expect(api.MIN_PBKDF2_ITERATIONS).toBe(600_000);
-    expect(api.NATIVE_AES_GCM_MIN_BYTES).toBe(1024);
+    expect(api.NATIVE_AES_GCM_MIN_BYTES).toBe(256);
   });
 
   it('does not expose the implementations behind it (noble.ts, webcrypto.ts)', () => {
