@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   unsupported_media_type: 415,
   unknown_record_type: 422,
   throttled: 429,
+  // A dependency of the Router (its database) is away: retry after the Retry-After header.
+  unavailable: 503,
   decrypt_failed: 400,
   // Raised by clients, never by the Router: the server's identity or its data cannot be trusted.
   router_key_changed: 409,

@@ -11,7 +11,8 @@ import { DEFAULT_LIMITS, type RouterDeps, type RouterLimits } from './deps.ts';
 import { GatewayHub } from './gateway/hub.ts';
 import type { GatewayConnection } from './gateway/connection.ts';
 import { startHead } from './head/scheduler.ts';
-import { errorResponse } from './http/errors.ts';
+import { DatabaseHealth } from './health/database-health.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, errorResponse } from './http/errors.ts';
 import { stickyWorkerCookie } from './http/sticky.ts';
 import { handleSecretsOperation } from './secrets/endpoint.ts';
 import { handleVaultCommand } from './vault/endpoint.ts';
@@ -21,6 +22,8 @@ export const ROUTER_VERSION = '0.1.0';
 export interface Router {
   app: Hono;
   hub: GatewayHub;
+  /** The database's state as /healthz and /readyz report it. */
+  database: DatabaseHealth;
   close(): Promise<void>;
 }
 
@@ -41,10 +44,25 @@ export function createRouter(deps: RouterDeps): Router {
   const subkeys = deriveRouterSubkeys(deps.keys.privateKey);
   const services = { hub, limits, now, subkeys };
 
-  app.onError((err, c) => errorResponse(c, err, deps.logger));
+  const database = new DatabaseHealth(deps.db, deps.logger, now);
+  app.onError((err, c) => {
+    database.noteError(err);
+    return errorResponse(c, err, deps.logger);
+  });
   app.notFound((c) => c.json(new PosternError('not_found', `No route for ${c.req.method} ${c.req.path}.`).toJSON(), 404));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok', version: deps.version ?? ROUTER_VERSION, worker: hub.workerId, gateways: hub.size }));
+  // Liveness: 200 while the process answers, saying what is down ("degraded"); a supervisor
+  // restarts a process that stops answering, not one whose database is away.
+  app.get('/healthz', async (c) => {
+    const db = await database.check();
+    return c.json({ status: db.ok ? 'ok' : 'degraded', version: deps.version ?? ROUTER_VERSION, worker: hub.workerId, gateways: hub.size, database: db });
+  });
+  // Readiness: 503 while the database is away, so a load balancer drains this Router meanwhile.
+  app.get('/readyz', async (c) => {
+    const db = await database.check();
+    if (db.ok) return c.json({ ready: true, database: db });
+    return c.json({ ready: false, database: db }, 503, { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) });
+  });
   app.get('/api/v1/router-key', (c) =>
     c.json({
       publicKey: toBase64Url(deps.keys.publicKey),
@@ -91,10 +109,12 @@ export function createRouter(deps: RouterDeps): Router {
   return {
     app,
     hub,
+    database,
     close: async () => {
       await head?.stop();
       await hub.close();
       await head?.drain();
+      database.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { ZodError } from 'zod';
 import { PosternError } from '../../core/errors.ts';
+import { databaseFault, describeDatabaseFault } from '../health/database-faults.ts';
 import type { Logger } from '../logger.ts';
 
 /** Turns anything thrown by a handler into a typed error; unknown errors never leak detail. */
@@ -11,11 +12,17 @@ export function toPosternError(err: unknown): PosternError {
     const first = issues[0];
     return new PosternError('bad_request', first ? `Invalid request: ${first.path || '(body)'}: ${first.message}` : 'Invalid request.', { issues });
   }
+  const fault = databaseFault(err);
+  if (fault) return new PosternError('unavailable', describeDatabaseFault(fault), { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS, dependency: 'database', fault });
   return new PosternError('internal', 'The Router hit an internal error; the details are in its log.');
 }
 
+/** What a client is told to wait while the database is away: about one pool connect timeout. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
 export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
   const error = toPosternError(err);
+  // 'unavailable' is logged once per outage by router/health/database-health.ts, not per request.
   if (error.code === 'internal') {
     // Log the stack but not the error message of foreign errors verbatim: drivers can echo SQL
     // parameters, which are ciphertext at worst, but we keep the log to names and stacks.
