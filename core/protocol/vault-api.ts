@@ -269,7 +269,7 @@ export interface JobEntry {
   gatewayUid: string;
   action: string;
   recordUid: string | null;
-  status: 'running' | 'finished' | 'failed' | 'cancelled';
+  status: 'running' | 'interrupted' | 'finished' | 'failed' | 'cancelled';
   progress: number;
   /** Plaintext: never names a host or a login. */
   step: string | null;

@@ -187,7 +187,7 @@ export interface JobsTable {
   owner_uid: string;
   action: string;
   record_uid: string | null;
-  status: 'running' | 'finished' | 'failed' | 'cancelled';
+  status: 'running' | 'interrupted' | 'finished' | 'failed' | 'cancelled';
   progress: number;
   step: string | null;
   message: string | null; // scrubbed by the gateway; never a secret

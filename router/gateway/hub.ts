@@ -10,7 +10,7 @@ import type { Database } from '../../core/storage/schema.ts';
 import { recordEvent } from '../audit/events.ts';
 import { subjects, type ClusterBus } from '../cluster/bus.ts';
 import type { Logger } from '../logger.ts';
-import { applyJobUpdate } from '../jobs/store.ts';
+import { applyJobUpdate, interruptJobsOf, interruptJobsOfLostSessions } from '../jobs/store.ts';
 import { authenticateGateway } from './auth.ts';
 import { GatewayConnection, type ActionResult, type SocketLike } from './connection.ts';
 
@@ -96,6 +96,7 @@ export class GatewayHub {
         if (this.connections.get(c.gatewayUid) === c) {
           this.connections.delete(c.gatewayUid);
           await db.deleteFrom('gateway_sessions').where('gateway_uid', '=', c.gatewayUid).where('worker_id', '=', this.options.workerId).execute();
+          await interruptJobsOf(db, c.gatewayUid, now());
           await recordEvent(db, now(), { actorKind: 'device', actor: c.gatewayUid, ownerUid: c.gateway!.ownerUid, action: 'gateway.disconnect', clientIp, outcome: 'ok' });
           logger.info({ gateway: c.gatewayUid }, 'gateway offline');
         }
@@ -147,7 +148,19 @@ export class GatewayHub {
   async close(): Promise<void> {
     clearInterval(this.refresher);
     this.unserve();
+    const held = [...this.connections.keys()];
     for (const conn of [...this.connections.values()]) conn.close(1001, 'router shutting down');
+    const now = this.options.now();
+    await Promise.all(held.map((uid) => interruptJobsOf(this.options.db, uid, now).catch(() => 0)));
     await this.options.db.deleteFrom('gateway_sessions').where('worker_id', '=', this.options.workerId).execute().catch(() => {});
+  }
+
+  /**
+   * Before accepting gateways: the sessions this process held when it last stopped without
+   * cleaning up (SIGKILL, a crash, a power cut) are gone, and their running jobs interrupted.
+   */
+  async recoverLostSessions(): Promise<void> {
+    const lost = await interruptJobsOfLostSessions(this.options.db, this.options.workerId, this.options.now());
+    if (lost.gateways > 0) this.options.logger.warn({ gateways: lost.gateways, jobs: lost.jobs }, 'gateways were connected when this Router last stopped without cleaning up; their running jobs are interrupted until they report back');
   }
 }

@@ -56,11 +56,15 @@ export async function createJob(
   return uid;
 }
 
-/** A job ends once: later updates for a finished, failed or cancelled job are ignored. */
+/**
+ * A job ends once: later updates for a finished, failed or cancelled job are ignored. An
+ * interrupted job is not over: its gateway went away (or the Router did) while it ran, and the
+ * gateway, which keeps running it and keeps its updates while offline, reports it when back.
+ */
 export async function applyJobUpdate(db: Kysely<Database>, gatewayUid: string, update: JobUpdate, now: number): Promise<void> {
   const job = await db.selectFrom('jobs').selectAll().where('uid', '=', update.jobId).executeTakeFirst();
   if (!job || job.gateway_uid !== gatewayUid) throw new PosternError('not_allowed', `Job ${update.jobId} does not belong to this gateway.`);
-  if (job.status !== 'running') return;
+  if (job.status !== 'running' && job.status !== 'interrupted') return;
   await db
     .updateTable('jobs')
     .set({
@@ -75,6 +79,25 @@ export async function applyJobUpdate(db: Kysely<Database>, gatewayUid: string, u
   if (update.log?.length) await appendJobLog(db, update.jobId, update.log, now);
 }
 
+/** The gateway's connection ended: its running jobs are interrupted until it reports them again. */
+export async function interruptJobsOf(db: Kysely<Database>, gatewayUid: string, now: number): Promise<number> {
+  const result = await db.updateTable('jobs').set({ status: 'interrupted', updated_at: now }).where('gateway_uid', '=', gatewayUid).where('status', '=', 'running').executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * At a Router process's start: the gateways whose sessions name this process (`workerId`) were
+ * connected to it when it last stopped, by a crash or a kill that ran no cleanup. Their running
+ * jobs are interrupted and their sessions forgotten; the gateways reconnect by themselves.
+ */
+export async function interruptJobsOfLostSessions(db: Kysely<Database>, workerId: string, now: number): Promise<{ gateways: number; jobs: number }> {
+  const lost = await db.selectFrom('gateway_sessions').select('gateway_uid').where('worker_id', '=', workerId).execute();
+  let jobs = 0;
+  for (const { gateway_uid } of lost) jobs += await interruptJobsOf(db, gateway_uid, now);
+  if (lost.length > 0) await db.deleteFrom('gateway_sessions').where('worker_id', '=', workerId).execute();
+  return { gateways: lost.length, jobs };
+}
+
 export async function appendJobLog(db: Kysely<Database>, jobUid: string, lines: string[], now: number): Promise<void> {
   const last = await db.selectFrom('job_logs').select((eb) => eb.fn.max('seq').as('seq')).where('job_uid', '=', jobUid).executeTakeFirst();
   let seq = Number(last?.seq ?? 0);
@@ -86,7 +109,7 @@ export async function appendJobLog(db: Kysely<Database>, jobUid: string, lines: 
 
 /** Ends a job from the Router's side (the gateway refused it, or never answered). */
 export async function failJob(db: Kysely<Database>, jobUid: string, status: 'failed' | 'cancelled', message: string, now: number): Promise<void> {
-  await db.updateTable('jobs').set({ status, message, updated_at: now }).where('uid', '=', jobUid).where('status', '=', 'running').execute();
+  await db.updateTable('jobs').set({ status, message, updated_at: now }).where('uid', '=', jobUid).where('status', 'in', ['running', 'interrupted']).execute();
   await appendJobLog(db, jobUid, [message], now);
 }
 

@@ -65,7 +65,8 @@ export function steadyLoad(perSecond: number, request: () => Promise<unknown>, c
 
 interface FaultRow {
   fault: string;
-  firstErrorMs: number;
+  /** null where no request was refused (a kill: the clients see the connection drop). */
+  firstErrorMs: number | null;
   recoveryMs: number;
   outcomes: Outcome[];
 }
@@ -83,7 +84,7 @@ export function printFaultTable(): void {
     '|---|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => {
       const count = (f: (o: Outcome) => boolean) => r.outcomes.filter(f).length;
-      return `| ${r.fault} | ${r.firstErrorMs} | ${r.recoveryMs} | ${r.outcomes.length} | ${count((o) => o.outcome === 'ok')} | ${count((o) => o.outcome === 'unavailable')} | ${count((o) => o.outcome !== 'ok' && o.outcome !== 'unavailable')} |`;
+      return `| ${r.fault} | ${r.firstErrorMs ?? '—'} | ${r.recoveryMs} | ${r.outcomes.length} | ${count((o) => o.outcome === 'ok')} | ${count((o) => o.outcome === 'unavailable')} | ${count((o) => o.outcome !== 'ok' && o.outcome !== 'unavailable')} |`;
     }),
   ];
   console.log(`\n[faults]\n${lines.join('\n')}\n`);

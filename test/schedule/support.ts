@@ -66,9 +66,10 @@ export interface PamSetup {
 
 /**
  * The first account (the administrator), an application with a shared folder, a gateway on it
- * that answers every `rotate` with ok, a pamConfiguration naming the gateway and a pamUser.
+ * that answers every `rotate` with ok, a pamConfiguration naming the gateway and a pamUser. The
+ * gateway may reach the Router by another address (`gatewayServer`: a fault test's proxy).
  */
-export async function pamSetup(url: string, email = 'admin@example.com'): Promise<PamSetup> {
+export async function pamSetup(url: string, email = 'admin@example.com', options: { gatewayServer?: string } = {}): Promise<PamSetup> {
   const transport = await VaultTransport.connect(url);
   await registerAccount(transport, email, 'admin master password');
   const admin = await VaultClient.login(transport, email, 'admin master password');
@@ -79,7 +80,7 @@ export async function pamSetup(url: string, email = 'admin@example.com'): Promis
   const gwConfig = await SecretsClient.redeemToken(token!.token);
   const rotations: ActionFrame['params'][] = [];
   const gateway = new RouterLink({
-    server: url,
+    server: options.gatewayServer ?? url,
     clientId: gwConfig.clientId,
     privateKey: gwConfig.privateKey,
     version: '0.1.0-test',

@@ -89,6 +89,7 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     // The rotation scheduler runs on the Head (and in the embedded Router), never on a Worker.
     ...headOption(role),
   });
+  if (role !== 'head') await router.hub.recoverLostSessions();
   // Until the cluster bus has registered this process's subjects, other processes would get
   // "no responders" for the gateways about to connect here.
   await options.cluster?.bus.flush?.();

@@ -56,6 +56,7 @@ export async function followJob(ctx: CliContext, vault: VaultClient, uid: string
   let shown: string | null = null;
   let failures = 0;
   let reader: JobLogReader | null = null;
+  let interruptedShown = false;
   for (;;) {
     let state: { job: JobEntry; logs: JobLogLine[]; reader: JobLogReader };
     try {
@@ -83,7 +84,14 @@ export async function followJob(ctx: CliContext, vault: VaultClient, uid: string
     }
     // The Router returns at most 1000 lines per call: drain before deciding the job has ended.
     if (state.logs.length >= 1000) continue;
-    if (job.status !== 'running') return { job, logs };
+    // Interrupted is not an end: the gateway (or the Router) went away while the job ran, and the
+    // gateway reports it when it is back. Say so once and keep watching.
+    if (job.status === 'interrupted' && !interruptedShown) {
+      interruptedShown = true;
+      if (printLines) ctx.out.line(`${percent(job.progress)} interrupted: the gateway lost its connection to the Router while this ran; waiting for it to report back`);
+    }
+    if (job.status === 'running') interruptedShown = false;
+    if (job.status !== 'running' && job.status !== 'interrupted') return { job, logs };
     if (Date.now() - started > options.timeoutMs) {
       throw new CliError(
         'timeout',
@@ -152,7 +160,9 @@ export const followTimeoutOption = () =>
   new Option('--timeout <seconds>', 'stop watching after this many seconds (the job goes on)').default(900).argParser(integerIn(1, 86_400));
 
 function statusText(job: JobEntry): string {
-  return job.status === 'running' ? `running (${job.progress}%)` : job.status;
+  if (job.status === 'running') return `running (${job.progress}%)`;
+  if (job.status === 'interrupted') return `interrupted at ${job.progress}% (the gateway went offline; it reports the outcome when back)`;
+  return job.status;
 }
 
 export function registerJobCommands(program: Command, io: CliIo): void {
