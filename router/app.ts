@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { deriveRouterSubkeys, toBase64Url } from '../core/crypto/index.ts';
 import { PosternError } from '../core/errors.ts';
 import { GATEWAY_WS_PATH } from '../core/protocol/gateway-wire.ts';
-import { LocalBus } from './cluster/bus.ts';
+import { LocalBus, type ClusterBus } from './cluster/bus.ts';
 import { DEFAULT_LIMITS, type RouterDeps, type RouterLimits } from './deps.ts';
 import { GatewayHub } from './gateway/hub.ts';
 import type { GatewayConnection } from './gateway/connection.ts';
@@ -31,7 +31,7 @@ export function createRouter(deps: RouterDeps): Router {
   const limits: RouterLimits = { ...DEFAULT_LIMITS, ...deps.limits };
   const now = deps.now ?? Date.now;
   const app = new Hono();
-  const bus = deps.cluster?.bus ?? new LocalBus();
+  const bus: ClusterBus = deps.cluster?.bus ?? new LocalBus();
   const hub = new GatewayHub({
     db: deps.db,
     logger: deps.logger,
@@ -55,7 +55,9 @@ export function createRouter(deps: RouterDeps): Router {
   // restarts a process that stops answering, not one whose database is away.
   app.get('/healthz', async (c) => {
     const db = await database.check();
-    return c.json({ status: db.ok ? 'ok' : 'degraded', version: deps.version ?? ROUTER_VERSION, worker: hub.workerId, gateways: hub.size, database: db });
+    const busState = bus.status?.();
+    const ok = db.ok && (busState?.ok ?? true);
+    return c.json({ status: ok ? 'ok' : 'degraded', version: deps.version ?? ROUTER_VERSION, worker: hub.workerId, gateways: hub.size, database: db, ...(busState ? { bus: busState } : {}) });
   });
   // Readiness: 503 while the database is away, so a load balancer drains this Router meanwhile.
   app.get('/readyz', async (c) => {

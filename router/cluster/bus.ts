@@ -11,7 +11,15 @@ export interface ClusterBus {
   serve(subject: string, handler: (payload: unknown) => Promise<unknown>): () => void;
   /** Resolves once every serve() so far is visible to the other processes (network carriers). */
   flush?(): Promise<void>;
+  /** Whether the carrier is connected (network carriers), for /healthz. */
+  status?(): BusStatus;
   close(): Promise<void>;
+}
+
+export interface BusStatus {
+  ok: boolean;
+  /** When the connection was lost, while it is. */
+  downSince?: number;
 }
 
 export const subjects = {

@@ -132,6 +132,7 @@ export class GatewayHub {
     } catch (err) {
       const details = err instanceof PosternError ? err.details : undefined;
       if (details?.['timeout']) return { code: 'timeout', message: `Worker ${session.worker_id} did not answer in time.` };
+      if (details?.['busDown']) return { code: 'controller_down', message: `Gateway ${gatewayUid} is connected to Worker ${session.worker_id}, which this Router process cannot reach: the cluster bus (NATS) is down. Retry once it is back.` };
       return { code: 'controller_down', message: `Gateway ${gatewayUid} was on Worker ${session.worker_id}, which does not answer.` };
     }
   }

@@ -8,7 +8,7 @@
  */
 import { connect, ErrorCode, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { isErrorCode, PosternError } from '../../../core/errors.ts';
-import type { ClusterBus } from '../../cluster/bus.ts';
+import type { BusStatus, ClusterBus } from '../../cluster/bus.ts';
 import type { Logger } from '../../logger.ts';
 
 /** What a serving process answers: a result, or the error its handler threw. */
@@ -46,6 +46,8 @@ export interface NatsBusOptions {
 export class NatsBus implements ClusterBus {
   private readonly subscriptions = new Set<Subscription>();
   private closing: Promise<void> | null = null;
+  /** When the connection to the broker was lost, while it is; null while connected. */
+  private disconnectedSince: number | null = null;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -80,7 +82,16 @@ export class NatsBus implements ClusterBus {
     return this.nc.getServer();
   }
 
+  status(): BusStatus {
+    return this.disconnectedSince === null ? { ok: true } : { ok: false, downSince: this.disconnectedSince };
+  }
+
   async request(subject: string, payload: unknown, timeoutMs: number): Promise<unknown> {
+    // While reconnecting, nats.js would hold the request until its timeout (an action's, up to
+    // minutes): answer at once instead, so the vault hears why.
+    if (this.disconnectedSince !== null) {
+      throw new PosternError('internal', `The cluster bus (NATS) is disconnected and reconnecting; ${subject} cannot be reached until it is back.`, { unavailable: true, busDown: true });
+    }
     let msg: Msg;
     try {
       msg = await this.nc.request(subject, encode(payload), { timeout: Math.max(1, Math.round(timeoutMs)) });
@@ -167,8 +178,13 @@ export class NatsBus implements ClusterBus {
 
   private async watchStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
-      if (status.type === 'disconnect') this.logger?.warn({ server: String(status.data) }, 'cluster bus disconnected from NATS; reconnecting');
-      else if (status.type === 'reconnect') this.logger?.info({ server: String(status.data) }, 'cluster bus reconnected to NATS');
+      if (status.type === 'disconnect') {
+        this.disconnectedSince ??= Date.now();
+        this.logger?.warn({ server: String(status.data) }, 'cluster bus disconnected from NATS; reconnecting');
+      } else if (status.type === 'reconnect') {
+        this.disconnectedSince = null;
+        this.logger?.info({ server: String(status.data) }, 'cluster bus reconnected to NATS');
+      }
     }
   }
 }
