@@ -38,6 +38,11 @@ export interface RunningTunnel {
   stop(): Promise<number | null>;
 }
 
+/** On loopback the gateway's and the CLI's relayed addresses are 127.0.0.1: allow exactly that. */
+function startRelay(secret: string, port: number): Promise<UdpTurnServer> {
+  return startUdpTurnServer({ host: '127.0.0.1', port, realm: 'postern.test', authSecret: secret, peerPolicy: peerPolicy(['127.0.0.1/32']) });
+}
+
 export class TunnelLab {
   readonly gatewayHome = tempHome('postern-tunnel-gw-');
   gateway: GatewayProcess | null = null;
@@ -49,15 +54,26 @@ export class TunnelLab {
   private constructor(
     readonly router: RunningRouter,
     readonly routerDir: string,
-    readonly relay: UdpTurnServer,
+    private relayServer: UdpTurnServer,
+    private readonly relaySecret: string,
     readonly admin: CliUser,
     readonly vault: VaultClient,
   ) {}
 
+  get relay(): UdpTurnServer {
+    return this.relayServer;
+  }
+
+  /** The Relay process restarted: a new server on the same port and secret, with none of the old allocations. */
+  async restartRelay(): Promise<void> {
+    const port = this.relayServer.address.port;
+    await this.relayServer.close();
+    this.relayServer = await startRelay(this.relaySecret, port);
+  }
+
   static async start(name: string, options: { tunneling?: boolean } = {}): Promise<TunnelLab> {
     const secret = toBase64Url(randomBytes(32));
-    // On loopback the gateway's and the CLI's relayed addresses are 127.0.0.1: allow exactly that.
-    const relay = await startUdpTurnServer({ host: '127.0.0.1', port: 0, realm: 'postern.test', authSecret: secret, peerPolicy: peerPolicy(['127.0.0.1/32']) });
+    const relay = await startRelay(secret, 0);
     const routerDir = mkdtempSync(join(tmpdir(), 'postern-tunnel-router-'));
     const router = await startNodeRouter({
       dataDir: routerDir,
@@ -67,7 +83,7 @@ export class TunnelLab {
     const admin = new CliUser(router.url, `${name}-admin@example.com`);
     await admin.registerWithSdk();
     const vault = await admin.loginWithSdk();
-    const lab = new TunnelLab(router, routerDir, relay, admin, vault);
+    const lab = new TunnelLab(router, routerDir, relay, secret, admin, vault);
     const provisioned = await provisionGateway(vault, name, lab.gatewayHome, {
       folderCanEdit: false,
       configuration: { features: { tunneling: options.tunneling ?? true }, portMapping: ['2222=ssh'] },
