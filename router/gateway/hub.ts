@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { PosternError } from '../../core/errors.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import { recordEvent } from '../audit/events.ts';
-import { subjects, type ClusterBus } from '../cluster/bus.ts';
+import { subjects, type BusStatus, type ClusterBus } from '../cluster/bus.ts';
 import type { Logger } from '../logger.ts';
 import { applyJobUpdate, interruptJobsOf, interruptJobsOfLostSessions } from '../jobs/store.ts';
 import { authenticateGateway } from './auth.ts';
@@ -49,6 +49,11 @@ export class GatewayHub {
       if (!conn) return { code: 'wrong_instance', message: `Gateway ${forwarded.gatewayUid} is not connected to Worker ${options.workerId}.` } satisfies ActionResult;
       return conn.request(forwarded.action, forwarded.params, forwarded.timeoutMs);
     });
+  }
+
+  /** Whether this process can reach the other Router processes (always, embedded). */
+  busStatus(): BusStatus {
+    return this.options.bus.status?.() ?? { ok: true };
   }
 
   get workerId(): string {

@@ -18,7 +18,8 @@ import { silentLogger } from '../logger.ts';
 import { RotationScheduler, startHead } from './scheduler.ts';
 
 const DAY = 86_400_000;
-const fakeHub = (workerId: string, connectedHere: string[] = []) => ({ workerId, isConnectedHere: (uid: string) => connectedHere.includes(uid) }) as unknown as GatewayHub;
+const fakeHub = (workerId: string, connectedHere: string[] = [], bus: { ok: boolean } = { ok: true }) =>
+  ({ workerId, isConnectedHere: (uid: string) => connectedHere.includes(uid), busStatus: () => bus }) as unknown as GatewayHub;
 
 interface Fired {
   recordUid: string;
@@ -60,11 +61,11 @@ describe.each(storageBackends())('RotationScheduler (%s)', (backend) => {
     answer = okAnswer;
   });
 
-  function scheduler(db: Kysely<Database>, workerId: string, extra: { tickMs?: number; startGraceMs?: number; connectedHere?: string[] } = {}): RotationScheduler {
-    const { connectedHere, ...tuning } = extra;
+  function scheduler(db: Kysely<Database>, workerId: string, extra: { tickMs?: number; startGraceMs?: number; connectedHere?: string[]; bus?: { ok: boolean } } = {}): RotationScheduler {
+    const { connectedHere, bus, ...tuning } = extra;
     const s = new RotationScheduler({
       db,
-      hub: fakeHub(workerId, connectedHere),
+      hub: fakeHub(workerId, connectedHere, bus),
       logger: silentLogger,
       now: () => clock,
       workerId,
@@ -256,6 +257,35 @@ describe.each(storageBackends())('RotationScheduler (%s)', (backend) => {
     expect((await a.tick()).claimed).toEqual([third]);
     await Promise.all([a.drain(), here.drain()]);
     expect((await runsOf(third))[0]!.outcome).toBe('controller_down');
+  });
+
+  it('while the cluster bus is down, leaves a due schedule due (unless its gateway is here) and fires it once when the bus is back', async () => {
+    clock = Date.UTC(2026, 0, 1, 12);
+    await dbA.insertInto('pam_configurations').values({ config_uid: 'cfg1', gateway_uid: 'gw1', features: '{"rotation":true}', updated_by: 'owner1', updated_at: 1 }).execute();
+    const bus = { ok: false };
+    const record = await addSchedule({ kind: 'once', at: clock - 1_000 }, clock - 1_000);
+    const a = scheduler(dbA, 'head-a', { startGraceMs: 0, bus });
+    for (let i = 0; i < 3; i++) {
+      clock += 1_000;
+      expect(await a.tick()).toEqual({ due: 1, claimed: [], skipped: [record] });
+    }
+    expect(await runsOf(record)).toEqual([]);
+    expect(fired).toEqual([]);
+
+    // A gateway connected to this very process needs no bus.
+    const here = scheduler(dbA, 'head-b', { startGraceMs: 0, bus, connectedHere: ['gw1'] });
+    expect((await here.tick()).claimed).toEqual([record]);
+    await here.drain();
+    expect(fired).toHaveLength(1);
+
+    const later = await addSchedule({ kind: 'once', at: clock }, clock);
+    expect((await a.tick()).claimed).toEqual([]);
+    bus.ok = true;
+    expect((await a.tick()).claimed).toEqual([later]);
+    expect((await a.tick()).claimed).toEqual([]);
+    await a.drain();
+    expect(fired.map((f) => f.recordUid)).toEqual([record, later]);
+    expect((await runsOf(later)).map((r) => r.outcome)).toEqual(['ok']);
   });
 
   it('ticks on its own once started, and stops', async () => {

@@ -31,6 +31,11 @@
  * after that window a schedule fires whether or not its gateway is there, as a person's
  * `postern action rotate` would, and an offline gateway is recorded as `controller_down`.
  *
+ * While the cluster bus (NATS) is down, a due schedule whose gateway is not connected to this
+ * very process is not claimed: it stays due and fires once, on the first tick after the bus is
+ * back, instead of being recorded as `controller_down` and skipped until its next slot. A
+ * database outage has the same effect by itself (the tick cannot read the schedules).
+ *
  * Schedules whose stored JSON no longer parses, or that can never come due again, are switched
  * off (`next_run_at = NULL`) and logged, instead of being retried every tick. Nothing one
  * schedule does stops the loop. Logs carry UIDs and codes only.
@@ -140,6 +145,9 @@ export class RotationScheduler {
         if (now < this.graceEndsAt && !(await this.gatewayReachable(row.configuration_uid, now))) {
           result.skipped.push(row.record_uid);
           this.options.logger.debug({ record: row.record_uid }, 'scheduled rotation waits for its gateway to reconnect');
+        } else if (!this.options.hub.busStatus().ok && !(await this.gatewayConnectedHere(row.configuration_uid))) {
+          result.skipped.push(row.record_uid);
+          this.options.logger.debug({ record: row.record_uid }, 'scheduled rotation waits for the cluster bus to reconnect');
         } else if (await this.claim(row, now)) result.claimed.push(row.record_uid);
         else result.skipped.push(row.record_uid);
       } catch (err) {
@@ -165,6 +173,12 @@ export class RotationScheduler {
     if (!binding) return true;
     if (this.options.hub.isConnectedHere(binding.gateway_uid)) return true;
     return binding.worker_id !== null && binding.worker_id !== this.options.hub.workerId && Number(binding.last_seen_at) > now - SESSION_FRESH_MS;
+  }
+
+  /** Whether the configuration's gateway is connected to this very process (no bus needed to reach it). */
+  private async gatewayConnectedHere(configurationUid: string): Promise<boolean> {
+    const binding = await this.options.db.selectFrom('pam_configurations').select('gateway_uid').where('config_uid', '=', configurationUid).executeTakeFirst();
+    return binding !== undefined && this.options.hub.isConnectedHere(binding.gateway_uid);
   }
 
   /** Claims and advances one due schedule; starts its rotation when this process won the claim. */
