@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
-import { POSTGRES_POOL } from '../../router/adapters/node/storage.ts';
+import { POSTGRES_POOL } from '../../router/adapters/postgres-pool.ts';
 import { removeDir, tempDir } from '../cli/support.ts';
 import { freshPostgresDatabase, startRouterProcess, stopProcess, type RouterProcess } from '../cluster/support.ts';
 import { requireService } from '../support/services.ts';

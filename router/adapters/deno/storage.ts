@@ -5,7 +5,7 @@
  * Both run the bundled migrations.
  */
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
-import pg from 'pg';
+import { postgresPool } from '../postgres-pool.ts';
 import type { StorageLocation } from '../../../core/storage/location.ts';
 import { migrateToLatest } from '../../../core/storage/migrate.ts';
 import type { Database } from '../../../core/storage/schema.ts';
@@ -13,15 +13,6 @@ import { denoRuntime } from './deno-api.ts';
 
 export { parseStorageLocation, type StorageLocation } from '../../../core/storage/location.ts';
 
-// PostgreSQL returns BIGINT as text to protect precision; our bigints are milliseconds, well inside 2^53.
-pg.types.setTypeParser(20, (value: string) => Number(value));
-
-/** As on Node: an idle connection the server ends is dropped by pg; unheard, its 'error' event would end the process. */
-function postgresPool(url: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
-  pool.on('error', () => {});
-  return pool;
-}
 
 export async function openStorage(location: StorageLocation): Promise<Kysely<Database>> {
   const db =
