@@ -47,6 +47,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const server: Server = createServer((client) => {
     accepted += 1;
     if (mode === 'cut') {
+      client.on('error', () => {});
       client.resetAndDestroy();
       return;
     }
