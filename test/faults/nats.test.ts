@@ -111,6 +111,7 @@ describe.skipIf(skip)('NATS goes away under a Head and two Workers', () => {
     expect(link.state).toBe('online');
     expect(link.connections).toBe(1);
     // A scheduled rotation comes due during the outage: the Head cannot reach Worker B, so it waits.
+    await expect.poll(async () => (await healthOf(head.info.url)).bus?.ok, { timeout: 10_000, interval: 50 }).toBe(false);
     await owner.setRotation(pamUser, { configurationUid: pamConfig, schedule: { kind: 'once', at: Date.now() + 300 } });
     await sleep(2_000);
     expect(rotations).toEqual([]);
@@ -119,6 +120,7 @@ describe.skipIf(skip)('NATS goes away under a Head and two Workers', () => {
     proxy.restore();
     await expect.poll(async () => (await healthOf(workerA.info.url)).bus?.ok, { timeout: 15_000, interval: 50 }).toBe(true);
     await expect.poll(async () => (await healthOf(workerB.info.url)).bus?.ok, { timeout: 15_000, interval: 50 }).toBe(true);
+    await expect.poll(async () => (await healthOf(head.info.url)).bus?.ok, { timeout: 15_000, interval: 50 }).toBe(true);
     let back = await owner.sendAction({ action: 'gateway-info', gatewayUid: config.deviceUid });
     for (let i = 0; i < 40 && back.code !== 'ok'; i++) {
       await sleep(100);

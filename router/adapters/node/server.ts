@@ -16,7 +16,6 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../../core/storage/schema.ts';
 import { PosternError } from '../../../core/errors.ts';
 import { createRouter, ROUTER_VERSION, type Router } from '../../app.ts';
-import type { DatabaseHealth } from '../../health/database-health.ts';
 import type { ClusterBus } from '../../cluster/bus.ts';
 import type { RouterDeps, RouterLimits } from '../../deps.ts';
 import type { RelayConfig } from '../../relay/ice-servers.ts';
@@ -93,7 +92,7 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
   // Until the cluster bus has registered this process's subjects, other processes would get
   // "no responders" for the gateways about to connect here.
   await options.cluster?.bus.flush?.();
-  const app = role === 'head' ? headApp(options.cluster!.workerId, router.database) : router.app;
+  const app = role === 'head' ? headApp(options.cluster!.workerId, router) : router.app;
   const host = options.host ?? '127.0.0.1';
   let server: ServerType;
   try {
@@ -139,11 +138,12 @@ function headOption(role: RouterRole): Pick<RouterDeps, 'head'> {
 }
 
 /** All a Head serves: its health, for the orchestrator. Nothing for vaults, devices or gateways. */
-function headApp(headId: string, database: DatabaseHealth): Hono {
+function headApp(headId: string, router: Router): Hono {
   const app = new Hono();
   app.get('/healthz', async (c) => {
-    const db = await database.check();
-    return c.json({ status: db.ok ? 'ok' : 'degraded', version: ROUTER_VERSION, role: 'head', head: headId, database: db });
+    const db = await router.database.check();
+    const bus = router.hub.busStatus();
+    return c.json({ status: db.ok && bus.ok ? 'ok' : 'degraded', version: ROUTER_VERSION, role: 'head', head: headId, database: db, bus });
   });
   app.notFound((c) => c.json(new PosternError('not_found', 'This is a Postern Router Head: it serves only /healthz. Vaults, devices and gateways talk to the Workers.').toJSON(), 404));
   return app;
