@@ -6,6 +6,7 @@
  * itself and cross-Worker actions work again; a scheduled rotation that came due meanwhile fires
  * once, after the bus is back.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRecordData } from '../../core/records/index.ts';
@@ -43,10 +44,13 @@ describe.skipIf(skip)('NATS goes away under a Head and two Workers', () => {
     proxy = await startTcpProxy({ host: nats.hostname, port: Number(nats.port || 4222) });
     const dirs = { ...dataDirsWithSharedKey(root, ['head', 'a', 'b']), home: join(root, 'home') };
     const common = ['--database', fresh.url, '--nats', `nats://${proxy.host}:${proxy.port}`, '--port', '0'];
-    head = await startRouterProcess(['--role', 'head', '--worker-id', 'head-1', '--data', dirs.head, ...common], dirs.home);
+    // The broker is shared with the other cluster suites running alongside: worker ids (the
+    // subjects actions travel on) unique to this run keep their messages apart.
+    const run = randomBytes(4).toString('hex');
+    head = await startRouterProcess(['--role', 'head', '--worker-id', `fault-head-${run}`, '--data', dirs.head, ...common], dirs.home);
     [workerA, workerB] = await Promise.all([
-      startRouterProcess(['--role', 'worker', '--worker-id', 'worker-a', '--data', dirs.a, ...common], dirs.home),
-      startRouterProcess(['--role', 'worker', '--worker-id', 'worker-b', '--data', dirs.b, ...common], dirs.home),
+      startRouterProcess(['--role', 'worker', '--worker-id', `fault-a-${run}`, '--data', dirs.a, ...common], dirs.home),
+      startRouterProcess(['--role', 'worker', '--worker-id', `fault-b-${run}`, '--data', dirs.b, ...common], dirs.home),
     ]);
   }, 60_000);
 
