@@ -6,6 +6,7 @@
 import type { PostgresPool } from 'kysely';
 import pg from 'pg';
 import { PosternError } from '../../core/errors.ts';
+import { DATABASE_RETRY_AFTER_SECONDS } from '../http/errors.ts';
 
 // PostgreSQL returns BIGINT as text to protect precision; our bigints are milliseconds, well inside 2^53.
 pg.types.setTypeParser(20, (value: string) => Number(value));
@@ -42,7 +43,7 @@ export function postgresPool(url: string): PostgresPool {
       if (pool.waitingCount >= POSTGRES_POOL.maxWaiting) {
         return Promise.reject(
           new PosternError('unavailable', `The Router has ${pool.waitingCount} requests waiting for a database connection; retry in a few seconds.`, {
-            retryAfterSeconds: 5,
+            retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS,
             dependency: 'database',
             fault: 'overloaded',
           }),

@@ -91,11 +91,14 @@ export async function interruptJobsOf(db: Kysely<Database>, gatewayUid: string, 
  * jobs are interrupted and their sessions forgotten; the gateways reconnect by themselves.
  */
 export async function interruptJobsOfLostSessions(db: Kysely<Database>, workerId: string, now: number): Promise<{ gateways: number; jobs: number }> {
-  const lost = await db.selectFrom('gateway_sessions').select('gateway_uid').where('worker_id', '=', workerId).execute();
-  let jobs = 0;
-  for (const { gateway_uid } of lost) jobs += await interruptJobsOf(db, gateway_uid, now);
-  if (lost.length > 0) await db.deleteFrom('gateway_sessions').where('worker_id', '=', workerId).execute();
-  return { gateways: lost.length, jobs };
+  const interrupted = await db
+    .updateTable('jobs')
+    .set({ status: 'interrupted', updated_at: now })
+    .where('status', '=', 'running')
+    .where('gateway_uid', 'in', (eb) => eb.selectFrom('gateway_sessions').select('gateway_uid').where('worker_id', '=', workerId))
+    .executeTakeFirst();
+  const forgotten = await db.deleteFrom('gateway_sessions').where('worker_id', '=', workerId).executeTakeFirst();
+  return { gateways: Number(forgotten.numDeletedRows), jobs: Number(interrupted.numUpdatedRows) };
 }
 
 export async function appendJobLog(db: Kysely<Database>, jobUid: string, lines: string[], now: number): Promise<void> {

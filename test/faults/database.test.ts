@@ -7,19 +7,18 @@
  * what it measured.
  */
 import SQLite from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PosternError } from '../../core/errors.ts';
 import { newRecordData } from '../../core/records/index.ts';
 import { registerAccount, VaultClient, VaultTransport } from '../../core/vault-client/index.ts';
 import { VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
-import { removeDir, tempDir } from '../cli/support.ts';
-import { freshPostgresDatabase, startRouterProcess, stopProcess, type RouterProcess } from '../cluster/support.ts';
+import type { RouterProcess } from '../cluster/support.ts';
 import { pamSetup, sleep, type PamSetup } from '../schedule/support.ts';
 import { requireService } from '../support/services.ts';
 import { startTestRouter } from '../support/router.ts';
 import { recordFault, printFaultTable, steadyLoad } from './measure.ts';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+import { routerBehindPostgresProxy, type RouterBehindProxy } from './postgres-router.ts';
+import type { TcpProxy } from './tcp-proxy.ts';
 
 const TEST_DATABASE = requireService('PostgreSQL', 'POSTERN_TEST_DATABASE');
 
@@ -44,31 +43,20 @@ async function health(url: string, path: '/healthz' | '/readyz'): Promise<{ stat
 const codeOf = (err: unknown) => (err instanceof PosternError ? err.code : 'untyped');
 
 describe.skipIf(!TEST_DATABASE)('PostgreSQL goes away under a Router (postern server start, real gateway, steady load)', () => {
-  let root: string;
-  let drop: () => Promise<void>;
+  let setup: RouterBehindProxy;
   let proxy: TcpProxy;
   let router: RouterProcess;
   let pam: PamSetup;
 
   beforeAll(async () => {
-    root = tempDir('postern-fault-db-');
-    const fresh = await freshPostgresDatabase(TEST_DATABASE!);
-    drop = fresh.drop;
-    const real = new URL(fresh.url);
-    proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
-    const proxied = new URL(fresh.url);
-    proxied.hostname = proxy.host;
-    proxied.port = String(proxy.port);
-    router = await startRouterProcess(['--data', join(root, 'data'), '--database', proxied.toString(), '--port', '0'], join(root, 'home'));
+    setup = await routerBehindPostgresProxy(TEST_DATABASE!, 'postern-fault-db-');
+    ({ proxy, router } = setup);
     pam = await pamSetup(router.info.url);
   }, 60_000);
 
   afterAll(async () => {
     await pam?.gateway.stop();
-    await stopProcess(router);
-    await proxy?.close();
-    await drop?.();
-    removeDir(root);
+    await setup?.close();
   });
 
   it('answers 503 unavailable with Retry-After while it is away, keeps its gateway, says so at /healthz and /readyz, and serves again by itself', async () => {

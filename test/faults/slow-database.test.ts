@@ -6,15 +6,14 @@
  * one, and when the database is fast again so is the Router.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
 import { POSTGRES_POOL } from '../../router/adapters/postgres-pool.ts';
-import { removeDir, tempDir } from '../cli/support.ts';
-import { freshPostgresDatabase, startRouterProcess, stopProcess, type RouterProcess } from '../cluster/support.ts';
+import type { RouterProcess } from '../cluster/support.ts';
 import { requireService } from '../support/services.ts';
 import { printFaultTable, recordFault, type Outcome } from './measure.ts';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+import { routerBehindPostgresProxy, type RouterBehindProxy } from './postgres-router.ts';
+import type { TcpProxy } from './tcp-proxy.ts';
 
 const TEST_DATABASE = requireService('PostgreSQL', 'POSTERN_TEST_DATABASE');
 
@@ -41,29 +40,16 @@ async function lookup(url: string, n: number): Promise<Outcome> {
 }
 
 describe.skipIf(!TEST_DATABASE)('a slow PostgreSQL under a burst of requests', () => {
-  let root: string;
-  let drop: () => Promise<void>;
+  let setup: RouterBehindProxy;
   let proxy: TcpProxy;
   let router: RouterProcess;
 
   beforeAll(async () => {
-    root = tempDir('postern-fault-slow-');
-    const fresh = await freshPostgresDatabase(TEST_DATABASE!);
-    drop = fresh.drop;
-    const real = new URL(fresh.url);
-    proxy = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) });
-    const proxied = new URL(fresh.url);
-    proxied.hostname = proxy.host;
-    proxied.port = String(proxy.port);
-    router = await startRouterProcess(['--data', join(root, 'data'), '--database', proxied.toString(), '--port', '0'], join(root, 'home'));
+    setup = await routerBehindPostgresProxy(TEST_DATABASE!, 'postern-fault-slow-');
+    ({ proxy, router } = setup);
   }, 60_000);
 
-  afterAll(async () => {
-    await stopProcess(router);
-    await proxy?.close();
-    await drop?.();
-    removeDir(root);
-  });
+  afterAll(() => setup?.close());
 
   it('keeps its event loop and memory, refuses the excess at once, and every request gets a typed answer', async () => {
     const url = router.info.url;
