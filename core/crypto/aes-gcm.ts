@@ -6,27 +6,29 @@
  * Random 96-bit nonces are safe for up to ~2^32 messages under one key (NIST SP 800-38D §8.3);
  * keys in Postern wrap individual records / keys, far below that bound.
  *
- * Which implementation runs depends on the size. A WebCrypto call has a fixed cost (the promise
- * and the job around it): about 45 µs when one call runs at a time, as in the CLI, but about
- * 15 µs when many are in flight, as in a busy Router, where @noble needs 16 µs for 256 bytes
- * and 30 µs for the 900 or so of a vault answer (it expands the key and builds its GHASH
- * table on every call). Messages below NATIVE_AES_GCM_MIN_BYTES (wrapped 32-byte keys, short
- * frames) stay in JavaScript; everything else goes native. Both produce the same bytes; the
- * known-answer tests run each through both (docs/decisions/native-crypto.md).
+ * Which implementation runs: node:crypto where the runtime has it (node-crypto.ts: OpenSSL,
+ * synchronous, about 9 µs for a vault answer, a quarter of @noble's time); otherwise it depends on
+ * the size. A WebCrypto call has a fixed cost (the promise and the job around it): about 45 µs
+ * when one call runs at a time, as in a browser, but about 15 µs when many are in flight, where
+ * @noble needs 16 µs for 256 bytes and 30 µs for the 900 or so of a vault answer (it expands the
+ * key and builds its GHASH table on every call). Messages below NATIVE_AES_GCM_MIN_BYTES (wrapped
+ * 32-byte keys, short frames) then stay in JavaScript. All produce the same bytes; the
+ * known-answer tests run each through all three (docs/decisions/native-crypto.md).
  */
 import { PosternError } from '../errors.ts';
 import { concatBytes, randomBytes } from './bytes.ts';
 import { nobleAesGcmOpen, nobleAesGcmSeal } from './noble.ts';
+import { nodeCrypto } from './node-crypto.ts';
 import { platformSubtle, webAesGcmOpen, webAesGcmSeal } from './webcrypto.ts';
 
 export const AES_KEY_LENGTH = 32;
 export const AES_GCM_NONCE_LENGTH = 12;
 export const AES_GCM_TAG_LENGTH = 16;
 
-/** Below this many bytes of plaintext (or ciphertext) @noble is cheaper than a WebCrypto call. */
+/** Without node:crypto: below this many bytes of plaintext (or ciphertext) @noble is cheaper than a WebCrypto call. */
 export const NATIVE_AES_GCM_MIN_BYTES = 256;
 
-const useNative = (length: number) => length >= NATIVE_AES_GCM_MIN_BYTES && platformSubtle() !== null;
+const useWebCrypto = (length: number) => length >= NATIVE_AES_GCM_MIN_BYTES && platformSubtle() !== null;
 
 function checkKey(key: Uint8Array): void {
   if (!(key instanceof Uint8Array) || key.length !== AES_KEY_LENGTH) {
@@ -49,7 +51,9 @@ export async function aesGcmSealWithNonce(key: Uint8Array, nonce: Uint8Array, pl
   if (!(nonce instanceof Uint8Array) || nonce.length !== AES_GCM_NONCE_LENGTH) {
     throw new PosternError('bad_request', `AES-GCM nonce must be ${AES_GCM_NONCE_LENGTH} bytes`);
   }
-  return useNative(plaintext.length) ? webAesGcmSeal(key, nonce, plaintext, aad) : nobleAesGcmSeal(key, nonce, plaintext, aad);
+  const node = nodeCrypto();
+  if (node) return node.aesGcmSeal(key, nonce, plaintext, aad);
+  return useWebCrypto(plaintext.length) ? webAesGcmSeal(key, nonce, plaintext, aad) : nobleAesGcmSeal(key, nonce, plaintext, aad);
 }
 
 /** Encrypts under a fresh random nonce; returns nonce ‖ ciphertext ‖ tag. */
@@ -70,7 +74,9 @@ export async function aesGcmDecrypt(key: Uint8Array, sealed: Uint8Array, aad?: U
   const nonce = sealed.subarray(0, AES_GCM_NONCE_LENGTH);
   const body = sealed.subarray(AES_GCM_NONCE_LENGTH);
   try {
-    return useNative(body.length) ? await webAesGcmOpen(key, nonce, body, aad) : nobleAesGcmOpen(key, nonce, body, aad);
+    const node = nodeCrypto();
+    if (node) return node.aesGcmOpen(key, nonce, body, aad);
+    return useWebCrypto(body.length) ? await webAesGcmOpen(key, nonce, body, aad) : nobleAesGcmOpen(key, nonce, body, aad);
   } catch {
     throw new PosternError('decrypt_failed', 'decryption failed: authentication tag mismatch');
   }

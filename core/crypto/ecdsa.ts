@@ -5,10 +5,10 @@
  * on output, 33-byte compressed also accepted on input.
  * Signatures: 64-byte compact r ‖ s, always low-S (s <= n/2).
  *
- * Signing and verifying run in the platform's WebCrypto (the key imported once, webcrypto.ts),
- * or in @noble where a runtime has no WebCrypto. WebCrypto's signatures use a random k and do
- * not normalise S, so ecdsaSign maps S to the low twin itself; @noble's are deterministic
- * (RFC 6979). Either verifies under either.
+ * Signing and verifying run natively, the key imported once: in node:crypto where the runtime
+ * has it (node-crypto.ts), else in the platform's WebCrypto (webcrypto.ts), else in @noble.
+ * The native signatures use a random k and do not normalise S, so ecdsaSign maps S to the low
+ * twin itself; @noble's are deterministic (RFC 6979). Each verifies under the others.
  *
  * ecdsaVerify is strict: it rejects high-S signatures, so a signature cannot be re-encoded into a
  * second valid one (s → n − s) to dodge a replay cache keyed on signature bytes. The check is
@@ -18,6 +18,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { PosternError } from '../errors.ts';
 import { fromHex, toHex } from './bytes.ts';
 import { nobleEcdsaSign, nobleEcdsaVerify, nobleP256PublicKey } from './noble.ts';
+import { nodeCrypto } from './node-crypto.ts';
 import { platformSubtle, webEcdsaSign, webEcdsaVerify } from './webcrypto.ts';
 
 export const P256_PRIVATE_KEY_LENGTH = 32;
@@ -59,18 +60,25 @@ export function p256UncompressedPublicKey(publicKey: Uint8Array): Uint8Array {
 
 export function generateP256KeyPair(): P256KeyPair {
   const privateKey = p256.utils.randomSecretKey();
-  return { privateKey, publicKey: nobleP256PublicKey(privateKey) };
+  return { privateKey, publicKey: publicKeyOf(privateKey) };
 }
 
 /** 65-byte uncompressed public key for a private key. */
 export function p256PublicKey(privateKey: Uint8Array): Uint8Array {
   checkP256PrivateKey(privateKey);
-  return nobleP256PublicKey(privateKey);
+  return publicKeyOf(privateKey);
+}
+
+/** In node:crypto where there is one (remembered per key), else @noble (about 0.7 ms). A copy the caller may keep. */
+function publicKeyOf(privateKey: Uint8Array): Uint8Array {
+  return nodeCrypto()?.publicKeyOf(privateKey).slice() ?? nobleP256PublicKey(privateKey);
 }
 
 /** Signs SHA-256(message); returns 64-byte compact r ‖ s with low S. */
 export async function ecdsaSign(privateKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
   checkP256PrivateKey(privateKey);
+  const node = nodeCrypto();
+  if (node) return lowS(node.ecdsaSign(privateKey, message));
   if (!platformSubtle()) return nobleEcdsaSign(privateKey, message);
   return lowS(await webEcdsaSign(privateKey, message));
 }
@@ -86,12 +94,13 @@ export async function ecdsaVerify(publicKey: Uint8Array, message: Uint8Array, si
     if (publicKey.length !== P256_PUBLIC_KEY_LENGTH && publicKey.length !== P256_COMPRESSED_PUBLIC_KEY_LENGTH) return false;
     const s = scalar(signature.subarray(32));
     if (s === 0n || s > HALF_N) return false;
-    if (!platformSubtle()) return nobleEcdsaVerify(publicKey, message, signature);
-    // WebCrypto gets only the uncompressed form (0x04 ‖ X ‖ Y): it would also take the hybrid
+    const node = nodeCrypto();
+    if (!node && !platformSubtle()) return nobleEcdsaVerify(publicKey, message, signature);
+    // The native implementations get only the uncompressed form (0x04 ‖ X ‖ Y): it would also take the hybrid
     // 0x06/0x07 form, a second encoding of the same key. A compressed key is decompressed (and
     // checked) first.
     const uncompressed = publicKey.length === P256_PUBLIC_KEY_LENGTH && publicKey[0] === 0x04 ? publicKey : p256UncompressedPublicKey(publicKey);
-    return await webEcdsaVerify(uncompressed, message, signature);
+    return node ? node.ecdsaVerify(uncompressed, message, signature) : await webEcdsaVerify(uncompressed, message, signature);
   } catch {
     return false;
   }

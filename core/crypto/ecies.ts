@@ -8,10 +8,10 @@
  *   k             = HKDF-SHA256(ikm = z, salt = E ‖ R, info = utf8("postern/ecies/v1") ‖ info, 32)
  *   sealed        = E ‖ aesGcmEncrypt(k, plaintext)          (E ‖ nonce(12) ‖ ct ‖ tag(16))
  *
- * The ECDH runs in the platform's WebCrypto where there is one (the recipient's private key and
- * a repeatedly used recipient public key imported once, the ephemeral key generated inside
- * WebCrypto), otherwise in @noble; HKDF and the AES-GCM of a short key stay in JavaScript, where
- * they are cheaper than a WebCrypto call (docs/decisions/native-crypto.md).
+ * The ECDH runs natively where it can (the recipient's private key and a repeatedly used
+ * recipient public key imported once, the ephemeral key generated inside the implementation):
+ * in node:crypto where the runtime has it, else in the platform's WebCrypto, else in @noble.
+ * HKDF stays in JavaScript, where it is cheaper than a call out (docs/decisions/native-crypto.md).
  *
  * Errors: malformed keys / ephemeral point → bad_request; anything that fails authentication
  * (tampering, wrong recipient, wrong info, truncation) → decrypt_failed.
@@ -23,6 +23,7 @@ import { concatBytes, utf8 } from './bytes.ts';
 import { checkP256PrivateKey, P256_PUBLIC_KEY_LENGTH, p256UncompressedPublicKey } from './ecdsa.ts';
 import { hkdfSha256 } from './kdf.ts';
 import { nobleEcdhSharedX, nobleP256PublicKey } from './noble.ts';
+import { nodeCrypto } from './node-crypto.ts';
 import { cachedP256PublicKey, platformSubtle, webEcdhSharedX, webGenerateEcdhKeyPair } from './webcrypto.ts';
 
 const ECIES_INFO_PREFIX = utf8('postern/ecies/v1');
@@ -46,11 +47,18 @@ function eciesKey(sharedX: Uint8Array, ephemeralPublicKey: Uint8Array, recipient
 export async function p256EcdhSharedX(privateKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array> {
   checkP256PrivateKey(privateKey);
   const uncompressed = p256UncompressedPublicKey(publicKey);
+  const node = nodeCrypto();
+  if (node) return node.ecdhSharedX(privateKey, uncompressed, true);
   return platformSubtle() ? webEcdhSharedX(privateKey, uncompressed, true) : nobleEcdhSharedX(privateKey, uncompressed);
 }
 
 /** A fresh ephemeral key pair and the shared x-coordinate with the recipient. */
 async function ephemeralAgreement(recipient: Uint8Array): Promise<{ ephemeralPublicKey: Uint8Array; sharedX: Uint8Array }> {
+  const node = nodeCrypto();
+  if (node) {
+    const { publicKey, sharedX } = node.ephemeralEcdh(recipient);
+    return { ephemeralPublicKey: publicKey, sharedX };
+  }
   if (platformSubtle()) {
     const ephemeral = await webGenerateEcdhKeyPair();
     return { ephemeralPublicKey: ephemeral.publicKey, sharedX: await webEcdhSharedX(ephemeral.privateKey, recipient, true) };
@@ -64,10 +72,11 @@ async function ephemeralAgreement(recipient: Uint8Array): Promise<{ ephemeralPub
 }
 
 export async function eciesEncrypt(recipientPublicKey: Uint8Array, plaintext: Uint8Array, info?: Uint8Array): Promise<Uint8Array> {
-  // WebCrypto checks an uncompressed key's point itself when importing it; anything else is
+  // The native implementations check an uncompressed key's point themselves; anything else is
   // decompressed and checked here (bad_request for a malformed key either way).
   const uncompressed = recipientPublicKey instanceof Uint8Array && recipientPublicKey.length === P256_PUBLIC_KEY_LENGTH && recipientPublicKey[0] === 0x04;
-  const recipient = uncompressed && platformSubtle() ? recipientPublicKey : p256UncompressedPublicKey(recipientPublicKey);
+  const native = nodeCrypto() !== null || platformSubtle() !== null;
+  const recipient = uncompressed && native ? recipientPublicKey : p256UncompressedPublicKey(recipientPublicKey);
   const input = plaintext.slice(); // read now: the caller may wipe its key once this returns
   const { ephemeralPublicKey, sharedX } = await ephemeralAgreement(recipient);
   const key = eciesKey(sharedX, ephemeralPublicKey, recipient, info);
@@ -90,7 +99,12 @@ export async function eciesDecrypt(recipientPrivateKey: Uint8Array, sealed: Uint
   }
   let sharedX: Uint8Array;
   let recipient: Uint8Array;
-  if (platformSubtle()) {
+  const node = nodeCrypto();
+  if (node) {
+    // node:crypto's import checks the ephemeral point is on the curve (bad_request otherwise).
+    recipient = node.publicKeyOf(recipientPrivateKey);
+    sharedX = node.ecdhSharedX(recipientPrivateKey, ephemeralPublicKey, false);
+  } else if (platformSubtle()) {
     // WebCrypto's import checks the ephemeral point is on the curve (bad_request otherwise).
     recipient = cachedP256PublicKey(recipientPrivateKey);
     sharedX = await webEcdhSharedX(recipientPrivateKey, ephemeralPublicKey, false);

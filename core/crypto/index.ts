@@ -2,10 +2,11 @@
  * Postern's cryptographic primitives. This is the only module in the repository that imports
  * @noble/*; everything else goes through here. Inputs and outputs are Uint8Array.
  *
- * ECDH, ECDSA, ECIES and AES-GCM are asynchronous: they run in the platform's WebCrypto where
- * that is faster (webcrypto.ts, which keeps imported keys), in @noble otherwise (noble.ts, also
- * the reference the known-answer tests hold WebCrypto to). Callers never choose and cannot
- * tell. An input buffer may be read after the call returns: do not change it before the
+ * ECDH, ECDSA, ECIES and AES-GCM are asynchronous: they run natively where the runtime allows,
+ * in node:crypto (node-crypto.ts, synchronous OpenSSL) or else the platform's WebCrypto
+ * (webcrypto.ts), both keeping imported keys (key-cache.ts), and in @noble otherwise (noble.ts,
+ * also the reference the known-answer tests hold both native paths to). Callers never choose
+ * and cannot tell. An input buffer may be read after the call returns: do not change it before the
  * promise settles. Hashes, HMAC and HKDF stay synchronous (docs/decisions/native-crypto.md).
  */
 export * from './bytes.ts';

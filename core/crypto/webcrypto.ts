@@ -2,20 +2,16 @@
  * The platform's WebCrypto (`globalThis.crypto.subtle`: OpenSSL in Node, BoringSSL in workerd
  * and Chrome, the browser's own elsewhere), and the keys imported into it once.
  *
- * Importing a key costs about as much as using it, so keys used many times are imported once:
- *   - private keys (the Router's ECIES key, a device's signing key) are cached against the
- *     Uint8Array that holds them, in a WeakMap: the entry lives exactly as long as the caller
- *     keeps the array, and a caller that overwrites the array in place gets a fresh import;
- *   - public keys (a device's key, the Router's key) in a bounded LRU keyed by their bytes.
- *     One-off keys (ECIES ephemeral points) bypass it so they cannot evict the useful ones.
- * A failed import is not cached.
+ * Keys used many times are imported once (key-cache.ts). Where the runtime also has node:crypto,
+ * node-crypto.ts runs instead: the same OpenSSL without WebCrypto's per-call promise and
+ * thread-pool hop.
  *
  * Inputs are validated by the public modules (ecdsa.ts, ecies.ts, aes-gcm.ts); product code
  * calls those, never this file. Every function here needs `platformSubtle()` to be non-null.
  */
 import { PosternError } from '../errors.ts';
-import { concatBytes, equalBytes, fromHex, toBase64Url } from './bytes.ts';
-import { sha256 } from './kdf.ts';
+import { concatBytes, fromHex, toBase64Url } from './bytes.ts';
+import { PrivateKeyCache, PublicKeyCache } from './key-cache.ts';
 import { nobleP256PublicKey } from './noble.ts';
 
 type Buffer = Uint8Array<ArrayBuffer>;
@@ -41,33 +37,16 @@ const ALGORITHM: Record<EcUse, EcKeyImportParams> = {
 };
 const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 
-// ------------------------------------------------------------------ private keys
+// ------------------------------------------------------------------ keys
 
-interface PrivateKeyEntry {
-  /** SHA-256 of the key, to notice a caller reusing the array for another key (not a copy: a caller that wipes its array leaves no key behind here but the imported one). */
-  fingerprint: Uint8Array;
-  /** Computed when first asked for (in JavaScript it costs ~0.7 ms, more than a signature). */
-  publicKey: Uint8Array | null;
-  imported: Partial<Record<EcUse, Promise<CryptoKey>>>;
-}
-
-const privateKeys = new WeakMap<Uint8Array, PrivateKeyEntry>();
-
-function privateKeyEntry(privateKey: Uint8Array): PrivateKeyEntry {
-  let entry = privateKeys.get(privateKey);
-  const fingerprint = sha256(privateKey);
-  if (!entry || !equalBytes(entry.fingerprint, fingerprint)) {
-    entry = { fingerprint, publicKey: null, imported: {} };
-    privateKeys.set(privateKey, entry);
-  }
-  return entry;
-}
+const privateKeys = new PrivateKeyCache<Promise<CryptoKey>>();
+const publicKeys = new PublicKeyCache<Promise<CryptoKey>>();
+/** Public halves of private keys: in JavaScript one costs ~0.7 ms, more than a signature. */
+const derivedPublicKeys = new PrivateKeyCache<Uint8Array>();
 
 /** The 65-byte public key of a (validated) private key, computed once per key. */
 export function cachedP256PublicKey(privateKey: Uint8Array): Uint8Array {
-  const entry = privateKeyEntry(privateKey);
-  entry.publicKey ??= nobleP256PublicKey(privateKey);
-  return entry.publicKey;
+  return derivedPublicKeys.get(privateKey, 'public', () => nobleP256PublicKey(privateKey));
 }
 
 /**
@@ -75,61 +54,35 @@ export function cachedP256PublicKey(privateKey: Uint8Array): Uint8Array {
  * key left out): the platform computes the public key itself, which is faster than doing it
  * here. A runtime that insists on the public key gets a JWK with it instead.
  */
-const PKCS8_P256_PREFIX = fromHex('304102010030130607' + '2a8648ce3d0201' + '0608' + '2a8648ce3d030107' + '042730250201010420');
+export const PKCS8_P256_PREFIX = fromHex('304102010030130607' + '2a8648ce3d0201' + '0608' + '2a8648ce3d030107' + '042730250201010420');
 
 function importPrivateKey(privateKey: Uint8Array, use: EcUse): Promise<CryptoKey> {
-  const entry = privateKeyEntry(privateKey);
-  const cached = entry.imported[use];
-  if (cached) return cached;
-  const usages: KeyUsage[] = use === 'ECDH' ? ['deriveBits'] : ['sign'];
-  const pkcs8 = concatBytes(PKCS8_P256_PREFIX, privateKey);
-  const imported = subtle()
-    .importKey('pkcs8', view(pkcs8), ALGORITHM[use], false, usages)
-    .catch(() => {
-      const publicKey = cachedP256PublicKey(privateKey);
-      const jwk: JsonWebKey = { kty: 'EC', crv: 'P-256', d: toBase64Url(privateKey), x: toBase64Url(publicKey.subarray(1, 33)), y: toBase64Url(publicKey.subarray(33, 65)), ext: false };
-      return subtle().importKey('jwk', jwk, ALGORITHM[use], false, usages);
-    })
-    .finally(() => pkcs8.fill(0));
-  entry.imported[use] = imported;
-  imported.catch(() => {
-    if (entry.imported[use] === imported) delete entry.imported[use];
+  return privateKeys.get(privateKey, use, () => {
+    const usages: KeyUsage[] = use === 'ECDH' ? ['deriveBits'] : ['sign'];
+    const pkcs8 = concatBytes(PKCS8_P256_PREFIX, privateKey);
+    return subtle()
+      .importKey('pkcs8', view(pkcs8), ALGORITHM[use], false, usages)
+      .catch(() => {
+        const publicKey = cachedP256PublicKey(privateKey);
+        const jwk: JsonWebKey = { kty: 'EC', crv: 'P-256', d: toBase64Url(privateKey), x: toBase64Url(publicKey.subarray(1, 33)), y: toBase64Url(publicKey.subarray(33, 65)), ext: false };
+        return subtle().importKey('jwk', jwk, ALGORITHM[use], false, usages);
+      })
+      .finally(() => pkcs8.fill(0));
   });
-  return imported;
 }
-
-// ------------------------------------------------------------------ public keys
-
-/** Enough for every device and gateway a busy Router serves; each entry is a few hundred bytes. */
-const PUBLIC_KEY_CACHE_SIZE = 8192;
-const publicKeys = new Map<string, Promise<CryptoKey>>();
 
 /**
  * Imports a 65-byte uncompressed public key; WebCrypto checks that the point is on the curve.
  * Rejects with bad_request otherwise.
  */
 function importPublicKey(publicKey: Uint8Array, use: EcUse, cache: boolean): Promise<CryptoKey> {
-  const load = () =>
+  return publicKeys.get(publicKey, use, cache, () =>
     subtle()
       .importKey('raw', view(publicKey), ALGORITHM[use], true, use === 'ECDH' ? [] : ['verify'])
       .catch(() => {
         throw new PosternError('bad_request', 'invalid P-256 public key: not a point on the curve');
-      });
-  if (!cache) return load();
-  const id = `${use}:${toBase64Url(publicKey)}`;
-  const hit = publicKeys.get(id);
-  if (hit) {
-    publicKeys.delete(id); // most recently used goes last
-    publicKeys.set(id, hit);
-    return hit;
-  }
-  const imported = load();
-  publicKeys.set(id, imported);
-  imported.catch(() => {
-    if (publicKeys.get(id) === imported) publicKeys.delete(id);
-  });
-  if (publicKeys.size > PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value!);
-  return imported;
+      }),
+  );
 }
 
 // ------------------------------------------------------------------ operations
