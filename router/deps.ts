@@ -1,6 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { ClusterBus } from './cluster/bus.ts';
+import type { BodyReader } from './http/body.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../core/storage/schema.ts';
 import type { Logger } from './logger.ts';
@@ -59,6 +60,8 @@ export interface RouterDeps {
   keys: RouterKeys;
   logger: Logger;
   clientIp: (c: Context) => string;
+  /** How this runtime reads a request body (default: the web Request's stream, http/body.ts). */
+  readBody?: BodyReader;
   limits?: Partial<RouterLimits>;
   now?: () => number;
   version?: string;

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { ZodError } from 'zod';
 import { PosternError } from '../../core/errors.ts';
 import { databaseFault, describeDatabaseFault } from '../health/database-faults.ts';
+import { bodyReadStarted } from './body.ts';
 import type { Logger } from '../logger.ts';
 
 /** Turns anything thrown by a handler into a typed error; unknown errors never leak detail. */
@@ -42,5 +43,5 @@ export function errorResponse(c: Context, err: unknown, logger: Logger): Respons
 function bodyLeftUnread(request: Request): boolean {
   const declared = request.headers.get('content-length');
   const hasBody = (declared !== null && declared !== '0') || request.headers.has('transfer-encoding');
-  return hasBody && !request.bodyUsed;
+  return hasBody && !bodyReadStarted(request) && !request.bodyUsed;
 }

@@ -20,7 +20,7 @@ import {
 import { markDeviceSeen } from '../access/device-seen.ts';
 import { recordEvent } from '../audit/events.ts';
 import type { RouterDeps, RouterLimits } from '../deps.ts';
-import { readBodyLimited } from '../http/body.ts';
+import { readWebBody } from '../http/body.ts';
 import { transmissionKeysOf } from '../http/transmission-keys.ts';
 import { uploadBudgetOf } from '../http/upload-budget.ts';
 import type { DeviceCallContext } from './context.ts';
@@ -88,7 +88,7 @@ export async function handleSecretsOperation(c: Context, deps: RouterDeps, limit
   const large = LARGE_OPERATIONS.has(operation);
   const release = large ? uploadBudgetOf(deps, limits).acquire(`device:${device.uid}`) : null;
   try {
-    const body = await readBodyLimited(c.req.raw, large ? limits.maxFileBodyBytes : limits.maxBodyBytes);
+    const body = await (deps.readBody ?? readWebBody)(c, large ? limits.maxFileBodyBytes : limits.maxBodyBytes);
     return await serveOperation({ deps, operation, wrappedKey, signature, now, clientIp, device, app, audit, refuse }, body);
   } finally {
     release?.();

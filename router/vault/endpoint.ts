@@ -13,7 +13,7 @@ import { recordEvent } from '../audit/events.ts';
 import { confirmSession, findSession, type PendingSession } from '../account/sessions.ts';
 import type { RouterDeps, RouterLimits } from '../deps.ts';
 import type { GatewayHub } from '../gateway/hub.ts';
-import { readBodyLimited, parseJsonBody } from '../http/body.ts';
+import { parseJsonBody, readWebBody } from '../http/body.ts';
 import { assertFresh, rememberNonce } from '../http/replay-cache.ts';
 import { transmissionKeysOf } from '../http/transmission-keys.ts';
 import { uploadBudgetOf } from '../http/upload-budget.ts';
@@ -88,7 +88,7 @@ async function runVaultCommand(
 ): Promise<Response> {
   const { limits } = services;
   const { command, now, clientIp, pending } = call;
-  const envelope = parseWireEnvelope(parseJsonBody(await readBodyLimited(c.req.raw, call.limit)));
+  const envelope = parseWireEnvelope(parseJsonBody(await (deps.readBody ?? readWebBody)(c, call.limit)));
   const transmissionKeys = transmissionKeysOf(deps);
   const { key: transmissionKey, remembered } = await transmissionKeys.unwrap(deps.keys.privateKey, envelope.wrappedKey);
   const frame = parseVaultRequestFrame(await openJson(transmissionKey, `vault/${command}`, envelope.ciphertext));

@@ -11,6 +11,7 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
+import { readNodeBody } from './body.ts';
 import { Hono } from 'hono';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../core/storage/schema.ts';
@@ -80,6 +81,7 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     keys,
     logger,
     clientIp: nodeClientIp(trustedProxies),
+    readBody: readNodeBody,
     ...(options.openRegistration ? { openRegistration: true } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.cluster ? { cluster: options.cluster } : {}),
