@@ -5,6 +5,7 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import { PosternError } from '../../core/errors.ts';
+import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database, FolderMembersTable, RecordsTable } from '../../core/storage/schema.ts';
 
 export type RecordRow = Selectable<RecordsTable>;
@@ -27,15 +28,18 @@ export async function folderMembership(db: Kysely<Database>, userUid: string, fo
   return row ?? null;
 }
 
-export async function findUserRecordAccess(db: Kysely<Database>, userUid: string, recordUid: string): Promise<UserRecordAccess | null> {
-  // One query on the hot path of every record read: the record and the caller's membership of its folder.
-  const row = await db
+/** One query on the path of every record read, prepared (core/storage/prepared.ts): the record and the caller's membership of its folder. */
+const recordWithMembership = prepareQuery<Database, { userUid: string; recordUid: string }>()((db, $) =>
+  db
     .selectFrom('records')
-    .leftJoin('folder_members as m', (join) => join.onRef('m.folder_uid', '=', 'records.folder_uid').on('m.user_uid', '=', userUid))
+    .leftJoin('folder_members as m', (join) => join.onRef('m.folder_uid', '=', 'records.folder_uid').on('m.user_uid', '=', $.userUid))
     .selectAll('records')
     .select(['m.folder_uid as m_folder_uid', 'm.key_type as m_key_type', 'm.wrapped_key as m_wrapped_key', 'm.can_edit as m_can_edit', 'm.can_share as m_can_share', 'm.is_owner as m_is_owner', 'm.added_at as m_added_at'])
-    .where('records.uid', '=', recordUid)
-    .executeTakeFirst();
+    .where('records.uid', '=', $.recordUid),
+);
+
+export async function findUserRecordAccess(db: Kysely<Database>, userUid: string, recordUid: string): Promise<UserRecordAccess | null> {
+  const row = await recordWithMembership.first(db, { userUid, recordUid });
   if (!row) return null;
   const { m_folder_uid, m_key_type, m_wrapped_key, m_can_edit, m_can_share, m_is_owner, m_added_at, ...record } = row;
   const membership: MemberRow | null =

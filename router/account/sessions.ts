@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely';
 import { equalBytes, fromBase64Url, randomBytes, toBase64Url, utf8 } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
 import { sessionIdOf, VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
+import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import type { SessionUser } from '../vault/context.ts';
 
@@ -49,6 +50,15 @@ const SLIDE_WRITE_STEP_MS = 60 * 1000;
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 /** Before the body: the session the request header names must exist and be unexpired. */
+/** Read on every vault request: prepared (core/storage/prepared.ts). */
+const sessionByTokenHash = prepareQuery<Database, { tokenHash: string }>()((db, $) =>
+  db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.uid', 'sessions.user_uid')
+    .select(['sessions.user_uid', 'sessions.expires_at', 'sessions.created_at', 'users.email'])
+    .where('sessions.token_hash', '=', $.tokenHash),
+);
+
 export async function findSession(db: Kysely<Database>, sessionId: string | undefined, now: number): Promise<PendingSession> {
   if (sessionId === undefined || sessionId === '') {
     throw new PosternError(
@@ -57,12 +67,7 @@ export async function findSession(db: Kysely<Database>, sessionId: string | unde
     );
   }
   if (!SESSION_ID.test(sessionId)) throw new PosternError('unauthorized', `The ${VAULT_SESSION_HEADER} header is malformed. Run \`postern login\` again.`);
-  const row = await db
-    .selectFrom('sessions')
-    .innerJoin('users', 'users.uid', 'sessions.user_uid')
-    .select(['sessions.user_uid', 'sessions.expires_at', 'sessions.created_at', 'users.email'])
-    .where('sessions.token_hash', '=', sessionId)
-    .executeTakeFirst();
+  const row = await sessionByTokenHash.first(db, { tokenHash: sessionId });
   if (!row) throw new PosternError('unauthorized', 'The session is not known (logged out or never issued). Run `postern login`.');
   if (Number(row.expires_at) <= now) {
     await db.deleteFrom('sessions').where('token_hash', '=', sessionId).execute();

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
+import { prepareQuery } from '../../core/storage/prepared.ts';
 import { newUid } from '../../core/ids.ts';
 import type { Database, EventsTable } from '../../core/storage/schema.ts';
 
@@ -79,20 +80,33 @@ function closeOldest(open: Map<string, OpenAggregate>, at: number): void {
   if (open.size >= MAX_OPEN_AGGREGATES) open.delete(open.keys().next().value!);
 }
 
+/** One row per event, on the path of most requests: prepared (core/storage/prepared.ts). */
+const insertEventRow = prepareQuery<Database, Required<Insertable<EventsTable>>>()((db, $) =>
+  db.insertInto('events').values({
+    uid: $.uid,
+    at: $.at,
+    actor_kind: $.actor_kind,
+    actor: $.actor,
+    owner_uid: $.owner_uid,
+    action: $.action,
+    record_uid: $.record_uid,
+    client_ip: $.client_ip,
+    outcome: $.outcome,
+    detail: $.detail,
+  }),
+);
+
 async function insertEvent(db: Kysely<Database>, uid: string, at: number, event: AuditEvent, detail: Record<string, unknown> | null): Promise<void> {
-  await db
-    .insertInto('events')
-    .values({
-      uid,
-      at,
-      actor_kind: event.actorKind,
-      actor: event.actor,
-      owner_uid: event.ownerUid,
-      action: event.action,
-      record_uid: event.recordUid ?? null,
-      client_ip: event.clientIp,
-      outcome: event.outcome,
-      detail: detail ? JSON.stringify(detail) : null,
-    })
-    .execute();
+  await insertEventRow.execute(db, {
+    uid,
+    at,
+    actor_kind: event.actorKind,
+    actor: event.actor,
+    owner_uid: event.ownerUid,
+    action: event.action,
+    record_uid: event.recordUid ?? null,
+    client_ip: event.clientIp,
+    outcome: event.outcome,
+    detail: detail ? JSON.stringify(detail) : null,
+  });
 }

@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import { PosternError } from '../../core/errors.ts';
 import { VAULT_REQUEST_MAX_SKEW_MS } from '../../core/protocol/envelope.ts';
+import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database } from '../../core/storage/schema.ts';
 
 /** A nonce is kept until no timestamp that could carry it is acceptable any more (±skew). */
@@ -21,6 +22,9 @@ export function assertFresh(timestamp: number, now: number): void {
   }
 }
 
+/** Written on every vault request: prepared (core/storage/prepared.ts). */
+const insertNonce = prepareQuery<Database, { nonce: string; expiresAt: number }>()((db, $) => db.insertInto('vault_nonces').values({ nonce: $.nonce, expires_at: $.expiresAt }));
+
 /** Records `nonce` as used, or refuses with `replayed` when it already was. */
 export async function rememberNonce(db: Kysely<Database>, nonce: string, now: number): Promise<void> {
   if (now - (lastSweep.get(db) ?? 0) > SWEEP_EVERY_MS) {
@@ -28,7 +32,7 @@ export async function rememberNonce(db: Kysely<Database>, nonce: string, now: nu
     await db.deleteFrom('vault_nonces').where('expires_at', '<', now).execute();
   }
   try {
-    await db.insertInto('vault_nonces').values({ nonce, expires_at: now + VAULT_NONCE_TTL_MS }).execute();
+    await insertNonce.execute(db, { nonce, expiresAt: now + VAULT_NONCE_TTL_MS });
   } catch (err) {
     // The primary key refused it: seen before. Anything else is a storage fault, not a replay.
     const seen = await db.selectFrom('vault_nonces').select('nonce').where('nonce', '=', nonce).executeTakeFirst();

@@ -2,6 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ScriptApproval } from '../../core/protocol/script-approval.ts';
 import type { FileEntry, RecordEntry } from '../../core/protocol/vault-api.ts';
+import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database, FilesTable } from '../../core/storage/schema.ts';
 import type { RecordRow } from '../access/records.ts';
 
@@ -23,24 +24,28 @@ export interface RecordExtras {
 /** D1 binds at most 100 parameters per statement; stay under it on every backend. */
 const IN_LIST_CHUNK = 90;
 
+const FILE_COLUMNS = ['uid', 'record_uid', 'kind', 'file_key', 'metadata', 'size', 'uploaded_by', 'created_at', 'approved_by', 'approved_at', 'approval_signature'] as const;
+
+/** The extras of one record, on the path of every record read: prepared (core/storage/prepared.ts). */
+const filesOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) => db.selectFrom('files').select(FILE_COLUMNS).where('record_uid', '=', $.recordUid).orderBy('created_at'));
+const linksOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) => db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', '=', $.recordUid));
+
 /** Loads file and link metadata for many records with two queries, not two per record. */
 export async function loadRecordExtras(db: Kysely<Database>, recordUids: string[]): Promise<RecordExtras> {
   const files = new Map<string, FileEntry[]>();
   const links = new Map<string, { childUid: string; kind: string }[]>();
+  const one = recordUids.length === 1 ? { recordUid: recordUids[0]! } : null;
   for (let i = 0; i < recordUids.length; i += IN_LIST_CHUNK) {
     const chunk = recordUids.slice(i, i + IN_LIST_CHUNK);
-    const fileRows = await db
-      .selectFrom('files')
-      .select(['uid', 'record_uid', 'kind', 'file_key', 'metadata', 'size', 'uploaded_by', 'created_at', 'approved_by', 'approved_at', 'approval_signature'])
-      .where('record_uid', 'in', chunk)
-      .orderBy('created_at')
-      .execute();
+    const fileRows = one
+      ? await filesOfRecord.all(db, one)
+      : await db.selectFrom('files').select(FILE_COLUMNS).where('record_uid', 'in', chunk).orderBy('created_at').execute();
     for (const row of fileRows) {
       const list = files.get(row.record_uid) ?? [];
       list.push(toFileEntry(row));
       files.set(row.record_uid, list);
     }
-    const linkRows = await db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', 'in', chunk).execute();
+    const linkRows = one ? await linksOfRecord.all(db, one) : await db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', 'in', chunk).execute();
     for (const row of linkRows) {
       const list = links.get(row.parent_uid) ?? [];
       list.push({ childUid: row.child_uid, kind: row.kind });
