@@ -39,6 +39,23 @@ describe('randomBytes', () => {
     expect(equalBytes(randomBytes(32), randomBytes(32))).toBe(false);
   });
 
+  it('serves small requests from a block without repeating or zero-filling, across refills', () => {
+    const seen = new Set<string>();
+    let zeros = 0;
+    for (let n = 0; n < 2000; n++) {
+      const b = randomBytes(1 + (n % 64)); // crosses many 4 KiB refills at odd offsets
+      if (b.length >= 16) {
+        const key = toBase64(b.subarray(0, 16));
+        expect(seen.has(key)).toBe(false);
+        seen.add(key);
+      }
+      zeros += b.filter((x) => x === 0).length;
+      b.fill(0xff); // the caller owns its copy: changing it changes nothing later
+    }
+    // ~64,000 bytes drawn: about 250 zero bytes by chance, never thousands
+    expect(zeros).toBeLessThan(600);
+  });
+
   it('rejects bad lengths', () => {
     expectBadRequest(() => randomBytes(-1));
     expectBadRequest(() => randomBytes(1.5));
@@ -80,10 +97,14 @@ describe('base64 (RFC 4648 §10 vectors)', () => {
     }
   });
 
-  it('agrees with btoa', () => {
-    for (let n = 0; n < 64; n++) {
+  it('agrees with btoa, for every short length and for large inputs (the encoder packs two characters per lookup)', () => {
+    for (const n of [...Array.from({ length: 64 }, (_, i) => i), 1000, 1001, 1002, 65_535, 200_001]) {
       const b = randomBytes(n);
-      expect(toBase64(b)).toBe(btoa(String.fromCharCode(...b)));
+      let binary = '';
+      for (let i = 0; i < b.length; i += 8192) binary += String.fromCharCode(...b.subarray(i, i + 8192));
+      const expected = btoa(binary);
+      expect(toBase64(b)).toBe(expected);
+      expect(toBase64Url(b)).toBe(expected.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
     }
   });
 
