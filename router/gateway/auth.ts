@@ -4,12 +4,13 @@
  * not revoked, not expired, and on its locked IP address.
  */
 import type { Kysely } from 'kysely';
-import { ecdsaVerify, fromBase64Url, sha256, toBase64Url } from '../../core/crypto/index.ts';
+import { ecdsaVerify, fromBase64Url } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
 import { gatewayAuthBytes, type GatewayToRouter } from '../../core/protocol/gateway-wire.ts';
 import { REQUEST_MAX_SKEW_MS } from '../../core/protocol/secrets-api.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import { markDeviceSeen } from '../access/device-seen.ts';
+import { findApplication, findDeviceByClientId } from '../access/devices.ts';
 
 export type AuthFrame = Extract<GatewayToRouter, { t: 'auth' }>;
 
@@ -30,7 +31,7 @@ export async function authenticateGateway(db: Kysely<Database>, frame: AuthFrame
   } catch {
     throw new PosternError('unauthorized', 'The client id is not base64url.');
   }
-  const device = await db.selectFrom('devices').selectAll().where('client_id_hash', '=', toBase64Url(sha256(clientId))).executeTakeFirst();
+  const device = await findDeviceByClientId(db, clientId);
   if (!device) throw new PosternError('unauthorized', 'Unknown gateway. Initialise it with `postern-gateway init --token …`.');
   if (device.kind !== 'gateway') throw new PosternError('not_allowed', 'This device is not a gateway; create one with `postern gateway create`.');
   if (device.revoked_at !== null) throw new PosternError('revoked', 'This gateway was removed.');
@@ -43,7 +44,7 @@ export async function authenticateGateway(db: Kysely<Database>, frame: AuthFrame
     throw new PosternError('ip_locked', `This gateway is locked to another IP address; ${clientIp} is refused.`);
   }
   await markDeviceSeen(db, device, clientIp, now);
-  const app = await db.selectFrom('applications').select('owner_uid').where('uid', '=', device.app_uid).executeTakeFirst();
+  const app = await findApplication(db, device.app_uid);
   if (!app) throw new PosternError('revoked', 'The application of this gateway no longer exists.');
   return { deviceUid: device.uid, ownerUid: app.owner_uid };
 }

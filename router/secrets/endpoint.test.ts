@@ -81,6 +81,33 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
     expect((await b.getSecrets()).map((r) => r.data.fields['password'])).toEqual(['pw-b']);
   });
 
+  it('answers get_secret alike whether it reads the asked-for records one by one or the whole app (over 16)', async () => {
+    const appC = await owner.createApplication('app C');
+    const folder = await owner.addFolder('many', { shared: true });
+    await owner.shareFolderToApplication(appC, folder, true);
+    const a = await device(appC);
+    const uids: string[] = [];
+    for (let n = 0; n < 20; n++) uids.push(await owner.addRecord(newRecordData('login', `r${n}`, { login: `l${n}`, password: `p${n}` }), { folderUid: folder }));
+    await a.addFile(uids[3]!, { name: 'f.txt', bytes: new Uint8Array([1, 2, 3]) });
+    await a.updateSecret(uids[5]!, (d) => ({ ...d, fields: { ...d.fields, password: 'next' } }), { transaction: 'rotation' });
+    type Raw = { records: Array<{ recordUid: string; files: unknown[]; pending: unknown }> };
+    const byUid = (raw: Raw) => new Map(raw.records.map((r) => [r.recordUid, r]));
+    const whole = byUid((await a.call('get_secret', {})) as Raw);
+    const few = (await a.call('get_secret', { recordUids: [uids[5]!, uids[3]!, uids[5]!] })) as Raw;
+    const many = (await a.call('get_secret', { recordUids: uids.slice(0, 18) })) as Raw;
+    // oldest first either way, duplicates once, and each record as the whole-app answer has it
+    expect(few.records.map((r) => r.recordUid)).toEqual([uids[3], uids[5]]);
+    expect(many.records.map((r) => r.recordUid)).toEqual(uids.slice(0, 18));
+    for (const r of [...few.records, ...many.records]) expect(r).toEqual(whole.get(r.recordUid));
+    expect(few.records[0]!.files).toHaveLength(1);
+    expect(few.records[1]!.pending).not.toBeNull();
+    // a record outside the app is refused on both paths, by name
+    for (const asked of [[uids[0]!, recordB], [...uids.slice(0, 17), recordB]]) {
+      await expect(a.call('get_secret', { recordUids: asked })).rejects.toMatchObject({ code: 'not_allowed', details: { recordUid: recordB } });
+    }
+    await a.finalizeSecretUpdate(uids[5]!, { rollback: true });
+  });
+
   it('keeps a read-only application read-only', async () => {
     const b = await device(appB);
     await expect(b.updateSecret(recordB, (d) => ({ ...d, title: 'changed' }))).rejects.toMatchObject({ code: 'not_allowed' });

@@ -5,8 +5,10 @@
  * fresh (timestamp, nonce) → what they asked.
  */
 import type { Context } from 'hono';
-import { ecdsaVerify, fromBase64Url, sha256, toBase64Url } from '../../core/crypto/index.ts';
+import { ecdsaVerify, fromBase64Url } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
+import { prepareQuery } from '../../core/storage/prepared.ts';
+import type { Database } from '../../core/storage/schema.ts';
 import { openJson, sealJson } from '../../core/protocol/envelope.ts';
 import {
   isSecretsOperation,
@@ -18,6 +20,7 @@ import {
   type SecretsOperation,
 } from '../../core/protocol/secrets-api.ts';
 import { markDeviceSeen } from '../access/device-seen.ts';
+import { findApplication, findDeviceByClientId } from '../access/devices.ts';
 import { recordEvent } from '../audit/events.ts';
 import type { RouterDeps, RouterLimits } from '../deps.ts';
 import { readWebBody } from '../http/body.ts';
@@ -31,6 +34,10 @@ const NONCE_TTL_MS = 2 * REQUEST_MAX_SKEW_MS;
 /** Expired nonces are swept at most this often per Router process, not on every request. */
 const NONCE_SWEEP_EVERY_MS = 60 * 1000;
 const lastNonceSweep = new WeakMap<object, number>();
+/** Written on every device request: prepared (core/storage/prepared.ts). */
+const insertDeviceNonce = prepareQuery<Database, { deviceUid: string; nonce: string; expiresAt: number }>()((db, $) =>
+  db.insertInto('device_nonces').values({ device_uid: $.deviceUid, nonce: $.nonce, expires_at: $.expiresAt }),
+);
 
 function decodeHeader(c: Context, name: string): Uint8Array {
   const value = c.req.header(name);
@@ -58,9 +65,9 @@ export async function handleSecretsOperation(c: Context, deps: RouterDeps, limit
   // unknown or refused device costs the Router one indexed lookup, not a 32 MB upload.
   const now = (deps.now ?? Date.now)();
   const clientIp = deps.clientIp(c);
-  const device = await deps.db.selectFrom('devices').selectAll().where('client_id_hash', '=', toBase64Url(sha256(clientId))).executeTakeFirst();
+  const device = await findDeviceByClientId(deps.db, clientId);
   if (!device) throw new PosternError('unauthorized', 'Unknown client id. Initialise this device with a one-time token (`postern secrets init --token …`).');
-  const app = await deps.db.selectFrom('applications').selectAll().where('uid', '=', device.app_uid).executeTakeFirst();
+  const app = await findApplication(deps.db, device.app_uid);
   if (!app) throw new PosternError('revoked', 'The application of this device no longer exists.');
 
   const audit: DeviceCallContext['audit'] = (event) =>
@@ -141,7 +148,7 @@ async function serveOperation(call: AdmittedOperation, body: Uint8Array): Promis
   // The primary key (device, nonce) refuses a nonce seen before; a nonce remembered but
   // expired cannot come back either, its timestamp is outside the skew window by then.
   try {
-    await deps.db.insertInto('device_nonces').values({ device_uid: device.uid, nonce: frame.nonce, expires_at: now + NONCE_TTL_MS }).execute();
+    await insertDeviceNonce.execute(deps.db, { deviceUid: device.uid, nonce: frame.nonce, expiresAt: now + NONCE_TTL_MS });
   } catch (err) {
     const seen = await deps.db.selectFrom('device_nonces').select('nonce').where('device_uid', '=', device.uid).where('nonce', '=', frame.nonce).executeTakeFirst();
     if (!seen) throw err; // a storage fault, not a replay

@@ -3,7 +3,7 @@ import type { DeviceRecord, SecretsInput, SecretsOperation, SecretsResponses } f
 import { createRecord, deleteRecordCascade, writeRevision } from '../records/revisions.ts';
 import { base64UrlByteLength, loadRecordExtras, toFileEntry } from '../vault/entries.ts';
 import { assertKnownRecordType } from '../vault/records.ts';
-import { appFolders, requireAppFolder, requireAppRecord } from './access.ts';
+import { appFolders, appRecords, requireAppFolder, requireAppRecord } from './access.ts';
 import type { DeviceCallContext } from './context.ts';
 
 type Operation = Exclude<SecretsOperation, 'register'>;
@@ -12,17 +12,8 @@ type DeviceHandlers = { [O in Operation]: (ctx: DeviceCallContext, input: Secret
 export const deviceHandlers: DeviceHandlers = {
   async get_secret(ctx, { recordUids }) {
     const folders = await appFolders(ctx.db, ctx.app.uid);
-    const folderUids = folders.map((f) => f.folder_uid);
-    let records = folderUids.length ? await ctx.db.selectFrom('records').selectAll().where('folder_uid', 'in', folderUids).orderBy('created_at').execute() : [];
-    if (recordUids) {
-      const wanted = new Set(recordUids);
-      records = records.filter((r) => wanted.has(r.uid));
-      const missing = recordUids.find((u) => !records.some((r) => r.uid === u));
-      if (missing) throw new PosternError('not_allowed', `Record ${missing} is not shared to this application.`, { recordUid: missing });
-    }
+    const { records, pending, extras } = await appRecords(ctx.db, ctx.app.uid, recordUids);
     const uids = records.map((r) => r.uid);
-    const extras = await loadRecordExtras(ctx.db, uids);
-    const pending = uids.length ? await ctx.db.selectFrom('record_transactions').selectAll().where('record_uid', 'in', uids).execute() : [];
     const pendingBy = new Map(pending.map((p) => [p.record_uid, p]));
     await ctx.audit({ action: 'secrets.get_secret', outcome: 'ok', recordUid: uids.length === 1 ? uids[0] : null, detail: { count: uids.length } });
     return {
