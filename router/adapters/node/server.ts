@@ -106,7 +106,7 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     // Port taken or address not ours: release what was opened so the process can exit.
     await router.close().catch(() => {});
     await db.destroy().catch(() => {});
-    logger.flush();
+    await logger.flush();
     throw err;
   }
   // Gateway WebSockets (gateway-socket.ts); the Head holds none: gateways connect to Workers.
@@ -127,7 +127,7 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
       (server as import('node:http').Server).closeAllConnections?.();
       await closed;
       await db.destroy();
-      logger.flush();
+      await logger.flush();
     },
   };
 }
