@@ -1,16 +1,17 @@
 /**
  * The crypto micro-benchmark behind the vault API numbers: each operation a vault or device
- * request costs, three ways, with the same keys and inputs, in one process, one operation at a
+ * request costs, four ways, with the same keys and inputs, in one process, one operation at a
  * time:
- *   noble      the pure-JavaScript reference (core/crypto/noble.ts, @noble)
- *   WebCrypto  the platform's (core/crypto/webcrypto.ts: OpenSSL in Node, keys imported once;
- *              HMAC and HKDF, which core/crypto does not send there, straight through
- *              crypto.subtle with the key imported per call, as a one-off use would)
- *   product    core/crypto's public function, which picks one of the two
+ *   noble        the pure-JavaScript reference (core/crypto/noble.ts, @noble)
+ *   WebCrypto    the platform's (core/crypto/webcrypto.ts: OpenSSL in Node, keys imported once;
+ *                HMAC and HKDF, which core/crypto does not send there, straight through
+ *                crypto.subtle with the key imported per call, as a one-off use would)
+ *   node:crypto  the runtime's node:crypto, synchronous (core/crypto/node-crypto.ts; keys imported
+ *                once); "-" where core/crypto does not use it
+ *   product      core/crypto's public function, which picks one
  * Each WebCrypto call is awaited, so its thread-pool hop is in the time. CPU time is the whole
- * process's (all threads), so work moved to the thread pool counts. The rows where the product
- * column follows noble rather than WebCrypto are the measured reason it does
- * (docs/decisions/native-crypto.md).
+ * process's (all threads), so work moved to the thread pool counts. This table is the measured
+ * reason for core/crypto's choices (docs/decisions/native-crypto.md).
  *
  *   npx tsx test/bench/vault-api/crypto.ts [--ms 1000]     (run.ts runs it too)
  */
@@ -33,6 +34,7 @@ import {
   utf8,
 } from '../../../core/crypto/index.ts';
 import { nobleAesGcmOpen, nobleAesGcmSeal, nobleEcdhSharedX, nobleEcdsaSign, nobleEcdsaVerify, nobleP256PublicKey } from '../../../core/crypto/noble.ts';
+import { nodeCrypto } from '../../../core/crypto/node-crypto.ts';
 import { webAesGcmOpen, webAesGcmSeal, webEcdhSharedX, webEcdsaSign, webEcdsaVerify, webGenerateEcdhKeyPair } from '../../../core/crypto/webcrypto.ts';
 import { markdownTable } from './table.ts';
 
@@ -49,9 +51,10 @@ export interface CryptoRow {
   operation: string;
   noble: CryptoMeasurement;
   webcrypto: CryptoMeasurement;
+  nodeCrypto: CryptoMeasurement | null;
   product: CryptoMeasurement;
-  /** Which implementation core/crypto uses for this operation here. */
-  productUses: 'noble' | 'WebCrypto' | 'both';
+  /** Which implementation core/crypto uses for this operation here (ECIES: node:crypto's ECDH, noble's HKDF). */
+  productUses: 'noble' | 'WebCrypto' | 'node:crypto' | 'node:crypto + noble';
 }
 
 
@@ -109,6 +112,26 @@ async function webEciesEncrypt(recipientPublic: Uint8Array, plaintext: Uint8Arra
   return concatBytes(ephemeral.publicKey, iv, await webAesGcmSeal(key, iv, plaintext, undefined));
 }
 
+/** The same, from the node:crypto primitives only. */
+function nodeEciesDecrypt(recipientPrivate: Uint8Array, recipientPublic: Uint8Array, sealed: Uint8Array): Uint8Array {
+  const ephemeral = sealed.subarray(0, 65);
+  const key = eciesKey(node().ecdhSharedX(recipientPrivate, ephemeral, false), ephemeral, recipientPublic);
+  return node().aesGcmOpen(key, sealed.subarray(65, 77), sealed.subarray(77), undefined);
+}
+
+function nodeEciesEncrypt(recipientPublic: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const ephemeral = node().ephemeralEcdh(recipientPublic);
+  const key = eciesKey(ephemeral.sharedX, ephemeral.publicKey, recipientPublic);
+  const iv = randomBytes(12);
+  return concatBytes(ephemeral.publicKey, iv, node().aesGcmSeal(key, iv, plaintext, undefined));
+}
+
+function node() {
+  const backend = nodeCrypto();
+  if (!backend) throw new Error('this runtime has no node:crypto that passes core/crypto’s self-test');
+  return backend;
+}
+
 const subtle = globalThis.crypto.subtle;
 type Bytes = Uint8Array<ArrayBuffer>;
 const view = (b: Uint8Array): Bytes => b as Bytes;
@@ -154,62 +177,81 @@ export async function measureCrypto(ms: number, log: (msg: string) => void = () 
   check(same(hmacSha256(aesRaw, message), new Uint8Array(await webHmacSha256(aesRaw, message))), 'HMAC-SHA256');
   check(same(hkdfSha256(aesRaw, hkdfSalt, ECIES_INFO, 32), new Uint8Array(await webHkdfSha256(aesRaw, hkdfSalt, ECIES_INFO))), 'HKDF-SHA256');
   check(nobleP256PublicKey(alice.privateKey).length === 65, 'P-256 public key');
+  check(same(nobleEcdhSharedX(alice.privateKey, bob.publicKey), node().ecdhSharedX(alice.privateKey, bob.publicKey, true)), 'ECDH (node:crypto)');
+  check(node().ecdsaVerify(alice.publicKey, message, nobleSignature), 'ECDSA (node:crypto verifying noble)');
+  check(same(nobleAesGcmSeal(aesRaw, iv, block, undefined), node().aesGcmSeal(aesRaw, iv, block, undefined)), 'AES-GCM (node:crypto)');
+  check(same(nodeEciesDecrypt(bob.privateKey, bob.publicKey, wrapped), transmissionKey), 'ECIES (node:crypto opening the product wrap)');
 
-  const cases: { operation: string; productUses: CryptoRow['productUses']; noble: () => unknown; webcrypto: () => Promise<unknown>; product: () => Promise<unknown> | unknown }[] = [
+  const cases: {
+    operation: string;
+    productUses: CryptoRow['productUses'];
+    noble: () => unknown;
+    webcrypto: () => Promise<unknown>;
+    nodeCrypto?: () => unknown;
+    product: () => Promise<unknown> | unknown;
+  }[] = [
     {
       operation: 'P-256 ECDH (shared secret)',
-      productUses: 'WebCrypto',
+      productUses: 'node:crypto',
       noble: () => nobleEcdhSharedX(alice.privateKey, bob.publicKey),
       webcrypto: () => webEcdhSharedX(alice.privateKey, bob.publicKey, true),
+      nodeCrypto: () => node().ecdhSharedX(alice.privateKey, bob.publicKey, true),
       product: () => p256EcdhSharedX(alice.privateKey, bob.publicKey),
     },
     {
       operation: 'ECDSA P-256 sign (256 B)',
-      productUses: 'WebCrypto',
+      productUses: 'node:crypto',
       noble: () => nobleEcdsaSign(alice.privateKey, message),
       webcrypto: () => webEcdsaSign(alice.privateKey, message),
+      nodeCrypto: () => node().ecdsaSign(alice.privateKey, message),
       product: () => ecdsaSign(alice.privateKey, message),
     },
     {
       operation: 'ECDSA P-256 verify (256 B)',
-      productUses: 'WebCrypto',
+      productUses: 'node:crypto',
       noble: () => nobleEcdsaVerify(alice.publicKey, message, nobleSignature),
       webcrypto: () => webEcdsaVerify(alice.publicKey, message, nobleSignature),
+      nodeCrypto: () => node().ecdsaVerify(alice.publicKey, message, nobleSignature),
       product: () => ecdsaVerify(alice.publicKey, message, nobleSignature),
     },
     {
       operation: 'AES-256-GCM encrypt 256 B',
-      productUses: 'noble',
+      productUses: 'node:crypto',
       noble: () => nobleAesGcmSeal(aesRaw, iv, small, undefined),
       webcrypto: () => webAesGcmSeal(aesRaw, iv, small, undefined),
+      nodeCrypto: () => node().aesGcmSeal(aesRaw, iv, small, undefined),
       product: () => aesGcmEncrypt(aesRaw, small),
     },
     {
       operation: 'AES-256-GCM decrypt 256 B',
-      productUses: 'noble',
+      productUses: 'node:crypto',
       noble: () => nobleAesGcmOpen(aesRaw, sealedSmall.subarray(0, 12), sealedSmall.subarray(12), undefined),
       webcrypto: () => webAesGcmOpen(aesRaw, sealedSmall.subarray(0, 12), sealedSmall.subarray(12), undefined),
+      nodeCrypto: () => node().aesGcmOpen(aesRaw, sealedSmall.subarray(0, 12), sealedSmall.subarray(12), undefined),
       product: () => aesGcmDecrypt(aesRaw, sealedSmall),
     },
     {
       operation: 'AES-256-GCM encrypt 4 KiB',
-      productUses: 'WebCrypto',
+      productUses: 'node:crypto',
       noble: () => nobleAesGcmSeal(aesRaw, iv, block, undefined),
       webcrypto: () => webAesGcmSeal(aesRaw, iv, block, undefined),
+      nodeCrypto: () => node().aesGcmSeal(aesRaw, iv, block, undefined),
       product: () => aesGcmEncrypt(aesRaw, block),
     },
     {
       operation: 'AES-256-GCM decrypt 4 KiB',
-      productUses: 'WebCrypto',
+      productUses: 'node:crypto',
       noble: () => nobleAesGcmOpen(aesRaw, sealedBlock.subarray(0, 12), sealedBlock.subarray(12), undefined),
       webcrypto: () => webAesGcmOpen(aesRaw, sealedBlock.subarray(0, 12), sealedBlock.subarray(12), undefined),
+      nodeCrypto: () => node().aesGcmOpen(aesRaw, sealedBlock.subarray(0, 12), sealedBlock.subarray(12), undefined),
       product: () => aesGcmDecrypt(aesRaw, sealedBlock),
     },
     {
       operation: 'AES-256-GCM encrypt 64 KiB',
-      productUses: 'WebCrypto',
+      productUses: 'node:crypto',
       noble: () => nobleAesGcmSeal(aesRaw, iv, large, undefined),
       webcrypto: () => webAesGcmSeal(aesRaw, iv, large, undefined),
+      nodeCrypto: () => node().aesGcmSeal(aesRaw, iv, large, undefined),
       product: () => aesGcmEncrypt(aesRaw, large),
     },
     {
@@ -228,23 +270,32 @@ export async function measureCrypto(ms: number, log: (msg: string) => void = () 
     },
     {
       operation: 'ECIES unwrap (Router, per new key)',
-      productUses: 'both',
+      productUses: 'node:crypto + noble',
       noble: () => nobleEciesDecrypt(bob.privateKey, bob.publicKey, wrapped),
       webcrypto: () => webEciesDecrypt(bob.privateKey, bob.publicKey, wrapped),
+      nodeCrypto: () => nodeEciesDecrypt(bob.privateKey, bob.publicKey, wrapped),
       product: () => eciesDecrypt(bob.privateKey, wrapped),
     },
     {
       operation: 'ECIES wrap (client, per new key)',
-      productUses: 'both',
+      productUses: 'node:crypto + noble',
       noble: () => nobleEciesEncrypt(bob.publicKey, transmissionKey),
       webcrypto: () => webEciesEncrypt(bob.publicKey, transmissionKey),
+      nodeCrypto: () => nodeEciesEncrypt(bob.publicKey, transmissionKey),
       product: () => eciesEncrypt(bob.publicKey, transmissionKey),
     },
   ];
   const rows: CryptoRow[] = [];
   for (const c of cases) {
     log(`crypto: ${c.operation}`);
-    rows.push({ operation: c.operation, productUses: c.productUses, noble: await measure(c.noble, ms), webcrypto: await measure(c.webcrypto, ms), product: await measure(c.product, ms) });
+    rows.push({
+      operation: c.operation,
+      productUses: c.productUses,
+      noble: await measure(c.noble, ms),
+      webcrypto: await measure(c.webcrypto, ms),
+      nodeCrypto: c.nodeCrypto ? await measure(c.nodeCrypto, ms) : null,
+      product: await measure(c.product, ms),
+    });
   }
   return rows;
 }
@@ -253,12 +304,12 @@ export function cryptoTable(rows: CryptoRow[]): string {
   const f = (v: number) => (v >= 1 ? v.toFixed(2) : v.toFixed(3));
   const int = (v: number) => Math.round(v).toLocaleString('en-US');
   return markdownTable(
-    ['operation', 'noble CPU ms/op', 'WebCrypto CPU ms/op', 'noble ÷ WebCrypto (CPU)', 'product uses', 'product CPU ms/op', 'product ms/op', 'product ops/s'],
+    ['operation', 'noble CPU ms/op', 'WebCrypto CPU ms/op', 'node:crypto CPU ms/op', 'product uses', 'product CPU ms/op', 'product ms/op', 'product ops/s'],
     rows.map((r) => [
       r.operation,
       f(r.noble.cpuMsPerOp),
       f(r.webcrypto.cpuMsPerOp),
-      `${(r.noble.cpuMsPerOp / r.webcrypto.cpuMsPerOp).toFixed(1)}×`,
+      r.nodeCrypto ? f(r.nodeCrypto.cpuMsPerOp) : '-',
       r.productUses,
       f(r.product.cpuMsPerOp),
       f(r.product.msPerOp),
