@@ -4,6 +4,7 @@ import * as gateways from './migrations/002_gateways.ts';
 import * as scriptApprovals from './migrations/003_script_approvals.ts';
 import * as routerEdge from './migrations/004_router_edge.ts';
 import * as invitations from './migrations/005_invitations.ts';
+import * as nonceExpiry from './migrations/006_nonce_expiry.ts';
 import type { Database } from './schema.ts';
 
 /** Migrations are bundled in code (no filesystem), so every runtime can run them. */
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003_script_approvals': scriptApprovals,
   '004_router_edge': routerEdge,
   '005_invitations': invitations,
+  '006_nonce_expiry': nonceExpiry,
 };
 
 class BundledMigrations implements MigrationProvider {

@@ -8,12 +8,10 @@ import { PosternError } from '../../core/errors.ts';
 import { VAULT_REQUEST_MAX_SKEW_MS } from '../../core/protocol/envelope.ts';
 import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database } from '../../core/storage/schema.ts';
+import { sweepExpiredNoncesWhenDue } from './nonce-sweep.ts';
 
 /** A nonce is kept until no timestamp that could carry it is acceptable any more (±skew). */
 export const VAULT_NONCE_TTL_MS = 2 * VAULT_REQUEST_MAX_SKEW_MS;
-const SWEEP_EVERY_MS = 60 * 1000;
-
-const lastSweep = new WeakMap<object, number>();
 
 /** Refuses a timestamp outside the skew window; the caller checks it before remembering the nonce. */
 export function assertFresh(timestamp: number, now: number): void {
@@ -27,10 +25,7 @@ const insertNonce = prepareQuery<Database, { nonce: string; expiresAt: number }>
 
 /** Records `nonce` as used, or refuses with `replayed` when it already was. */
 export async function rememberNonce(db: Kysely<Database>, nonce: string, now: number): Promise<void> {
-  if (now - (lastSweep.get(db) ?? 0) > SWEEP_EVERY_MS) {
-    lastSweep.set(db, now);
-    await db.deleteFrom('vault_nonces').where('expires_at', '<', now).execute();
-  }
+  await sweepExpiredNoncesWhenDue(db, 'vault_nonces', now);
   try {
     await insertNonce.execute(db, { nonce, expiresAt: now + VAULT_NONCE_TTL_MS });
   } catch (err) {

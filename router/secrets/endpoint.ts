@@ -24,6 +24,7 @@ import { findApplication, findDeviceByClientId } from '../access/devices.ts';
 import { recordEvent } from '../audit/events.ts';
 import type { RouterDeps, RouterLimits } from '../deps.ts';
 import { readWebBody } from '../http/body.ts';
+import { sweepExpiredNoncesWhenDue } from '../http/nonce-sweep.ts';
 import { transmissionKeysOf } from '../http/transmission-keys.ts';
 import { uploadBudgetOf } from '../http/upload-budget.ts';
 import type { DeviceCallContext } from './context.ts';
@@ -31,9 +32,6 @@ import { deviceHandlers } from './operations.ts';
 
 const LARGE_OPERATIONS: ReadonlySet<SecretsOperation> = new Set(['add_file']);
 const NONCE_TTL_MS = 2 * REQUEST_MAX_SKEW_MS;
-/** Expired nonces are swept at most this often per Router process, not on every request. */
-const NONCE_SWEEP_EVERY_MS = 60 * 1000;
-const lastNonceSweep = new WeakMap<object, number>();
 /** Written on every device request: prepared (core/storage/prepared.ts). */
 const insertDeviceNonce = prepareQuery<Database, { deviceUid: string; nonce: string; expiresAt: number }>()((db, $) =>
   db.insertInto('device_nonces').values({ device_uid: $.deviceUid, nonce: $.nonce, expires_at: $.expiresAt }),
@@ -141,10 +139,7 @@ async function serveOperation(call: AdmittedOperation, body: Uint8Array): Promis
     }
   }
 
-  if (now - (lastNonceSweep.get(deps.db) ?? 0) > NONCE_SWEEP_EVERY_MS) {
-    lastNonceSweep.set(deps.db, now);
-    await deps.db.deleteFrom('device_nonces').where('expires_at', '<', now).execute();
-  }
+  await sweepExpiredNoncesWhenDue(deps.db, 'device_nonces', now);
   // The primary key (device, nonce) refuses a nonce seen before; a nonce remembered but
   // expired cannot come back either, its timestamp is outside the skew window by then.
   try {
