@@ -129,6 +129,8 @@ interface RunResult {
   loadAverage: number[];
   setupMs: number;
   cpuProfile?: string;
+  /** The Router's event-loop delay over the measured window (its monitor's 1 ms resolution). */
+  routerLoopDelay?: { p99Ms: number; maxMs: number } | null;
   error?: string;
 }
 
@@ -194,8 +196,10 @@ async function runOne(setup: LoadSetup, clients: number, rate: number): Promise<
     // The window's edges, read from outside the measured processes.
     await sleep(startAt + warmup * 1000 - Date.now());
     const s0 = snapshot(pids);
+    await server.call('loopDelayStart', {}, 10_000);
     await sleep(startAt + (warmup + seconds) * 1000 - Date.now());
     const s1 = snapshot(pids);
+    result.routerLoopDelay = await server.call<{ p99Ms: number; maxMs: number } | null>('loopDelayStop', {}, 10_000);
     const loads = await Promise.all(running);
     if (result.cpuProfile) await server.call('profileStop', { path: result.cpuProfile }, 60_000);
 
@@ -277,7 +281,7 @@ const pct = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '—');
 
 function mainTable(runs: RunResult[]): string {
   return markdownTable(
-    ['setup', 'clients', 'load', 'requests/s', 'p50 (ms)', 'p99 (ms)', 'errors', 'Router CPU ms/request', 'requests/s per Router core', 'Router CPU (%)', 'load CPU (% per process)', 'load CPU ms/request', 'machine CPU (%)', 'limited by'],
+    ['setup', 'clients', 'load', 'requests/s', 'p50 (ms)', 'p99 (ms)', 'errors', 'Router CPU ms/request', 'requests/s per Router core', 'Router CPU (%)', 'load CPU (% per process)', 'load CPU ms/request', 'machine CPU (%)', 'Router loop delay p99 / max (ms)', 'limited by'],
     runs.map((r) => [
       SETUP_LABEL[r.setup],
       String(r.clients),
@@ -292,6 +296,7 @@ function mainTable(runs: RunResult[]): string {
       r.loadCpuPercent.length ? r.loadCpuPercent.map(pct).join(' + ') : '—',
       ms(r.loadCpuMsPerRequest, 3),
       `${pct(r.machineCpuPercent)} of ${cpus().length * 100}`,
+      r.routerLoopDelay ? `${ms(r.routerLoopDelay.p99Ms)} / ${ms(r.routerLoopDelay.maxMs)}` : '—',
       r.limitedBy,
     ]),
   );

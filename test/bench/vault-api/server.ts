@@ -8,6 +8,7 @@
  *   node --import tsx test/bench/vault-api/server.ts --setup postern|hono [--data-dir DIR]
  */
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -19,7 +20,21 @@ import { ECHO_PATH } from './fixture.ts';
 const { values } = parseArgs({ options: { setup: { type: 'string' }, 'data-dir': { type: 'string' } } });
 
 let stopProfile: ((path: string) => Promise<void>) | null = null;
+let loopDelay: IntervalHistogram | null = null;
 const profiling = {
+  /** Event-loop delay over the measured window: how long a request ready to run waited for the loop. */
+  loopDelayStart: async () => {
+    loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
+    return true;
+  },
+  loopDelayStop: async () => {
+    if (!loopDelay) return null;
+    loopDelay.disable();
+    const delay = { p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+    loopDelay = null;
+    return delay;
+  },
   profileStart: async () => {
     stopProfile = await startCpuProfile();
     return true;
