@@ -6,6 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import { PosternError } from '../../core/errors.ts';
+import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import { recordEvent } from '../audit/events.ts';
 import { subjects, type BusStatus, type ClusterBus } from '../cluster/bus.ts';
@@ -13,6 +14,19 @@ import type { Logger } from '../logger.ts';
 import { applyJobUpdate, interruptJobsOf, interruptJobsOfLostSessions } from '../jobs/store.ts';
 import { authenticateGateway } from './auth.ts';
 import { GatewayConnection, type ActionResult, type SocketLike } from './connection.ts';
+
+/**
+ * A gateway's session row, on every connection: one statement, not a delete and an insert (each
+ * commit is a disk write, and a Router restarting under 10,000 gateways does this 10,000 times),
+ * and prepared (core/storage/prepared.ts).
+ */
+const upsertGatewaySession = prepareQuery<Database, { gatewayUid: string; workerId: string; address: string; version: string; at: number }>()((db, $) => {
+  const session = { worker_id: $.workerId, address: $.address, version: $.version, connected_at: $.at, last_seen_at: $.at };
+  return db
+    .insertInto('gateway_sessions')
+    .values({ gateway_uid: $.gatewayUid, ...session })
+    .onConflict((oc) => oc.column('gateway_uid').doUpdateSet(session));
+});
 
 /** A gateway counts as online while its Worker refreshed it within this window. */
 export const SESSION_FRESH_MS = 45_000;
@@ -81,14 +95,7 @@ export class GatewayHub {
         this.connections.set(c.gatewayUid, c);
         if (previous && previous !== c) previous.close(4002, 'superseded by a newer connection');
         const at = now();
-        // One statement (not a delete and an insert): each commit is a disk sync, and a Router
-        // restarting under 10,000 gateways does this 10,000 times.
-        const session = { worker_id: this.options.workerId, address: clientIp, version: c.version, connected_at: at, last_seen_at: at };
-        await db
-          .insertInto('gateway_sessions')
-          .values({ gateway_uid: c.gatewayUid, ...session })
-          .onConflict((oc) => oc.column('gateway_uid').doUpdateSet(session))
-          .execute();
+        await upsertGatewaySession.execute(db, { gatewayUid: c.gatewayUid, workerId: this.options.workerId, address: clientIp, version: c.version, at });
         await recordEvent(db, at, { actorKind: 'device', actor: c.gatewayUid, ownerUid: c.gateway!.ownerUid, action: 'gateway.connect', clientIp, outcome: 'ok', detail: { version: c.version, worker: this.options.workerId } });
         logger.info({ gateway: c.gatewayUid, ip: clientIp, version: c.version }, 'gateway online');
       },
