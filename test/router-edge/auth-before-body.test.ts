@@ -16,6 +16,12 @@ import { startTestRouter, storageBackends, type TestRouter } from '../support/ro
 
 const BIG = String(32 * 1024 * 1024);
 const JSON_TYPE = { 'content-type': 'application/json' };
+/**
+ * The held uploads take their slots when the Router has looked their session or device up, a
+ * database round trip after their headers arrive; an upload tried before that goes through. Under
+ * the full suite's load one try can take most of a second, vitest's default for a poll.
+ */
+const POLL = { timeout: 10_000, interval: 100 };
 
 const errorOf = (body: string) => (JSON.parse(body) as { error: { code: string; message: string } }).error;
 
@@ -101,14 +107,17 @@ describe.each(storageBackends())('the Router authenticates before it reads a bod
     const upload = () => alice.uploadFile(recordUid, { name: 'note.txt', bytes: new TextEncoder().encode('hello') });
     let refused: PosternError | undefined;
     await expect
-      .poll(async () => {
-        refused = (await upload().then(() => undefined, (e: unknown) => e)) as PosternError | undefined;
-        return refused?.code;
-      })
+      .poll(
+        async () => {
+          refused = (await upload().then(() => undefined, (e: unknown) => e)) as PosternError | undefined;
+          return refused?.code;
+        },
+        POLL,
+      )
       .toBe('throttled');
     expect(refused!.details?.['retryAfterSeconds']).toBeGreaterThan(0);
     for (const s of slow) s.close();
-    await expect.poll(async () => (await upload().then(() => 'ok', (e: unknown) => (e as PosternError).code))).toBe('ok');
+    await expect.poll(async () => (await upload().then(() => 'ok', (e: unknown) => (e as PosternError).code)), POLL).toBe('ok');
   });
 
   it('refuses a third concurrent upload of one device with throttled', async () => {
@@ -123,8 +132,8 @@ describe.each(storageBackends())('the Router authenticates before it reads a bod
     const slow = [hold('/api/v1/secrets/add_file', headers), hold('/api/v1/secrets/add_file', headers)];
     for (const s of slow) s.send('x');
     const addFile = () => device.addFile(recordUid, { name: 'device.txt', bytes: new TextEncoder().encode('from the device') });
-    await expect.poll(async () => (await addFile().then(() => 'ok', (e: unknown) => (e as PosternError).code))).toBe('throttled');
+    await expect.poll(async () => (await addFile().then(() => 'ok', (e: unknown) => (e as PosternError).code)), POLL).toBe('throttled');
     for (const s of slow) s.close();
-    await expect.poll(async () => (await addFile().then(() => 'ok', (e: unknown) => (e as PosternError).code))).toBe('ok');
+    await expect.poll(async () => (await addFile().then(() => 'ok', (e: unknown) => (e as PosternError).code)), POLL).toBe('ok');
   });
 });
