@@ -18,8 +18,9 @@ const BIG = String(32 * 1024 * 1024);
 const JSON_TYPE = { 'content-type': 'application/json' };
 /**
  * The held uploads take their slots when the Router has looked their session or device up, a
- * database round trip after their headers arrive; an upload tried before that goes through. Under
- * the full suite's load one try can take most of a second, vitest's default for a poll.
+ * database round trip after their headers arrive: an upload tried meanwhile may take a slot
+ * first, and then a held one is refused (heldAgain). Under the full suite's load one try can
+ * take most of a second, vitest's default for a poll.
  */
 const POLL = { timeout: 10_000, interval: 100 };
 
@@ -53,6 +54,24 @@ describe.each(storageBackends())('the Router authenticates before it reads a bod
     const request = openRawPost(router.url, path, headers);
     open.push(request);
     return request;
+  }
+
+  /** Held uploads that have started their bodies; one the Router answered (refused) is held again. */
+  function heldUploads(path: string, headers: Record<string, string>, firstBytes: string) {
+    const answered = new WeakSet<RawRequest>();
+    const start = () => {
+      const request = hold(path, headers);
+      request.send(firstBytes);
+      void request.response.then(() => answered.add(request), () => answered.add(request));
+      return request;
+    };
+    const held = [start(), start()];
+    return {
+      held,
+      heldAgain() {
+        for (let i = 0; i < held.length; i++) if (answered.has(held[i]!)) held[i] = start();
+      },
+    };
   }
 
   it('answers a 32 MB vault upload without a session from its headers, before any of the body is sent', async () => {
@@ -102,13 +121,13 @@ describe.each(storageBackends())('the Router authenticates before it reads a bod
   it('refuses a third concurrent upload of one session with throttled and Retry-After, and serves it once one ends', async () => {
     // threat model (docs/threat-model.md): viewer
     const session = { ...JSON_TYPE, 'content-length': String(4 * 1024 * 1024), [VAULT_SESSION_HEADER]: sessionIdOf(alice.session.sessionToken) };
-    const slow = [hold('/api/v1/vault/file.upload', session), hold('/api/v1/vault/file.upload', session)];
-    for (const s of slow) s.send('{"v":1,');
+    const slow = heldUploads('/api/v1/vault/file.upload', session, '{"v":1,');
     const upload = () => alice.uploadFile(recordUid, { name: 'note.txt', bytes: new TextEncoder().encode('hello') });
     let refused: PosternError | undefined;
     await expect
       .poll(
         async () => {
+          slow.heldAgain();
           refused = (await upload().then(() => undefined, (e: unknown) => e)) as PosternError | undefined;
           return refused?.code;
         },
@@ -116,7 +135,7 @@ describe.each(storageBackends())('the Router authenticates before it reads a bod
       )
       .toBe('throttled');
     expect(refused!.details?.['retryAfterSeconds']).toBeGreaterThan(0);
-    for (const s of slow) s.close();
+    for (const s of slow.held) s.close();
     await expect.poll(async () => (await upload().then(() => 'ok', (e: unknown) => (e as PosternError).code)), POLL).toBe('ok');
   });
 
@@ -129,11 +148,15 @@ describe.each(storageBackends())('the Router authenticates before it reads a bod
       [SECRETS_HEADERS.transmissionKey]: toBase64Url(randomBytes(120)),
       [SECRETS_HEADERS.signature]: toBase64Url(randomBytes(64)),
     };
-    const slow = [hold('/api/v1/secrets/add_file', headers), hold('/api/v1/secrets/add_file', headers)];
-    for (const s of slow) s.send('x');
+    const slow = heldUploads('/api/v1/secrets/add_file', headers, 'x');
     const addFile = () => device.addFile(recordUid, { name: 'device.txt', bytes: new TextEncoder().encode('from the device') });
-    await expect.poll(async () => (await addFile().then(() => 'ok', (e: unknown) => (e as PosternError).code)), POLL).toBe('throttled');
-    for (const s of slow) s.close();
+    await expect
+      .poll(async () => {
+        slow.heldAgain();
+        return addFile().then(() => 'ok', (e: unknown) => (e as PosternError).code);
+      }, POLL)
+      .toBe('throttled');
+    for (const s of slow.held) s.close();
     await expect.poll(async () => (await addFile().then(() => 'ok', (e: unknown) => (e as PosternError).code)), POLL).toBe('ok');
   });
 });
