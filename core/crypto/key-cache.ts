@@ -12,8 +12,16 @@
  *
  * A failed import is not cached.
  */
-import { equalBytes, toBase64Url } from './bytes.ts';
+import { equalBytes, fromHex, toBase64Url } from './bytes.ts';
 import { sha256 } from './kdf.ts';
+
+/**
+ * DER around bare P-256 keys, for the native importers: PKCS #8 for a scalar (RFC 5208 around
+ * RFC 5915's ECPrivateKey, the optional public key left out: the platform computes it, faster
+ * than here) and SubjectPublicKeyInfo for a 65-byte uncompressed point (RFC 5480).
+ */
+export const PKCS8_P256_PREFIX = fromHex('304102010030130607' + '2a8648ce3d0201' + '0608' + '2a8648ce3d030107' + '042730250201010420');
+export const SPKI_P256_PREFIX = fromHex('3059301306072a8648ce3d020106082a8648ce3d030107034200');
 
 /** Enough for every device and gateway a busy Router serves; each entry is a few hundred bytes. */
 export const PUBLIC_KEY_CACHE_SIZE = 8192;

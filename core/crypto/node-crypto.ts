@@ -18,7 +18,7 @@
  */
 import { PosternError } from '../errors.ts';
 import { concatBytes, equalBytes, fromHex, toHex, utf8 } from './bytes.ts';
-import { PrivateKeyCache, PublicKeyCache } from './key-cache.ts';
+import { PKCS8_P256_PREFIX, PrivateKeyCache, PublicKeyCache, SPKI_P256_PREFIX } from './key-cache.ts';
 
 /** The part of node:crypto used here (core/ imports no runtime's types either). */
 interface KeyObjectLike {
@@ -64,8 +64,6 @@ export interface NodeCryptoBackend {
   publicKeyOf(privateKey: Uint8Array): Uint8Array;
 }
 
-const PKCS8_P256_PREFIX = fromHex('304102010030130607' + '2a8648ce3d0201' + '0608' + '2a8648ce3d030107' + '042730250201010420');
-const SPKI_P256_PREFIX = fromHex('3059301306072a8648ce3d020106082a8648ce3d030107034200');
 const TAG_LENGTH = 16;
 
 /** A copy in a plain Uint8Array of its own. */

@@ -10,8 +10,8 @@
  * calls those, never this file. Every function here needs `platformSubtle()` to be non-null.
  */
 import { PosternError } from '../errors.ts';
-import { concatBytes, fromHex, toBase64Url } from './bytes.ts';
-import { PrivateKeyCache, PublicKeyCache } from './key-cache.ts';
+import { concatBytes, toBase64Url } from './bytes.ts';
+import { PKCS8_P256_PREFIX, PrivateKeyCache, PublicKeyCache } from './key-cache.ts';
 import { nobleP256PublicKey } from './noble.ts';
 
 type Buffer = Uint8Array<ArrayBuffer>;
@@ -49,13 +49,7 @@ export function cachedP256PublicKey(privateKey: Uint8Array): Uint8Array {
   return derivedPublicKeys.get(privateKey, 'public', () => nobleP256PublicKey(privateKey));
 }
 
-/**
- * PKCS #8 for a bare P-256 scalar (RFC 5208 around RFC 5915's ECPrivateKey, the optional public
- * key left out): the platform computes the public key itself, which is faster than doing it
- * here. A runtime that insists on the public key gets a JWK with it instead.
- */
-export const PKCS8_P256_PREFIX = fromHex('304102010030130607' + '2a8648ce3d0201' + '0608' + '2a8648ce3d030107' + '042730250201010420');
-
+/** PKCS #8 without the public key; a runtime that insists on it gets a JWK with it instead. */
 function importPrivateKey(privateKey: Uint8Array, use: EcUse): Promise<CryptoKey> {
   return privateKeys.get(privateKey, use, () => {
     const usages: KeyUsage[] = use === 'ECDH' ? ['deriveBits'] : ['sign'];

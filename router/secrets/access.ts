@@ -4,7 +4,7 @@ import { PosternError } from '../../core/errors.ts';
 import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import type { RecordRow } from '../access/records.ts';
-import { loadRecordExtras, toFileEntry, type RecordExtras } from '../vault/entries.ts';
+import { addExtras, FILE_COLUMNS, loadRecordExtras, type RecordExtras } from '../vault/entries.ts';
 
 // What a device reads on most requests is prepared (core/storage/prepared.ts): the app's folders,
 // and its records with their pending changes, files and links, each by one join on the app.
@@ -46,7 +46,7 @@ const filesOfApp = prepareQuery<Database, { appUid: string }>()((db, $) =>
     .selectFrom('files')
     .innerJoin('records', 'records.uid', 'files.record_uid')
     .innerJoin('application_folders as af', 'af.folder_uid', 'records.folder_uid')
-    .select(['files.uid', 'files.record_uid', 'files.kind', 'files.file_key', 'files.metadata', 'files.size', 'files.uploaded_by', 'files.created_at', 'files.approved_by', 'files.approved_at', 'files.approval_signature'])
+    .select(FILE_COLUMNS.map((column) => `files.${column}` as const))
     .where('af.app_uid', '=', $.appUid)
     .orderBy('files.created_at'),
 );
@@ -95,18 +95,7 @@ export async function appRecords(db: Kysely<Database>, appUid: string, recordUid
   }
   const included = new Set(records.map((r) => r.uid));
   const extras: RecordExtras = { files: new Map(), links: new Map() };
-  for (const row of await filesOfApp.all(db, values)) {
-    if (!included.has(row.record_uid)) continue;
-    const list = extras.files.get(row.record_uid) ?? [];
-    list.push(toFileEntry(row));
-    extras.files.set(row.record_uid, list);
-  }
-  for (const row of await linksOfApp.all(db, values)) {
-    if (!included.has(row.parent_uid)) continue;
-    const list = extras.links.get(row.parent_uid) ?? [];
-    list.push({ childUid: row.child_uid, kind: row.kind });
-    extras.links.set(row.parent_uid, list);
-  }
+  addExtras(extras, await filesOfApp.all(db, values), await linksOfApp.all(db, values), (uid) => included.has(uid));
   const pending = (await pendingOfApp.all(db, values)).filter((p) => included.has(p.record_uid));
   return { records, pending, extras };
 }

@@ -24,35 +24,44 @@ export interface RecordExtras {
 /** D1 binds at most 100 parameters per statement; stay under it on every backend. */
 const IN_LIST_CHUNK = 90;
 
-const FILE_COLUMNS = ['uid', 'record_uid', 'kind', 'file_key', 'metadata', 'size', 'uploaded_by', 'created_at', 'approved_by', 'approved_at', 'approval_signature'] as const;
+export const FILE_COLUMNS = ['uid', 'record_uid', 'kind', 'file_key', 'metadata', 'size', 'uploaded_by', 'created_at', 'approved_by', 'approved_at', 'approval_signature'] as const;
 
 /** The extras of one record, on the path of every record read: prepared (core/storage/prepared.ts). */
 const filesOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) => db.selectFrom('files').select(FILE_COLUMNS).where('record_uid', '=', $.recordUid).orderBy('created_at'));
 const linksOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) => db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', '=', $.recordUid));
 
+type FileRow = Omit<Selectable<FilesTable>, 'content'>;
+type LinkRow = { parent_uid: string; child_uid: string; kind: string };
+
+/** Adds file and link rows to `extras` by record, keeping only the records `keep` accepts (all by default). */
+export function addExtras(extras: RecordExtras, fileRows: readonly FileRow[], linkRows: readonly LinkRow[], keep: (recordUid: string) => boolean = () => true): void {
+  for (const row of fileRows) {
+    if (!keep(row.record_uid)) continue;
+    const list = extras.files.get(row.record_uid) ?? [];
+    list.push(toFileEntry(row));
+    extras.files.set(row.record_uid, list);
+  }
+  for (const row of linkRows) {
+    if (!keep(row.parent_uid)) continue;
+    const list = extras.links.get(row.parent_uid) ?? [];
+    list.push({ childUid: row.child_uid, kind: row.kind });
+    extras.links.set(row.parent_uid, list);
+  }
+}
+
 /** Loads file and link metadata for many records with two queries, not two per record. */
 export async function loadRecordExtras(db: Kysely<Database>, recordUids: string[]): Promise<RecordExtras> {
-  const files = new Map<string, FileEntry[]>();
-  const links = new Map<string, { childUid: string; kind: string }[]>();
+  const extras: RecordExtras = { files: new Map(), links: new Map() };
   const one = recordUids.length === 1 ? { recordUid: recordUids[0]! } : null;
   for (let i = 0; i < recordUids.length; i += IN_LIST_CHUNK) {
     const chunk = recordUids.slice(i, i + IN_LIST_CHUNK);
     const fileRows = one
       ? await filesOfRecord.all(db, one)
       : await db.selectFrom('files').select(FILE_COLUMNS).where('record_uid', 'in', chunk).orderBy('created_at').execute();
-    for (const row of fileRows) {
-      const list = files.get(row.record_uid) ?? [];
-      list.push(toFileEntry(row));
-      files.set(row.record_uid, list);
-    }
     const linkRows = one ? await linksOfRecord.all(db, one) : await db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', 'in', chunk).execute();
-    for (const row of linkRows) {
-      const list = links.get(row.parent_uid) ?? [];
-      list.push({ childUid: row.child_uid, kind: row.kind });
-      links.set(row.parent_uid, list);
-    }
+    addExtras(extras, fileRows, linkRows);
   }
-  return { files, links };
+  return extras;
 }
 
 export function toRecordEntry(row: RecordRow, canEdit: boolean, extras: RecordExtras): RecordEntry {
