@@ -1,7 +1,7 @@
 /**
  * What the tunnel multiplexer runs over: one ordered, reliable, message-oriented channel. In the
  * product it is a WebRTC data channel (werift's RTCDataChannel on the gateway and in the CLI);
- * in tests it is memory-channel.ts. The shape follows RTCDataChannel so an adapter stays thin.
+ * in tests it is testing/memory-channel.ts. The shape follows RTCDataChannel so an adapter stays thin.
  */
 export interface FrameChannel {
   /** Sends one message (at most maxMessageSize bytes). The channel may keep a reference to it. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeMessage } from '../protocol/tunnel-frames.ts';
-import { memoryChannelPair, type MemoryChannel, type MemoryChannelOptions } from './memory-channel.ts';
+import { memoryChannelPair, type MemoryChannel, type MemoryChannelOptions } from './testing/memory-channel.ts';
 import { TunnelError, TunnelMux, type TunnelDial, type TunnelEndpoint, type TunnelMuxOptions, type TunnelStream } from './mux.ts';
 
 const muxes: TunnelMux[] = [];

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../core/testing/prng.ts';
-import { echoPeer, errorCode, TurnTestClient } from '../adapters/node/turn-test-client.ts';
+import { echoPeer, errorCode, TurnTestClient } from '../adapters/node/testing/turn-test-client.ts';
 import { startUdpTurnServer, type UdpTurnServer } from '../adapters/node/udp-turn.ts';
 import { runUclient, UCLIENT } from '../adapters/node/uclient.ts';
 import { requireService } from '../../test/support/services.ts';

@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { errorCode, TurnTestClient } from '../../relay/adapters/node/turn-test-client.ts';
+import { errorCode, TurnTestClient } from '../../relay/adapters/node/testing/turn-test-client.ts';
 import { CliUser, removeDir, spawnCli, tempDir } from './support.ts';
 
 interface ServerInfo {

@@ -7,7 +7,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { echoPeer, errorCode, TurnTestClient } from '../../relay/adapters/node/turn-test-client.ts';
+import { echoPeer, errorCode, TurnTestClient } from '../../relay/adapters/node/testing/turn-test-client.ts';
 import { startRelay, type Relay } from '../../relay/adapters/node/relay-service.ts';
 import { codecs, encodeAttribute, readAttribute, type TransportAddressInput } from '../../relay/stun/attributes.ts';
 import { ADDRESS_FAMILY, METHOD } from '../../relay/stun/constants.ts';

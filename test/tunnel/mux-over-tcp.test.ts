@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { memoryChannelPair, type MemoryChannel } from '../../core/tunnel/memory-channel.ts';
+import { memoryChannelPair, type MemoryChannel } from '../../core/tunnel/testing/memory-channel.ts';
 import { TunnelMux, type TunnelMuxOptions, type TunnelTarget } from '../../core/tunnel/mux.ts';
 import { targetDialer } from '../../gateway/tunnel/target-dialer.ts';
 import { startTunnelListener, type LocalConnectionClosed, type TunnelListener } from '../../vault/tunnel/local-listener.ts';

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryChannelPair } from '../../core/tunnel/memory-channel.ts';
+import { memoryChannelPair } from '../../core/tunnel/testing/memory-channel.ts';
 import { TunnelError, TunnelMux, type TunnelDial, type TunnelEndpoint } from '../../core/tunnel/mux.ts';
 import { FIRST_DYNAMIC_PORT, startTunnelListener, type LocalConnectionClosed, type TunnelListener } from './local-listener.ts';
 

@@ -19,7 +19,7 @@ import { ADDRESS_FAMILY, METHOD, TRANSPORT } from '../../stun/constants.ts';
 import { issueTurnCredentials } from '../../stun/credentials.ts';
 import { buildStunMessage, newTransactionId } from '../../stun/message.ts';
 import { startRelay, type Relay } from './relay-service.ts';
-import { echoPeer, errorCode, TurnTestClient, type TestTransport } from './turn-test-client.ts';
+import { echoPeer, errorCode, TurnTestClient, type TestTransport } from './testing/turn-test-client.ts';
 import { runUclient, UCLIENT } from './uclient.ts';
 import { requireService } from '../../../test/support/services.ts';
 

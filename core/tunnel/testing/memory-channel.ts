@@ -7,7 +7,7 @@
  * stall() simulates a peer that died without a word: nothing is delivered any more, in either
  * direction, and nobody is told; close() is an orderly close both sides see.
  */
-import type { FrameChannel } from './channel.ts';
+import type { FrameChannel } from '../channel.ts';
 
 export interface MemoryChannelOptions {
   /** Largest message either side may send (default 256 KiB, Chromium's). */

@@ -6,11 +6,11 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { codecs, encodeAttribute, readAttribute, type TransportAddressInput } from '../../stun/attributes.ts';
-import { buildChannelData, isChannelData, parseChannelData, TurnStreamFramer } from '../../stun/channel-data.ts';
-import { ATTR, METHOD, TRANSPORT } from '../../stun/constants.ts';
-import { longTermKey } from '../../stun/credentials.ts';
-import { buildStunMessage, isStunMessage, newTransactionId, parseStunMessage, type StunAttributeInput, type StunMessage } from '../../stun/message.ts';
+import { codecs, encodeAttribute, readAttribute, type TransportAddressInput } from '../../../stun/attributes.ts';
+import { buildChannelData, isChannelData, parseChannelData, TurnStreamFramer } from '../../../stun/channel-data.ts';
+import { ATTR, METHOD, TRANSPORT } from '../../../stun/constants.ts';
+import { longTermKey } from '../../../stun/credentials.ts';
+import { buildStunMessage, isStunMessage, newTransactionId, parseStunMessage, type StunAttributeInput, type StunMessage } from '../../../stun/message.ts';
 
 const TIMEOUT_MS = 5000;
 
