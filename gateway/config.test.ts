@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { randomBytes, toBase64Url } from '../core/crypto/index.ts';
 import { newUid } from '../core/ids.ts';
 import { encodeConfig, type SecretsConfig } from '../core/secrets-client/index.ts';
-import { configSource, configTarget, loadGatewayConfig, logDirectory, prepareConfigTarget, writePrivateFile } from './config.ts';
+import { writePrivateFile } from '../node/private-file.ts';
+import { configSource, configTarget, loadGatewayConfig, logDirectory, prepareConfigTarget } from './config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'postern-gw-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

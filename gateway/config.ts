@@ -13,8 +13,7 @@
  *
  * Logs go to /var/log/postern-gateway/ with --service, else $POSTERN_HOME/logs/.
  */
-import { accessSync, chmodSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { PosternError } from '../core/errors.ts';
@@ -101,51 +100,6 @@ export function prepareConfigTarget(path: string, options: { force: boolean; pri
     accessSync(dir, constants.W_OK);
   } catch {
     throw new PosternError('not_allowed', `Cannot write to ${dir}. Run as a user who can (for --service: root, or the postern-gateway user once ${dir} belongs to it).`);
-  }
-}
-
-/**
- * Writes a file only its owner can read (0600), atomically. Without `overwrite` an existing
- * file is a `conflict` (checked with O_EXCL, so there is no window to race).
- */
-export function writePrivateFile(path: string, content: string, options: { overwrite: boolean }): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  if (!options.overwrite) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx', 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new PosternError('conflict', `${path} already exists; pass --force to replace it.`);
-      throw err;
-    }
-    writeAll(fd, content);
-    return;
-  }
-  // A fresh name opened exclusively: in a shared directory a planted symlink cannot redirect the write.
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(temp, 'wx', 0o600);
-  try {
-    writeAll(fd, content);
-    chmodSync(temp, 0o600);
-    renameSync(temp, path);
-  } catch (err) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // already gone
-    }
-    throw err;
-  }
-}
-
-function writeAll(fd: number, content: string): void {
-  try {
-    const bytes = Buffer.from(content, 'utf8');
-    let offset = 0;
-    while (offset < bytes.byteLength) offset += writeSync(fd, bytes, offset, bytes.byteLength - offset);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -61,7 +61,7 @@ service slapd.sh POSTERN_TEST_LDAP slapd "LDAP rotation tests" || true
 # coturn's turnutils_uclient, a TURN client nobody here wrote, against Postern's TURN server.
 service coturn-tools.sh POSTERN_TEST_UCLIENT "coturn's turnutils_uclient" "relay interop tests" || true
 # The relay's browser interop test drives Debian's Chromium (headless, loopback only).
-service chromium.sh POSTERN_TEST_CHROMIUM Chromium "browser interop tests in test/relay and core/webrtc" || true
+service chromium.sh POSTERN_TEST_CHROMIUM Chromium "browser interop tests in test/relay and node/webrtc" || true
 if [ "${#missing[@]}" -gt 0 ]; then
   echo >&2
   echo "npm test: CI=$CI requires every server the suite uses, and these could not be installed or started:" >&2

@@ -1,7 +1,16 @@
 /**
- * The dependency rules of ARCHITECTURE.md, checked on the source: core depends on nothing of
- * ours and on no runtime; the Router core is runtime-agnostic (only its Node adapter may use
- * `node:` modules); nobody but core/crypto imports @noble; parts never import each other.
+ * The dependency rules of ARCHITECTURE.md, checked on the source:
+ *
+ * - core/ runs in Node, Deno, workerd and the browser: it imports no runtime module and nothing
+ *   of ours outside core/. It may probe for a capability at run time (core/crypto uses node:crypto
+ *   where the runtime has it), never import one by name.
+ * - node/ is the code that needs Node's built-ins and is shared by the CLI, the gateway, the
+ *   relay and the benches (WebRTC through werift, sockets, private files): it imports core/ and
+ *   Node, never a part.
+ * - The Router core is runtime-agnostic: only its Node and Deno adapters use `node:` or node/.
+ * - Nobody but core/crypto imports @noble; parts never import each other.
+ * - Test helpers live in `testing/` folders and only tests (and other helpers) import them, so
+ *   no runtime bundle carries them.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -25,6 +34,16 @@ function imports(file: string): string[] {
   return [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2] ?? '');
 }
 
+/** The repository path an import specifier of `file` names. */
+function resolveSpec(file: string, spec: string): string {
+  return relative(ROOT, join(ROOT, dirname(file), spec));
+}
+
+/** The top-level folder of a repository path. */
+function part(path: string): string | undefined {
+  return path.split(/[\\/]/)[0];
+}
+
 const NODE_BUILTINS = /^(node:|fs$|path$|os$|crypto$|net$|http$|https$|child_process$|better-sqlite3$|pino$)/;
 
 describe('architecture', () => {
@@ -32,21 +51,38 @@ describe('architecture', () => {
     for (const file of sources('core')) {
       for (const spec of imports(file)) {
         expect(NODE_BUILTINS.test(spec), `${file} imports ${spec}`).toBe(false);
-        expect(/^\.\.\/\.\.\/(router|vault|gateway|relay)\//.test(spec) || /^\.\.\/(router|vault|gateway|relay)\//.test(spec), `${file} imports ${spec}`).toBe(false);
+        expect(/^(\.\.\/)+(router|vault|gateway|relay|node)\//.test(spec), `${file} imports ${spec}`).toBe(false);
       }
     }
   });
 
-  it('keeps the Router core runtime-agnostic: node: only in the Node and Deno adapters', () => {
+  it('keeps node/ on core and Node: no part imported', () => {
+    const offenders = sources('node').flatMap((f) =>
+      imports(f)
+        .filter((s) => s.startsWith('.') && !['core', 'node'].includes(part(resolveSpec(f, s)) ?? ''))
+        .map((s) => `${f} → ${s}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('keeps the Router core runtime-agnostic: node: and node/ only in the Node and Deno adapters', () => {
     // Deno implements node: builtins itself (its adapter uses node:sqlite); workerd does not.
     const offenders = sources('router')
       .filter((f) => !f.startsWith(join('router', 'adapters', 'node')) && !f.startsWith(join('router', 'adapters', 'deno')))
-      .flatMap((f) => imports(f).filter((s) => NODE_BUILTINS.test(s)).map((s) => `${f} → ${s}`));
+      .flatMap((f) => imports(f).filter((s) => NODE_BUILTINS.test(s) || (s.startsWith('.') && part(resolveSpec(f, s)) === 'node')).map((s) => `${f} → ${s}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it('keeps test helpers (testing/ folders) out of the code that ships', () => {
+    const offenders = ['core', 'node', 'router', 'vault', 'gateway', 'relay']
+      .flatMap((d) => sources(d))
+      .filter((f) => !f.split(/[\\/]/).includes('testing'))
+      .flatMap((f) => imports(f).filter((s) => s.startsWith('.') && resolveSpec(f, s).split(/[\\/]/).includes('testing')).map((s) => `${f} → ${s}`));
     expect(offenders).toEqual([]);
   });
 
   it('lets only core/crypto import @noble', () => {
-    const offenders = ['core', 'router', 'vault', 'test']
+    const offenders = ['core', 'node', 'router', 'vault', 'gateway', 'relay', 'test']
       .flatMap((d) => sources(d))
       .filter((f) => !f.startsWith(join('core', 'crypto')))
       .flatMap((f) => imports(f).filter((s) => s.startsWith('@noble/')).map((s) => `${relative(ROOT, join(ROOT, f))} → ${s}`));
@@ -54,8 +90,7 @@ describe('architecture', () => {
   });
 
   it('keeps the parts from importing each other (the CLI may start the Node Router and the Node relay)', () => {
-    const target = (file: string, spec: string) => (spec.startsWith('.') ? relative(ROOT, join(ROOT, dirname(file), spec)) : spec);
-    const part = (path: string) => path.split(/[\\/]/)[0];
+    const target = (file: string, spec: string) => (spec.startsWith('.') ? resolveSpec(file, spec) : spec);
     const cross: string[] = [];
     for (const from of ['router', 'vault', 'gateway', 'relay']) {
       for (const file of sources(from)) {

@@ -54,7 +54,7 @@ export function deriveSignallingKey(seed: string, resourceUid: string): Uint8Arr
 const description = z.strictObject({ type: z.enum(['offer', 'answer']), sdp: z.string().min(1).max(MAX_SDP_CHARS) });
 /**
  * The largest SCTP packet the sender accepts (bytes; 1,228 is what every WebRTC stack sends). A
- * peer that names more may be probed for larger packets (core/webrtc/sctp-path-mtu.ts); one that
+ * peer that names more may be probed for larger packets (node/webrtc/sctp-path-mtu.ts); one that
  * names nothing never is. Not in SDP: no SDP attribute says it, and browsers close their data
  * channel on a packet above their own limit.
  */

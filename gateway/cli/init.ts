@@ -6,7 +6,8 @@
  */
 import { PosternError } from '../../core/errors.ts';
 import { encodeConfig, SecretsClient } from '../../core/secrets-client/index.ts';
-import { configTarget, GATEWAY_CONFIG_ENV, prepareConfigTarget, writePrivateFile } from '../config.ts';
+import { writePrivateFile } from '../../node/private-file.ts';
+import { configTarget, GATEWAY_CONFIG_ENV, prepareConfigTarget } from '../config.ts';
 import { printable, type GatewayIo } from './io.ts';
 
 export interface InitOptions {

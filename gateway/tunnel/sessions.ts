@@ -16,8 +16,8 @@ import {
 } from '../../core/protocol/webrtc-signalling.ts';
 import { parsePortMappingEntry } from '../../core/records/index.ts';
 import { TunnelMux, type TunnelTarget } from '../../core/tunnel/mux.ts';
-import { frameChannelOf } from '../../core/webrtc/datachannel.ts';
-import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCIceServer, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
+import { frameChannelOf } from '../../node/webrtc/datachannel.ts';
+import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCIceServer, type RTCPeerConnection } from '../../node/webrtc/peer.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import type { TargetPolicy } from '../targets/target-policy.ts';
 import { targetDialer } from './target-dialer.ts';

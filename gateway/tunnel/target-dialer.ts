@@ -13,7 +13,7 @@
  */
 import { connect, type LookupFunction, type Socket } from 'node:net';
 import { PosternError } from '../../core/errors.ts';
-import { bridgeSocket } from '../../core/tunnel/node-socket.ts';
+import { bridgeSocket } from '../../node/tunnel/node-socket.ts';
 import { TunnelError, type TunnelDial, type TunnelEndpoint, type TunnelTarget } from '../../core/tunnel/mux.ts';
 import { DEFAULT_TARGET_POLICY, admitTarget, pinnedLookup, type TargetPolicy } from '../targets/target-policy.ts';
 

@@ -12,11 +12,11 @@
  * together open the session's copy of the data key held by the Router. It is useless once the
  * session ends (logout or expiry) and it never contains the master password.
  */
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { writePrivateFile } from '../../node/private-file.ts';
 import { PosternError } from '../../core/errors.ts';
 import { mergeSeenRevisions, type PersistedSession, type SeenRevisionEntry, type SeenRevisionsStore } from '../../core/vault-client/index.ts';
 
@@ -164,48 +164,3 @@ export function forgetSession(home: string, server: string): boolean {
   return true;
 }
 
-/**
- * Writes a file only its owner can read (0600), atomically. Without `overwrite` an existing
- * file is a `conflict` (checked with O_EXCL, so there is no window to race). The parent
- * directory is created 0700 when missing; an existing one is left as it is.
- */
-export function writePrivateFile(path: string, content: string | Uint8Array, options: { overwrite: boolean }): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  if (!options.overwrite) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx', 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new PosternError('conflict', `${path} already exists; pass --force to replace it.`);
-      throw err;
-    }
-    writeAll(fd, content);
-    return;
-  }
-  // A fresh name opened exclusively: in a shared directory a planted symlink cannot redirect the write.
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(temp, 'wx', 0o600);
-  try {
-    writeAll(fd, content);
-    chmodSync(temp, 0o600);
-    renameSync(temp, path);
-  } catch (err) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // already gone
-    }
-    throw err;
-  }
-}
-
-function writeAll(fd: number, content: string | Uint8Array): void {
-  try {
-    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    let offset = 0;
-    while (offset < bytes.byteLength) offset += writeSync(fd, bytes, offset, bytes.byteLength - offset);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}

@@ -9,7 +9,7 @@
  * end of data), the listener stops, and onMuxClosed says why.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { abortSocket, bridgeSocket } from '../../core/tunnel/node-socket.ts';
+import { abortSocket, bridgeSocket } from '../../node/tunnel/node-socket.ts';
 import { TunnelError, type TunnelCloseReason, type TunnelMux, type TunnelStream, type TunnelTarget } from '../../core/tunnel/mux.ts';
 
 export const FIRST_DYNAMIC_PORT = 49152;

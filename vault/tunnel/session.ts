@@ -13,8 +13,8 @@ import {
 } from '../../core/protocol/webrtc-signalling.ts';
 import { isResourceRecordType, type RecordData } from '../../core/records/index.ts';
 import { TunnelMux, type TunnelMuxOptions, type TunnelTarget } from '../../core/tunnel/mux.ts';
-import { frameChannelOf } from '../../core/webrtc/datachannel.ts';
-import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, sctpPacketBytes, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCPeerConnection } from '../../core/webrtc/peer.ts';
+import { frameChannelOf } from '../../node/webrtc/datachannel.ts';
+import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, sctpPacketBytes, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCPeerConnection } from '../../node/webrtc/peer.ts';
 import { withTrafficSeed, type VaultClient } from '../../core/vault-client/index.ts';
 
 const GATHER_TIMEOUT_MS = 5_000;
@@ -42,7 +42,7 @@ export interface TunnelSession {
   mux: TunnelMux;
   /** The selected ICE pair's candidate types, e.g. "host→host", and the SCTP packet size when larger than the default. */
   path(): string;
-  /** Resolves with path() once SCTP path MTU discovery has settled (see core/webrtc/sctp-path-mtu.ts). */
+  /** Resolves with path() once SCTP path MTU discovery has settled (see node/webrtc/sctp-path-mtu.ts). */
   pathSettled: Promise<string>;
   close(reason?: string): Promise<void>;
 }

@@ -1,6 +1,6 @@
 /**
  * Benchmark: one ordered werift data channel on loopback, unpatched werift against Postern's
- * tuned werift (core/webrtc/werift-tuning.ts), moving --size MiB as 64 KiB and 16 KiB messages.
+ * tuned werift (node/webrtc/werift-tuning.ts), moving --size MiB as 64 KiB and 16 KiB messages.
  * It measures; it asserts nothing.
  *
  *   npx tsx test/bench/tunnel/datachannel.ts [--size 256] [--msg 65536,16384]
@@ -20,7 +20,7 @@
  * Columns: MB/s (10^6 bytes per second, first send to last byte delivered); CPU% = CPU time
  * of both peers' processes / wall time (100% = one core); MB per CPU-s = bytes delivered per
  * CPU-second of the busier process (what a dedicated core per peer would carry — the number to
- * compare on a loaded machine); datagrams sent (both directions); SCTP packet = the size the sender used (1228 = werift's; larger once SCTP path MTU discovery, core/webrtc/sctp-path-mtu.ts, confirmed it);
+ * compare on a loaded machine); datagrams sent (both directions); SCTP packet = the size the sender used (1228 = werift's; larger once SCTP path MTU discovery, node/webrtc/sctp-path-mtu.ts, confirmed it);
  * DATA retransmissions (chunks sent more than once) and T3 timeouts, counted on the sender's
  * SCTP association; "verified" = every message arrived in order with the right length and
  * sequence stamp (the unit tests check full byte equality).
@@ -91,9 +91,9 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
   if (role === 'both') {
     const a = peerFor();
     const b = peerFor();
-    const { connectPair } = await import('../../../core/webrtc/loopback.ts');
+    const { connectPair } = await import('../../../node/webrtc/testing/loopback.ts');
     const { offererChannel, answererChannel } = await connectPair(a, b);
-    const { startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../core/webrtc/peer.ts');
+    const { startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../node/webrtc/peer.ts');
     void startSctpPathMtuDiscovery(b, POSTERN_SCTP_MAX_PACKET);
     const packet = await startSctpPathMtuDiscovery(a, POSTERN_SCTP_MAX_PACKET);
     const recv = receive(answererChannel, spec, instrument(b));
@@ -101,7 +101,7 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
     const r = await recv;
     send({ type: 'result', sender: s, receiver: r });
   } else if (role === 'sender') {
-    const { waitForIceGatheringComplete, startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../core/webrtc/peer.ts');
+    const { waitForIceGatheringComplete, startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../node/webrtc/peer.ts');
     const pc = peerFor();
     const channel = pc.createDataChannel('tunnel', { ordered: true });
     await pc.setLocalDescription(await pc.createOffer());
@@ -117,7 +117,7 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
     const s = { ...(await sendAll(channel, spec, instrument(pc))), packet };
     send({ type: 'result', sender: s });
   } else {
-    const { waitForIceGatheringComplete, startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../core/webrtc/peer.ts');
+    const { waitForIceGatheringComplete, startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../node/webrtc/peer.ts');
     const pc = peerFor();
     const channelP = new Promise<any>((r) => pc.onDataChannel.subscribe(r));
     const offer = await next();
@@ -137,8 +137,8 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
 }
 
 async function setupPeers(spec: RunSpec) {
-  const { applyWeriftTuning } = await import('../../../core/webrtc/werift-tuning.ts');
-  const { createPeerConnection } = await import('../../../core/webrtc/peer.ts');
+  const { applyWeriftTuning } = await import('../../../node/webrtc/werift-tuning.ts');
+  const { createPeerConnection } = await import('../../../node/webrtc/peer.ts');
   const only = spec.patches === 'all' ? undefined : (['ice-no-implicit-stun', ...spec.patches] as any);
   const tuning = applyWeriftTuning(only ? { only } : {});
   const unpatched = spec.patches !== 'all' && spec.patches.length === 0;

@@ -9,7 +9,7 @@ import { PosternError } from '../../../core/errors.ts';
 import { MAX_FILE_BYTES } from '../../../core/protocol/vault-api.ts';
 import { applyFieldAssignments, fieldValue, recordFieldsForDisplay, RECORD_TYPES, type RecordData } from '../../../core/records/index.ts';
 import type { VaultClient, VaultRecord } from '../../../core/vault-client/index.ts';
-import { writePrivateFile } from '../config.ts';
+import { writePrivateFile } from '../../../node/private-file.ts';
 import { contextOf, type CliContext } from '../context.ts';
 import { collect, fileUid as fileUidArg, recordUid } from '../flags.ts';
 import { isoTime, UsageError, type CliIo } from '../output.ts';

@@ -4,7 +4,7 @@
  * events for back-pressure. Nothing else of werift leaks into the tunnel code.
  */
 import type { RTCDataChannel } from 'werift';
-import type { FrameChannel } from '../tunnel/channel.ts';
+import type { FrameChannel } from '../../core/tunnel/channel.ts';
 
 /** werift's default when the remote SDP names no max-message-size (RFC 8841 says 64 KiB). */
 const DEFAULT_REMOTE_MAX_MESSAGE_SIZE = 65_536;

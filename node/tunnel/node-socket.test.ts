@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { TunnelCloseReason, TunnelStream } from './mux.ts';
+import type { TunnelCloseReason, TunnelStream } from '../../core/tunnel/mux.ts';
 import { bridgeSocket } from './node-socket.ts';
 
 /** A socket that records what the bridge asks of it; `accept` decides what write() returns. */

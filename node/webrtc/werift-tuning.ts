@@ -12,7 +12,7 @@
  * classes) through the first instance an `RTCSctpTransport` creates. Each patch checks the
  * shape it expects and is skipped (and reported in `weriftTuningReport()`) when werift
  * changes, leaving werift's own code in place; nothing edits node_modules. werift is pinned
- * (0.24.4): re-run `npx vitest run core/webrtc` on any upgrade.
+ * (0.24.4): re-run `npx vitest run node/webrtc` on any upgrade.
  *
  * Every patch is standards-compliant on the wire: the peer (Chromium, unpatched werift) cannot
  * tell the difference except that we acknowledge less often (still within RFC 4960 §6.2) and
@@ -27,13 +27,12 @@
  * awaits `onSackReceived` → `dataChannelFlush` before `transmit`; with sctp-send-completion in
  * place, not doing so measured no better: 4.4–5.1 vs 5.4–5.7 MB per CPU-second).
  *
- * Runtime access: core/ does not import `node:` modules by name (test/architecture.test.ts).
- * werift itself is Node-only; the DTLS fast path needs Node's `crypto` (and the UDP patch `dns`),
- * which we obtain with `process.getBuiltinModule()` (Node ≥ 20.16). If that is unavailable the
- * patch is skipped and werift's own code runs.
+ * werift itself is Node-only, and so is this module (node/): the DTLS fast path uses Node's
+ * `crypto`, the UDP patch `dns`.
  */
 import { Connection, crc32c, Message, RTCDtlsTransport, RTCSctpTransport, TurnProtocol, UdpTransport } from 'werift';
-import { nodeBuiltin } from './node-builtins.ts';
+import * as nodeCryptoModule from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns';
 import { nodeHostNetwork, sctpPacketCeiling, DEFAULT_SCTP_PACKET } from './path-mtu.ts';
 import { adjustCongestionWindow, discoverPathMtu, pathMtuState, snapshotBeforeSack, takeProbeAck, userDataMax } from './sctp-path-mtu.ts';
 
@@ -221,16 +220,6 @@ function isIpLiteral(host: string): boolean {
   return v;
 }
 
-type Lookup = (host: string, opts: { family: number }, cb: (err: Error | null, address: string) => void) => void;
-let dnsLookup: Lookup | null | undefined;
-function lookupFn(): Lookup | null {
-  if (dnsLookup === undefined) {
-    const dns = nodeBuiltin<{ lookup: Lookup }>('dns');
-    dnsLookup = typeof dns?.lookup === 'function' ? dns.lookup : null;
-  }
-  return dnsLookup;
-}
-
 /** How long a resolved TURN server name is reused (the allocation is tied to that address anyway). */
 const DNS_REUSE_MS = 60_000;
 
@@ -249,11 +238,10 @@ function installFastUdpSend(transport: any): void {
         transport.socket.send(data, addr[1], entry.address);
         return;
       }
-      const lookup = lookupFn();
-      if (lookup && !entry?.pending) {
+      if (!entry?.pending) {
         const host = addr[0];
         resolved.set(host, { address: entry?.address ?? '', at: entry?.at ?? 0, pending: true });
-        lookup(host, { family }, (err, address) => {
+        dnsLookup(host, { family }, (err, address) => {
           if (err || !address) resolved.delete(host);
           else resolved.set(host, { address, at: Date.now() });
         });
@@ -288,11 +276,7 @@ interface NodeCryptoSubset {
 }
 
 function nodeCrypto(): NodeCryptoSubset {
-  const mod = nodeBuiltin<NodeCryptoSubset>('crypto');
-  if (typeof mod?.createCipheriv !== 'function' || typeof mod.createSecretKey !== 'function') {
-    throw new Error('node:crypto is not reachable (process.getBuiltinModule missing)');
-  }
-  return mod as NodeCryptoSubset;
+  return nodeCryptoModule as NodeCryptoSubset;
 }
 
 interface GcmKeys {

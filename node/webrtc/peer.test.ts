@@ -1,7 +1,7 @@
 import { Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RTCPeerConnection } from 'werift';
-import { connectPair } from './loopback.ts';
+import { connectPair } from './testing/loopback.ts';
 import { createPeerConnection, peerTuningReport, POSTERN_MAX_MESSAGE_SIZE, waitForIceGatheringComplete } from './peer.ts';
 
 const open: RTCPeerConnection[] = [];

@@ -14,7 +14,7 @@
  *                    closed with a reason resets the socket (RST, so the client sees a failure
  *                    and not a clean EOF); 'normal' ends it gracefully.
  */
-import type { TunnelCloseReason, TunnelStream } from './mux.ts';
+import type { TunnelCloseReason, TunnelStream } from '../../core/tunnel/mux.ts';
 
 /** The part of net.Socket the bridge uses. */
 export interface BridgeSocket {

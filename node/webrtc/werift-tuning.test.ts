@@ -1,10 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { crc32c, RTCDtlsTransport, RTCSctpTransport, TurnProtocol, UdpTransport, type RTCDataChannel, type RTCPeerConnection } from 'werift';
-import { connectPair } from './loopback.ts';
+import { connectPair } from './testing/loopback.ts';
 import { createPeerConnection, POSTERN_SCTP_MAX_PACKET, sctpPacketBytes, startSctpPathMtuDiscovery, waitForIceGatheringComplete } from './peer.ts';
 import { applyWeriftTuning, gcmOpen, gcmSeal, PATCHES, sctpChecksum, tuningSettings } from './werift-tuning.ts';
 
@@ -73,7 +74,6 @@ describe('applyWeriftTuning', () => {
 
 describe('dtls-record-fastpath: AES-GCM interop with werift’s own cipher', () => {
   it('seals the bytes werift’s AEADCipher seals and opens what it seals, both directions', async () => {
-    const crypto = process.getBuiltinModule('crypto') as any;
     const a = peer();
     const b = peer();
     await connectPair(a, b);
@@ -99,7 +99,6 @@ describe('dtls-record-fastpath: AES-GCM interop with werift’s own cipher', () 
   });
 
   it('rejects a tampered record (the record loop drops it)', () => {
-    const crypto = process.getBuiltinModule('crypto') as any;
     const key = crypto.createSecretKey(randomBytes(16));
     const salt = randomBytes(4);
     const sealed = gcmSeal(crypto, 'aes-128-gcm', key, salt, 23, 0xfefd, 1, 7, Buffer.from('hello'));

@@ -3,7 +3,7 @@
  * signalling (offer/answer carry every candidate) and returns the opened ordered channel pair.
  */
 import type { RTCDataChannel, RTCPeerConnection } from 'werift';
-import { waitForIceGatheringComplete } from './peer.ts';
+import { waitForIceGatheringComplete } from '../peer.ts';
 
 export async function connectPair(
   offerer: RTCPeerConnection,

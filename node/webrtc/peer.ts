@@ -21,7 +21,7 @@ export { DEFAULT_SCTP_PACKET } from './path-mtu.ts';
 /**
  * The largest SCTP packet a Postern peer accepts (one DTLS record), declared to the other side
  * in the sealed signalling so that it may probe the path up to it. Every werift build takes
- * such packets (tuned or not: core/webrtc/werift-tuning.test.ts); Chromium does not, and is
+ * such packets (tuned or not: node/webrtc/werift-tuning.test.ts); Chromium does not, and is
  * never probed.
  */
 export const POSTERN_SCTP_MAX_PACKET = MAX_SCTP_PACKET;

@@ -19,12 +19,12 @@
  * administrator who knows the path (e.g. a jumbo-frame network behind a router).
  *
  * Node only (like werift): the host's interfaces come from `os`, link MTUs from
- * /sys/class/net (Linux), subnet membership from `net.BlockList`, all through
- * `process.getBuiltinModule` (core/ imports no `node:` module by name). Elsewhere the ceiling
- * is the default and nothing changes.
+ * /sys/class/net (Linux), subnet membership from `net.BlockList`.
  */
 
-import { nodeBuiltin } from './node-builtins.ts';
+import { readFileSync } from 'node:fs';
+import { BlockList } from 'node:net';
+import { networkInterfaces } from 'node:os';
 
 /** werift's 1,200 bytes of user data + SCTP common header (12) + DATA chunk header (16). */
 export const DEFAULT_SCTP_PACKET = 1228;
@@ -117,29 +117,13 @@ export function linkMtuTo(address: string, host: HostNetwork): number | undefine
   return undefined;
 }
 
-interface NodeModules {
-  os: { networkInterfaces(): Record<string, InterfaceAddress[] | undefined> };
-  fs: { readFileSync(path: string, encoding: 'utf8'): string };
-  net: { BlockList: new () => { addSubnet(net: string, prefix: number, type: 'ipv4' | 'ipv6'): void; check(address: string, type: 'ipv4' | 'ipv6'): boolean } };
-}
+let nodeHost: HostNetwork | undefined;
 
-let nodeHost: HostNetwork | null | undefined;
-
-/** The running host's network (Node), or undefined where Node's modules are not reachable. */
-export function nodeHostNetwork(): HostNetwork | undefined {
-  if (nodeHost !== undefined) return nodeHost ?? undefined;
-  const os = nodeBuiltin<NodeModules['os']>('os');
-  const fs = nodeBuiltin<NodeModules['fs']>('fs');
-  const net = nodeBuiltin<NodeModules['net']>('net');
-  if (!os?.networkInterfaces || !fs?.readFileSync || !net?.BlockList) {
-    nodeHost = null;
-    return undefined;
-  }
-  const { networkInterfaces } = os;
-  const { readFileSync } = fs;
-  const { BlockList } = net;
+/** The running host's network. */
+export function nodeHostNetwork(): HostNetwork {
+  if (nodeHost) return nodeHost;
   nodeHost = {
-    interfaces: () => networkInterfaces(),
+    interfaces: () => networkInterfaces() as Record<string, InterfaceAddress[] | undefined>,
     // Read per association (an interface's MTU can change; the read is one small sysfs file).
     mtu(name) {
       if (!/^[\w.:@-]{1,64}$/.test(name)) return undefined;
