@@ -83,3 +83,12 @@ export class InputError<Reason extends string> extends PosternError {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
 }
+
+/** A mistake in how a command line was written (both CLIs): exit code 2, reported with code `bad_request`. */
+export class UsageError extends Error {
+  readonly code: ErrorCode = 'bad_request';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -14,20 +14,14 @@ import type { SecretScrubber } from './logging/scrubber.ts';
 import type { ScriptUser } from './rotation/script-user.ts';
 import { TaskTracker, type TaskView } from './tasks.ts';
 import { TunnelSessions } from './tunnel/sessions.ts';
-
-export interface ServiceLogger {
-  info(obj: Record<string, unknown>, msg?: string): void;
-  warn(obj: Record<string, unknown>, msg?: string): void;
-  debug(obj: Record<string, unknown>, msg?: string): void;
-  error(obj: Record<string, unknown>, msg?: string): void;
-}
+import type { Logger } from '../core/logger.ts';
 
 export type LinkTuning = Partial<Pick<RouterLinkOptions, 'backoff' | 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'handshakeTimeoutMs' | 'stableAfterMs'>>;
 
 export interface GatewayServiceOptions {
   config: SecretsConfig;
   version: string;
-  logger: ServiceLogger;
+  logger: Logger;
   scrubber: SecretScrubber;
   link?: LinkTuning;
   /** Defaults to a SecretsClient over the configuration. */

@@ -7,6 +7,7 @@ import type { SecretsConfig } from '../core/secrets-client/index.ts';
 import { SecretScrubber } from './logging/scrubber.ts';
 import { GatewayService } from './service.ts';
 import { GatewayShell, runShellCommand, SHELL_COMMANDS, type ShellHost } from './shell.ts';
+import { silentLogger } from '../core/logger.ts';
 
 const config: SecretsConfig = {
   version: 1,
@@ -19,7 +20,7 @@ const config: SecretsConfig = {
   deviceUid: newUid(),
 };
 const SECRETS = [config.privateKey, config.appKey, config.clientId];
-const quiet = { info() {}, warn() {}, debug() {}, error() {} };
+const quiet = silentLogger;
 
 function host(service: GatewayService, quit = async () => {}): ShellHost & { level: string } {
   const h = {

@@ -5,8 +5,9 @@ import { generateAesKey } from '../core/crypto/index.ts';
 import { jobLogKey, openJobLine, openJobMessage, sealedMessageCode } from '../core/protocol/job-log.ts';
 import { SecretScrubber } from './logging/scrubber.ts';
 import { TaskTracker } from './tasks.ts';
+import { silentLogger } from '../core/logger.ts';
 
-const quiet = { info() {}, warn() {}, debug() {} };
+const quiet = silentLogger;
 
 function tracker(online = { value: true }) {
   const sent: JobUpdate[] = [];

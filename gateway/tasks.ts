@@ -14,16 +14,11 @@ import { PosternError } from '../core/errors.ts';
 import type { JobStatus, JobUpdate } from '../core/protocol/gateway-wire.ts';
 import { JOB_LINE_MAX, JOB_MESSAGE_MAX, JOB_STEP_MAX, jobLogKey, sealJobLine, sealJobMessage } from '../core/protocol/job-log.ts';
 import type { SecretScrubber } from './logging/scrubber.ts';
+import type { Logger } from '../core/logger.ts';
 
 export interface JobSink {
   /** False when the update could not be sent now. */
   sendJob(update: JobUpdate): boolean;
-}
-
-export interface TaskLogger {
-  info(obj: Record<string, unknown>, msg?: string): void;
-  debug(obj: Record<string, unknown>, msg?: string): void;
-  warn(obj: Record<string, unknown>, msg?: string): void;
 }
 
 export interface TaskView {
@@ -47,7 +42,7 @@ export interface TaskView {
 export interface TaskTrackerOptions {
   sink: JobSink;
   scrubber: SecretScrubber;
-  logger: TaskLogger;
+  logger: Logger;
   /** Ended jobs remembered for `job-info` and the shell. */
   keepEnded?: number;
   /** Updates kept while the Router is unreachable. */

@@ -4,7 +4,7 @@ import type { ClusterBus } from './cluster/bus.ts';
 import type { BodyReader } from './http/body.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from '../core/storage/schema.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { RelayConfig } from './relay/ice-servers.ts';
 
 /** The Router's long-lived key pair; its public half is published at /api/v1/router-key. */

@@ -10,8 +10,9 @@ import { SecretsClient } from '../core/secrets-client/index.ts';
 import { registerAccount, VaultClient, VaultTransport } from '../core/vault-client/index.ts';
 import { RouterLink } from '../gateway/link/router-link.ts';
 import { startTestRouter, storageBackends, type TestRouter } from './support/router.ts';
+import { silentLogger } from '../core/logger.ts';
 
-const quiet = { info() {}, warn() {}, debug() {} };
+const quiet = silentLogger;
 
 describe.each(storageBackends())('control plane (%s)', (backend) => {
   let router: TestRouter;

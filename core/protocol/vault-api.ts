@@ -6,11 +6,12 @@
  * (base64url); the Router never sees a key or a secret it could open.
  */
 import { z } from 'zod';
+import { UID_PATTERN } from '../ids.ts';
 import { rotationScheduleSchema } from '../schedule/rotation-schedule.ts';
 import type { ScriptApproval } from './script-approval.ts';
 
 export const b64u = (max = 4096) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'expected base64url');
-export const uid = () => z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'expected a 22-character UID');
+export const uid = () => z.string().regex(UID_PATTERN, 'expected a 22-character UID');
 export const email = () => z.string().trim().toLowerCase().max(254).email('expected an email address');
 
 /** Ciphertext limits: records are small, files have their own command. */

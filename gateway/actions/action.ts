@@ -12,6 +12,7 @@ import type { RotationSecrets } from '../rotation/engine.ts';
 import type { DownloadedScript, ScriptSettings } from '../rotation/scripts.ts';
 import type { TaskTracker } from '../tasks.ts';
 import type { TunnelSessions } from '../tunnel/sessions.ts';
+import type { Logger } from '../../core/logger.ts';
 
 export type { ActionReply };
 
@@ -21,12 +22,6 @@ export interface SecretsReader extends RotationSecrets {
   /** The key of a record fetched earlier (undefined before): a job on it is sealed to its readers. */
   recordKey(recordUid: string): Uint8Array | undefined;
   downloadFile(fileUid: string): Promise<DownloadedScript>;
-}
-
-export interface ActionLogger {
-  info(obj: Record<string, unknown>, msg?: string): void;
-  warn(obj: Record<string, unknown>, msg?: string): void;
-  debug(obj: Record<string, unknown>, msg?: string): void;
 }
 
 export interface ActionContext {
@@ -40,7 +35,7 @@ export interface ActionContext {
   tunnels: Pick<TunnelSessions, 'answer' | 'list'>;
   secrets: SecretsReader;
   scrubber: SecretScrubber;
-  logger: ActionLogger;
+  logger: Logger;
   /** How post-rotation scripts are checked and run; without it no script runs. */
   scripts?: ScriptSettings;
 }

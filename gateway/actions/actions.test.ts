@@ -22,7 +22,7 @@ function context(records: Map<string, SecretRecord>, options: { failWith?: Error
   const logged: string[] = [];
   const scrubber = new SecretScrubber();
   const log = (obj: Record<string, unknown>, msg?: string) => logged.push(scrubber.scrub(JSON.stringify({ ...obj, msg })));
-  const logger = { info: log, warn: log, debug: log };
+  const logger = { info: log, warn: log, debug: log, error: log };
   const tasks = new TaskTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
   const ctx: ActionContext = {
     version: '9.9.9',

@@ -3,7 +3,7 @@
  * Errors are one line on stderr, `postern-gateway: <message> (<code>)`; exit code 1 for
  * errors, 2 for usage errors.
  */
-import { PosternError } from '../../core/errors.ts';
+import { PosternError, UsageError } from '../../core/errors.ts';
 
 export interface GatewayIo {
   stdout: { write(chunk: string): unknown };
@@ -26,13 +26,6 @@ export function processIo(): GatewayIo {
     env: process.env,
     tty: { stdin: process.stdin.isTTY === true, stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true },
   };
-}
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
 }
 
 // eslint-disable-next-line no-control-regex

@@ -90,6 +90,7 @@ const logger = {
   info: (obj: Record<string, unknown>, msg?: string) => logs.push({ level: 'info', msg, obj }),
   warn: (obj: Record<string, unknown>, msg?: string) => logs.push({ level: 'warn', msg, obj }),
   debug: (obj: Record<string, unknown>, msg?: string) => logs.push({ level: 'debug', msg, obj }),
+  error: (obj: Record<string, unknown>, msg?: string) => logs.push({ level: 'error', msg, obj }),
 };
 
 const cleanup: (() => Promise<unknown>)[] = [];

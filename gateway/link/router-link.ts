@@ -27,6 +27,7 @@ import {
   type RouterToGateway,
 } from '../../core/protocol/gateway-wire.ts';
 import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffPolicy } from './backoff.ts';
+import type { Logger } from '../../core/logger.ts';
 
 export type ActionFrame = Extract<RouterToGateway, { t: 'action' }>;
 export interface ActionReply {
@@ -46,19 +47,13 @@ export interface LinkError {
   message: string;
 }
 
-export interface LinkLogger {
-  info(obj: Record<string, unknown>, msg?: string): void;
-  warn(obj: Record<string, unknown>, msg?: string): void;
-  debug(obj: Record<string, unknown>, msg?: string): void;
-}
-
 export interface RouterLinkOptions {
   server: string;
   clientId: string;
   privateKey: string;
   version: string;
   onAction: (frame: ActionFrame) => Promise<ActionReply>;
-  logger: LinkLogger;
+  logger: Logger;
   backoff?: BackoffPolicy;
   /** How often the gateway pings; never more than a third of the timeout. Default: the Router's `heartbeatMs`, at most 10 s. */
   heartbeatIntervalMs?: number;

@@ -100,7 +100,7 @@ function setup(options: { custom?: { label: string; value: string }[]; pending?:
   const logged: string[] = [];
   const scrubber = new SecretScrubber();
   const log = (obj: Record<string, unknown>, msg?: string) => logged.push(scrubber.scrub(JSON.stringify({ ...obj, msg })));
-  const logger = { info: log, warn: log, debug: log };
+  const logger = { info: log, warn: log, debug: log, error: log };
   const tasks = new TaskTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
   const task = tasks.start(newUid(), 'rotate', userUid);
   // Job updates are sealed and reported asynchronously: a run is over once all of them reached `updates`.

@@ -39,7 +39,7 @@ function harness(script: Awaited<ReturnType<typeof stored>>, overrides: { approv
   const logged: string[] = [];
   const scrubber = new SecretScrubber();
   const log = (obj: Record<string, unknown>, msg?: string) => logged.push(scrubber.scrub(JSON.stringify({ ...obj, msg })));
-  const logger = { info: log, warn: log, debug: log };
+  const logger = { info: log, warn: log, debug: log, error: log };
   const tasks = new TaskTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
   const task = tasks.start(newUid(), 'rotate', newUid());
   const scripts = postRotationScripts({

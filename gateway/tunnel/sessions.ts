@@ -21,15 +21,11 @@ import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, sta
 import { ReplayGuard } from './replay-guard.ts';
 import type { TargetPolicy } from '../targets/target-policy.ts';
 import { targetDialer } from './target-dialer.ts';
+import type { Logger } from '../../core/logger.ts';
 
 export const SETUP_TIMEOUT_MS = 30_000;
 const GATHER_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_SESSIONS = 64;
-
-export interface TunnelLogger {
-  info(obj: Record<string, unknown>, msg?: string): void;
-  warn(obj: Record<string, unknown>, msg?: string): void;
-}
 
 export interface AnswerRequest {
   resourceUid: string;
@@ -83,7 +79,7 @@ export class TunnelSessions {
   private stopped = false;
 
   constructor(
-    private readonly logger: TunnelLogger,
+    private readonly logger: Logger,
     private readonly options: { maxSessions?: number; now?: () => number } = {},
   ) {}
 

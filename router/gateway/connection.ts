@@ -15,7 +15,7 @@ import {
   type JobUpdate,
   type RouterToGateway,
 } from '../../core/protocol/gateway-wire.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { AuthenticatedGateway, AuthFrame } from './auth.ts';
 
 export interface ActionResult {

@@ -10,8 +10,9 @@ import { SecretsClient, type SecretsConfig } from '../../core/secrets-client/ind
 import { registerAccount, VaultClient, VaultTransport } from '../../core/vault-client/index.ts';
 import { gatewaySocketUrl, RouterLink } from '../../gateway/link/router-link.ts';
 import { startTestRouter, type TestRouter } from '../../test/support/router.ts';
+import { silentLogger } from '../../core/logger.ts';
 
-const quiet = { info() {}, warn() {}, debug() {} };
+const quiet = silentLogger;
 
 describe('gateway hub', () => {
   let router: TestRouter;

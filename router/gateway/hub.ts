@@ -10,7 +10,7 @@ import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import { recordEvent } from '../audit/events.ts';
 import { subjects, type BusStatus, type ClusterBus } from '../cluster/bus.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import { applyJobUpdate, interruptJobsOf, interruptJobsOfLostSessions } from '../jobs/store.ts';
 import { authenticateGateway } from './auth.ts';
 import { GatewayConnection, type ActionResult, type SocketLike } from './connection.ts';

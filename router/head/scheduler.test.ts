@@ -14,7 +14,7 @@ import { storageBackends } from '../../test/support/router.ts';
 import type { ActionActor, ActionEnv } from '../actions/start-action.ts';
 import { openStorage, parseStorageLocation } from '../adapters/node/index.ts';
 import type { GatewayHub } from '../gateway/hub.ts';
-import { silentLogger } from '../logger.ts';
+import { silentLogger } from '../../core/logger.ts';
 import { RotationScheduler, startHead } from './scheduler.ts';
 
 const DAY = 86_400_000;

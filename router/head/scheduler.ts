@@ -49,7 +49,7 @@ import type { Database, RotationSchedulesTable } from '../../core/storage/schema
 import { startAction, type ActionEnv } from '../actions/start-action.ts';
 import { recordEvent } from '../audit/events.ts';
 import { SESSION_FRESH_MS, type GatewayHub } from '../gateway/hub.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 export const DEFAULT_TICK_MS = 1_000;
 export const DEFAULT_BATCH_SIZE = 100;

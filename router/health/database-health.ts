@@ -8,7 +8,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../core/storage/schema.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import { databaseFault, type DatabaseFault } from './database-faults.ts';
 
 export const PROBE_TIMEOUT_MS = 2_000;

@@ -3,7 +3,7 @@ import { ZodError } from 'zod';
 import { PosternError } from '../../core/errors.ts';
 import { databaseFault, describeDatabaseFault } from '../health/database-faults.ts';
 import { bodyReadStarted } from './body.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 /** Turns anything thrown by a handler into a typed error; unknown errors never leak detail. */
 export function toPosternError(err: unknown): PosternError {

@@ -4,7 +4,7 @@ import type { Database } from '../../core/storage/schema.ts';
 import type { AuditEvent } from '../audit/events.ts';
 import type { RouterKeys, RouterLimits } from '../deps.ts';
 import type { GatewayHub } from '../gateway/hub.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { RelayConfig } from '../relay/ice-servers.ts';
 
 export interface SessionUser {

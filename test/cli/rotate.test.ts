@@ -13,9 +13,10 @@ import type { VaultClient } from '../../core/vault-client/index.ts';
 import { RouterLink, type ActionFrame, type ActionReply } from '../../gateway/link/router-link.ts';
 import { startTestRouter, type TestRouter } from '../support/router.ts';
 import { CliUser, spawnCli, type CliResult } from './support.ts';
+import { silentLogger } from '../../core/logger.ts';
 
 const UID = /^[A-Za-z0-9_-]{22}$/;
-const quiet = { info() {}, warn() {}, debug() {} };
+const quiet = silentLogger;
 
 /** A CLI process whose stdout can be awaited line by line while it runs. */
 function streaming(user: CliUser, args: string[]) {

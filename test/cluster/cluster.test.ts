@@ -16,8 +16,9 @@ import type { FetchLike } from '../../core/vault-client/transport.ts';
 import { RouterLink, type ActionFrame } from '../../gateway/link/router-link.ts';
 import { tempDir } from '../cli/support.ts';
 import { clusterSkipReason, dataDirsWithSharedKey, freshPostgresDatabase, startRouterProcess, stopProcess, TEST_DATABASE, TEST_NATS, type RouterProcess } from './support.ts';
+import { silentLogger } from '../../core/logger.ts';
 
-const quiet = { info() {}, warn() {}, debug() {} };
+const quiet = silentLogger;
 const skip = clusterSkipReason();
 
 describe.skipIf(skip)(`Router Head and Workers on PostgreSQL + NATS${skip ? ` (${skip})` : ''}`, () => {

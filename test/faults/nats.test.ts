@@ -18,8 +18,9 @@ import { clusterSkipReason, dataDirsWithSharedKey, freshPostgresDatabase, startR
 import { sleep } from '../schedule/support.ts';
 import { printFaultTable, recordFault, steadyLoad } from './measure.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+import { silentLogger } from '../../core/logger.ts';
 
-const quiet = { info() {}, warn() {}, debug() {} };
+const quiet = silentLogger;
 const skip = clusterSkipReason();
 
 afterAll(() => printFaultTable());

@@ -15,8 +15,9 @@ import { SecretScrubber } from '../../gateway/logging/scrubber.ts';
 import { GatewayService } from '../../gateway/service.ts';
 import { startTestRouter, type TestRouter } from '../support/router.ts';
 import { removeDir, setupOwner, type Owner } from './support.ts';
+import { silentLogger } from '../../core/logger.ts';
 
-const quiet = { info() {}, warn() {}, debug() {}, error() {} };
+const quiet = silentLogger;
 
 /** The real secrets client, held at a gate until the test opens it. */
 function gatedSecrets(config: SecretsConfig) {

@@ -12,8 +12,9 @@ import { RouterLink, type ActionFrame } from '../../gateway/link/router-link.ts'
 import { startNodeRouter, type RunningRouter } from '../../router/adapters/node/index.ts';
 import type { ClusterBus } from '../../router/cluster/bus.ts';
 import { freshPostgresDatabase, testPostgresUrl } from '../support/router.ts';
+import { silentLogger } from '../../core/logger.ts';
 
-export const quiet = { info() {}, warn() {}, debug() {} };
+export const quiet = silentLogger;
 
 export interface SharedStorage {
   backend: 'sqlite' | 'postgres';

@@ -6,9 +6,9 @@
  * about `--`.
  */
 import type { Command } from 'commander';
+import { UID_PATTERN } from '../../core/ids.ts';
 
 const MARK = '\uE000';
-const DASH_UID = /^-[A-Za-z0-9_-]{21}$/;
 
 function knownFlags(command: Command, into = new Set<string>()): Set<string> {
   for (const option of command.options) {
@@ -23,7 +23,7 @@ function knownFlags(command: Command, into = new Set<string>()): Set<string> {
 
 export function protectDashUids(program: Command, argv: string[]): string[] {
   const flags = knownFlags(program);
-  return argv.map((arg, i) => (i >= 2 && DASH_UID.test(arg) && !flags.has(arg) ? MARK + arg : arg));
+  return argv.map((arg, i) => (i >= 2 && arg.startsWith('-') && UID_PATTERN.test(arg) && !flags.has(arg) ? MARK + arg : arg));
 }
 
 export function unprotect<T>(value: T): T {

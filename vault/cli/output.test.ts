@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PosternError } from '../../core/errors.ts';
+import { PosternError, UsageError } from '../../core/errors.ts';
 import { redactDatabaseUrl } from './commands/server.ts';
-import { CliError, describeError, Output, printable, relativeTime, reportError, UsageError, whenText, type CliIo } from './output.ts';
+import { CliError, describeError, Output, printable, relativeTime, reportError, whenText, type CliIo } from './output.ts';
 
 function capture(): CliIo & { text: () => { out: string; err: string } } {
   let out = '';

@@ -8,7 +8,7 @@
  * characters put there by whoever shared it; the human renderings escape them so a record
  * cannot rewrite the administrator's terminal. `--json` and `get --field` stay exact.
  */
-import { PosternError, type ErrorCode } from '../../core/errors.ts';
+import { PosternError, UsageError } from '../../core/errors.ts';
 
 export interface CliIo {
   stdout: { write(chunk: string | Uint8Array): unknown };
@@ -20,15 +20,6 @@ export interface CliIo {
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;
-
-/** A mistake in how the CLI was called: exit code 2. Reported with code `bad_request`. */
-export class UsageError extends Error {
-  readonly code: ErrorCode = 'bad_request';
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 /**
  * A failure whose code is not one of the Router's error codes: an action outcome from a

@@ -15,8 +15,8 @@
  * configurations do come from the environment — `POSTERN_SECRETS_CONFIG` — because a device is
  * scoped to one application and can be revoked on its own; a master password cannot.)
  */
-import { PosternError } from '../../core/errors.ts';
-import { UsageError, type CliIo } from './output.ts';
+import { PosternError, UsageError } from '../../core/errors.ts';
+import { type CliIo } from './output.ts';
 
 export const MIN_MASTER_PASSWORD_LENGTH = 12;
 

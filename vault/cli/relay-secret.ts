@@ -9,8 +9,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes, toBase64Url } from '../../core/crypto/index.ts';
-import { PosternError } from '../../core/errors.ts';
-import { UsageError } from './output.ts';
+import { PosternError, UsageError } from '../../core/errors.ts';
 
 export const RELAY_SECRET_FILE = 'relay-secret';
 

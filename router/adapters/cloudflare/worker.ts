@@ -8,7 +8,7 @@
 import type { ExecutionContext, Hono } from 'hono';
 import { PosternError } from '../../../core/errors.ts';
 import { createRouterApp } from '../../app.ts';
-import { consoleLogger, type Logger } from '../../logger.ts';
+import { consoleLogger, type Logger } from '../../../core/logger.ts';
 import { cloudflareClientIp } from './conninfo.ts';
 import { routerKeysFromSecret } from './router-key.ts';
 import { openD1Storage, type D1DatabaseBinding } from './storage.ts';

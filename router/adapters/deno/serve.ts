@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../../core/storage/schema.ts';
 import { createRouter } from '../../app.ts';
 import type { RouterLimits } from '../../deps.ts';
-import { consoleLogger, type Logger } from '../../logger.ts';
+import { consoleLogger, type Logger } from '../../../core/logger.ts';
 import { parseTrustedProxies } from '../../http/client-address.ts';
 import { denoClientIp } from './conninfo.ts';
 import { denoRuntime, type DenoServeHandlerInfo } from './deno-api.ts';

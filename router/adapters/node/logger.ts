@@ -1,7 +1,7 @@
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import type { Logger } from '../../logger.ts';
+import type { Logger } from '../../../core/logger.ts';
 
 /**
  * Structured logs to `<data>/logs/router.log` (and stdout when asked); `base` names the process in

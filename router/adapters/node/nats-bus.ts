@@ -9,7 +9,7 @@
 import { connect, ErrorCode, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { isErrorCode, PosternError } from '../../../core/errors.ts';
 import type { BusStatus, ClusterBus } from '../../cluster/bus.ts';
-import type { Logger } from '../../logger.ts';
+import type { Logger } from '../../../core/logger.ts';
 
 /** What a serving process answers: a result, or the error its handler threw. */
 type Reply = { ok: unknown } | { error: { code: string; message: string; details?: Record<string, unknown> } };

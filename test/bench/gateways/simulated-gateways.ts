@@ -28,6 +28,7 @@ import { serveParent, sleep } from './ipc.ts';
 import { meterGc } from './load.ts';
 import { startCpuProfile } from './profiler.ts';
 import type { BenchGatewayKey } from './provision.ts';
+import { silentLogger } from '../../../core/logger.ts';
 
 const { values } = parseArgs({ options: { mode: { type: 'string' }, url: { type: 'string' }, keys: { type: 'string' }, client: { type: 'string', default: 'lean' }, 'ping-ms': { type: 'string' } } });
 const mode = values.mode;
@@ -39,7 +40,7 @@ if ((mode !== 'postern' && mode !== 'echo') || !url || (clientKind !== 'lean' &&
 const keys: BenchGatewayKey[] = mode === 'postern' ? (JSON.parse(readFileSync(values.keys ?? '', 'utf8')) as BenchGatewayKey[]) : [];
 
 const VERSION = 'bench-1';
-const quiet = { info() {}, warn() {}, debug() {} };
+const quiet = silentLogger;
 
 interface Counters {
   opened: number;

@@ -4,11 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyFieldAssignments, newRecordData } from '../../../core/records/index.ts';
-import { UsageError } from '../output.ts';
+
 import { POLICIES } from '../../../core/policies.ts';
 import { policiesFrom } from './role.ts';
 import { complexityAssignments, complexityText } from './rotation.ts';
 import { actionFailure } from './job.ts';
+import { UsageError } from '../../../core/errors.ts';
 
 describe('--complexity', () => {
   const user = newRecordData('pamUser', 'svc', { login: 'svc', passwordComplexity: { length: 20, upper: 4 } });

@@ -5,8 +5,9 @@
  */
 import type { Command } from 'commander';
 import { contextOf } from '../context.ts';
-import { isoTime, UsageError, whenText, type CliIo } from '../output.ts';
+import { isoTime, whenText, type CliIo } from '../output.ts';
 import { withVault } from '../session.ts';
+import { UsageError } from '../../../core/errors.ts';
 
 const MAX_MINUTES = 90 * 24 * 60;
 

@@ -5,14 +5,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { PosternError } from '../../../core/errors.ts';
+import { PosternError, UsageError } from '../../../core/errors.ts';
 import { MAX_FILE_BYTES } from '../../../core/protocol/vault-api.ts';
 import { applyFieldAssignments, fieldValue, recordFieldsForDisplay, RECORD_TYPES, type RecordData } from '../../../core/records/index.ts';
 import type { VaultClient, VaultRecord } from '../../../core/vault-client/index.ts';
 import { writePrivateFile } from '../../../node/private-file.ts';
 import { contextOf, type CliContext } from '../context.ts';
 import { collect, fileUid as fileUidArg, recordUid } from '../flags.ts';
-import { isoTime, UsageError, type CliIo } from '../output.ts';
+import { isoTime, type CliIo } from '../output.ts';
 import { readSecretLine } from '../password.ts';
 import { folderLabel, permissionText, resolveFolderUid } from '../resolve.ts';
 import { withVault } from '../session.ts';

@@ -8,10 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { PosternError } from '../../../core/errors.ts';
+import { PosternError, UsageError } from '../../../core/errors.ts';
 import { contextOf } from '../context.ts';
 import { collect, integerIn } from '../flags.ts';
-import { UsageError, type CliIo } from '../output.ts';
+import { type CliIo } from '../output.ts';
 import { readRelaySecretFile } from '../relay-secret.ts';
 import { stopSignal } from '../signals.ts';
 

@@ -5,9 +5,10 @@
  */
 import type { Command } from 'commander';
 import { contextOf } from '../context.ts';
-import { UsageError, type CliIo } from '../output.ts';
+import { type CliIo } from '../output.ts';
 import { POLICY_INFO, POLICY_NAMES } from '../policies.ts';
 import { withVault } from '../session.ts';
+import { UsageError } from '../../../core/errors.ts';
 
 /** `--policy a --policy b,c`, `all` for every policy; unknown names are a usage error. */
 export function policiesFrom(values: string[] | undefined): string[] {

@@ -3,14 +3,14 @@
  * `postern rotate` (rotate it now, following the gateway's job until it ends).
  */
 import type { Command } from 'commander';
-import { PosternError } from '../../../core/errors.ts';
+import { PosternError, UsageError } from '../../../core/errors.ts';
 import type { RotationEntry } from '../../../core/protocol/vault-api.ts';
 import { applyFieldAssignments, type RecordData } from '../../../core/records/index.ts';
 import type { RotationSchedule } from '../../../core/schedule/rotation-schedule.ts';
 import { describeSchedule, formatScheduleSpec, parseScheduleSpec, SCHEDULE_HELP } from '../../../core/schedule/schedule-syntax.ts';
 import type { VaultClient } from '../../../core/vault-client/index.ts';
 import { contextOf, type CliContext } from '../context.ts';
-import { isoTime, UsageError, whenText, type CliIo } from '../output.ts';
+import { isoTime, whenText, type CliIo } from '../output.ts';
 import { resolveRecordUid } from '../resolve.ts';
 import { withVault } from '../session.ts';
 import { actionFailure, finishJob, followJob, followTimeoutOption } from './job.ts';

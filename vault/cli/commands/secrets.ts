@@ -10,14 +10,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { PosternError } from '../../../core/errors.ts';
+import { PosternError, UsageError } from '../../../core/errors.ts';
 import { applyFieldAssignments, fieldValue, recordFieldsForDisplay } from '../../../core/records/index.ts';
 import { SecretsClient, decodeConfig, encodeConfig, type SecretRecord, type SecretsConfig } from '../../../core/secrets-client/index.ts';
 import { writePrivateFile } from '../../../node/private-file.ts';
 import { ensureHome } from '../config.ts';
 import { contextOf, type CliContext } from '../context.ts';
 import { collect, recordUid } from '../flags.ts';
-import { isoTime, UsageError, type CliIo } from '../output.ts';
+import { isoTime, type CliIo } from '../output.ts';
 import { FIELD_HELP, fieldAssignments, withFlagName } from './record.ts';
 
 export const SECRETS_CONFIG_ENV = 'POSTERN_SECRETS_CONFIG';

@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { PosternError } from '../../../core/errors.ts';
+import { PosternError, UsageError } from '../../../core/errors.ts';
 import { parseCidr } from '../../../core/net/ip-address.ts';
 import { ensureHome } from '../config.ts';
 import { contextOf } from '../context.ts';
@@ -15,7 +15,7 @@ import { collect, integerIn } from '../flags.ts';
 import { DEFAULT_RELAY_PORT, startEmbeddedRelay, type EmbeddedRelay } from '../embedded-relay.ts';
 import { readRelaySecretFile } from '../relay-secret.ts';
 import { stopSignal } from '../signals.ts';
-import { UsageError, type CliIo } from '../output.ts';
+import { type CliIo } from '../output.ts';
 
 type Role = 'embedded' | 'head' | 'worker';
 const ROLES: readonly Role[] = ['embedded', 'head', 'worker'];

@@ -5,13 +5,13 @@
  * closes; `list` and `stop` find the running ones through ~/.postern/tunnels/.
  */
 import { Option, type Command } from 'commander';
-import { PosternError } from '../../../core/errors.ts';
+import { PosternError, UsageError } from '../../../core/errors.ts';
 import type { TunnelTarget } from '../../../core/tunnel/mux.ts';
 import { listTunnels, registerTunnel } from '../../tunnel/registry.ts';
 import { ensureHome } from '../config.ts';
 import { contextOf, type CliContext } from '../context.ts';
 import { integerIn } from '../flags.ts';
-import { isoTime, UsageError, type CliIo } from '../output.ts';
+import { isoTime, type CliIo } from '../output.ts';
 import { resolveRecordUid } from '../resolve.ts';
 import { withVault } from '../session.ts';
 import { actionFailure } from './job.ts';

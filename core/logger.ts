@@ -1,6 +1,6 @@
 /**
- * The Router logs through this narrow interface so that its core stays runtime-agnostic:
- * the Node adapter hands in pino, Deno and workerd hand in a console logger.
+ * One logger interface for the Router, the gateway and the CLI, so their cores stay runtime-agnostic:
+ * on Node, pino is handed in; Deno and workerd hand in a console logger; tests a silent one.
  * Log objects carry codes, UIDs and addresses only; never a payload or a key.
  */
 export interface Logger {
