@@ -393,7 +393,7 @@ describe('interop: patched werift (this process) ↔ unpatched werift 0.24.4 (ch
     });
 
   beforeAll(async () => {
-    child = fork(fileURLToPath(new URL('./unpatched-peer.fixture.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child = fork(fileURLToPath(new URL('./testing/unpatched-peer.fixture.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.on('message', (m) => {
       inbox.push(m);
       for (const check of [...pending]) if (check()) pending.delete(check);

@@ -14,7 +14,7 @@ import {
 } from './attributes.ts';
 import { ADDRESS_FAMILY, ATTR, ERROR, ERROR_REASONS, METHOD, PASSWORD_ALGORITHM, TRANSPORT, attributeName, isComprehensionRequired } from './constants.ts';
 import { buildStunMessage, parseStunMessage, StunError, type StunErrorReason } from './message.ts';
-import { RFC5769_TID, hex } from './test-support.ts';
+import { RFC5769_TID, hex } from './testing/stun-expectations.ts';
 
 const TID = RFC5769_TID;
 

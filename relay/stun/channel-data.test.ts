@@ -12,7 +12,7 @@ import {
 } from './channel-data.ts';
 import { MAX_MESSAGE_BYTES, METHOD } from './constants.ts';
 import { buildStunMessage, parseStunMessage, type StunErrorReason } from './message.ts';
-import { RFC5769_TID, expectStunError, hex } from './test-support.ts';
+import { RFC5769_TID, expectStunError, hex } from './testing/stun-expectations.ts';
 
 const TID = RFC5769_TID;
 

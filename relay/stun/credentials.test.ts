@@ -4,19 +4,18 @@
  * them in message.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { toHex, utf8 } from '../../core/crypto/index.ts';
+import { MAX_TURN_USER_ID_LENGTH, toHex, utf8 } from '../../core/crypto/index.ts';
 import { PASSWORD_ALGORITHM } from './constants.ts';
 import {
   checkTurnUsername,
   issueTurnCredentials,
   longTermKey,
-  MAX_TURN_USER_ID_LENGTH,
   passwordAlgorithmName,
   turnPassword,
   userHash,
 } from './credentials.ts';
 import { buildStunMessage, parseStunMessage, verifyMessageIntegrity } from './message.ts';
-import { expectStunError } from './test-support.ts';
+import { expectStunError } from './testing/stun-expectations.ts';
 
 const MATRIX_USER = '\u30de\u30c8\u30ea\u30c3\u30af\u30b9';
 const SECRET = 'correct horse battery staple';

@@ -25,7 +25,6 @@ import {
   issueTurnRestCredentials,
   MAX_TURN_USER_ID_LENGTH,
   md5,
-  MIN_TURN_SECRET_BYTES,
   sha256,
   TurnCredentialError,
   turnRestPassword,
@@ -66,9 +65,6 @@ export function userHash(username: string, realm: string): Uint8Array {
 // TURN REST API credentials
 // ---------------------------------------------------------------------------------------------
 
-/** The shared secret must carry at least 128 bits, like every other Postern secret. */
-export const MIN_TURN_SECRET_LENGTH = MIN_TURN_SECRET_BYTES;
-export { MAX_TURN_USER_ID_LENGTH };
 /** Expiry: decimal unix seconds, no sign, no leading zero, at most 12 digits (year 33658). */
 const EXPIRY = /^[1-9][0-9]{0,11}$/;
 

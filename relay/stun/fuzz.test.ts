@@ -35,7 +35,7 @@ import {
   type StunAttributeInput,
   type StunMessage,
 } from './message.ts';
-import { hex } from './test-support.ts';
+import { hex } from './testing/stun-expectations.ts';
 
 const RANDOM_INPUTS = 100_000;
 const MUTATED_INPUTS = 100_000;

@@ -26,7 +26,7 @@ import {
   verifyMessageIntegritySha256,
   type StunErrorReason,
 } from './message.ts';
-import { RFC5769_TID, hex } from './test-support.ts';
+import { RFC5769_TID, hex } from './testing/stun-expectations.ts';
 
 // RFC 5769 §2.1–§2.4, transcribed from the RFC's figures.
 const RFC5769_SHORT_TERM_PASSWORD = 'VOkJxbRl1RmTxUk/WvJxBt';

@@ -23,11 +23,11 @@ import { PosternError } from '../../../core/errors.ts';
 import { peerPolicy as makePeerPolicy, type PeerPolicy } from '../../policy/peer-address.ts';
 import { renderRelayMetrics, type ListenerMetrics } from '../../server/prometheus.ts';
 import { TurnServer, type TurnLimits, type TurnLog, type TurnMetrics } from '../../server/turn-server.ts';
-import { MIN_TURN_SECRET_LENGTH } from '../../stun/credentials.ts';
 import { startMetricsHttp, type MetricsHttp } from './metrics-http.ts';
 import { nodeRelaySockets, relayFamilies, type RelayAddresses } from './relay-sockets.ts';
 import { listenStream, type StreamListenOptions, type StreamTurnListener } from './stream-turn.ts';
 import { listenUdp, type TurnListener } from './udp-turn.ts';
+import { MIN_TURN_SECRET_BYTES } from '../../../core/crypto/index.ts';
 
 export interface RelayOptions {
   /** Address every listener binds to, e.g. 127.0.0.1, a public address, or 0.0.0.0 / :: with relayIps. */
@@ -103,7 +103,7 @@ function ownAddresses(host: string, relayIps: RelayAddresses): string[] {
 
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const secretLength = typeof options.authSecret === 'string' ? new TextEncoder().encode(options.authSecret).length : options.authSecret.length;
-  if (secretLength < MIN_TURN_SECRET_LENGTH) throw new PosternError('bad_request', `the relay's shared secret must be at least ${MIN_TURN_SECRET_LENGTH} bytes`);
+  if (secretLength < MIN_TURN_SECRET_BYTES) throw new PosternError('bad_request', `the relay's shared secret must be at least ${MIN_TURN_SECRET_BYTES} bytes`);
   if (!options.realm) throw new PosternError('bad_request', 'the relay needs a realm');
   if (options.tlsPort !== undefined && !options.tls) throw new PosternError('bad_request', 'a TLS port needs a certificate and key');
   let relayIps = options.relayIps;

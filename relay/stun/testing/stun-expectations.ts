@@ -1,7 +1,7 @@
-/** Helpers shared by the STUN codec's tests (not part of the relay). */
+/** Assertions shared by the STUN codec's tests (not part of the relay). */
 import { expect } from 'vitest';
-import { fromHex } from '../../core/crypto/index.ts';
-import { StunError, type StunErrorReason } from './message.ts';
+import { fromHex } from '../../../core/crypto/index.ts';
+import { StunError, type StunErrorReason } from '../message.ts';
 
 /** Hex as the RFCs print it, spaces and line breaks allowed. */
 export const hex = (s: string): Uint8Array => fromHex(s.replace(/\s+/g, ''));
