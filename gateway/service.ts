@@ -12,7 +12,7 @@ import { configSecrets } from './config.ts';
 import { RouterLink, type LinkError, type LinkState, type RouterLinkOptions } from './link/router-link.ts';
 import type { SecretScrubber } from './logging/scrubber.ts';
 import type { ScriptUser } from './rotation/script-user.ts';
-import { TaskTracker, type TaskView } from './tasks.ts';
+import { JobTracker, type JobView } from './jobs.ts';
 import { TunnelSessions } from './tunnel/sessions.ts';
 import type { Logger } from '../core/logger.ts';
 
@@ -50,7 +50,7 @@ export interface GatewayStatus {
 
 export class GatewayService {
   readonly link: RouterLink;
-  readonly tasks: TaskTracker;
+  readonly tasks: JobTracker;
   readonly tunnels: TunnelSessions;
   readonly startedAt = Date.now();
   private readonly actionContext: ActionContext;
@@ -62,7 +62,7 @@ export class GatewayService {
     scrubber.add(...configSecrets(config));
     let link: RouterLink | null = null;
     this.tunnels = new TunnelSessions(logger);
-    this.tasks = new TaskTracker({ sink: { sendJob: (u) => link?.sendJob(u) ?? false }, scrubber, logger });
+    this.tasks = new JobTracker({ sink: { sendJob: (u) => link?.sendJob(u) ?? false }, scrubber, logger });
     this.actionContext = {
       version: options.version,
       gatewayUid: () => link?.gatewayUid ?? null,
@@ -147,11 +147,11 @@ export class GatewayService {
     };
   }
 
-  runningTasks(): TaskView[] {
+  runningTasks(): JobView[] {
     return this.tasks.running();
   }
 
-  recentTasks(): TaskView[] {
+  recentTasks(): JobView[] {
     return this.tasks.all();
   }
 

@@ -83,9 +83,9 @@ describe('gateway shell', () => {
   it('reaches the gateway only through ShellHost (no config, keys or secrets client in its source)', () => {
     const source = readFileSync(new URL('./shell.ts', import.meta.url), 'utf8');
     const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
-    expect(imports.sort()).toEqual(['./logging/logger.ts', './service.ts', './tasks.ts', 'node:readline'].sort());
+    expect(imports.sort()).toEqual(['./logging/logger.ts', './service.ts', './jobs.ts', 'node:readline'].sort());
     expect(source).toMatch(/import type \{ GatewayStatus \} from '.\/service.ts'/);
-    expect(source).toMatch(/import type \{ TaskView \} from '.\/tasks.ts'/);
+    expect(source).toMatch(/import type \{ JobView \} from '.\/jobs.ts'/);
     for (const word of ['privateKey', 'appKey', 'clientId', 'SecretsClient', 'getSecret', 'config.json', 'readFile']) expect(source).not.toContain(word);
   });
 

@@ -8,7 +8,7 @@
 import { createInterface, type Interface } from 'node:readline';
 import { LOG_LEVELS, type LogLevel } from './logging/logger.ts';
 import type { GatewayStatus } from './service.ts';
-import type { TaskView } from './tasks.ts';
+import type { JobView } from './jobs.ts';
 
 export const SHELL_COMMANDS = ['status', 'tasks', 'version', 'log-level', 'help', 'quit', 'exit'] as const;
 export type ShellCommand = (typeof SHELL_COMMANDS)[number];
@@ -16,8 +16,8 @@ export type ShellCommand = (typeof SHELL_COMMANDS)[number];
 /** Everything the shell can reach. Keep it free of keys and record content. */
 export interface ShellHost {
   status(): GatewayStatus;
-  runningTasks(): TaskView[];
-  recentTasks(): TaskView[];
+  runningTasks(): JobView[];
+  recentTasks(): JobView[];
   readonly version: string;
   logLevel(): LogLevel;
   setLogLevel(level: LogLevel): void;
@@ -58,11 +58,11 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...cells.map(line)].join('\n');
 }
 
-function tasksText(tasks: TaskView[], now: number): string {
+function tasksText(tasks: JobView[], now: number): string {
   if (tasks.length === 0) return 'No jobs are running.';
   return table(
     ['JOB ID', 'ACTION', 'STATUS', 'PROGRESS', 'STEP', 'STARTED'],
-    tasks.map((t) => [t.jobId, t.action, t.status, `${t.progress}%`, t.message && t.status !== 'running' ? `${t.step}: ${t.message}` : t.step, since(t.startedAt, now)]),
+    tasks.map((t) => [t.jobUid, t.action, t.status, `${t.progress}%`, t.message && t.status !== 'running' ? `${t.step}: ${t.message}` : t.step, since(t.startedAt, now)]),
   );
 }
 

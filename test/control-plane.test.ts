@@ -50,14 +50,14 @@ describe.each(storageBackends())('control plane (%s)', (backend) => {
         received.push({ action: frame.action, params: frame.params });
         if (frame.action === 'gateway-info') return { code: 'ok', data: { version: '0.1.0-test' } };
         if (frame.action === 'rotate') {
-          const jobId = String(frame.params['jobId']);
+          const jobUid = String(frame.params['jobUid']);
           const steps: JobUpdate[] = [
-            { jobId, status: 'running', progress: 25, step: 'store pending secret', log: ['stored new secret as pending'] },
-            { jobId, status: 'running', progress: 75, step: 'verify', log: ['verified login'] },
-            { jobId, status: 'finished', progress: 100, step: 'done', log: ['finalized'] },
+            { jobUid, status: 'running', progress: 25, step: 'store pending secret', log: ['stored new secret as pending'] },
+            { jobUid, status: 'running', progress: 75, step: 'verify', log: ['verified login'] },
+            { jobUid, status: 'finished', progress: 100, step: 'done', log: ['finalized'] },
           ];
           setTimeout(() => steps.forEach((s) => gateway.sendJob(s)), 20);
-          return { code: 'ok', data: { jobId } };
+          return { code: 'ok', data: { jobUid } };
         }
         return { code: 'bad_request', message: 'unknown' };
       },
@@ -88,7 +88,7 @@ describe.each(storageBackends())('control plane (%s)', (backend) => {
     const outcome = await admin.sendAction({ action: 'rotate', recordUid: user, configurationUid: config });
     expect(outcome.code).toBe('ok');
     const rotate = received.find((r) => r.action === 'rotate')!;
-    expect(Object.keys(rotate.params).sort()).toEqual(['adminCredentialUid', 'configurationUid', 'jobId', 'recordUid', 'requestedBy', 'resourceUid']);
+    expect(Object.keys(rotate.params).sort()).toEqual(['adminCredentialUid', 'configurationUid', 'jobUid', 'recordUid', 'requestedBy', 'resourceUid']);
     expect(rotate.params).toMatchObject({ resourceUid: null, adminCredentialUid: null, requestedBy: admin.session.userUid });
     expect(JSON.stringify(rotate.params)).not.toContain('old');
     await expect.poll(async () => (await admin.getJob(outcome.jobUid!)).job.status).toBe('finished');

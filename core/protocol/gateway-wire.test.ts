@@ -70,13 +70,13 @@ describe('gateway wire decoding', () => {
   });
 
   it('carries a job update whose longest line and message are sealed, and nothing longer', async () => {
-    const jobId = newUid();
-    const key = jobLogKey(generateAesKey(), jobId);
-    const line = await sealJobLine(key, jobId, 12, '€'.repeat(JOB_LINE_MAX));
-    const message = await sealJobMessage(key, jobId, '€'.repeat(JOB_MESSAGE_MAX), 'host_key_mismatch');
-    const frame = { t: 'job', job: { jobId, status: 'failed', progress: 40, step: 'failed', message, log: [line] } };
+    const jobUid = newUid();
+    const key = jobLogKey(generateAesKey(), jobUid);
+    const line = await sealJobLine(key, jobUid, 12, '€'.repeat(JOB_LINE_MAX));
+    const message = await sealJobMessage(key, jobUid, '€'.repeat(JOB_MESSAGE_MAX), 'host_key_mismatch');
+    const frame = { t: 'job', job: { jobUid, status: 'failed', progress: 40, step: 'failed', message, log: [line] } };
     expect(decodeGatewayFrame(JSON.stringify(frame))).toStrictEqual(frame);
-    const tooLong = { t: 'job', job: { jobId, status: 'running', log: ['x'.repeat(JOB_LINE_WIRE_MAX + 1)] } };
+    const tooLong = { t: 'job', job: { jobUid, status: 'running', log: ['x'.repeat(JOB_LINE_WIRE_MAX + 1)] } };
     expect(() => decodeGatewayFrame(JSON.stringify(tooLong))).toThrow(/at job\.log\.0/);
   });
 

@@ -48,7 +48,7 @@ const params = z.record(z.string(), z.unknown());
  * or a login.
  */
 export const jobUpdateSchema = z.object({
-  jobId: uid(),
+  jobUid: uid(),
   status: z.enum(JOB_STATUSES),
   progress: z.number().min(0).max(100).optional(),
   step: z.string().max(JOB_STEP_MAX).optional(),

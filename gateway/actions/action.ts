@@ -10,7 +10,7 @@ import type { ActionReply } from '../link/router-link.ts';
 import type { SecretScrubber } from '../logging/scrubber.ts';
 import type { RotationSecrets } from '../rotation/engine.ts';
 import type { DownloadedScript, ScriptSettings } from '../rotation/scripts.ts';
-import type { TaskTracker } from '../tasks.ts';
+import type { JobTracker } from '../jobs.ts';
 import type { TunnelSessions } from '../tunnel/sessions.ts';
 import type { Logger } from '../../core/logger.ts';
 
@@ -30,7 +30,7 @@ export interface ActionContext {
   gatewayUid(): string | null;
   connectedSince(): number | null;
   startedAt: number;
-  tasks: TaskTracker;
+  tasks: JobTracker;
   /** WebRTC tunnel sessions (webrtc-session). */
   tunnels: Pick<TunnelSessions, 'answer' | 'list'>;
   secrets: SecretsReader;

@@ -5,7 +5,7 @@ import type { JobUpdate } from '../../core/protocol/gateway-wire.ts';
 import { newRecordData, type RecordData } from '../../core/records/index.ts';
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import { SecretScrubber } from '../logging/scrubber.ts';
-import { TaskTracker } from '../tasks.ts';
+import { JobTracker } from '../jobs.ts';
 import { TunnelSessions } from '../tunnel/sessions.ts';
 import { ACTION_HANDLERS, dispatchAction, type ActionContext } from './index.ts';
 
@@ -23,7 +23,7 @@ function context(records: Map<string, SecretRecord>, options: { failWith?: Error
   const scrubber = new SecretScrubber();
   const log = (obj: Record<string, unknown>, msg?: string) => logged.push(scrubber.scrub(JSON.stringify({ ...obj, msg })));
   const logger = { info: log, warn: log, debug: log, error: log };
-  const tasks = new TaskTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
+  const tasks = new JobTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
   const ctx: ActionContext = {
     version: '9.9.9',
     gatewayUid: () => gatewayUid,
@@ -83,32 +83,32 @@ describe('gateway actions', () => {
   it('rotate answers ok at once, fetches the records, and fails a pamUser linked to no resource', async () => {
     const { userUid, configUid, records } = pamRecords();
     const { ctx, updates, logged, scrubber } = context(records);
-    const jobId = newUid();
-    const reply = await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, ctx);
-    expect(reply).toEqual({ code: 'ok', data: { jobId } });
+    const jobUid = newUid();
+    const reply = await dispatchAction({ action: 'rotate', params: { jobUid, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, ctx);
+    expect(reply).toEqual({ code: 'ok', data: { jobUid } });
     const last = await ended(updates);
-    expect(last).toMatchObject({ jobId, status: 'failed', message: expect.stringMatching(/^bad_request: pamUser .* is linked to no resource/) });
+    expect(last).toMatchObject({ jobUid, status: 'failed', message: expect.stringMatching(/^bad_request: pamUser .* is linked to no resource/) });
     expect(updates.map((u) => u.step)).toEqual(['started', 'fetching records', 'failed']);
     expect(scrubber.has(CANARY)).toBe(true);
     expect(JSON.stringify(updates) + logged.join('\n')).not.toContain(CANARY);
     // job-info sees it; a second rotate with the same job id is refused.
-    expect(await dispatchAction({ action: 'job-info', params: { jobId } }, ctx)).toMatchObject({ code: 'ok', data: { jobId, status: 'failed' } });
-    expect((await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, ctx)).code).toBe('bad_state');
+    expect(await dispatchAction({ action: 'job-info', params: { jobUid } }, ctx)).toMatchObject({ code: 'ok', data: { jobUid, status: 'failed' } });
+    expect((await dispatchAction({ action: 'rotate', params: { jobUid, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, ctx)).code).toBe('bad_state');
   });
 
   it('rotate refuses a configuration bound to another gateway, a non-pamUser, and unshared records', async () => {
     const other = pamRecords(newUid());
     const a = context(other.records);
-    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: other.userUid, configurationUid: other.configUid, resourceUid: null, adminCredentialUid: null } }, a.ctx);
+    await dispatchAction({ action: 'rotate', params: { jobUid: newUid(), recordUid: other.userUid, configurationUid: other.configUid, resourceUid: null, adminCredentialUid: null } }, a.ctx);
     expect((await ended(a.updates)).message).toMatch(/^not_allowed: PAM configuration .* names gateway/);
 
     const mine = pamRecords();
     const b = context(mine.records);
-    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: mine.configUid, configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } }, b.ctx);
+    await dispatchAction({ action: 'rotate', params: { jobUid: newUid(), recordUid: mine.configUid, configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } }, b.ctx);
     expect((await ended(b.updates)).message).toMatch(/^bad_request: .* not a pamUser/);
 
     const c = context(mine.records);
-    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: newUid(), configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } }, c.ctx);
+    await dispatchAction({ action: 'rotate', params: { jobUid: newUid(), recordUid: newUid(), configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } }, c.ctx);
     expect((await ended(c.updates)).message).toMatch(/^not_allowed/);
   });
 
@@ -116,7 +116,7 @@ describe('gateway actions', () => {
     const { userUid, configUid, records } = pamRecords();
     const x = context(records, { failWith: new Error(`connection reset while sending ${CANARY}`) });
     x.scrubber.add(CANARY);
-    await dispatchAction({ action: 'rotate', params: { jobId: newUid(), recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, x.ctx);
+    await dispatchAction({ action: 'rotate', params: { jobUid: newUid(), recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, x.ctx);
     const last = await ended(x.updates);
     expect(last.message).toBe('internal: connection reset while sending [REDACTED]');
     expect(JSON.stringify(x.updates) + x.logged.join('\n')).not.toContain(CANARY);
@@ -129,24 +129,24 @@ describe('gateway actions', () => {
     const x = context(records);
     const real = x.ctx.secrets.getSecrets.bind(x.ctx.secrets);
     x.ctx.secrets = { ...x.ctx.secrets, getSecrets: async (u) => (await gate, real(u)) };
-    const jobId = newUid();
-    await dispatchAction({ action: 'rotate', params: { jobId, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, x.ctx);
-    expect(await dispatchAction({ action: 'job-cancel', params: { jobId } }, x.ctx)).toEqual({ code: 'ok', data: { jobId, status: 'cancelled' } });
+    const jobUid = newUid();
+    await dispatchAction({ action: 'rotate', params: { jobUid, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, x.ctx);
+    expect(await dispatchAction({ action: 'job-cancel', params: { jobUid } }, x.ctx)).toEqual({ code: 'ok', data: { jobUid, status: 'cancelled' } });
     release();
     await new Promise((r) => setTimeout(r, 20));
     expect(x.updates.filter((u) => u.status !== 'running').map((u) => u.status)).toEqual(['cancelled']);
-    expect((await dispatchAction({ action: 'job-cancel', params: { jobId } }, x.ctx)).code).toBe('bad_state');
-    expect((await dispatchAction({ action: 'job-info', params: { jobId: newUid() } }, x.ctx)).code).toBe('bad_state');
-    expect((await dispatchAction({ action: 'job-cancel', params: { jobId: newUid() } }, x.ctx)).code).toBe('bad_state');
+    expect((await dispatchAction({ action: 'job-cancel', params: { jobUid } }, x.ctx)).code).toBe('bad_state');
+    expect((await dispatchAction({ action: 'job-info', params: { jobUid: newUid() } }, x.ctx)).code).toBe('bad_state');
+    expect((await dispatchAction({ action: 'job-cancel', params: { jobUid: newUid() } }, x.ctx)).code).toBe('bad_state');
   });
 
   it('refuses bad params, unknown actions and the actions of later versions with clear messages', async () => {
     const { ctx } = context(new Map());
-    expect(await dispatchAction({ action: 'rotate', params: { jobId: 'nope' } }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('"rotate" params are invalid at jobId') });
+    expect(await dispatchAction({ action: 'rotate', params: { jobUid: 'nope' } }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('"rotate" params are invalid at jobUid') });
     expect(await dispatchAction({ action: 'job-info', params: {} }, ctx)).toMatchObject({ code: 'bad_request' });
     expect(await dispatchAction({ action: 'frobnicate', params: {} }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('Unknown action "frobnicate"') });
     expect(await dispatchAction({ action: 'constructor', params: {} }, ctx)).toMatchObject({ code: 'bad_request' });
-    expect(await dispatchAction({ action: 'discover-job-start', params: { jobId: newUid(), configurationUid: newUid() } }, ctx)).toEqual({
+    expect(await dispatchAction({ action: 'discover-job-start', params: { jobUid: newUid(), configurationUid: newUid() } }, ctx)).toEqual({
       code: 'bad_request',
       message: 'The "discover-job-start" action is not available in this gateway version (9.9.9).',
     });

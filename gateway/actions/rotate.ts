@@ -1,5 +1,5 @@
 /**
- * `rotate {jobId, recordUid, configurationUid, resourceUid?, resume?}`: answer `ok` with the job
+ * `rotate {jobUid, recordUid, configurationUid, resourceUid?, resume?}`: answer `ok` with the job
  * id at once, then run the rotation as a job (../rotation/engine.ts) whose steps, log lines and
  * outcome reach the vault as job updates. `resume: true` only settles a rotation that an
  * earlier run left pending (`postern rotation resume`).
@@ -16,13 +16,13 @@ import { armedFault } from '../rotation/fault.ts';
 import { RotationFailure } from '../rotation/plugin.ts';
 import { pluginFor } from '../rotation/plugins/index.ts';
 import { postRotationScripts } from '../rotation/scripts.ts';
-import type { Task } from '../tasks.ts';
+import type { Job } from '../jobs.ts';
 import { parseParams, type ActionContext, type ActionHandler, type SecretsReader } from './action.ts';
 
 // resourceUid and adminCredentialUid are what the Router resolved and authorised for the
 // requester (null: none); the engine uses exactly these and looks for nothing else.
 const paramsSchema = z.object({
-  jobId: uid(),
+  jobUid: uid(),
   recordUid: uid(),
   configurationUid: uid(),
   resourceUid: uid().nullable(),
@@ -36,20 +36,20 @@ export const rotate: ActionHandler = async (params, ctx) => {
   const parsed = parseParams('rotate', paramsSchema, params);
   if (!parsed.ok) return parsed.reply;
   const p = parsed.value;
-  let task: Task;
+  let task: Job;
   try {
-    task = ctx.tasks.start(p.jobId, p.resume ? 'rotation-resume' : 'rotate', p.recordUid);
+    task = ctx.tasks.start(p.jobUid, p.resume ? 'rotation-resume' : 'rotate', p.recordUid);
   } catch (err) {
     return { code: 'bad_state', message: (err as Error).message };
   }
   // The job runs on; the Router gets its answer now.
   void rotateAsJob(task, p, ctx);
-  return { code: 'ok', data: { jobId: p.jobId } };
+  return { code: 'ok', data: { jobUid: p.jobUid } };
 };
 
-async function rotateAsJob(task: Task, p: RotateParams, ctx: ActionContext): Promise<void> {
+async function rotateAsJob(task: Job, p: RotateParams, ctx: ActionContext): Promise<void> {
   const fault = armedFault();
-  if (fault) ctx.logger.warn({ jobId: task.jobId, fault }, 'POSTERN_GATEWAY_FAULT is set: this gateway kills itself after that rotation step (a test setting)');
+  if (fault) ctx.logger.warn({ jobUid: task.jobUid, fault }, 'POSTERN_GATEWAY_FAULT is set: this gateway kills itself after that rotation step (a test setting)');
   try {
     const outcome = await runRotation(
       task,
@@ -63,18 +63,18 @@ async function rotateAsJob(task: Task, p: RotateParams, ctx: ActionContext): Pro
       },
     );
     task.finish(ctx.scrubber.scrub(outcome.message), [ctx.scrubber.scrub(outcome.message)]);
-    ctx.logger.info({ jobId: task.jobId, recordUid: p.recordUid }, 'rotation finished');
+    ctx.logger.info({ jobUid: task.jobUid, recordUid: p.recordUid }, 'rotation finished');
   } catch (err) {
     if (task.ended) return;
     const code = err instanceof RotationFailure ? err.reason : err instanceof PosternError ? err.code : 'internal';
     const message = ctx.scrubber.scrub(err instanceof Error ? err.message : String(err));
-    ctx.logger.warn({ jobId: task.jobId, code, err: ctx.scrubber.scrubError(err) }, 'rotation failed');
+    ctx.logger.warn({ jobUid: task.jobUid, code, err: ctx.scrubber.scrubError(err) }, 'rotation failed');
     task.fail(message, [], code);
   }
 }
 
 /** The secrets reader the engine uses, sealing the job to the pamUser's readers once its record key is here. */
-function sealingOnFetch(task: Task, recordUid: string, secrets: SecretsReader): RotationSecrets {
+function sealingOnFetch(task: Job, recordUid: string, secrets: SecretsReader): RotationSecrets {
   return {
     getSecrets: async (uids) => {
       const records = await secrets.getSecrets(uids);

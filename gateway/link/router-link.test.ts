@@ -130,7 +130,7 @@ describe('RouterLink', () => {
     const f = await fake();
     const states: string[] = [];
     const l = link(f, { onStateChange: (s) => states.push(s) });
-    expect(l.sendJob({ jobId: newUid(), status: 'running' })).toBe(false);
+    expect(l.sendJob({ jobUid: newUid(), status: 'running' })).toBe(false);
     l.start();
     await l.whenOnline();
     expect(f.verified).toEqual([true]);
@@ -145,7 +145,7 @@ describe('RouterLink', () => {
         { t: 'pong', id: 7 },
       ]),
     );
-    expect(l.sendJob({ jobId: newUid(), status: 'running', progress: 5 })).toBe(true);
+    expect(l.sendJob({ jobUid: newUid(), status: 'running', progress: 5 })).toBe(true);
   });
 
   it('refuses to sign a challenge it already signed (a replaying peer), and says so', async () => {

@@ -12,7 +12,7 @@ import { signScriptApproval } from '../../core/protocol/script-approval.ts';
 import { newRecordData, type RecordData } from '../../core/records/index.ts';
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import { SecretScrubber } from '../logging/scrubber.ts';
-import { TaskTracker } from '../tasks.ts';
+import { JobTracker } from '../jobs.ts';
 import { runRotation, type RotationSecrets } from './engine.ts';
 import { RotationFailure, type Credential, type RotationPlugin } from './plugin.ts';
 import { postRotationScripts } from './scripts.ts';
@@ -101,7 +101,7 @@ function setup(options: { custom?: { label: string; value: string }[]; pending?:
   const scrubber = new SecretScrubber();
   const log = (obj: Record<string, unknown>, msg?: string) => logged.push(scrubber.scrub(JSON.stringify({ ...obj, msg })));
   const logger = { info: log, warn: log, debug: log, error: log };
-  const tasks = new TaskTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
+  const tasks = new JobTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
   const task = tasks.start(newUid(), 'rotate', userUid);
   // Job updates are sealed and reported asynchronously: a run is over once all of them reached `updates`.
   const settledAfter = async <T,>(running: Promise<T>): Promise<T> => {

@@ -22,7 +22,7 @@ import type { PasswordComplexity, RecordData } from '../../core/records/index.ts
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import { recordSecretValues } from '../logging/record-secrets.ts';
 import type { SecretScrubber } from '../logging/scrubber.ts';
-import type { Task } from '../tasks.ts';
+import type { Job } from '../jobs.ts';
 import { admitRotationTarget } from '../targets/rotation-target.ts';
 import { faultPoint } from './fault.ts';
 import { generatePassword } from './password.ts';
@@ -76,7 +76,7 @@ const RESOURCE_TYPES: readonly string[] = ['pamMachine', 'pamDatabase', 'pamDire
 const fieldsOf = (data: RecordData): Fields => (data.fields ?? {}) as Fields;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
-export async function runRotation(task: Task, request: RotationRequest, deps: RotationDeps): Promise<RotationOutcome> {
+export async function runRotation(task: Job, request: RotationRequest, deps: RotationDeps): Promise<RotationOutcome> {
   const loaded = await load(task, request, deps);
   const { user, options } = loaded;
   const custom = optionsLine(options);
@@ -96,7 +96,7 @@ export async function runRotation(task: Task, request: RotationRequest, deps: Ro
   return rotateAfresh(task, loaded, deps, settled);
 }
 
-async function rotateAfresh(task: Task, loaded: Loaded, deps: RotationDeps, settled: string): Promise<RotationOutcome> {
+async function rotateAfresh(task: Job, loaded: Loaded, deps: RotationDeps, settled: string): Promise<RotationOutcome> {
   const { user, options } = loaded;
   const { plugin, target } = targetFor(task, loaded, deps);
   const current = credentialOf(user.data, options);
@@ -163,13 +163,13 @@ async function rotateAfresh(task: Task, loaded: Loaded, deps: RotationDeps, sett
 }
 
 /** The plugin and target of a rotation; none for NOOP (the target is not to be changed). */
-function targetFor(task: Task, loaded: Loaded, deps: RotationDeps): { plugin: RotationPlugin | null; target: RotationTarget | null } {
+function targetFor(task: Job, loaded: Loaded, deps: RotationDeps): { plugin: RotationPlugin | null; target: RotationTarget | null } {
   if (loaded.options.noop || !loaded.resource) return { plugin: null, target: null };
   return { plugin: deps.pluginFor(endpointOf(loaded.resource)), target: targetOf(task, loaded, deps) };
 }
 
 /** After a failed change or a refused new secret: which one does the target hold? */
-async function undoAfterFailedChange(task: Task, loaded: Loaded, plugin: RotationPlugin, target: RotationTarget, next: Credential, deps: RotationDeps): Promise<void> {
+async function undoAfterFailedChange(task: Job, loaded: Loaded, plugin: RotationPlugin, target: RotationTarget, next: Credential, deps: RotationDeps): Promise<void> {
   const oldWorks = await plugin.verify(target, target.user.credential).catch(() => null);
   if (oldWorks === true) {
     task.log('The target still accepts the old secret; rolling the pending rotation back');
@@ -186,7 +186,7 @@ async function undoAfterFailedChange(task: Task, loaded: Loaded, plugin: Rotatio
 }
 
 /** Settle a pending rotation left by an earlier run: the target decides which secret wins. */
-async function settlePending(task: Task, loaded: Loaded, plugin: RotationPlugin | null, target: RotationTarget | null, deps: RotationDeps): Promise<string> {
+async function settlePending(task: Job, loaded: Loaded, plugin: RotationPlugin | null, target: RotationTarget | null, deps: RotationDeps): Promise<string> {
   const { user } = loaded;
   const pending = user.pending!;
   const next = credentialOf(pending.data, loaded.options);
@@ -211,7 +211,7 @@ async function settlePending(task: Task, loaded: Loaded, plugin: RotationPlugin 
   throw new PosternError('bad_state', `pamUser ${user.uid} has a pending rotation, and the target accepts neither the pending nor the current secret. Both are kept in the vault; check the account on ${target.endpoint.hostname}, then run \`postern rotation resume ${user.uid}\`.`);
 }
 
-async function load(task: Task, request: RotationRequest, deps: RotationDeps): Promise<Loaded> {
+async function load(task: Job, request: RotationRequest, deps: RotationDeps): Promise<Loaded> {
   const wanted = [request.recordUid, request.configurationUid, ...(request.resourceUid ? [request.resourceUid] : [])];
   task.step('fetching records', 5, [`Fetching pamUser ${request.recordUid}, PAM configuration ${request.configurationUid}${request.resourceUid ? ` and resource ${request.resourceUid}` : ''}`]);
   const records = await deps.secrets.getSecrets(wanted);
@@ -287,7 +287,7 @@ function endpointOf(resource: SecretRecord): Endpoint {
   };
 }
 
-function targetOf(task: Task, loaded: Loaded, deps: RotationDeps): RotationTarget {
+function targetOf(task: Job, loaded: Loaded, deps: RotationDeps): RotationTarget {
   return {
     endpoint: endpointOf(loaded.resource!),
     user: accountOf(loaded.user.data, loaded.options),

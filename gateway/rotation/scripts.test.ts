@@ -13,7 +13,7 @@ import { newUid } from '../../core/ids.ts';
 import type { JobUpdate } from '../../core/protocol/gateway-wire.ts';
 import { fileContentDigest, signScriptApproval, type ScriptApproval } from '../../core/protocol/script-approval.ts';
 import { SecretScrubber } from '../logging/scrubber.ts';
-import { TaskTracker } from '../tasks.ts';
+import { JobTracker } from '../jobs.ts';
 import { checkConfigHidden, resolveScriptUser } from './script-user.ts';
 import { postRotationScripts, SCRIPT_ENV_NAMES, type ScriptDeps, type ScriptFile } from './scripts.ts';
 
@@ -40,7 +40,7 @@ function harness(script: Awaited<ReturnType<typeof stored>>, overrides: { approv
   const scrubber = new SecretScrubber();
   const log = (obj: Record<string, unknown>, msg?: string) => logged.push(scrubber.scrub(JSON.stringify({ ...obj, msg })));
   const logger = { info: log, warn: log, debug: log, error: log };
-  const tasks = new TaskTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
+  const tasks = new JobTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
   const task = tasks.start(newUid(), 'rotate', newUid());
   const scripts = postRotationScripts({
     download: async () => ({
@@ -212,7 +212,7 @@ describe.runIf(IS_ROOT)('post-rotation script sandbox (gateway as root)', () => 
     const h = harness(await stored(`#!/bin/sh\ntouch '${started}'\nsleep 300\n`, { approve: true }), { deps: { runAs: user } });
     const running = h.run();
     await waitFor(() => existsSync(started));
-    h.tasks.cancel(h.task.jobId);
+    h.tasks.cancel(h.task.jobUid);
     expect((await running).summary).toContain('"push.sh" was stopped: the job was cancelled');
   });
 

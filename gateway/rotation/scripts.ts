@@ -34,7 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyScriptApproval, type ScriptApproval } from '../../core/protocol/script-approval.ts';
 import type { SecretScrubber } from '../logging/scrubber.ts';
-import type { Task } from '../tasks.ts';
+import type { Job } from '../jobs.ts';
 import { resolveScriptUser, type ScriptUser } from './script-user.ts';
 
 export interface ScriptFile {
@@ -60,7 +60,7 @@ export interface ScriptRun {
 
 export interface PostRotationScripts {
   /** Runs every script in order; `summary` is empty when there were none and all succeeded. */
-  run(task: Task, input: ScriptRun): Promise<{ summary: string; failures: number }>;
+  run(task: Job, input: ScriptRun): Promise<{ summary: string; failures: number }>;
 }
 
 /** The per-gateway part of the settings, fixed at start (gateway/service.ts). */
@@ -127,7 +127,7 @@ export function postRotationScripts(deps: ScriptDeps): PostRotationScripts {
         if (outcome) {
           failed.push(`"${file.name}" ${outcome}`);
           task.log(`Post-rotation script "${file.name}" ${outcome}`);
-          deps.logger.warn({ jobId: task.jobId, script: file.name, fileUid: file.uid, recordUid: file.recordUid, outcome }, 'post-rotation script failed');
+          deps.logger.warn({ jobUid: task.jobUid, script: file.name, fileUid: file.uid, recordUid: file.recordUid, outcome }, 'post-rotation script failed');
         } else {
           task.log(`Post-rotation script "${file.name}" succeeded`);
         }
@@ -206,7 +206,7 @@ function outcomeOf(code: number | null, signal: NodeJS.Signals | null): string |
 }
 
 /** Runs one script; resolves to null on success, or a short description of the failure. */
-async function runOne(task: Task, file: ScriptFile, payload: string, shell: string | undefined, deps: ScriptDeps): Promise<string | null> {
+async function runOne(task: Job, file: ScriptFile, payload: string, shell: string | undefined, deps: ScriptDeps): Promise<string | null> {
   const downloaded = await deps.download(file.uid);
   const refusal = await approvalRefusal(file, downloaded, deps);
   if (refusal) return refusal;
@@ -238,7 +238,7 @@ async function runOne(task: Task, file: ScriptFile, payload: string, shell: stri
     let bytesRead = 0;
     const emit = (stream: 'stdout' | 'stderr', line: string) => {
       const clean = deps.scrubber.scrub(line.length > LINE_MAX ? `${line.slice(0, LINE_MAX)}…` : line);
-      deps.logger.info({ jobId: task.jobId, script: file.name, stream }, clean);
+      deps.logger.info({ jobUid: task.jobUid, script: file.name, stream }, clean);
       if (lines++ < maxLines) task.log(`[${file.name}] ${clean}`);
       else if (lines === maxLines + 1) task.log(`[${file.name}] … further output only in the gateway log`);
     };

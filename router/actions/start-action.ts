@@ -158,7 +158,7 @@ export async function startAction(env: ActionEnv, actor: ActionActor, input: Vau
       }
       gatewayUid = job.gateway_uid;
       recordUid = job.record_uid;
-      resolved['jobId'] = job.uid;
+      resolved['jobUid'] = job.uid;
       break;
     }
     case 'gateway': {
@@ -172,9 +172,9 @@ export async function startAction(env: ActionEnv, actor: ActionActor, input: Vau
   if (spec.webrtc) resolved['iceServers'] = iceServersFor(env.relay, gatewayUid, env.now()).iceServers;
 
   if (spec.job) {
-    resolved['jobId'] = await createJob(env.db, { gatewayUid, ownerUid: actor.userUid, action: input.action, recordUid, createdBy: actor.label, now: env.now() });
+    resolved['jobUid'] = await createJob(env.db, { gatewayUid, ownerUid: actor.userUid, action: input.action, recordUid, createdBy: actor.label, now: env.now() });
   }
-  const jobUid = spec.job ? (resolved['jobId'] as string) : undefined;
+  const jobUid = spec.job ? (resolved['jobUid'] as string) : undefined;
   const result = await env.hub.deliver(gatewayUid, input.action, { ...fromCaller, ...resolved }, input.timeoutMs ?? spec.defaultTimeoutMs);
   if (jobUid && result.code !== 'ok') await failJob(env.db, jobUid, 'failed', `${result.code}: ${result.message ?? 'the gateway did not start the job'}`, env.now());
   return { ...result, gatewayUid, ...(jobUid ? { jobUid } : {}) };

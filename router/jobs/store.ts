@@ -62,8 +62,8 @@ export async function createJob(
  * gateway, which keeps running it and keeps its updates while offline, reports it when back.
  */
 export async function applyJobUpdate(db: Kysely<Database>, gatewayUid: string, update: JobUpdate, now: number): Promise<void> {
-  const job = await db.selectFrom('jobs').selectAll().where('uid', '=', update.jobId).executeTakeFirst();
-  if (!job || job.gateway_uid !== gatewayUid) throw new PosternError('not_allowed', `Job ${update.jobId} does not belong to this gateway.`);
+  const job = await db.selectFrom('jobs').selectAll().where('uid', '=', update.jobUid).executeTakeFirst();
+  if (!job || job.gateway_uid !== gatewayUid) throw new PosternError('not_allowed', `Job ${update.jobUid} does not belong to this gateway.`);
   if (job.status !== 'running' && job.status !== 'interrupted') return;
   await db
     .updateTable('jobs')
@@ -74,9 +74,9 @@ export async function applyJobUpdate(db: Kysely<Database>, gatewayUid: string, u
       ...(update.message !== undefined ? { message: update.message } : {}),
       updated_at: now,
     })
-    .where('uid', '=', update.jobId)
+    .where('uid', '=', update.jobUid)
     .execute();
-  if (update.log?.length) await appendJobLog(db, update.jobId, update.log, now);
+  if (update.log?.length) await appendJobLog(db, update.jobUid, update.log, now);
 }
 
 /** The gateway's connection ended: its running jobs are interrupted until it reports them again. */

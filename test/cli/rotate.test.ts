@@ -61,7 +61,7 @@ function streaming(user: CliUser, args: string[]) {
 class SimulatedGateway {
   readonly link: RouterLink;
   /** recordUid → what to do when asked to rotate it. */
-  readonly scripts = new Map<string, (jobId: string) => void | Promise<void>>();
+  readonly scripts = new Map<string, (jobUid: string) => void | Promise<void>>();
   readonly cancelled: string[] = [];
 
   constructor(server: string, config: SecretsConfig) {
@@ -77,19 +77,19 @@ class SimulatedGateway {
   }
 
   private async onAction(frame: ActionFrame): Promise<ActionReply> {
-    const jobId = frame.params['jobId'] as string;
+    const jobUid = frame.params['jobUid'] as string;
     switch (frame.action) {
       case 'rotate': {
         const script = this.scripts.get(frame.params['recordUid'] as string);
         if (!script) return { code: 'bad_request', message: 'no script for this record' };
         // The job's progress follows the answer, as on a real gateway.
-        setTimeout(() => script(jobId), 20);
-        return { code: 'ok', data: { jobId } };
+        setTimeout(() => script(jobUid), 20);
+        return { code: 'ok', data: { jobUid } };
       }
       case 'job-cancel':
-        this.cancelled.push(jobId);
-        setTimeout(() => this.job({ jobId, status: 'cancelled', step: 'cancelled', message: 'Cancelled at the request of the vault.' }), 20);
-        return { code: 'ok', data: { jobId, cancelling: true } };
+        this.cancelled.push(jobUid);
+        setTimeout(() => this.job({ jobUid, status: 'cancelled', step: 'cancelled', message: 'Cancelled at the request of the vault.' }), 20);
+        return { code: 'ok', data: { jobUid, cancelling: true } };
       case 'gateway-info':
         return { code: 'ok', data: { version: 'sim-1.2.3', hostname: 'sim-host', tasks: { running: 1, finished: 4 }, features: ['rotation', 'info'] } };
       default:
@@ -150,14 +150,14 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
     const made = await Promise.all(entries.map(([, data]) => sdk.addRecord(data, { folderUid: folder })));
     entries.forEach(([title], i) => (uids[title] = made[i]!));
 
-    gwA.scripts.set(uids['svc fail']!, (jobId) => {
-      gwA.job({ jobId, status: 'running', progress: 10, step: 'fetching records', log: ['fetched 2 records'] });
-      gwA.job({ jobId, status: 'failed', progress: 40, step: 'changing the password', message: 'The target refused the new password (password history).', log: ['ALTER USER refused'] });
+    gwA.scripts.set(uids['svc fail']!, (jobUid) => {
+      gwA.job({ jobUid, status: 'running', progress: 10, step: 'fetching records', log: ['fetched 2 records'] });
+      gwA.job({ jobUid, status: 'failed', progress: 40, step: 'changing the password', message: 'The target refused the new password (password history).', log: ['ALTER USER refused'] });
     });
-    gwA.scripts.set(uids['svc slow']!, (jobId) => gwA.job({ jobId, status: 'running', progress: 5, step: 'waiting for the target', log: ['db1 is busy'] }));
-    gwA.scripts.set(uids['svc quick']!, (jobId) => {
-      gwA.job({ jobId, status: 'running', progress: 50, step: 'changing the password' });
-      gwA.job({ jobId, status: 'finished', progress: 100, step: 'done', message: 'Rotated.' });
+    gwA.scripts.set(uids['svc slow']!, (jobUid) => gwA.job({ jobUid, status: 'running', progress: 5, step: 'waiting for the target', log: ['db1 is busy'] }));
+    gwA.scripts.set(uids['svc quick']!, (jobUid) => {
+      gwA.job({ jobUid, status: 'running', progress: 50, step: 'changing the password' });
+      gwA.job({ jobUid, status: 'finished', progress: 100, step: 'done', message: 'Rotated.' });
     });
   });
   afterAll(async () => {
@@ -168,14 +168,14 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
   });
 
   it('prints each step as the gateway reports it and exits 0 when the rotation finishes', async () => {
-    const cue: Record<string, (jobId: string) => void> = {};
+    const cue: Record<string, (jobUid: string) => void> = {};
     let job = '';
-    gwA.scripts.set(uids['svc ok']!, (jobId) => {
-      job = jobId;
-      gwA.job({ jobId, status: 'running', progress: 20, step: 'fetching records', log: ['fetched the pamUser record and the PAM configuration'] });
+    gwA.scripts.set(uids['svc ok']!, (jobUid) => {
+      job = jobUid;
+      gwA.job({ jobUid, status: 'running', progress: 20, step: 'fetching records', log: ['fetched the pamUser record and the PAM configuration'] });
     });
-    cue['changing'] = (jobId) => gwA.job({ jobId, status: 'running', progress: 60, step: 'changing the password on the target', log: ['connected to db1.internal:5432'] });
-    cue['done'] = (jobId) => gwA.job({ jobId, status: 'finished', progress: 100, step: 'done', message: 'Password rotated and verified.', log: ['verified the new password'] });
+    cue['changing'] = (jobUid) => gwA.job({ jobUid, status: 'running', progress: 60, step: 'changing the password on the target', log: ['connected to db1.internal:5432'] });
+    cue['done'] = (jobUid) => gwA.job({ jobUid, status: 'finished', progress: 100, step: 'done', message: 'Password rotated and verified.', log: ['verified the new password'] });
 
     // Records named by title; each next step is sent only once the CLI has printed the last one.
     const cli = streaming(admin, ['rotate', 'svc ok', '--config', 'PAM A', '--resource', 'orders db']);
@@ -232,16 +232,16 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
   it('opens sealed lines and the message with the record key, live and in job show, and flags a line the Router reordered', async () => {
     // threat model (docs/threat-model.md): database-only attacker — reordering sealed lines
     const recordKey = (await sdk.recordKeyOf(uids['svc sealed']!))!;
-    gwA.scripts.set(uids['svc sealed']!, async (jobId) => {
-      const key = jobLogKey(recordKey, jobId);
+    gwA.scripts.set(uids['svc sealed']!, async (jobUid) => {
+      const key = jobLogKey(recordKey, jobUid);
       // Sealed first, then sent together, as before sealing was asynchronous.
-      const first = await sealJobLine(key, jobId, 1, 'on db9.canary:22 as "ops9canary"');
-      const third = await sealJobLine(key, jobId, 3, 'third');
-      const second = await sealJobLine(key, jobId, 2, 'second, sent after the third');
-      const message = await sealJobMessage(key, jobId, 'db9.canary refused "ops9canary"', 'admin_refused');
-      gwA.job({ jobId, status: 'running', progress: 40, step: 'changing it on the target (ssh)', log: [first] });
-      gwA.job({ jobId, status: 'running', progress: 50, step: 'verifying the new secret', log: [third, second] });
-      gwA.job({ jobId, status: 'failed', step: 'failed', message });
+      const first = await sealJobLine(key, jobUid, 1, 'on db9.canary:22 as "ops9canary"');
+      const third = await sealJobLine(key, jobUid, 3, 'third');
+      const second = await sealJobLine(key, jobUid, 2, 'second, sent after the third');
+      const message = await sealJobMessage(key, jobUid, 'db9.canary refused "ops9canary"', 'admin_refused');
+      gwA.job({ jobUid, status: 'running', progress: 40, step: 'changing it on the target (ssh)', log: [first] });
+      gwA.job({ jobUid, status: 'running', progress: 50, step: 'verifying the new secret', log: [third, second] });
+      gwA.job({ jobUid, status: 'failed', step: 'failed', message });
     });
     const run = await admin.run(['rotate', 'svc sealed', '--config', 'PAM A']);
     expect(run.code).toBe(1);

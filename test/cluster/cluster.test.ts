@@ -51,7 +51,7 @@ describe.skipIf(skip)(`Router Head and Workers on PostgreSQL + NATS${skip ? ` ($
         if (frame.action === 'gateway-info') return { code: 'ok', data: { gateway: name, params: frame.params } };
         if (frame.action === 'rotate') {
           rotations.push(frame.params);
-          return { code: 'ok', data: { jobId: frame.params['jobId'] } };
+          return { code: 'ok', data: { jobUid: frame.params['jobUid'] } };
         }
         return { code: 'bad_request', message: `unknown action ${frame.action}` };
       },
@@ -153,7 +153,7 @@ describe.skipIf(skip)(`Router Head and Workers on PostgreSQL + NATS${skip ? ` ($
     // Only the Head runs the scheduler; the Workers (head: false) leave the schedule alone.
     await owner.setRotation(pamUser, { configurationUid: pamConfig, schedule: { kind: 'once', at: Date.now() + 1_000 } });
     await expect.poll(() => rotations.length, { timeout: 10_000, interval: 100 }).toBe(1);
-    expect(rotations[0]).toMatchObject({ recordUid: pamUser, configurationUid: pamConfig, jobId: expect.any(String) });
+    expect(rotations[0]).toMatchObject({ recordUid: pamUser, configurationUid: pamConfig, jobUid: expect.any(String) });
     // Fired by the Head's scheduler, through NATS to Worker B; no Worker runs a scheduler.
     const log = (p: RouterProcess) => readFileSync(join(p.info.dataDir, 'logs', 'router.log'), 'utf8');
     await expect.poll(() => log(head), { timeout: 5_000 }).toMatch(new RegExp(`"record":"${pamUser}".*"code":"ok".*scheduled rotation sent`));

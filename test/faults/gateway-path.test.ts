@@ -54,7 +54,7 @@ describe('the path between a gateway and the Router goes dead', () => {
 
       // Nothing ran twice: the refused action never reached the gateway, the first one ran once.
       expect(rotations).toHaveLength(1);
-      expect(gateway.sendJob({ jobId: jobUid, status: 'finished', progress: 100, step: 'done' })).toBe(true);
+      expect(gateway.sendJob({ jobUid, status: 'finished', progress: 100, step: 'done' })).toBe(true);
       await waitUntil(async () => (await admin.getJob(jobUid)).job.status === 'finished', 5_000, 'the job is reported');
 
       recordFault({ fault: `gateway ↔ Router path dead (no reset) for ${restoredAt - cutAt} ms, heartbeat ${HEARTBEAT.intervalMs}/${HEARTBEAT.timeoutMs} ms`, firstErrorMs: offlineMs, recoveryMs: backMs, outcomes: [] });

@@ -88,7 +88,7 @@ describe.each(backends)('the Router killed with SIGKILL during writes (%s)', (ba
       expect(gateway.connections).toBe(2);
       expect(gateway.state).toBe('online');
       const gatewayBackMs = Date.now() - killedAt;
-      expect(gateway.sendJob({ jobId: jobUid, status: 'finished', progress: 100, step: 'done' })).toBe(true);
+      expect(gateway.sendJob({ jobUid, status: 'finished', progress: 100, step: 'done' })).toBe(true);
       let job = (await admin.getJob(jobUid)).job;
       for (let i = 0; i < 40 && job.status !== 'finished'; i++) {
         await sleep(50);

@@ -162,7 +162,7 @@ describe('postern-gateway binary', () => {
       const outcome = await owner.client.sendAction({ action: 'rotate', recordUid: userUid, configurationUid });
       expect(outcome).toMatchObject({ code: 'ok', gatewayUid: deviceUid });
       const jobUid = outcome.jobUid!;
-      expect(outcome.data).toEqual({ jobId: jobUid });
+      expect(outcome.data).toEqual({ jobUid });
       await expect.poll(async () => (await owner.client.getJob(jobUid)).job.status, { timeout: 10_000 }).toBe('failed');
       const fetched = await owner.client.getJob(jobUid);
       // Sealed to the pamUser's readers once the gateway held its key; the Router keeps ciphertext.
@@ -182,7 +182,7 @@ describe('postern-gateway binary', () => {
 
       // The job is over on the gateway as well.
       const info = await owner.client.sendAction({ action: 'job-info', jobUid });
-      expect(info).toMatchObject({ code: 'ok', data: { jobId: jobUid, status: 'failed' } });
+      expect(info).toMatchObject({ code: 'ok', data: { jobUid, status: 'failed' } });
       // Discovery comes later: refused with a clear message, its job failed by the Router.
       const discover = await owner.client.sendAction({ action: 'discover-job-start', configurationUid });
       expect(discover).toMatchObject({ code: 'bad_request', message: expect.stringContaining('not available in this gateway version') });

@@ -101,7 +101,7 @@ describe('gateway jobs', () => {
       const first = await owner.client.sendAction({ action: 'rotate', recordUid: userUid, configurationUid });
       await expect.poll(async () => (await owner.client.getJob(first.jobUid!)).job.step).toBe('fetching records');
       const cancel = await owner.client.sendAction({ action: 'job-cancel', jobUid: first.jobUid! });
-      expect(cancel).toMatchObject({ code: 'ok', data: { jobId: first.jobUid, status: 'cancelled' } });
+      expect(cancel).toMatchObject({ code: 'ok', data: { jobUid: first.jobUid, status: 'cancelled' } });
       await expect.poll(async () => (await owner.client.getJob(first.jobUid!)).job.status).toBe('cancelled');
 
       const second = await owner.client.sendAction({ action: 'rotate', recordUid: userUid, configurationUid });

@@ -45,7 +45,7 @@ describe.each(storageBackends())('scheduled rotation with two Heads on one datab
     expect(rotationsOf(pam.user)).toHaveLength(1);
 
     const [params] = rotationsOf(pam.user);
-    expect(Object.keys(params!).sort()).toEqual(['adminCredentialUid', 'configurationUid', 'jobId', 'recordUid', 'requestedBy', 'resourceUid']);
+    expect(Object.keys(params!).sort()).toEqual(['adminCredentialUid', 'configurationUid', 'jobUid', 'recordUid', 'requestedBy', 'resourceUid']);
     expect(params).toMatchObject({ recordUid: pam.user, configurationUid: pam.config });
     expect(JSON.stringify(params)).not.toContain('old-canary');
 
@@ -56,11 +56,11 @@ describe.each(storageBackends())('scheduled rotation with two Heads on one datab
     expect(Number(runs[0]!.fired_at)).toBeGreaterThanOrEqual(at);
     expect((await pam.admin.getRotation(pam.user)).nextRunAt).toBeNull();
 
-    const { job } = await pam.admin.getJob(String(params!['jobId']));
+    const { job } = await pam.admin.getJob(String(params!['jobUid']));
     expect(job).toMatchObject({ recordUid: pam.user, createdBy: 'schedule', action: 'rotate' });
     const events = (await pam.admin.events({ action: 'action.rotate', recordUid: pam.user })).filter((e) => e.actor === 'schedule');
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actorKind: 'system', outcome: 'ok', detail: { code: 'ok', schedule: true, dueAt: at, jobUid: params!['jobId'] } });
+    expect(events[0]).toMatchObject({ actorKind: 'system', outcome: 'ok', detail: { code: 'ok', schedule: true, dueAt: at, jobUid: params!['jobUid'] } });
   });
 
   it('fires a per-second cron once per due time, never twice', async () => {
@@ -80,7 +80,7 @@ describe.each(storageBackends())('scheduled rotation with two Heads on one datab
     const dueTimes = runs.map((r) => Number(r.due_at));
     expect(new Set(dueTimes).size).toBe(dueTimes.length);
     for (const due of dueTimes) expect(due % 1000).toBe(0);
-    const jobIds = rotationsOf(user).map((p) => p['jobId']);
+    const jobIds = rotationsOf(user).map((p) => p['jobUid']);
     expect(new Set(jobIds).size).toBe(jobIds.length);
   });
 });

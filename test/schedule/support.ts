@@ -90,7 +90,7 @@ export async function pamSetup(url: string, email = 'admin@example.com', options
     onAction: async (frame) => {
       if (frame.action !== 'rotate') return { code: 'bad_request', message: `unexpected ${frame.action}` };
       rotations.push(frame.params);
-      return { code: 'ok', data: { jobId: frame.params['jobId'] } };
+      return { code: 'ok', data: { jobUid: frame.params['jobUid'] } };
     },
   });
   gateway.start();

@@ -120,7 +120,7 @@ describe('authorization: what a user with partial rights cannot do', () => {
         ['rotate', { adminCredentialUid: adminCredential }],
         ['rotate', { recordUid: adminCredential }],
         ['rotate', { configurationUid: configUid }],
-        ['rotate', { jobId: newUid() }],
+        ['rotate', { jobUid: newUid() }],
         ['rotate', { requestedBy: sdk.admin.session.userUid }],
         ['rotate', { resume: 'yes' }],
       ];

@@ -21,14 +21,14 @@ export interface JobSink {
   sendJob(update: JobUpdate): boolean;
 }
 
-export interface TaskView {
-  jobId: string;
+export interface JobView {
+  jobUid: string;
   action: string;
   recordUid: string | null;
   status: JobStatus;
   progress: number;
   step: string;
-  /** In plaintext here (the gateway's own shell and log); `TaskTracker.get` gives it as the Router has it. */
+  /** In plaintext here (the gateway's own shell and log); `JobTracker.get` gives it as the Router has it. */
   message: string | null;
   /** The failure code of a failed job. */
   code: string | null;
@@ -39,7 +39,7 @@ export interface TaskView {
   endedAt: number | null;
 }
 
-export interface TaskTrackerOptions {
+export interface JobTrackerOptions {
   sink: JobSink;
   scrubber: SecretScrubber;
   logger: Logger;
@@ -58,23 +58,23 @@ const MESSAGE_MAX = JOB_MESSAGE_MAX;
 
 const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
-export class Task {
+export class Job {
   private readonly controller = new AbortController();
-  readonly view: TaskView;
+  readonly view: JobView;
   /** @internal the key lines and the message are sealed with, and the number of the last sealed line */
   seal: { key: Uint8Array; n: number } | null = null;
   /** @internal the message as the Router has it */
   routerMessage: string | null = null;
 
   constructor(
-    private readonly tracker: TaskTracker,
-    view: TaskView,
+    private readonly tracker: JobTracker,
+    view: JobView,
   ) {
     this.view = view;
   }
 
-  get jobId(): string {
-    return this.view.jobId;
+  get jobUid(): string {
+    return this.view.jobUid;
   }
 
   /** Aborted when the job is cancelled; pass it to anything that can stop early. */
@@ -92,8 +92,8 @@ export class Task {
    */
   sealWith(recordKey: Uint8Array): void {
     if (this.seal) return;
-    if (this.view.recordUid === null) throw new PosternError('bad_state', `Job ${this.jobId} is about no record, so there is no record key to seal its log to.`);
-    this.seal = { key: jobLogKey(recordKey, this.jobId), n: 0 };
+    if (this.view.recordUid === null) throw new PosternError('bad_state', `Job ${this.jobUid} is about no record, so there is no record key to seal its log to.`);
+    this.seal = { key: jobLogKey(recordKey, this.jobUid), n: 0 };
     this.view.sealed = true;
   }
 
@@ -131,39 +131,39 @@ export class Task {
   }
 }
 
-export class TaskTracker {
-  private tasks = new Map<string, Task>();
+export class JobTracker {
+  private tasks = new Map<string, Job>();
   private reporting: Promise<void> = Promise.resolve();
   private unsent: JobUpdate[] = [];
   private dropped = 0;
   private readonly now: () => number;
 
-  constructor(private readonly options: TaskTrackerOptions) {
+  constructor(private readonly options: JobTrackerOptions) {
     this.now = options.now ?? Date.now;
   }
 
   /** Starts tracking a job the Router created; a job id already known here is a `bad_state`. */
-  start(jobId: string, action: string, recordUid: string | null = null): Task {
-    if (this.tasks.has(jobId)) throw new PosternError('bad_state', `Job ${jobId} is already known to this gateway.`);
+  start(jobUid: string, action: string, recordUid: string | null = null): Job {
+    if (this.tasks.has(jobUid)) throw new PosternError('bad_state', `Job ${jobUid} is already known to this gateway.`);
     const at = this.now();
-    const task = new Task(this, { jobId, action, recordUid, status: 'running', progress: 0, step: 'started', message: null, code: null, sealed: false, startedAt: at, updatedAt: at, endedAt: null });
-    this.tasks.set(jobId, task);
-    this.options.logger.info({ jobId, action, recordUid }, 'job started');
+    const task = new Job(this, { jobUid, action, recordUid, status: 'running', progress: 0, step: 'started', message: null, code: null, sealed: false, startedAt: at, updatedAt: at, endedAt: null });
+    this.tasks.set(jobUid, task);
+    this.options.logger.info({ jobUid, action, recordUid }, 'job started');
     this.update(task, { status: 'running', step: 'started', progress: 0, log: [`${action} started on the gateway`] });
     return task;
   }
 
   /** A job as the Router may see it (`job-info`): its message sealed when the job is. */
-  get(jobId: string): TaskView | undefined {
-    const task = this.tasks.get(jobId);
+  get(jobUid: string): JobView | undefined {
+    const task = this.tasks.get(jobUid);
     return task ? { ...task.view, message: task.routerMessage } : undefined;
   }
 
-  running(): TaskView[] {
+  running(): JobView[] {
     return [...this.tasks.values()].filter((t) => !t.ended).map((t) => ({ ...t.view }));
   }
 
-  all(): TaskView[] {
+  all(): JobView[] {
     return [...this.tasks.values()].map((t) => ({ ...t.view }));
   }
 
@@ -179,8 +179,8 @@ export class TaskTracker {
   }
 
   /** Cancels a running job; false when it is unknown or already ended. */
-  cancel(jobId: string, message = 'Cancelled on request.'): boolean {
-    const task = this.tasks.get(jobId);
+  cancel(jobUid: string, message = 'Cancelled on request.'): boolean {
+    const task = this.tasks.get(jobUid);
     if (!task || task.ended) return false;
     task.abort(message);
     return true;
@@ -208,7 +208,7 @@ export class TaskTracker {
    * what goes to the Router is sealed first (asynchronously), through one chain so that updates
    * reach the Router in the order they were made.
    */
-  update(task: Task, change: { status: JobStatus; step?: string; progress?: number; message?: string; code?: string; log?: string[] }): void {
+  update(task: Job, change: { status: JobStatus; step?: string; progress?: number; message?: string; code?: string; log?: string[] }): void {
     const { scrubber } = this.options;
     const view = task.view;
     const at = this.now();
@@ -229,13 +229,13 @@ export class TaskTracker {
     const firstLine = seal ? seal.n + 1 : 0;
     if (seal) seal.n += lines.length;
     if (text !== null && !seal) task.routerMessage = view.message;
-    const snapshot = { jobId: view.jobId, status: view.status, progress: view.progress, step: view.step, message: text !== null && !seal ? view.message : null };
+    const snapshot = { jobUid: view.jobUid, status: view.status, progress: view.progress, step: view.step, message: text !== null && !seal ? view.message : null };
     const sealing = this.reporting.then(async () => {
-      const message = text !== null && seal ? await sealJobMessage(seal.key, snapshot.jobId, text, change.code ?? null) : snapshot.message;
+      const message = text !== null && seal ? await sealJobMessage(seal.key, snapshot.jobUid, text, change.code ?? null) : snapshot.message;
       if (text !== null && seal) task.routerMessage = message;
-      const log = seal ? await Promise.all(lines.map((line, i) => sealJobLine(seal.key, snapshot.jobId, firstLine + i, line))) : lines;
+      const log = seal ? await Promise.all(lines.map((line, i) => sealJobLine(seal.key, snapshot.jobUid, firstLine + i, line))) : lines;
       const update: JobUpdate = {
-        jobId: snapshot.jobId,
+        jobUid: snapshot.jobUid,
         status: snapshot.status,
         progress: snapshot.progress,
         step: snapshot.step,
@@ -245,10 +245,10 @@ export class TaskTracker {
       this.report(update);
     });
     this.reporting = sealing.catch((err: unknown) => {
-      this.options.logger.warn({ jobId: snapshot.jobId, err: err instanceof Error ? err.message : String(err) }, 'a job update could not be sealed; it was not sent');
+      this.options.logger.warn({ jobUid: snapshot.jobUid, err: err instanceof Error ? err.message : String(err) }, 'a job update could not be sealed; it was not sent');
     });
-    if (change.status === 'running') this.options.logger.debug({ jobId: view.jobId, step: view.step, progress: view.progress }, 'job progress');
-    else this.options.logger.info({ jobId: view.jobId, status: view.status, message: view.message }, 'job ended');
+    if (change.status === 'running') this.options.logger.debug({ jobUid: view.jobUid, step: view.step, progress: view.progress }, 'job progress');
+    else this.options.logger.info({ jobUid: view.jobUid, status: view.status, message: view.message }, 'job ended');
     if (view.endedAt !== null) this.forgetOldEnded();
   }
 
@@ -271,6 +271,6 @@ export class TaskTracker {
   private forgetOldEnded(): void {
     const keep = this.options.keepEnded ?? 100;
     const ended = [...this.tasks.values()].filter((t) => t.ended);
-    for (const t of ended.slice(0, Math.max(0, ended.length - keep))) this.tasks.delete(t.jobId);
+    for (const t of ended.slice(0, Math.max(0, ended.length - keep))) this.tasks.delete(t.jobUid);
   }
 }

@@ -4,7 +4,7 @@ import { newUid } from '../core/ids.ts';
 import { generateAesKey } from '../core/crypto/index.ts';
 import { jobLogKey, openJobLine, openJobMessage, sealedMessageCode } from '../core/protocol/job-log.ts';
 import { SecretScrubber } from './logging/scrubber.ts';
-import { TaskTracker } from './tasks.ts';
+import { JobTracker } from './jobs.ts';
 import { silentLogger } from '../core/logger.ts';
 
 const quiet = silentLogger;
@@ -12,16 +12,16 @@ const quiet = silentLogger;
 function tracker(online = { value: true }) {
   const sent: JobUpdate[] = [];
   const scrubber = new SecretScrubber();
-  const t = new TaskTracker({ sink: { sendJob: (u) => (online.value ? (sent.push(u), true) : false) }, scrubber, logger: quiet, keepEnded: 2 });
+  const t = new JobTracker({ sink: { sendJob: (u) => (online.value ? (sent.push(u), true) : false) }, scrubber, logger: quiet, keepEnded: 2 });
   return { t, sent, scrubber, online };
 }
 
-describe('TaskTracker', () => {
+describe('JobTracker', () => {
   it('reports start, steps and the end, once', async () => {
     const { t, sent } = tracker();
-    const jobId = newUid();
-    const task = t.start(jobId, 'rotate', null);
-    expect(() => t.start(jobId, 'rotate')).toThrow(/already known/);
+    const jobUid = newUid();
+    const task = t.start(jobUid, 'rotate', null);
+    expect(() => t.start(jobUid, 'rotate')).toThrow(/already known/);
     task.step('fetching records', 10, ['fetching']);
     task.fail('nope');
     task.finish('too late');
@@ -34,7 +34,7 @@ describe('TaskTracker', () => {
     ]);
     expect(sent[2]).toMatchObject({ message: 'nope', log: ['nope'] });
     for (const u of sent) expect(jobUpdateSchema.safeParse(u).success).toBe(true);
-    expect(t.get(jobId)).toMatchObject({ status: 'failed', message: 'nope' });
+    expect(t.get(jobUid)).toMatchObject({ status: 'failed', message: 'nope' });
     expect(t.runningCount).toBe(0);
   });
 
@@ -69,16 +69,16 @@ describe('TaskTracker', () => {
   it('cancels on request, aborts everything on shutdown, and forgets old ended jobs', () => {
     const { t } = tracker();
     const a = t.start(newUid(), 'rotate');
-    expect(t.cancel(a.jobId)).toBe(true);
+    expect(t.cancel(a.jobUid)).toBe(true);
     expect(a.signal.aborted).toBe(true);
     expect(() => a.throwIfCancelled()).toThrow(/cancelled/);
-    expect(t.cancel(a.jobId)).toBe(false);
+    expect(t.cancel(a.jobUid)).toBe(false);
     expect(t.cancel(newUid())).toBe(false);
     const b = t.start(newUid(), 'rotate');
     const c = t.start(newUid(), 'rotate');
     t.abortAll('stopping');
-    expect([t.get(b.jobId)?.status, t.get(c.jobId)?.status]).toEqual(['failed', 'failed']);
-    expect(t.get(a.jobId)).toBeUndefined(); // only the last two ended jobs are kept
+    expect([t.get(b.jobUid)?.status, t.get(c.jobUid)?.status]).toEqual(['failed', 'failed']);
+    expect(t.get(a.jobUid)).toBeUndefined(); // only the last two ended jobs are kept
     expect(t.all()).toHaveLength(2);
   });
 
@@ -93,7 +93,7 @@ describe('TaskTracker', () => {
     task.log('[script.sh] db1.internal answered');
     task.fail('db1.internal refused "admin"', [], 'admin_refused');
     await t.settled();
-    const key = jobLogKey(recordKey, task.jobId);
+    const key = jobLogKey(recordKey, task.jobUid);
     const wire = JSON.stringify(sent);
     expect(wire).not.toMatch(/db1|svc|admin"/);
     // Before the key: UIDs only, in plaintext.
@@ -101,17 +101,17 @@ describe('TaskTracker', () => {
     expect(sent[1]!.log).toEqual([`Fetching pamUser ${recordUid}`]);
     expect(sent.map((u) => u.step)).toEqual(['started', 'fetching records', 'changing it on the target (ssh)', 'changing it on the target (ssh)', 'failed']);
     const sealedLines = sent.slice(2).flatMap((u) => u.log ?? []);
-    expect(await Promise.all(sealedLines.map((l) => openJobLine(key, task.jobId, l)))).toEqual([
+    expect(await Promise.all(sealedLines.map((l) => openJobLine(key, task.jobUid, l)))).toEqual([
       { n: 1, line: 'Step 2/4: changing the credential of "svc" on db1.internal:22' },
       { n: 2, line: '[script.sh] db1.internal answered' },
       { n: 3, line: 'admin_refused: db1.internal refused "admin"' },
     ]);
     const last = sent.at(-1)!;
     expect(sealedMessageCode(last.message!)).toBe('admin_refused');
-    expect(await openJobMessage(key, task.jobId, last.message!)).toBe('admin_refused: db1.internal refused "admin"');
+    expect(await openJobMessage(key, task.jobUid, last.message!)).toBe('admin_refused: db1.internal refused "admin"');
     for (const u of sent) expect(jobUpdateSchema.safeParse(u).success).toBe(true);
     // job-info answers with what the Router already has; the gateway's own shell reads plaintext.
-    expect(t.get(task.jobId)).toMatchObject({ status: 'failed', code: 'admin_refused', sealed: true, message: last.message });
+    expect(t.get(task.jobUid)).toMatchObject({ status: 'failed', code: 'admin_refused', sealed: true, message: last.message });
     expect(t.all()[0]).toMatchObject({ message: 'admin_refused: db1.internal refused "admin"' });
   });
 
@@ -120,10 +120,10 @@ describe('TaskTracker', () => {
     const recordKey = generateAesKey();
     const task = t.start(newUid(), 'rotate', newUid());
     task.sealWith(recordKey);
-    t.cancel(task.jobId, 'Cancelled by ops@db1.internal.');
+    t.cancel(task.jobUid, 'Cancelled by ops@db1.internal.');
     await t.settled();
     expect(JSON.stringify(sent)).not.toContain('db1');
-    expect(await openJobMessage(jobLogKey(recordKey, task.jobId), task.jobId, sent.at(-1)!.message!)).toBe('Cancelled by ops@db1.internal.');
+    expect(await openJobMessage(jobLogKey(recordKey, task.jobUid), task.jobUid, sent.at(-1)!.message!)).toBe('Cancelled by ops@db1.internal.');
     expect(() => t.start(newUid(), 'discover').sealWith(recordKey)).toThrow(/about no record/);
   });
 });
