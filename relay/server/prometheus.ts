@@ -5,7 +5,8 @@
  * Every series is always present (zero included), so a dashboard or an alert on
  * `increase(postern_relay_dropped_total{reason="no_permission"}[5m])` works from the first scrape.
  */
-import { CLIENT_TRANSPORTS, DROP_REASONS, QUOTA_SCOPES, type ClientTransport, type TurnMetrics } from './turn-server.ts';
+import { CLIENT_TRANSPORTS, type ClientTransport } from './adapter-contract.ts';
+import { DROP_REASONS, QUOTA_SCOPES, type TurnMetrics } from './turn-server.ts';
 
 export interface ListenerMetrics {
   readonly transport: ClientTransport;

@@ -10,7 +10,9 @@
  * credentials of the TURN REST kind (credentials.ts: the password is derived from the username
  * and the shared secret, so the relay keeps no user table); Send and Data indications;
  * ChannelData both ways; quotas; the peer policy (policy/peer-address.ts) on every peer a client
- * names; metrics.
+ * names; metrics. The books (allocations by 5-tuple and relayed address, their permissions and
+ * channel bindings, lifetimes and quotas) are kept by ./allocations.ts; this file is the protocol
+ * around them: parsing, authentication, the checks each request makes, answers and data relaying.
  *
  * Decisions:
  * - Nonces are stateless: "<expiry seconds>.<hex HMAC-SHA256(nonce key, expiry)>", so a nonce
@@ -71,64 +73,29 @@ import {
   type StunMessage,
 } from '../stun/message.ts';
 import { allowListed, checkPeer, type PeerPolicy } from '../policy/peer-address.ts';
+import type { ClientTransport, FiveTuple, RelayFamily, RelaySocket, RelaySocketFactory, Reply, TurnLog } from './adapter-contract.ts';
+import { AllocationTable, principalOf, relayedAddresses, type Allocation, type AllocationLimits, type CheckedPeer } from './allocations.ts';
 
 // ---------------------------------------------------------------------------------------------
-// what the adapter provides
+// what the adapter provides (./adapter-contract.ts)
 // ---------------------------------------------------------------------------------------------
 
-/** How a client reaches the server. The relayed side is UDP whatever this is. */
-export type ClientTransport = 'udp' | 'tcp' | 'tls';
-export const CLIENT_TRANSPORTS: readonly ClientTransport[] = ['udp', 'tcp', 'tls'];
+export {
+  CLIENT_TRANSPORTS,
+  type ClientTransport,
+  type FiveTuple,
+  type RelayFamily,
+  type RelaySocket,
+  type RelaySocketFactory,
+  type Reply,
+  type TurnLog,
+} from './adapter-contract.ts';
+export { principalOf } from './allocations.ts';
 
-export type RelayFamily = 'ipv4' | 'ipv6';
-
-/** The client side of a 5-tuple, and which listener it reached. */
-export interface FiveTuple {
-  readonly client: TransportAddressInput;
-  /** Default 'udp'. */
-  readonly transport?: ClientTransport | undefined;
-  /** The listening port the client reached, so two listeners never share a 5-tuple. Default 0. */
-  readonly serverPort?: number | undefined;
-}
-
-/** A relayed UDP socket, opened for one allocation and closed when it ends. */
-export interface RelaySocket {
-  /** The relayed transport address (what XOR-RELAYED-ADDRESS tells the client). */
-  readonly address: TransportAddressInput;
-  send(bytes: Uint8Array, peer: TransportAddressInput): void;
-  close(): void;
-}
-
-/**
- * Opens a relayed UDP socket of the family asked for (only families listed in the server's
- * `relayFamilies` are asked for); `onPacket` is called for every datagram a peer sends to it.
- */
-export type RelaySocketFactory = (onPacket: (bytes: Uint8Array, from: TransportAddressInput) => void, family: RelayFamily) => Promise<RelaySocket>;
-
-/**
- * Sends one message back to the client of a 5-tuple. `kind` says whether it answers a request
- * ('control') or carries relayed data ('data'), so a stream adapter under back-pressure can shed
- * data first. Returning false means "refused: the client is not reading" (counted as
- * `client_backlog`); anything else means sent or queued.
- */
-export type Reply = (bytes: Uint8Array, kind: 'control' | 'data') => void | boolean;
-
-export type TurnLog = (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;
-
-export interface TurnLimits {
-  /**
-   * Concurrent allocations one principal may hold (486 beyond): the account or gateway, i.e. the
-   * REST user id up to its first '.', however many credentials it was issued.
-   */
-  readonly maxAllocationsPerUser: number;
-  /** Concurrent allocations of the whole server, every principal together (486 beyond). */
-  readonly maxAllocations: number;
+/** The table's limits (./allocations.ts: quotas, permission and channel lifetimes, channel quarantine), and the server's own. */
+export interface TurnLimits extends AllocationLimits {
   readonly defaultLifetimeS: number;
   readonly maxLifetimeS: number;
-  readonly permissionLifetimeS: number;
-  readonly channelLifetimeS: number;
-  /** After a channel binding expires, how long its number and peer stay reserved to each other (RFC 8656 §12: 5 minutes). */
-  readonly channelQuarantineS: number;
   /** How long a nonce stays fresh before 438. */
   readonly nonceLifetimeS: number;
 }
@@ -210,64 +177,8 @@ export type QuotaScope = 'principal' | 'relay';
 export const QUOTA_SCOPES: readonly QuotaScope[] = ['principal', 'relay'];
 
 // ---------------------------------------------------------------------------------------------
-// state
+// the server
 // ---------------------------------------------------------------------------------------------
-
-interface Channel {
-  readonly number: number;
-  readonly peer: TransportAddressInput;
-  /** After this the channel carries nothing; it stays in the maps (quarantined) until sweep removes it. */
-  expiresAt: number;
-}
-
-interface Allocation {
-  readonly key: string;
-  readonly username: string;
-  readonly userId: string;
-  /** Whose quota the allocation counts against (see principalOf). */
-  readonly principal: string;
-  readonly integrityKey: Uint8Array;
-  readonly transport: ClientTransport;
-  /** One relayed socket per family allocated (RFC 8656 §7.2 dual allocations have two). */
-  readonly sockets: ReadonlyMap<RelayFamily, RelaySocket>;
-  readonly reply: Reply;
-  /** The Allocate's transaction id and success response, replayed to a retransmission. */
-  readonly allocateTransaction: Uint8Array;
-  readonly allocateResponse: Uint8Array;
-  expiresAt: number;
-  /** Canonical peer IP → expiry (ms). Permissions are per IP, not per port (RFC 8656 §9). */
-  readonly permissions: Map<string, number>;
-  /**
-   * "ip|port" of another live allocation's relayed address here → that allocation and the expiry:
-   * the only way to reach an address the policy refuses (see #checkedPeer), and only while the
-   * allocation it names lives.
-   */
-  readonly localPermissions: Map<string, LocalPermission>;
-  /** Live and quarantined channels. */
-  readonly channelsByNumber: Map<number, Channel>;
-  /** "ip|port" → channel (live and quarantined). */
-  readonly channelsByPeer: Map<string, Channel>;
-  closed: boolean;
-}
-
-interface LocalPermission {
-  readonly target: Allocation;
-  expiresAt: number;
-}
-
-/** A peer that passed #checkedPeer; `local` when it is reachable only as a live allocation's relayed address. */
-interface CheckedPeer extends TransportAddressInput {
-  readonly local?: Allocation | undefined;
-}
-
-/**
- * The principal of a REST user id: up to its first '.'. The Router's ids are "<uid>.<label>"
- * (UIDs are base64url, without '.'); an id without '.' is its own principal.
- */
-export function principalOf(userId: string): string {
-  const dot = userId.indexOf('.');
-  return dot < 0 ? userId : userId.slice(0, dot);
-}
 
 /** Request-level failures, turned into error responses by handleRequest. */
 class TurnRequestError extends PosternError {
@@ -289,18 +200,6 @@ const CANONICAL_CACHE_SIZE = 4096;
 /** How many relayed sockets to try for an even port (EVEN-PORT) before answering 508. */
 const EVEN_PORT_ATTEMPTS = 16;
 
-function tupleKey(t: FiveTuple): string {
-  return `${t.transport ?? 'udp'}|${t.serverPort ?? 0}|${t.client.address}|${t.client.port}`;
-}
-
-function relayedAddresses(a: Allocation): TransportAddressInput[] {
-  return [...a.sockets.values()].map((s) => s.address);
-}
-
-function peerKey(p: TransportAddressInput): string {
-  return `${p.address}|${p.port}`;
-}
-
 function familyOf(address: string): RelayFamily {
   return address.includes(':') ? 'ipv6' : 'ipv4';
 }
@@ -320,13 +219,8 @@ export class TurnServer {
   #tidCounter = 0;
   readonly #canonicalCache = new Map<string, string>();
 
-  readonly #allocations = new Map<string, Allocation>();
-  /** Allocations by relayed transport address (peerKey), for hairpinned packets (see #toPeer). */
-  readonly #byRelayedAddress = new Map<string, Allocation>();
-  /** 5-tuples whose Allocate is waiting for its relayed socket, and their principals. */
-  readonly #pending = new Map<string, string>();
-  /** Pending 5-tuples whose connection closed meanwhile (closeTuple). */
-  readonly #abandoned = new Set<string>();
+  /** Allocations, their permissions and channels (./allocations.ts). */
+  readonly #allocations: AllocationTable;
   #closed = false;
   /** Canonical addresses of this relay host (listeners, relayed sockets): see #checkedPeer. */
   readonly #ownAddresses = new Set<string>();
@@ -348,6 +242,7 @@ export class TurnServer {
     this.#families = new Set(options.relayFamilies ?? ['ipv4']);
     this.#now = options.now ?? Date.now;
     this.#limits = { ...DEFAULT_TURN_LIMITS, ...options.limits };
+    this.#allocations = new AllocationTable(this.#now, this.#limits);
     this.#log = options.log ?? (() => {});
     for (const address of options.ownAddresses ?? []) this.#ownAddresses.add(canonicalIpAddress(address));
   }
@@ -388,11 +283,10 @@ export class TurnServer {
    * (RFC 8656 §3.1).
    */
   closeTuple(tuple: FiveTuple): void {
-    const key = tupleKey(tuple);
-    const a = this.#allocations.get(key);
+    const a = this.#allocations.get(tuple);
     if (a) this.#deleteAllocation(a, 'connection_closed');
     // An Allocate still opening its socket for this 5-tuple must not outlive the connection.
-    if (this.#pending.has(key)) this.#abandoned.add(key);
+    this.#allocations.abandonPending(tuple);
   }
 
   /**
@@ -423,22 +317,7 @@ export class TurnServer {
 
   /** Ends every allocation whose lifetime ran out, and the permissions and channels within. */
   sweep(): void {
-    const now = this.#now();
-    for (const a of this.#allocations.values()) {
-      if (a.expiresAt <= now) {
-        this.#deleteAllocation(a, 'expired');
-        continue;
-      }
-      for (const [ip, expiresAt] of a.permissions) if (expiresAt <= now) a.permissions.delete(ip);
-      for (const [key, p] of a.localPermissions) if (p.expiresAt <= now || p.target.closed) a.localPermissions.delete(key);
-      const quarantineMs = this.#limits.channelQuarantineS * 1000;
-      for (const c of a.channelsByNumber.values()) {
-        if (c.expiresAt + quarantineMs <= now) {
-          a.channelsByNumber.delete(c.number);
-          a.channelsByPeer.delete(peerKey(c.peer));
-        }
-      }
-    }
+    for (const a of this.#allocations.sweep()) this.#logDeleted(a, 'expired');
   }
 
   /** Closes every relayed socket (server shutdown). */
@@ -448,18 +327,10 @@ export class TurnServer {
   }
 
   #deleteAllocation(a: Allocation, why: string): void {
-    if (a.closed) return;
-    a.closed = true;
-    this.#allocations.delete(a.key);
-    for (const socket of a.sockets.values()) {
-      const key = this.#relayedKey(socket.address);
-      if (this.#byRelayedAddress.get(key) === a) this.#byRelayedAddress.delete(key);
-      try {
-        socket.close();
-      } catch {
-        // Already closed: nothing to release.
-      }
-    }
+    if (this.#allocations.delete(a)) this.#logDeleted(a, why);
+  }
+
+  #logDeleted(a: Allocation, why: string): void {
     this.#log('info', 'turn.allocation.deleted', { userId: a.userId, relayed: relayedAddresses(a), why });
   }
 
@@ -482,7 +353,7 @@ export class TurnServer {
       }
       const auth = this.#authenticate(msg);
       key = auth.key;
-      const existing = this.#allocations.get(tupleKey(tuple));
+      const existing = this.#allocations.get(tuple);
       if (msg.method === METHOD.ALLOCATE) {
         // A retransmission of the Allocate that created the allocation gets the same answer.
         if (existing && equalBytes(existing.allocateTransaction, msg.transactionId)) return this.#send(reply, existing.allocateResponse);
@@ -572,9 +443,8 @@ export class TurnServer {
   }
 
   async #allocate(tuple: FiveTuple, msg: StunMessage, reply: Reply, auth: { username: string; userId: string; key: Uint8Array }, existing: Allocation | undefined): Promise<void> {
-    const k = tupleKey(tuple);
     if (existing) throw new TurnRequestError(ERROR.ALLOCATION_MISMATCH, 'an allocation already exists for this 5-tuple');
-    if (this.#pending.has(k)) return this.#drop('allocation_pending');
+    if (this.#allocations.isPending(tuple)) return this.#drop('allocation_pending');
     const transport = readAttribute(msg, codecs.requestedTransport);
     if (transport === undefined) throw new TurnRequestError(ERROR.BAD_REQUEST, 'REQUESTED-TRANSPORT is required');
     if (transport !== TRANSPORT.UDP) throw new TurnRequestError(ERROR.UNSUPPORTED_TRANSPORT_PROTOCOL, 'only UDP relaying');
@@ -585,21 +455,19 @@ export class TurnServer {
     const evenPort = readAttribute(msg, codecs.evenPort);
     if (evenPort?.reserveNextPort) throw new TurnRequestError(ERROR.INSUFFICIENT_CAPACITY, 'port reservation is not supported');
     const principal = principalOf(auth.userId);
-    if (this.#allocations.size + this.#pending.size >= this.#limits.maxAllocations) {
+    const full = this.#allocations.quotaExceeded(principal);
+    if (full?.scope === 'relay') {
       this.#quotaRefusals.relay++;
-      this.#log('warn', 'turn.quota.relay_full', { userId: auth.userId, limit: this.#limits.maxAllocations });
-      throw new TurnRequestError(ERROR.ALLOCATION_QUOTA_REACHED, `this relay holds its maximum of ${this.#limits.maxAllocations} allocations`);
+      this.#log('warn', 'turn.quota.relay_full', { userId: auth.userId, limit: full.limit });
+      throw new TurnRequestError(ERROR.ALLOCATION_QUOTA_REACHED, `this relay holds its maximum of ${full.limit} allocations`);
     }
-    let held = 0;
-    for (const a of this.#allocations.values()) if (a.principal === principal) held++;
-    for (const p of this.#pending.values()) if (p === principal) held++;
-    if (held >= this.#limits.maxAllocationsPerUser) {
+    if (full?.scope === 'principal') {
       this.#quotaRefusals.principal++;
-      throw new TurnRequestError(ERROR.ALLOCATION_QUOTA_REACHED, `allocation quota reached: ${principal} holds ${held} allocations`);
+      throw new TurnRequestError(ERROR.ALLOCATION_QUOTA_REACHED, `allocation quota reached: ${principal} holds ${full.held} allocations`);
     }
     const lifetime = this.#lifetime(msg);
 
-    this.#pending.set(k, principal);
+    this.#allocations.startPending(tuple, principal);
     let allocation: Allocation | undefined;
     const sockets = new Map<RelayFamily, RelaySocket>();
     const onPacket = (bytes: Uint8Array, from: TransportAddressInput): void => {
@@ -630,8 +498,7 @@ export class TurnServer {
       this.#log('warn', 'turn.relay_socket.failed', { error: e instanceof Error ? e.message : String(e) });
       throw new TurnRequestError(ERROR.INSUFFICIENT_CAPACITY, 'could not open a relayed socket');
     } finally {
-      this.#pending.delete(k);
-      abandoned = this.#abandoned.delete(k);
+      abandoned = this.#allocations.endPending(tuple);
     }
     // The server, or the client's connection, may have been closed while the socket was opening: do not leak it.
     if (this.#closed || abandoned) {
@@ -649,29 +516,22 @@ export class TurnServer {
       ],
       auth.key,
     );
-    allocation = {
-      key: k,
-      username: auth.username,
-      userId: auth.userId,
-      principal,
-      integrityKey: auth.key,
-      transport: tuple.transport ?? 'udp',
-      sockets,
-      reply,
-      allocateTransaction: msg.transactionId.slice(),
-      allocateResponse: response,
-      expiresAt: this.#now() + lifetime * 1000,
-      permissions: new Map(),
-      localPermissions: new Map(),
-      channelsByNumber: new Map(),
-      channelsByPeer: new Map(),
-      closed: false,
-    };
-    this.#allocations.set(k, allocation);
-    for (const socket of sockets.values()) {
-      this.#byRelayedAddress.set(this.#relayedKey(socket.address), allocation);
-      this.#addOwnAddress(socket.address.address);
-    }
+    allocation = this.#allocations.add(
+      tuple,
+      {
+        username: auth.username,
+        userId: auth.userId,
+        principal,
+        integrityKey: auth.key,
+        transport: tuple.transport ?? 'udp',
+        sockets,
+        reply,
+        allocateTransaction: msg.transactionId.slice(),
+        allocateResponse: response,
+      },
+      lifetime,
+    );
+    for (const socket of sockets.values()) this.#addOwnAddress(socket.address.address);
     this.#log('info', 'turn.allocation.created', { userId: auth.userId, transport: allocation.transport, client: tuple.client, relayed: relayedAddresses(allocation), lifetime });
     this.#send(reply, response);
   }
@@ -711,7 +571,7 @@ export class TurnServer {
       return this.#response(msg, 'success', [encodeAttribute(codecs.lifetime, 0)], key);
     }
     const lifetime = this.#lifetime(msg);
-    a.expiresAt = this.#now() + lifetime * 1000;
+    this.#allocations.refresh(a, lifetime);
     return this.#response(msg, 'success', [encodeAttribute(codecs.lifetime, lifetime)], key);
   }
 
@@ -738,15 +598,10 @@ export class TurnServer {
       ? { allowed: false as const, category: 'relay-host', reason: `the relay does not forward to its own address ${address} except to the relayed address of a live allocation (port ${peer.port} is not one)` }
       : checkPeer(address, this.#policy);
     if (decision.allowed) return { address, port: peer.port };
-    const local = this.#byRelayedAddress.get(peerKey({ address, port: peer.port }));
-    if (local && !local.closed) return { address, port: peer.port, local };
+    const local = this.#allocations.liveAtRelayedAddress({ address, port: peer.port });
+    if (local) return { address, port: peer.port, local };
     this.#log('info', 'turn.peer.refused', { userId: a.userId, peer: address, port: peer.port, category: decision.category });
     throw new TurnRequestError(ERROR.FORBIDDEN, decision.reason);
-  }
-
-  #permit(a: Allocation, peer: CheckedPeer, expiresAt: number): void {
-    if (peer.local) a.localPermissions.set(peerKey(peer), { target: peer.local, expiresAt });
-    else a.permissions.set(peer.address, expiresAt);
   }
 
   #createPermission(a: Allocation, msg: StunMessage, key: Uint8Array): Uint8Array {
@@ -754,8 +609,7 @@ export class TurnServer {
     if (peers.length === 0) throw new TurnRequestError(ERROR.BAD_REQUEST, 'XOR-PEER-ADDRESS is required');
     // All or nothing (RFC 8656 §10.2): check every peer before installing any.
     const checked = peers.map((p) => this.#checkedPeer(a, p));
-    const expiresAt = this.#now() + this.#limits.permissionLifetimeS * 1000;
-    for (const p of checked) this.#permit(a, p, expiresAt);
+    this.#allocations.permit(a, checked);
     return this.#response(msg, 'success', [], key);
   }
 
@@ -764,22 +618,14 @@ export class TurnServer {
     const peerAttr = readAttribute(msg, codecs.xorPeerAddress);
     if (number === undefined || peerAttr === undefined) throw new TurnRequestError(ERROR.BAD_REQUEST, 'CHANNEL-NUMBER and XOR-PEER-ADDRESS are required');
     const peer = this.#checkedPeer(a, peerAttr);
-    const byNumber = a.channelsByNumber.get(number);
-    const byPeer = a.channelsByPeer.get(peerKey(peer));
-    // A channel is bound to one peer and a peer to one channel for the binding's life (§11.2).
-    // An expired binding stays in the maps through its quarantine (§12), and refuses the same way.
-    const now = this.#now();
-    const conflict = byNumber && peerKey(byNumber.peer) !== peerKey(peer) ? byNumber : byPeer && byPeer.number !== number ? byPeer : undefined;
-    if (conflict) {
-      const quarantined = conflict.expiresAt <= now;
+    // A channel is bound to one peer and a peer to one channel for the binding's life (§11.2),
+    // and through its quarantine after (§12).
+    const binding = this.#allocations.bindChannel(a, number, peer);
+    if (binding !== 'bound') {
+      const quarantined = binding === 'quarantined';
       this.#log('info', 'turn.channel.conflict', { userId: a.userId, channel: number, quarantined });
       throw new TurnRequestError(ERROR.BAD_REQUEST, quarantined ? 'channel or peer was bound differently less than 5 minutes ago' : 'channel or peer already bound differently');
     }
-    const channel = byNumber ?? { number, peer: { address: peer.address, port: peer.port }, expiresAt: 0 };
-    channel.expiresAt = now + this.#limits.channelLifetimeS * 1000;
-    a.channelsByNumber.set(number, channel);
-    a.channelsByPeer.set(peerKey(peer), channel);
-    this.#permit(a, peer, now + this.#limits.permissionLifetimeS * 1000);
     return this.#response(msg, 'success', [], key);
   }
 
@@ -791,15 +637,6 @@ export class TurnServer {
    * canonicalIpAddress, memoised: the data path sees the same few peer addresses over and over.
    * Bounded: the cache is emptied when it reaches CANONICAL_CACHE_SIZE entries.
    */
-  /** peerKey of a relayed socket's address, in the canonical spelling peers arrive in. */
-  #relayedKey(address: TransportAddressInput): string {
-    try {
-      return peerKey({ address: this.#canonical(address.address), port: address.port });
-    } catch {
-      return peerKey(address);
-    }
-  }
-
   #canonical(address: string): string {
     let c = this.#canonicalCache.get(address);
     if (c === undefined) {
@@ -826,19 +663,9 @@ export class TurnServer {
     return id;
   }
 
-  /** An IP permission (RFC 8656 §9), or a live allocation's relayed address exactly (#checkedPeer). */
-  #permitted(a: Allocation, address: string, port: number): boolean {
-    const now = this.#now();
-    const expiresAt = a.permissions.get(address);
-    if (expiresAt !== undefined && expiresAt > now) return true;
-    if (a.localPermissions.size === 0) return false;
-    const p = a.localPermissions.get(peerKey({ address, port }));
-    return p !== undefined && p.expiresAt > now && !p.target.closed;
-  }
-
   #indication(tuple: FiveTuple, msg: StunMessage): void {
     if (msg.method !== METHOD.SEND) return this.#drop('unknown_indication');
-    const a = this.#allocations.get(tupleKey(tuple));
+    const a = this.#allocations.get(tuple);
     if (!a) return this.#drop('no_allocation');
     let peer: TransportAddressInput | undefined;
     let data: Uint8Array | undefined;
@@ -852,12 +679,12 @@ export class TurnServer {
     }
     if (!peer || !data) return this.#drop('malformed');
     const address = this.#canonical(peer.address);
-    if (!this.#permitted(a, address, peer.port)) return this.#drop('no_permission');
+    if (!this.#allocations.permitted(a, address, peer.port)) return this.#drop('no_permission');
     this.#toPeer(a, data, { address, port: peer.port });
   }
 
   #clientChannelData(tuple: FiveTuple, bytes: Uint8Array): void {
-    const a = this.#allocations.get(tupleKey(tuple));
+    const a = this.#allocations.get(tuple);
     if (!a) return this.#drop('no_allocation');
     let cd;
     try {
@@ -866,9 +693,9 @@ export class TurnServer {
       if (e instanceof StunError) return this.#drop('malformed');
       throw e;
     }
-    const channel = a.channelsByNumber.get(cd.channel);
-    if (!channel || channel.expiresAt <= this.#now()) return this.#drop('unbound_channel');
-    if (!this.#permitted(a, channel.peer.address, channel.peer.port)) return this.#drop('no_permission');
+    const channel = this.#allocations.liveChannel(a, cd.channel);
+    if (!channel) return this.#drop('unbound_channel');
+    if (!this.#allocations.permitted(a, channel.peer.address, channel.peer.port)) return this.#drop('no_permission');
     this.#toPeer(a, cd.data, channel.peer);
   }
 
@@ -880,8 +707,8 @@ export class TurnServer {
     // Hand the packet to that allocation as if it had arrived on its socket from ours — the same
     // checks (its permissions) and the same result, without a datagram through the kernel and
     // back, which is most of what relaying it costs (measured: test/bench/tunnel, relay row).
-    const local = this.#byRelayedAddress.get(peerKey(peer));
-    if (local && !local.closed && local !== a) {
+    const local = this.#allocations.liveAtRelayedAddress(peer);
+    if (local && local !== a) {
       this.#bytesOut += data.length;
       this.#packetsOut++;
       this.#packetsHairpinned++;
@@ -900,11 +727,11 @@ export class TurnServer {
   #peerPacket(a: Allocation, bytes: Uint8Array, from: TransportAddressInput): void {
     if (a.closed) return;
     const address = this.#canonical(from.address);
-    if (!this.#permitted(a, address, from.port)) return this.#drop('no_permission');
-    const channel = a.channelsByPeer.get(peerKey({ address, port: from.port }));
+    if (!this.#allocations.permitted(a, address, from.port)) return this.#drop('no_permission');
+    const channel = this.#allocations.liveChannelTo(a, { address, port: from.port });
     let out: Uint8Array;
     try {
-      if (channel && channel.expiresAt > this.#now()) {
+      if (channel) {
         out = buildChannelData(channel.number, bytes, a.transport === 'udp' ? 'udp' : 'tcp');
       } else {
         const transactionId = this.#indicationTransactionId();
