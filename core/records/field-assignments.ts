@@ -19,7 +19,8 @@
 import { PosternError } from '../errors.ts';
 import { GATEWAY_CUSTOM_FIELDS, canonicalGatewayLabel, labelKey } from './custom-fields.ts';
 import { quoteName, validateRecordData, type CustomField, type RecordData } from './record-data.ts';
-import { fieldPaths, fieldShape, fieldSpecOf, isPamRecordType, isRecordType, type FieldSpec, type RecordType } from './record-types.ts';
+import { fieldSpecOf, type FieldSpec } from './field-spec.ts';
+import { fieldPaths, fieldShape, isPamRecordType, isRecordType, type RecordType } from './record-types.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { PosternError } from '../errors.ts';
 import { canonicalGatewayLabel, labelKey, normaliseGatewayValue } from './custom-fields.ts';
-import { RECORD_TYPES, fieldSchemas, fieldSpecOf, isPamRecordType, isRecordType, type FieldSpec, type RecordType } from './record-types.ts';
+import { fieldSpecOf, type FieldSpec } from './field-spec.ts';
+import { RECORD_TYPES, fieldSchemas, isPamRecordType, isRecordType, type RecordType } from './record-types.ts';
 
 export interface CustomField {
   label: string;

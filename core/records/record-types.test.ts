@@ -4,16 +4,13 @@ import {
   SECRET_FIELD_NAMES,
   fieldPaths,
   fieldSchemas,
-  isCidr,
   isRecordType,
   isSecretField,
-  isUid,
-  normaliseRotationSchedule,
-  parsePortMappingEntry,
   pamSettingsSchema,
   passwordComplexitySchema,
   requiredFields,
 } from './record-types.ts';
+import { isCidr, isUid, normaliseRotationSchedule, parsePortMappingEntry } from './validators.ts';
 import { REQUIRED, UID_A, UID_B, UID_C } from './test-fixtures.ts';
 
 function randomUid(): string {
