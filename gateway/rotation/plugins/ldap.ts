@@ -32,6 +32,7 @@
 import { Attribute, Change, Client, ResultCodeError, escapeFilter } from 'ldapts';
 import { RotationFailure, type Account, type Credential, type RotationPlugin, type RotationTarget } from '../plugin.ts';
 import { encodeAdPassword } from './ad-password.ts';
+import { UNREACHABLE_SOCKET_CODES, addressOf, passwordOf, secretsOf, unlessCancelled, withoutSecrets } from './common.ts';
 import { tlsOptionsOf } from './tls.ts';
 
 export const PASSWORD_MODIFY_OID = '1.3.6.1.4.1.4203.1.11.1';
@@ -89,7 +90,7 @@ function flavourOf(target: RotationTarget): Flavour {
 }
 
 function where(target: RotationTarget): string {
-  return `${target.endpoint.hostname}:${target.endpoint.port}`;
+  return addressOf(target.endpoint);
 }
 
 function urlOf(target: RotationTarget): string {
@@ -140,19 +141,7 @@ const AD_BIND_REASONS: Record<string, string> = {
   '775': 'account locked',
 };
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'EPROTO',
-]);
+const NETWORK_CODES = new Set([...UNREACHABLE_SOCKET_CODES, 'ECONNABORTED', 'EHOSTDOWN', 'EPROTO']);
 const TLS_CERT_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -176,15 +165,9 @@ interface Context {
   secrets: string[];
 }
 
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('[redacted]');
-  return out;
-}
-
 /** The server's diagnostic text of an LDAP error, without ldapts' " Code: 0x13" suffix. */
 function diagnostic(err: ResultCodeError, ctx: Context): string {
-  const text = scrub(err.message.replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim(), ctx.secrets);
+  const text = withoutSecrets(err.message.replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim(), ctx.secrets);
   return text ? `: ${text}` : '';
 }
 
@@ -217,11 +200,12 @@ function failureOf(err: unknown, step: Step, dn: string, ctx: Context): Rotation
     if (tls && ctx.target.endpoint.verifyTls) hint = '; the certificate is not trusted (turn SSL verification off only for a known self-signed certificate)';
     // A plain LDAP request to an LDAPS port: the server drops the connection without an answer.
     else if (!ctx.target.endpoint.useSSL && /^Connection closed before message response/.test(e.message)) hint = '; if this port speaks LDAPS, turn on useSSL';
-    return new RotationFailure('unreachable', `${at}: ${tls ? 'TLS handshake failed' : 'cannot reach the directory'} (${scrub(code ? `${code}: ${e.message}` : e.message, ctx.secrets)})${hint}`);
+    const detail = withoutSecrets(code ? `${code}: ${e.message}` : e.message, ctx.secrets);
+    return new RotationFailure('unreachable', `${at}: ${tls ? 'TLS handshake failed' : 'cannot reach the directory'} (${detail})${hint}`);
   }
   if (!(err instanceof ResultCodeError)) {
     const e = err instanceof Error ? err : new Error(String(err));
-    return new RotationFailure('failed', `${at}: ${e.name}: ${scrub(e.message, ctx.secrets)}`);
+    return new RotationFailure('failed', `${at}: ${e.name}: ${withoutSecrets(e.message, ctx.secrets)}`);
   }
   const code = err.code;
   const label = `${resultLabel(code)}${diagnostic(err, ctx)}`;
@@ -303,20 +287,14 @@ async function withSession<T>(ctx: Context, work: (s: Session) => Promise<T>): P
     },
   };
 
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      reject(cancelled(target));
-      void close();
-    };
-  });
-  aborted.catch(() => undefined);
-  target.signal.addEventListener('abort', onAbort, { once: true });
   const running = work(session);
   try {
-    return await Promise.race([running, aborted]);
+    return await unlessCancelled(target.signal, running, () => {
+      const failure = cancelled(target);
+      void close();
+      return failure;
+    });
   } finally {
-    target.signal.removeEventListener('abort', onAbort);
     // After a cancel, `running` may still be inside a call (a connect, say): close again once it
     // has settled, so a connection that completes late is not left open.
     void running.then(close, close);
@@ -324,11 +302,9 @@ async function withSession<T>(ctx: Context, work: (s: Session) => Promise<T>): P
   }
 }
 
-function passwordOf(target: RotationTarget, credential: Credential, whose: string): string {
-  if (credential.kind !== 'password') {
-    throw new RotationFailure('unsupported', `ldap ${where(target)}: ${whose} holds a key; LDAP directories rotate passwords only.`);
-  }
-  return credential.password;
+/** Why a credential cannot be used: `whose` holds a key, where directories take passwords. */
+function keyRefused(target: RotationTarget, whose: string): string {
+  return `ldap ${where(target)}: ${whose} holds a key; LDAP directories rotate passwords only.`;
 }
 
 /**
@@ -336,7 +312,7 @@ function passwordOf(target: RotationTarget, credential: Credential, whose: strin
  * user@domain and DOMAIN\user as a simple-bind name, and ldapts sends the name as is).
  */
 function adminBindOf(target: RotationTarget, admin: Account): { name: string; password: string } {
-  const password = passwordOf(target, admin.credential, `the admin "${admin.login}"`);
+  const password = passwordOf(admin.credential, keyRefused(target, `the admin "${admin.login}"`));
   // A name with an empty password is an "unauthenticated bind" (RFC 4513 §5.1.2): never an admin.
   if (password.length === 0) throw new RotationFailure('admin_refused', `ldap ${where(target)}: the admin "${admin.login}" has no password to bind with.`);
   return { name: admin.distinguishedName ?? admin.login, password };
@@ -415,8 +391,8 @@ export const ldapPlugin: RotationPlugin = {
 
   async change(target, next) {
     const flavour = flavourOf(target);
-    const nextPassword = passwordOf(target, next, 'the new credential');
-    const currentPassword = passwordOf(target, target.user.credential, `pamUser "${target.user.login}"`);
+    const nextPassword = passwordOf(next, keyRefused(target, 'the new credential'));
+    const currentPassword = passwordOf(target.user.credential, keyRefused(target, `pamUser "${target.user.login}"`));
     const adminBind = target.admin ? adminBindOf(target, target.admin) : null;
     if (nextPassword.length === 0) throw new RotationFailure('unsupported', `ldap ${where(target)}: refusing to set an empty password (LDAP treats an empty password as an anonymous bind).`);
     if (flavour === 'active_directory' && !target.endpoint.useSSL) {
@@ -425,7 +401,8 @@ export const ldapPlugin: RotationPlugin = {
         `ldap ${where(target)}: Active Directory accepts password changes (unicodePwd) only over an encrypted connection; turn on useSSL (LDAPS, usually port 636) for this pamDirectory.`,
       );
     }
-    const ctx: Context = { target, secrets: [nextPassword, currentPassword, adminBind?.password ?? ''] };
+    // Every password of the call: the new one, the user's current one and the admin's.
+    const ctx: Context = { target, secrets: secretsOf(target, nextPassword) };
     target.log(`ldap: connecting to ${urlOf(target)}${target.endpoint.useSSL && !target.endpoint.verifyTls ? ' (certificate not verified)' : ''}`);
 
     await withSession(ctx, async (s) => {
@@ -449,7 +426,7 @@ export const ldapPlugin: RotationPlugin = {
 
   async verify(target, credential) {
     flavourOf(target);
-    const password = passwordOf(target, credential, 'the credential to verify');
+    const password = passwordOf(credential, keyRefused(target, 'the credential to verify'));
     if (password.length === 0) return false;
     // The DN search needs the admin unless the DN is given (the user's bind replaces it anyway).
     const adminBind = !target.user.distinguishedName && target.admin ? adminBindOf(target, target.admin) : null;

@@ -38,34 +38,21 @@
  */
 import mysql from 'mysql2';
 import type { Connection as PromiseConnection, RowDataPacket } from 'mysql2/promise';
-import type { Account, Credential, Endpoint, RotationPlugin, RotationTarget } from '../plugin.ts';
+import type { RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
+import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, unlessCancelled, withoutSecrets } from './common.ts';
+import { WrongPassword, cancelledSession, describeLogin, type DatabaseSession as Session } from './database-session.ts';
 import { checkTlsBeforeLogin, tlsDescription, tlsModeOf, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
 
 const NAME = 'mysql';
 /** How long a polite close (COM_QUIT) may take before the socket is simply destroyed. */
 const CLOSE_GRACE_MS = 1_000;
 
-/** Socket-level error codes that mean "no usable connection to the server". */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'EADDRNOTAVAIL',
-  'PROTOCOL_CONNECTION_LOST',
-]);
+/** Error codes that mean "no usable connection to the server" (mysql2 adds its own for a lost connection). */
+const NETWORK_CODES = new Set([...UNREACHABLE_SOCKET_CODES, 'EADDRNOTAVAIL', 'PROTOCOL_CONNECTION_LOST']);
 
-/** A login refused as a wrong password (1045): admin_refused for change(), `false` for verify(). */
-class WrongPassword extends RotationFailure {
-  constructor(message: string) {
-    super('admin_refused', message);
-  }
-}
+/** Why a credential cannot be used: a key, where MySQL accounts log in by password. */
+const keyRefused = (what: string): string => `${NAME}: ${what} is a key; MySQL accounts are rotated by password only`;
 
 /** `name@host` → the account name that logs in and the host part that selects the account (see top). */
 export function mysqlAccount(login: string): { name: string; host: string } {
@@ -79,25 +66,13 @@ function unquote(part: string): string {
   return m ? m[2]! : part;
 }
 
-type Role = 'admin' | 'self' | 'user';
-
-interface Session {
-  endpoint: Endpoint;
-  account: Account;
-  password: string;
-  role: Role;
-  /** Every secret this step knows about; cut out of any server text before it reaches a message. */
-  secrets: readonly string[];
-  timeoutMs: number;
-}
-
 export const mysqlPlugin: RotationPlugin = {
   name: NAME,
 
   checkTarget: checkTls,
 
   async change(target, next) {
-    const newPassword = passwordOf(next, 'the new credential');
+    const newPassword = passwordOf(next, keyRefused('the new credential'));
     const user = mysqlAccount(target.user.login);
     const account = `'${user.name}'@'${user.host}'`;
     if (newPassword === '') {
@@ -107,7 +82,7 @@ export const mysqlPlugin: RotationPlugin = {
     const session: Session = {
       endpoint: target.endpoint,
       account: actor,
-      password: passwordOf(actor.credential, target.admin ? "the admin's credential" : "the user's current credential"),
+      password: passwordOf(actor.credential, keyRefused(target.admin ? "the admin's credential" : "the user's current credential")),
       role: target.admin ? 'admin' : 'self',
       secrets: secretsOf(target, newPassword),
       timeoutMs: target.timeoutMs,
@@ -127,7 +102,7 @@ export const mysqlPlugin: RotationPlugin = {
         values = [newPassword];
       }
       const subject = target.admin ? account : `its own account (${server.currentUser})`;
-      target.log(`${NAME}: changing the password of ${subject} on ${address(target.endpoint)}`);
+      target.log(`${NAME}: changing the password of ${subject} on ${addressOf(target.endpoint)}`);
       try {
         await conn.query({ sql, values, timeout: target.timeoutMs });
       } catch (err) {
@@ -138,7 +113,7 @@ export const mysqlPlugin: RotationPlugin = {
   },
 
   async verify(target, credential) {
-    const password = passwordOf(credential, 'the credential to verify');
+    const password = passwordOf(credential, keyRefused('the credential to verify'));
     // An empty password would test "does the account have no password", not a credential.
     if (password === '') return false;
     const session: Session = {
@@ -160,12 +135,12 @@ export const mysqlPlugin: RotationPlugin = {
       });
     } catch (err) {
       if (err instanceof WrongPassword) {
-        target.log(`${NAME}: ${address(target.endpoint)} refused the login of '${login}'`);
+        target.log(`${NAME}: ${addressOf(target.endpoint)} refused the login of '${login}'`);
         return false;
       }
       throw err;
     }
-    target.log(`${NAME}: '${login}' logged in to ${address(target.endpoint)}`);
+    target.log(`${NAME}: '${login}' logged in to ${addressOf(target.endpoint)}`);
     return true;
   },
 };
@@ -178,7 +153,7 @@ const CLIENT_SSL = 0x0800;
  * user name, no credential), after which the TLS handshake starts.
  */
 function checkTls(target: RotationTarget): Promise<void> {
-  const at = address(target.endpoint);
+  const at = addressOf(target.endpoint);
   return checkTlsBeforeLogin(
     target,
     NAME,
@@ -207,30 +182,8 @@ function checkTls(target: RotationTarget): Promise<void> {
   );
 }
 
-function passwordOf(credential: Credential, what: string): string {
-  if (credential.kind !== 'password') throw new RotationFailure('unsupported', `${NAME}: ${what} is a key; MySQL accounts are rotated by password only`);
-  return credential.password;
-}
-
-function secretsOf(target: RotationTarget, extra: string): string[] {
-  const all = [extra];
-  for (const account of [target.user, target.admin]) {
-    const credential = account?.credential;
-    if (credential?.kind === 'password') all.push(credential.password);
-    if (credential?.kind === 'key') all.push(credential.privateKey, ...(credential.passphrase ? [credential.passphrase] : []));
-  }
-  return all.filter((s) => s.length > 0);
-}
-
-function address(endpoint: Endpoint): string {
-  return `${endpoint.hostname}:${endpoint.port}`;
-}
-
 function who(session: Session): string {
-  const login = `'${mysqlAccount(session.account.login).name}'`;
-  if (session.role === 'admin') return `admin ${login}`;
-  if (session.role === 'self') return `${login} (rotating itself with its current password)`;
-  return login;
+  return describeLogin(`'${mysqlAccount(session.account.login).name}'`, session.role);
 }
 
 /**
@@ -261,8 +214,8 @@ async function prepareSession(conn: PromiseConnection, session: Session): Promis
  */
 async function withConnection<T>(target: RotationTarget, session: Session, step: (conn: PromiseConnection) => Promise<T>): Promise<T> {
   const { endpoint } = session;
-  if (target.signal.aborted) throw cancelled(endpoint, 'before connecting', false);
-  target.log(`${NAME}: connecting to ${address(endpoint)} as ${who(session)}`);
+  if (target.signal.aborted) throw cancelledSession(NAME, endpoint, 'before connecting', false);
+  target.log(`${NAME}: connecting to ${addressOf(endpoint)} as ${who(session)}`);
   const mode = tlsModeOf(endpoint);
   const open = (tls: boolean) => {
     const c = mysql.createConnection({
@@ -285,15 +238,6 @@ async function withConnection<T>(target: RotationTarget, session: Session, step:
   let conn = core.promise();
 
   let stage = 'while connecting';
-  let onAbort = (): void => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      reject(cancelled(endpoint, stage, stage !== 'while connecting'));
-      core.destroy();
-    };
-  });
-  target.signal.addEventListener('abort', onAbort, { once: true });
-
   let connected = false;
   const run = async (): Promise<T> => {
     const started = Date.now();
@@ -318,38 +262,26 @@ async function withConnection<T>(target: RotationTarget, session: Session, step:
     } catch (err) {
       throw connectFailure(err, session, Date.now() - started >= session.timeoutMs);
     }
-    target.log(`${NAME}: ${address(endpoint)}: ${tlsDescription(endpoint, usedTls)}`);
+    target.log(`${NAME}: ${addressOf(endpoint)}: ${tlsDescription(endpoint, usedTls)}`);
     connected = true;
     stage = 'after connecting';
     return step(conn);
   };
 
   try {
-    return await Promise.race([run(), aborted]);
+    return await unlessCancelled(target.signal, run(), () => {
+      const failure = cancelledSession(NAME, endpoint, stage, stage !== 'while connecting');
+      core.destroy();
+      return failure;
+    });
   } finally {
-    target.signal.removeEventListener('abort', onAbort);
     await close(conn, connected && !target.signal.aborted);
   }
 }
 
 async function close(conn: PromiseConnection, polite: boolean): Promise<void> {
-  if (polite) {
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_GRACE_MS);
-      timer.unref();
-    });
-    await Promise.race([conn.end().catch(() => {}), gaveUp]);
-    clearTimeout(timer);
-  }
+  if (polite) await endWithin(() => conn.end(), CLOSE_GRACE_MS);
   conn.destroy();
-}
-
-function cancelled(endpoint: Endpoint, stage: string, maybeApplied: boolean): RotationFailure {
-  return new RotationFailure(
-    'failed',
-    `${NAME}: cancelled ${stage} to ${address(endpoint)}${maybeApplied ? '; a change already sent may or may not have been applied' : ''}`,
-  );
 }
 
 interface MysqlError {
@@ -360,9 +292,8 @@ interface MysqlError {
   message?: string;
 }
 
-function errorInfo(err: unknown): MysqlError {
-  // Node reports a host with several addresses (localhost → ::1, 127.0.0.1) as an AggregateError.
-  if (err instanceof AggregateError && err.errors.length > 0) return errorInfo(err.errors[0]);
+function errorInfo(thrown: unknown): MysqlError {
+  const err = firstCause(thrown);
   if (typeof err !== 'object' || err === null) return { message: String(err) };
   // Only these three fields are read: `sql` (the statement, password included) never is.
   const e = err as { code?: unknown; errno?: unknown; sqlMessage?: unknown; message?: unknown };
@@ -386,7 +317,7 @@ function isTlsError(info: MysqlError): boolean {
 
 function connectFailure(err: unknown, session: Session, timedOut: boolean): RotationFailure {
   const info = errorInfo(err);
-  const at = address(session.endpoint);
+  const at = addressOf(session.endpoint);
   if (isTlsError(info)) {
     if (info.code === 'HANDSHAKE_NO_SSL_SUPPORT') {
       return new RotationFailure('unreachable', `${NAME}: ${at} does not offer TLS, and this resource requires it (useSSL)`);
@@ -444,7 +375,7 @@ async function policyConditions(conn: PromiseConnection, err: unknown, session: 
 
 function changeFailure(err: unknown, session: Session, account: string, policy: string[]): RotationFailure {
   const info = errorInfo(err);
-  const at = address(session.endpoint);
+  const at = addressOf(session.endpoint);
   const detail = serverText(info, session);
   if (policy.length > 0) {
     return new RotationFailure('policy_refused', `${NAME}: ${at} refused the new password for ${account} (1819 ER_NOT_VALID_PASSWORD, reported as ${label(info)}: ${policy.join('; ')})`);
@@ -475,7 +406,7 @@ function changeFailure(err: unknown, session: Session, account: string, policy: 
 
 function queryFailure(err: unknown, session: Session, doing: string): RotationFailure {
   const info = errorInfo(err);
-  const at = address(session.endpoint);
+  const at = addressOf(session.endpoint);
   if (info.errno === undefined) {
     // The socket died or the client-side timeout fired after the statement was sent.
     return new RotationFailure('failed', `${NAME}: lost the connection to ${at} while ${doing} (${label(info)}); whether it was applied is unknown`);
@@ -490,11 +421,6 @@ function queryFailure(err: unknown, session: Session, doing: string): RotationFa
  */
 function serverText(info: MysqlError, session: Session): string {
   if (!info.message || info.errno === 1064 || info.errno === 1149) return '';
-  let text = info.message;
-  for (const secret of session.secrets) {
-    for (const form of new Set([secret, mysql.escape(secret).slice(1, -1)])) {
-      if (form) text = text.split(form).join('***');
-    }
-  }
-  return `: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
+  const forms = session.secrets.flatMap((secret) => [...new Set([secret, mysql.escape(secret).slice(1, -1)])]);
+  return `: ${clipped(withoutSecrets(info.message, forms, '***'), 300)}`;
 }

@@ -21,8 +21,10 @@
  *  - Every client is closed on every path, and torn down at once when the job is cancelled.
  */
 import pg from 'pg';
-import type { Account, Credential, Endpoint, RotationPlugin, RotationTarget } from '../plugin.ts';
+import type { RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
+import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, unlessCancelled, withoutSecrets } from './common.ts';
+import { WrongPassword, cancelledSession, describeLogin, type DatabaseSession as Session } from './database-session.ts';
 import { checkTlsBeforeLogin, tlsDescription, tlsModeOf, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
 
 const NAME = 'postgresql';
@@ -32,27 +34,10 @@ const QUERY_TIMEOUT_GRACE_MS = 2_000;
 const CLOSE_GRACE_MS = 1_000;
 
 /** Socket-level error codes that mean "no usable connection to the server". */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EADDRNOTAVAIL']);
+const NETWORK_CODES = new Set([...UNREACHABLE_SOCKET_CODES, 'EADDRNOTAVAIL']);
 
-/** A login refused as a wrong password (28P01): admin_refused for change(), `false` for verify(). */
-class WrongPassword extends RotationFailure {
-  constructor(message: string) {
-    super('admin_refused', message);
-  }
-}
-
-/** Who a session logs in as, for messages: the admin, the user rotating itself, or the user being verified. */
-type Role = 'admin' | 'self' | 'user';
-
-interface Session {
-  endpoint: Endpoint;
-  account: Account;
-  password: string;
-  role: Role;
-  /** Every secret this step knows about; cut out of any server text before it reaches a message. */
-  secrets: readonly string[];
-  timeoutMs: number;
-}
+/** Why a credential cannot be used: a key, where PostgreSQL roles log in by password. */
+const keyRefused = (what: string): string => `${NAME}: ${what} is a key; PostgreSQL roles are rotated by password only`;
 
 export const postgresPlugin: RotationPlugin = {
   name: NAME,
@@ -60,20 +45,20 @@ export const postgresPlugin: RotationPlugin = {
   checkTarget: checkTls,
 
   async change(target, next) {
-    const newPassword = passwordOf(next, 'the new credential');
+    const newPassword = passwordOf(next, keyRefused('the new credential'));
     refuseUnsafePassword(newPassword, target.user.login);
     const actor = target.admin ?? target.user;
     const session: Session = {
       endpoint: target.endpoint,
       account: actor,
-      password: passwordOf(actor.credential, target.admin ? "the admin's credential" : "the user's current credential"),
+      password: passwordOf(actor.credential, keyRefused(target.admin ? "the admin's credential" : "the user's current credential")),
       role: target.admin ? 'admin' : 'self',
       secrets: secretsOf(target, newPassword),
       timeoutMs: target.timeoutMs,
     };
     const user = target.user.login;
     await withClient(target, session, async (client) => {
-      target.log(`${NAME}: changing the password of role "${user}" on ${address(target.endpoint)}`);
+      target.log(`${NAME}: changing the password of role "${user}" on ${addressOf(target.endpoint)}`);
       const statement = `ALTER ROLE ${client.escapeIdentifier(user)} WITH PASSWORD ${client.escapeLiteral(newPassword)}`;
       try {
         await client.query(statement);
@@ -85,7 +70,7 @@ export const postgresPlugin: RotationPlugin = {
   },
 
   async verify(target, credential) {
-    const password = passwordOf(credential, 'the credential to verify');
+    const password = passwordOf(credential, keyRefused('the credential to verify'));
     // PostgreSQL never stores an empty password (see refuseUnsafePassword), so it cannot be right;
     // and pg refuses to send one to a SCRAM server, which would read as a connection failure.
     if (password === '') return false;
@@ -107,12 +92,12 @@ export const postgresPlugin: RotationPlugin = {
       });
     } catch (err) {
       if (err instanceof WrongPassword) {
-        target.log(`${NAME}: ${address(target.endpoint)} refused the login of "${target.user.login}"`);
+        target.log(`${NAME}: ${addressOf(target.endpoint)} refused the login of "${target.user.login}"`);
         return false;
       }
       throw err;
     }
-    target.log(`${NAME}: "${target.user.login}" logged in to ${address(target.endpoint)}`);
+    target.log(`${NAME}: "${target.user.login}" logged in to ${addressOf(target.endpoint)}`);
     return true;
   },
 };
@@ -130,15 +115,10 @@ function checkTls(target: RotationTarget): Promise<void> {
         socket.once('data', (d: Buffer) => {
           const answer = d.subarray(0, 1).toString('latin1');
           if (answer === 'S' || answer === 'N') resolve(answer === 'S');
-          else reject(new RotationFailure('unreachable', `${NAME}: ${address(target.endpoint)} did not answer the TLS request like PostgreSQL`));
+          else reject(new RotationFailure('unreachable', `${NAME}: ${addressOf(target.endpoint)} did not answer the TLS request like PostgreSQL`));
         });
       }),
   );
-}
-
-function passwordOf(credential: Credential, what: string): string {
-  if (credential.kind !== 'password') throw new RotationFailure('unsupported', `${NAME}: ${what} is a key; PostgreSQL roles are rotated by password only`);
-  return credential.password;
 }
 
 /**
@@ -153,25 +133,8 @@ function refuseUnsafePassword(password: string, user: string): void {
   }
 }
 
-function secretsOf(target: RotationTarget, extra: string): string[] {
-  const all = [extra];
-  for (const account of [target.user, target.admin]) {
-    const credential = account?.credential;
-    if (credential?.kind === 'password') all.push(credential.password);
-    if (credential?.kind === 'key') all.push(credential.privateKey, ...(credential.passphrase ? [credential.passphrase] : []));
-  }
-  return all.filter((s) => s.length > 0);
-}
-
-function address(endpoint: Endpoint): string {
-  return `${endpoint.hostname}:${endpoint.port}`;
-}
-
 function who(session: Session): string {
-  const login = `"${session.account.login}"`;
-  if (session.role === 'admin') return `admin ${login}`;
-  if (session.role === 'self') return `${login} (rotating itself with its current password)`;
-  return login;
+  return describeLogin(`"${session.account.login}"`, session.role);
 }
 
 /**
@@ -180,7 +143,7 @@ function who(session: Session): string {
  */
 async function withClient<T>(target: RotationTarget, session: Session, step: (client: pg.Client) => Promise<T>): Promise<T> {
   const { endpoint, account } = session;
-  if (target.signal.aborted) throw cancelled(endpoint, 'before connecting', false);
+  if (target.signal.aborted) throw cancelledSession(NAME, endpoint, 'before connecting', false);
   const mode = tlsModeOf(endpoint);
   const makeClient = (tls: boolean): pg.Client => {
     const c = new pg.Client({
@@ -206,18 +169,10 @@ async function withClient<T>(target: RotationTarget, session: Session, step: (cl
 
   let connected = false;
   let stage = 'while connecting';
-  let onAbort = (): void => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      reject(cancelled(endpoint, stage, stage !== 'while connecting'));
-      client.connection.stream.destroy();
-    };
-  });
-  target.signal.addEventListener('abort', onAbort, { once: true });
 
   const run = async (): Promise<T> => {
     const started = Date.now();
-    target.log(`${NAME}: connecting to ${address(endpoint)} as ${who(session)}`);
+    target.log(`${NAME}: connecting to ${addressOf(endpoint)} as ${who(session)}`);
     try {
       try {
         await client.connect();
@@ -233,38 +188,26 @@ async function withClient<T>(target: RotationTarget, session: Session, step: (cl
     } catch (err) {
       throw connectFailure(err, session, Date.now() - started >= target.timeoutMs);
     }
-    target.log(`${NAME}: ${address(endpoint)}: ${tlsDescription(endpoint, usedTls)}`);
+    target.log(`${NAME}: ${addressOf(endpoint)}: ${tlsDescription(endpoint, usedTls)}`);
     connected = true;
     stage = 'after connecting';
     return step(client);
   };
 
   try {
-    return await Promise.race([run(), aborted]);
+    return await unlessCancelled(target.signal, run(), () => {
+      const failure = cancelledSession(NAME, endpoint, stage, stage !== 'while connecting');
+      client.connection.stream.destroy();
+      return failure;
+    });
   } finally {
-    target.signal.removeEventListener('abort', onAbort);
     await close(client, connected && !target.signal.aborted);
   }
 }
 
 async function close(client: pg.Client, polite: boolean): Promise<void> {
-  if (polite) {
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_GRACE_MS);
-      timer.unref();
-    });
-    await Promise.race([client.end().catch(() => {}), gaveUp]);
-    clearTimeout(timer);
-  }
+  if (polite) await endWithin(() => client.end(), CLOSE_GRACE_MS);
   client.connection.stream.destroy();
-}
-
-function cancelled(endpoint: Endpoint, stage: string, maybeApplied: boolean): RotationFailure {
-  return new RotationFailure(
-    'failed',
-    `${NAME}: cancelled ${stage} to ${address(endpoint)}${maybeApplied ? '; a change already sent may or may not have been applied' : ''}`,
-  );
 }
 
 interface PgError {
@@ -272,9 +215,8 @@ interface PgError {
   message?: string;
 }
 
-function errorInfo(err: unknown): PgError {
-  // Node reports a host with several addresses (localhost → ::1, 127.0.0.1) as an AggregateError.
-  if (err instanceof AggregateError && err.errors.length > 0) return errorInfo(err.errors[0]);
+function errorInfo(thrown: unknown): PgError {
+  const err = firstCause(thrown);
   if (typeof err !== 'object' || err === null) return { message: String(err) };
   const e = err as { code?: unknown; message?: unknown };
   return {
@@ -298,7 +240,7 @@ function isTlsError(info: PgError): boolean {
 
 function connectFailure(err: unknown, session: Session, timedOut: boolean): RotationFailure {
   const info = errorInfo(err);
-  const at = address(session.endpoint);
+  const at = addressOf(session.endpoint);
   const code = info.code;
   if (isTlsError(info)) {
     if (/does not support SSL/i.test(info.message ?? '')) {
@@ -335,7 +277,7 @@ function connectFailure(err: unknown, session: Session, timedOut: boolean): Rota
 
 function changeFailure(err: unknown, session: Session, user: string): RotationFailure {
   const info = errorInfo(err);
-  const at = address(session.endpoint);
+  const at = addressOf(session.endpoint);
   const code = info.code;
   const detail = serverText(info, session);
   switch (code) {
@@ -359,7 +301,7 @@ function changeFailure(err: unknown, session: Session, user: string): RotationFa
 
 function queryFailure(err: unknown, session: Session, doing: string): RotationFailure {
   const info = errorInfo(err);
-  const at = address(session.endpoint);
+  const at = addressOf(session.endpoint);
   const code = info.code;
   if (code === '57014') {
     return new RotationFailure('failed', `${NAME}: ${at} cancelled ${doing} after the ${session.timeoutMs} ms statement timeout (57014); nothing was changed`);
@@ -382,11 +324,9 @@ function databaseOf(session: Session): string {
  */
 function serverText(info: PgError, session: Session): string {
   if (!info.message || info.code === '42601') return '';
-  let text = info.message;
-  for (const secret of session.secrets) {
-    for (const form of new Set([secret, pg.escapeLiteral(secret), secret.replace(/'/g, "''"), secret.replace(/\\/g, '\\\\')])) {
-      if (form) text = text.split(form).join('***');
-    }
-  }
-  return `: ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`;
+  // Each secret as written, and as the server may quote it back (escaped as a literal or doubled).
+  const forms = session.secrets.flatMap((secret) => [
+    ...new Set([secret, pg.escapeLiteral(secret), secret.replace(/'/g, "''"), secret.replace(/\\/g, '\\\\')]),
+  ]);
+  return `: ${clipped(withoutSecrets(info.message, forms, '***'), 300)}`;
 }
