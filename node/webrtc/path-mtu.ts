@@ -117,34 +117,32 @@ export function linkMtuTo(address: string, host: HostNetwork): number | undefine
   return undefined;
 }
 
-let nodeHost: HostNetwork | undefined;
-
 /** The running host's network. */
+const nodeHost: HostNetwork = {
+  interfaces: () => networkInterfaces() as Record<string, InterfaceAddress[] | undefined>,
+  // Read per association (an interface's MTU can change; the read is one small sysfs file).
+  mtu(name) {
+    if (!/^[\w.:@-]{1,64}$/.test(name)) return undefined;
+    try {
+      const n = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
+      return Number.isInteger(n) && n > 0 ? n : undefined;
+    } catch {
+      return undefined; // not Linux, or the interface went away
+    }
+  },
+  inSubnet(address, cidr) {
+    const [base, prefix] = cidr.split('/');
+    const type = address.includes(':') ? 'ipv6' : 'ipv4';
+    try {
+      const list = new BlockList();
+      list.addSubnet(base!, Number(prefix), type);
+      return list.check(address, type);
+    } catch {
+      return false;
+    }
+  },
+};
+
 export function nodeHostNetwork(): HostNetwork {
-  if (nodeHost) return nodeHost;
-  nodeHost = {
-    interfaces: () => networkInterfaces() as Record<string, InterfaceAddress[] | undefined>,
-    // Read per association (an interface's MTU can change; the read is one small sysfs file).
-    mtu(name) {
-      if (!/^[\w.:@-]{1,64}$/.test(name)) return undefined;
-      try {
-        const n = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
-        return Number.isInteger(n) && n > 0 ? n : undefined;
-      } catch {
-        return undefined; // not Linux, or the interface went away
-      }
-    },
-    inSubnet(address, cidr) {
-      const [base, prefix] = cidr.split('/');
-      const type = address.includes(':') ? 'ipv6' : 'ipv4';
-      try {
-        const list = new BlockList();
-        list.addSubnet(base!, Number(prefix), type);
-        return list.check(address, type);
-      } catch {
-        return false;
-      }
-    },
-  };
   return nodeHost;
 }
