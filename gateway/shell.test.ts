@@ -45,7 +45,9 @@ describe('gateway shell', () => {
     const service = new GatewayService({ config, version: '1.2.3', logger: quiet, scrubber: new SecretScrubber(), link: { backoff: { baseMs: 10, capMs: 20 } } });
     service.start();
     try {
-      await expect.poll(() => service.status().reconnectAttempts).toBeGreaterThan(0);
+      // The link flips between waiting and connecting every 10-20 ms; once it is seen waiting after a
+      // failed try, the commands below run synchronously, before any timer can move it on.
+      await expect.poll(() => service.status().reconnectAttempts > 0 && service.status().state === 'waiting').toBe(true);
       const task = service.tasks.start(newUid(), 'rotate', newUid());
       task.step('fetching records', 10);
       const h = host(service);
