@@ -15,7 +15,7 @@ import { DatabaseHealth } from './health/database-health.ts';
 import { DATABASE_RETRY_AFTER_SECONDS, errorResponse } from './http/errors.ts';
 import { stickyWorkerCookie } from './http/sticky.ts';
 import { handleSecretsOperation } from './secrets/endpoint.ts';
-import { handleVaultCommand } from './vault/endpoint.ts';
+import { handleVaultCommand } from './vault-api/endpoint.ts';
 
 export const ROUTER_VERSION = '0.1.0';
 

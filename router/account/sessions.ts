@@ -13,7 +13,7 @@ import { PosternError } from '../../core/errors.ts';
 import { sessionIdOf, VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
 import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database } from '../../core/storage/schema.ts';
-import type { SessionUser } from '../vault/context.ts';
+import type { SessionUser } from '../vault-api/context.ts';
 
 export const MAX_SESSION_MS = 12 * 60 * 60 * 1000;
 

@@ -4,7 +4,7 @@ import { PosternError } from '../../core/errors.ts';
 import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import type { RecordRow } from '../access/records.ts';
-import { addExtras, FILE_COLUMNS, loadRecordExtras, type RecordExtras } from '../vault/entries.ts';
+import { addExtras, FILE_COLUMNS, loadRecordExtras, type RecordExtras } from '../vault-api/entries.ts';
 
 // What a device reads on most requests is prepared (core/storage/prepared.ts): the app's folders,
 // and its records with their pending changes, files and links, each by one join on the app.
