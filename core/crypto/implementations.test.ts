@@ -282,7 +282,7 @@ describe('ECDSA P-256/SHA-256: noble, WebCrypto and node:crypto', () => {
     });
 
     it(`${signer.name} uses a random k and does not normalise S (why ecdsaSign maps S itself)`, async () => {
-      const { privateKey, publicKey } = generateP256KeyPair();
+      const { privateKey } = generateP256KeyPair();
       const msg = utf8('same message');
       let high = 0;
       const seen = new Set<string>();

@@ -442,7 +442,7 @@ export class TunnelMux {
   private receive(message: Uint8Array): void {
     if (this.dead) return;
     this.lastHeard = Date.now();
-    let frames;
+    let frames: ReturnType<typeof decodeMessage>;
     try {
       frames = decodeMessage(message);
     } catch (error) {

@@ -30,7 +30,7 @@ export async function initGateway(options: InitOptions, io: GatewayIo): Promise<
   // `--token -` reads it from stdin: out of `ps` and the shell history.
   const token = options.token === '-' ? (await readStdin(io.stdin)).trim() : options.token;
   if (token === '') throw new PosternError('bad_request', 'No token on stdin; pipe the one-time token in, or pass it as --token TOKEN.');
-  let config;
+  let config: Awaited<ReturnType<typeof SecretsClient.redeemToken>>;
   try {
     config = await SecretsClient.redeemToken(token, options.server ? { server: options.server } : {});
   } catch (err) {

@@ -4,7 +4,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import type WebSocket from 'ws';
+import { WebSocketServer } from 'ws';
 import { ecdsaVerify, fromBase64Url, generateP256KeyPair, randomBytes, toBase64Url } from '../../core/crypto/index.ts';
 import { decodeGatewayFrame, encodeFrame, gatewayAuthBytes, GATEWAY_WS_PATH, type GatewayToRouter, type RouterToGateway } from '../../core/protocol/gateway-wire.ts';
 import { newUid } from '../../core/ids.ts';

@@ -106,7 +106,7 @@ describe('gateway log', () => {
     expect(statSync(join(logDir, 'gateway.log')).mode & 0o777).toBe(0o600);
     expect(statSync(logDir).mode & 0o777).toBe(0o700);
     expect(consoleLines.join('')).not.toContain(CANARY);
-    expect(consoleLines[0]).toMatch(/^\d\d:\d\d:\d\d INFO  message with \[REDACTED\]/);
+    expect(consoleLines[0]).toMatch(/^\d\d:\d\d:\d\d INFO {2}message with \[REDACTED\]/);
   });
 
   it('rotates by size, keeps a bounded number of gzipped files', async () => {

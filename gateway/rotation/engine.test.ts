@@ -220,6 +220,7 @@ describe('rotation engine', () => {
     const s = setup({ custom: [{ label: 'NOOP', value: 'true' }, { label: 'kerberos', value: 'TRUE' }] });
     const scriptUid = newUid();
     // Prints what it was given, so the test sees it arrive, and the scrubber must hide it.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${HISTFILE} is the shell's, not a template
     s.vault.files.set(scriptUid, new TextEncoder().encode('#!/bin/sh\nread line\necho "$line" | base64 -d\necho\necho "history: ${HISTFILE}"\n'));
     s.vault.records.get(s.userUid)!.files.push(await approvedScript(scriptUid, s.userUid, 'notify.sh', 'text/x-shellscript'));
     const target = fakeTarget(OLD);

@@ -43,6 +43,7 @@ export type RelaySocketFactory = (onPacket: (bytes: Uint8Array, from: TransportA
  * data first. Returning false means "refused: the client is not reading" (counted as
  * `client_backlog`); anything else means sent or queued.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a datagram reply returns nothing, a stream reply says whether it was buffered
 export type Reply = (bytes: Uint8Array, kind: 'control' | 'data') => void | boolean;
 
 export type TurnLog = (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;

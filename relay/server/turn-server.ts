@@ -686,7 +686,7 @@ export class TurnServer {
   #clientChannelData(tuple: FiveTuple, bytes: Uint8Array): void {
     const a = this.#allocations.get(tuple);
     if (!a) return this.#drop('no_allocation');
-    let cd;
+    let cd: ReturnType<typeof parseChannelData>;
     try {
       cd = parseChannelData(bytes, a.transport === 'udp' ? 'udp' : 'tcp');
     } catch (e) {

@@ -181,7 +181,7 @@ describe('RFC 5769 §2.1 sample request (short-term credentials)', () => {
     for (let bit = 0; bit < SAMPLE_REQUEST.length * 8; bit++) {
       const bytes = SAMPLE_REQUEST.slice();
       bytes[bit >> 3]! ^= 1 << (bit & 7);
-      let parsed;
+      let parsed: ReturnType<typeof parseStunMessage>;
       try {
         parsed = parseStunMessage(bytes);
       } catch (e) {

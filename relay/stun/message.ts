@@ -24,7 +24,7 @@
  * integrity checks are defined over the exact bytes received, padding included.
  */
 import { crc32, equalBytes, hmacSha1, hmacSha256, randomBytes } from '../../core/crypto/index.ts';
-import { InputError, PosternError, type ErrorCode } from '../../core/errors.ts';
+import { InputError, type ErrorCode } from '../../core/errors.ts';
 import {
   ATTR,
   CLASS_BITS,
@@ -280,7 +280,7 @@ function integrityInput(msg: StunMessage, attr: StunAttribute): Uint8Array {
  */
 export function verifyMessageIntegrity(msg: StunMessage, key: Uint8Array): boolean {
   const attr = getAttribute(msg, ATTR.MESSAGE_INTEGRITY);
-  if (!attr || attr.value.length !== 20) return false;
+  if (attr?.value.length !== 20) return false;
   return equalBytes(hmacSha1(key, integrityInput(msg, attr)), attr.value);
 }
 

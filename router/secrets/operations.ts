@@ -1,7 +1,7 @@
 import { PosternError } from '../../core/errors.ts';
 import type { DeviceRecord, SecretsInput, SecretsOperation, SecretsResponses } from '../../core/protocol/secrets-api.ts';
 import { createRecord, deleteRecordCascade, writeRevision } from '../records/revisions.ts';
-import { base64UrlByteLength, loadRecordExtras, toFileEntry } from '../vault-api/entries.ts';
+import { base64UrlByteLength, toFileEntry } from '../vault-api/entries.ts';
 import { assertKnownRecordType } from '../vault-api/records.ts';
 import { appFolders, appRecords, requireAppFolder, requireAppRecord } from './access.ts';
 import type { DeviceCallContext } from './context.ts';

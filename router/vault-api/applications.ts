@@ -29,7 +29,7 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
     await requirePolicy(ctx.db, user.uid, 'manage_applications');
     await requireOwnApplication(ctx.db, user.uid, input.appUid);
     const membership = await folderMembership(ctx.db, user.uid, input.folderUid);
-    if (!membership || membership.can_share !== 1) {
+    if (membership?.can_share !== 1) {
       throw new PosternError('not_allowed', `You cannot share folder ${input.folderUid}; it needs the "can share" permission.`, { folderUid: input.folderUid });
     }
     if (input.canEdit && membership.can_edit !== 1) throw new PosternError('not_allowed', 'You cannot give an application "can edit" on a folder you cannot edit.');

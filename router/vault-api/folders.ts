@@ -10,7 +10,7 @@ export const folderHandlers: VaultHandlers<'folder.add' | 'folder.share'> = {
     if (exists) throw new PosternError('conflict', `Folder UID ${input.folderUid} is already in use.`);
     if (input.parentUid) {
       const parent = await folderMembership(ctx.db, user.uid, input.parentUid);
-      if (!parent || parent.can_edit !== 1) throw new PosternError('not_allowed', `You cannot add folders inside folder ${input.parentUid}.`, { folderUid: input.parentUid });
+      if (parent?.can_edit !== 1) throw new PosternError('not_allowed', `You cannot add folders inside folder ${input.parentUid}.`, { folderUid: input.parentUid });
     }
     await ctx.db
       .insertInto('folders')
@@ -27,7 +27,7 @@ export const folderHandlers: VaultHandlers<'folder.add' | 'folder.share'> = {
   async 'folder.share'(ctx, input) {
     const user = requireUser(ctx);
     const membership = await folderMembership(ctx.db, user.uid, input.folderUid);
-    if (!membership || membership.can_share !== 1) {
+    if (membership?.can_share !== 1) {
       throw new PosternError('not_allowed', `You cannot share folder ${input.folderUid}; it needs the "can share" permission.`, { folderUid: input.folderUid });
     }
     if (input.canEdit && membership.can_edit !== 1) {

@@ -23,7 +23,7 @@ export const recordHandlers: VaultHandlers<'record.add' | 'record.update' | 'rec
     if (exists) throw new PosternError('conflict', `Record UID ${input.recordUid} is already in use.`);
     if (input.folderUid) {
       const membership = await folderMembership(ctx.db, user.uid, input.folderUid);
-      if (!membership || membership.can_edit !== 1) {
+      if (membership?.can_edit !== 1) {
         throw new PosternError('not_allowed', `You cannot add records to folder ${input.folderUid}.`, { folderUid: input.folderUid });
       }
     }

@@ -24,6 +24,7 @@ export interface CliResult {
   stdout: string;
   stderr: string;
   /** stdout parsed as JSON (fails the test with the output when it is not). */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read the CLI's JSON by path; a wrong path fails the assertion that reads it
   json<T = any>(): T;
   /** stderr parsed as the `--json` error document. */
   error(): { code: string; message: string; details?: Record<string, unknown> };

@@ -51,7 +51,7 @@ export interface PageStream {
   sha256: string;
 }
 
-export const PAGE_SCRIPT = String.raw`
+export const PAGE_SCRIPT = `
 (() => {
   const SIZE = ${messageSize.toString()};
   const entries = new Map();

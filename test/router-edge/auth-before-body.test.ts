@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toBase64Url } from '../../core/crypto/index.ts';
-import { PosternError } from '../../core/errors.ts';
+import type { PosternError } from '../../core/errors.ts';
 import { sessionIdOf, VAULT_SESSION_HEADER } from '../../core/protocol/envelope.ts';
 import { SECRETS_HEADERS } from '../../core/protocol/secrets-api.ts';
 import { newRecordData } from '../../core/records/index.ts';

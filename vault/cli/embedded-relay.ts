@@ -43,7 +43,7 @@ export async function startEmbeddedRelay(options: EmbeddedRelayOptions): Promise
     allow: [...new Set(options.allow)],
     ...(options.publicHost ? { publicHost: options.publicHost } : {}),
   };
-  let relay;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
   let movedFrom: number | undefined;
   try {
     relay = await startRelay({ ...base, udpPort: options.port, tcpPort: options.port });

@@ -16,7 +16,7 @@
  * scoped to one application and can be revoked on its own; a master password cannot.)
  */
 import { PosternError, UsageError } from '../../core/errors.ts';
-import { type CliIo } from './output.ts';
+import type { CliIo } from './output.ts';
 
 export const MIN_MASTER_PASSWORD_LENGTH = 12;
 
@@ -60,7 +60,7 @@ export function promptHidden(io: CliIo, prompt: string): Promise<string> {
   io.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let value = '';
-    let escape = false;
+    let inEscapeSequence = false;
     const done = (result: string | Error) => {
       stdin.off('data', onData);
       stdin.setRawMode(false);
@@ -71,9 +71,9 @@ export function promptHidden(io: CliIo, prompt: string): Promise<string> {
     };
     const onData = (chunk: Buffer | string) => {
       for (const ch of typeof chunk === 'string' ? chunk : chunk.toString('utf8')) {
-        if (escape) {
+        if (inEscapeSequence) {
           // Skip terminal escape sequences (arrow keys, …): ESC [ … final letter.
-          if (/[A-Za-z~]/.test(ch)) escape = false;
+          if (/[A-Za-z~]/.test(ch)) inEscapeSequence = false;
           continue;
         }
         if (ch === '\r' || ch === '\n') return done(value);
@@ -84,7 +84,7 @@ export function promptHidden(io: CliIo, prompt: string): Promise<string> {
         }
         if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
         else if (ch === '\u0015') value = '';
-        else if (ch === '\u001b') escape = true;
+        else if (ch === '\u001b') inEscapeSequence = true;
         else if (ch >= ' ') value += ch;
       }
     };

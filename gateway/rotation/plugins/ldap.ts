@@ -30,7 +30,7 @@
  *    set that on a gateway.)
  */
 import { Attribute, Change, Client, ResultCodeError, escapeFilter } from 'ldapts';
-import { RotationFailure, type Account, type Credential, type RotationPlugin, type RotationTarget } from '../plugin.ts';
+import { RotationFailure, type Account, type RotationPlugin, type RotationTarget } from '../plugin.ts';
 import { encodeAdPassword } from './ad-password.ts';
 import { UNREACHABLE_SOCKET_CODES, addressOf, passwordOf, secretsOf, unlessCancelled, withoutSecrets } from './common.ts';
 import { tlsOptionsOf } from './tls.ts';

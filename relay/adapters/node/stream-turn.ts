@@ -102,7 +102,7 @@ export async function listenStream(server: TurnServer, options: StreamListenOpti
     };
 
     socket.on('data', (chunk: Buffer) => {
-      let frames;
+      let frames: ReturnType<typeof framer.push>;
       try {
         frames = framer.push(bufferView(chunk));
       } catch (e) {

@@ -48,7 +48,7 @@ export class D1Dialect implements Dialect {
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();
   }
-  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new D1Introspector(db);
   }
 }
@@ -91,7 +91,7 @@ class D1Connection implements DatabaseConnection {
     };
   }
 
-  // eslint-disable-next-line require-yield
+  // biome-ignore lint/correctness/useYield: D1 has no cursor; the generator exists only to refuse
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('D1 cannot stream query results');
   }
@@ -102,7 +102,7 @@ const isInternalTable = (name: string): boolean => name.startsWith('_cf_') || na
 const KYSELY_TABLES = new Set(['kysely_migration', 'kysely_migration_lock']);
 
 class D1Introspector implements DatabaseIntrospector {
-  constructor(private readonly db: Kysely<any>) {}
+  constructor(private readonly db: Kysely<unknown>) {}
 
   async getSchemas(): Promise<SchemaMetadata[]> {
     return [];

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PosternError } from '../../../core/errors.ts';
+import type { PosternError } from '../../../core/errors.ts';
 import { readNodeBody } from './body.ts';
 
 const LIMIT = 64 * 1024;

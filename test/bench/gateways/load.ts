@@ -117,7 +117,6 @@ export async function openLoop(options: LoadOptions, fire: () => Promise<string>
   const errorCodes: Record<string, number> = {};
   let completedOk = 0;
   let outstanding = 0;
-  let sent = 0;
   let firstMeasuredSend = 0;
   let lastMeasuredSend = 0;
   let cpuAtStart: NodeJS.CpuUsage | null = null;
@@ -144,7 +143,6 @@ export async function openLoop(options: LoadOptions, fire: () => Promise<string>
       lastMeasuredSend = t0;
       lag[m] = t0 - scheduled;
     }
-    sent++;
     outstanding++;
     fire().then(
       (code) => done(m, code, t0, scheduled),
