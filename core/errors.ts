@@ -59,8 +59,8 @@ const canSkipStacks = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?
 /**
  * A PosternError from a parser of untrusted bytes, with a stable `reason`. It carries no stack
  * trace: the fault is in the input, not in the code, and a server rejecting a flood of garbage
- * (datagrams, frames) would otherwise spend most of its time capturing stacks (about 5 µs each
- * on V8, several times the cost of the parse). The reason 'invalid_argument' is a caller's
+ * (datagrams, frames) would otherwise spend most of its time capturing stacks
+ * (docs/decisions/input-errors-without-stacks.md). The reason 'invalid_argument' is a caller's
  * programming error and keeps its stack.
  */
 export class InputError<Reason extends string> extends PosternError {

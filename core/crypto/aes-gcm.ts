@@ -7,13 +7,12 @@
  * keys in Postern wrap individual records / keys, far below that bound.
  *
  * Which implementation runs: node:crypto where the runtime has it (node-crypto.ts: OpenSSL,
- * synchronous, about 9 µs for a vault answer, a quarter of @noble's time); otherwise it depends on
- * the size. A WebCrypto call has a fixed cost (the promise and the job around it): about 45 µs
- * when one call runs at a time, as in a browser, but about 15 µs when many are in flight, where
- * @noble needs 16 µs for 256 bytes and 30 µs for the 900 or so of a vault answer (it expands the
- * key and builds its GHASH table on every call). Messages below NATIVE_AES_GCM_MIN_BYTES (wrapped
- * 32-byte keys, short frames) then stay in JavaScript. All produce the same bytes; the
- * known-answer tests run each through all three (docs/decisions/native-crypto.md).
+ * synchronous, the fastest); otherwise it depends on the size. A WebCrypto call has a fixed cost
+ * (the promise and the job around it) that outweighs @noble's work on short messages (@noble
+ * expands the key and builds its GHASH table on every call, so it loses on long ones). Messages
+ * below NATIVE_AES_GCM_MIN_BYTES (wrapped 32-byte keys, short frames) then stay in JavaScript.
+ * All produce the same bytes; the known-answer tests run each through all three. Figures:
+ * docs/decisions/native-crypto.md.
  */
 import { PosternError } from '../errors.ts';
 import { concatBytes, randomBytes } from './bytes.ts';

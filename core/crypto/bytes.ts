@@ -16,8 +16,8 @@ const MAX_RANDOM_CHUNK = 65536;
 
 /**
  * Small requests (nonces, UIDs, keys) are served from a block drawn from the CSPRNG 4 KiB at a
- * time: each call out to the platform costs more than the bytes (about 13 µs per call on a busy
- * Router, test/bench/vault-api). A served slice is zeroed in the block, so no key stays in
+ * time: each call out to the platform costs more than the bytes (docs/decisions/native-crypto.md,
+ * "Randomness"). A served slice is zeroed in the block, so no key stays in
  * memory twice; no byte is served twice.
  */
 const POOL_BYTES = 4096;
@@ -91,8 +91,8 @@ const B64URL_TABLES = encodeTables(B64URL_ALPHABET);
 const asciiDecoder = new TextDecoder('utf-8');
 
 /**
- * Encodes into a byte array of ASCII codes, turned into a string in one native call: a
- * kilobyte-sized vault answer takes about 2 µs, against 30 µs for one string per character.
+ * Encodes into a byte array of ASCII codes, turned into a string in one native call, not one
+ * string per character (fifteen times faster on a vault answer; docs/decisions/native-crypto.md).
  */
 function encodeBase64(bytes: Uint8Array, { codes, pairs }: EncodeTables, pad: boolean): string {
   const len = bytes.length;

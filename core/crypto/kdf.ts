@@ -1,14 +1,10 @@
 /**
  * Hashes, MACs and key-derivation functions (all SHA-2 based).
  *
- * PBKDF2 timing, measured on the dev box (Node 20.20, 2 vCPU, 600_000 iterations, 32-byte output):
- *   - @noble/hashes pbkdf2Async:           ~1220 ms
- *   - WebCrypto subtle.deriveBits(PBKDF2):  ~120 ms
- * noble is ~10x slower, so pbkdf2Sha256 uses WebCrypto when `globalThis.crypto.subtle` exists and
- * falls back to noble when it is missing OR refuses the request. The fallback matters: workerd /
- * Cloudflare Workers rejects PBKDF2 above 100_000 iterations ("iteration counts above 100000 are
- * not supported", cloudflare/workerd#1346), and some browsers reject an empty password.
- * Both paths are tested to agree.
+ * pbkdf2Sha256 uses WebCrypto when `globalThis.crypto.subtle` exists (about ten times faster than
+ * @noble) and falls back to @noble when it is missing or refuses the request: workerd refuses
+ * PBKDF2 above 100,000 iterations, some browsers an empty password. Both paths are tested to
+ * agree. Why and the figures: docs/decisions/pbkdf2-webcrypto-first.md.
  */
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';

@@ -2,9 +2,7 @@
  * The runtime's `node:crypto`, where it has one (Node; also Deno and Bun, which implement it):
  * OpenSSL called synchronously. It is the same native code WebCrypto reaches in Node, without
  * WebCrypto's promise, argument normalisation and hop to the thread pool, which cost more than
- * the work itself for everything a request does (measured in docs/decisions/native-crypto.md:
- * AES-256-GCM of a vault answer 9 µs here against 40–100 µs through WebCrypto and 55 µs in
- * @noble; an ECDSA verify 68 µs against 80–150 µs).
+ * the work itself for everything a request does (measured in docs/decisions/native-crypto.md).
  *
  * core/ runs in browsers and workerd too, so it names no runtime module in an import: the module
  * is asked for with `process.getBuiltinModule`, a capability probe that is simply absent

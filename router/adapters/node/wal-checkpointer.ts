@@ -1,9 +1,9 @@
 /**
  * WAL checkpoints on a worker thread. SQLite copies the write-ahead log back into the database
  * file whenever a commit finds the log longer than 1,000 pages, inside that commit: on the
- * Router's event loop, with better-sqlite3 synchronous, that is a copy of about 4 MB and a disk
- * sync, about 6 ms during which no request, no gateway frame and no timer runs (every 150 or so
- * vault requests; docs/decisions/native-crypto.md). Here a second connection on its own thread
+ * Router's event loop, with better-sqlite3 synchronous, that is a copy of megabytes and a disk
+ * sync during which no request, no gateway frame and no timer runs (figures in
+ * docs/decisions/native-crypto.md). Here a second connection on its own thread
  * checkpoints every CHECKPOINT_EVERY_MS instead (PASSIVE: it never waits for or blocks a reader
  * or a writer), and the Router's connection keeps an automatic checkpoint only as a backstop,
  * at WAL_BACKSTOP_PAGES, should this thread ever fall behind or stop.
