@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MASK, fieldValue, recordFieldsForDisplay } from './display.ts';
 import { newRecordData, validateRecordData } from './record-data.ts';
-import { PEM_KEY, UID_A, UID_B, VALID_FIELDS } from './test-fixtures.ts';
+import { PEM_KEY, UID_A, UID_B, VALID_FIELDS } from './testing/fixtures.ts';
 
 const user = () =>
   validateRecordData({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PosternError } from '../errors.ts';
 import { applyFieldAssignments, assignableFieldNames, parseBooleanWord } from './field-assignments.ts';
 import { newRecordData, type RecordData } from './record-data.ts';
-import { UID_A, UID_B } from './test-fixtures.ts';
+import { UID_A, UID_B } from './testing/fixtures.ts';
 
 const machine = (): RecordData => newRecordData('pamMachine', 'Web', { hostname: 'web', port: 22 });
 const config = (): RecordData => newRecordData('pamConfiguration', 'Cfg', { environment: 'local', gatewayUid: UID_A, applicationFolderUid: UID_B });

@@ -8,7 +8,7 @@ import { fieldValue, recordFieldsForDisplay } from './display.ts';
 import { applyFieldAssignments, assignableFieldNames } from './field-assignments.ts';
 import { newRecordData, validateRecordData, type RecordData } from './record-data.ts';
 import { RECORD_TYPES, fieldPaths } from './record-types.ts';
-import { VALID_FIELDS } from './test-fixtures.ts';
+import { VALID_FIELDS } from './testing/fixtures.ts';
 import { mulberry32 as prng } from '../testing/prng.ts';
 
 const SEED = 0x5eed;

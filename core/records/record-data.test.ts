@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PosternError } from '../errors.ts';
 import { newRecordData, validateRecordData, type RecordData } from './record-data.ts';
 import { RECORD_TYPES, type RecordType } from './record-types.ts';
-import { PEM_KEY, REQUIRED, UID_A, UID_B, VALID_FIELDS } from './test-fixtures.ts';
+import { PEM_KEY, REQUIRED, UID_A, UID_B, VALID_FIELDS } from './testing/fixtures.ts';
 
 function fail(input: unknown): PosternError {
   try {

@@ -11,7 +11,7 @@ import {
   requiredFields,
 } from './record-types.ts';
 import { isCidr, isUid, normaliseRotationSchedule, parsePortMappingEntry } from './validators.ts';
-import { REQUIRED, UID_A, UID_B, UID_C } from './test-fixtures.ts';
+import { REQUIRED, UID_A, UID_B, UID_C } from './testing/fixtures.ts';
 
 function randomUid(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));

@@ -86,6 +86,21 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
     await expectError(await post('/api/v1/vault/account.whoami', await sealed('account.whoami', 'not an object'), asAlice()), 400, 'bad_request');
   });
 
+  it('refuses a record UID that is 22 characters but not 16 bytes with bad_request', async () => {
+    // 'B' as the last character sets bits past the 128th: valid base64url, never a UID.
+    for (const recordUid of ['AAAAAAAAAAAAAAAAAAAAAB', 'AAAAAAAAAAAAAAAAAAAA!A', 'AAAAAAAAAAAAAAAAAAAAA']) {
+      const response = await post('/api/v1/vault/record.add', await sealed('record.add', vaultRequestFrame({ recordUid, type: 'login', recordKey: 'AA', data: 'AA' }, alice.session.sessionToken)), asAlice());
+      expect(response.status).toBe(400);
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      expect(error.code).toBe('bad_request');
+      expect(error.message).toContain('recordUid');
+    }
+    // The same call with a real UID gets past the UID check (and is refused later, for its data).
+    const ok = await post('/api/v1/vault/record.add', await sealed('record.add', vaultRequestFrame({ recordUid: toBase64Url(randomBytes(16)), type: 'login', recordKey: 'AA', data: 'AA' }, alice.session.sessionToken)), asAlice());
+    const body = (await ok.json()) as { error?: { message: string } };
+    expect(body.error?.message ?? '').not.toContain('recordUid');
+  });
+
   it('refuses unknown record types with unknown_record_type', async () => {
     const err = await transport
       .call('record.add', { recordUid: toBase64Url(randomBytes(16)), type: 'pamToaster', recordKey: 'AA', data: 'AA' }, alice.session.sessionToken)

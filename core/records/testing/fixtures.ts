@@ -1,5 +1,5 @@
 /** Shared fixtures for the record tests (not exported from index.ts). */
-import type { RecordType } from './record-types.ts';
+import type { RecordType } from '../record-types.ts';
 
 export const UID_A = 'AAAAAAAAAAAAAAAAAAAAAA';
 export const UID_B = 'abcdefghijklmnopqrstuw';
