@@ -3,7 +3,7 @@
  * session a step logs in with, how messages name who logs in, the failure of a cancelled step,
  * and the wrong-password failure that verify() turns into `false`.
  */
-import type { Account, Endpoint } from '../plugin.ts';
+import type { Account, Endpoint, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
 import { addressOf } from './common.ts';
 
@@ -39,4 +39,27 @@ export class WrongPassword extends RotationFailure {
   constructor(message: string) {
     super('admin_refused', message);
   }
+}
+
+/** The session verify() logs in with: the user itself, with the password being verified. */
+export function verifySession(target: RotationTarget, password: string, secrets: readonly string[]): DatabaseSession {
+  return { endpoint: target.endpoint, account: target.user, password, role: 'user', secrets, timeoutMs: target.timeoutMs };
+}
+
+/**
+ * verify()'s answer: true when `login` succeeds, false when the server refuses the password
+ * (WrongPassword); any other failure (unreachable, TLS, cancelled) is thrown, not a "no".
+ */
+export async function loginSucceeds(target: RotationTarget, name: string, quotedLogin: string, login: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await login();
+  } catch (err) {
+    if (err instanceof WrongPassword) {
+      target.log(`${name}: ${addressOf(target.endpoint)} refused the login of ${quotedLogin}`);
+      return false;
+    }
+    throw err;
+  }
+  target.log(`${name}: ${quotedLogin} logged in to ${addressOf(target.endpoint)}`);
+  return true;
 }

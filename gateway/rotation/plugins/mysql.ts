@@ -41,7 +41,7 @@ import type { Connection as PromiseConnection, RowDataPacket } from 'mysql2/prom
 import type { RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
 import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, unlessCancelled, withoutSecrets } from './common.ts';
-import { WrongPassword, cancelledSession, describeLogin, type DatabaseSession as Session } from './database-session.ts';
+import { WrongPassword, cancelledSession, describeLogin, loginSucceeds, verifySession, type DatabaseSession as Session } from './database-session.ts';
 import { checkTlsBeforeLogin, tlsDescription, tlsModeOf, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
 
 const NAME = 'mysql';
@@ -116,32 +116,16 @@ export const mysqlPlugin: RotationPlugin = {
     const password = passwordOf(credential, keyRefused('the credential to verify'));
     // An empty password would test "does the account have no password", not a credential.
     if (password === '') return false;
-    const session: Session = {
-      endpoint: target.endpoint,
-      account: target.user,
-      password,
-      role: 'user',
-      secrets: secretsOf(target, password),
-      timeoutMs: target.timeoutMs,
-    };
-    const login = mysqlAccount(target.user.login).name;
-    try {
-      await withConnection(target, session, async (conn) => {
+    const session = verifySession(target, password, secretsOf(target, password));
+    return loginSucceeds(target, NAME, `'${mysqlAccount(target.user.login).name}'`, () =>
+      withConnection(target, session, async (conn) => {
         try {
           await conn.query({ sql: 'SELECT 1', timeout: target.timeoutMs });
         } catch (err) {
           throw queryFailure(err, session, 'running `SELECT 1`');
         }
-      });
-    } catch (err) {
-      if (err instanceof WrongPassword) {
-        target.log(`${NAME}: ${addressOf(target.endpoint)} refused the login of '${login}'`);
-        return false;
-      }
-      throw err;
-    }
-    target.log(`${NAME}: '${login}' logged in to ${addressOf(target.endpoint)}`);
-    return true;
+      }),
+    );
   },
 };
 

@@ -24,7 +24,7 @@ import pg from 'pg';
 import type { RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
 import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, unlessCancelled, withoutSecrets } from './common.ts';
-import { WrongPassword, cancelledSession, describeLogin, type DatabaseSession as Session } from './database-session.ts';
+import { WrongPassword, cancelledSession, describeLogin, loginSucceeds, verifySession, type DatabaseSession as Session } from './database-session.ts';
 import { checkTlsBeforeLogin, tlsDescription, tlsModeOf, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
 
 const NAME = 'postgresql';
@@ -74,31 +74,16 @@ export const postgresPlugin: RotationPlugin = {
     // PostgreSQL never stores an empty password (see refuseUnsafePassword), so it cannot be right;
     // and pg refuses to send one to a SCRAM server, which would read as a connection failure.
     if (password === '') return false;
-    const session: Session = {
-      endpoint: target.endpoint,
-      account: target.user,
-      password,
-      role: 'user',
-      secrets: secretsOf(target, password),
-      timeoutMs: target.timeoutMs,
-    };
-    try {
-      await withClient(target, session, async (client) => {
+    const session = verifySession(target, password, secretsOf(target, password));
+    return loginSucceeds(target, NAME, `"${target.user.login}"`, () =>
+      withClient(target, session, async (client) => {
         try {
           await client.query('select 1');
         } catch (err) {
           throw queryFailure(err, session, 'running `select 1`');
         }
-      });
-    } catch (err) {
-      if (err instanceof WrongPassword) {
-        target.log(`${NAME}: ${addressOf(target.endpoint)} refused the login of "${target.user.login}"`);
-        return false;
-      }
-      throw err;
-    }
-    target.log(`${NAME}: "${target.user.login}" logged in to ${addressOf(target.endpoint)}`);
-    return true;
+      }),
+    );
   },
 };
 
