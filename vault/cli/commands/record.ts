@@ -7,10 +7,11 @@ import { basename, extname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { PosternError, UsageError } from '../../../core/errors.ts';
 import { MAX_FILE_BYTES } from '../../../core/protocol/vault-api.ts';
-import { applyFieldAssignments, fieldValue, recordFieldsForDisplay, RECORD_TYPES, type RecordData } from '../../../core/records/index.ts';
+import { applyFieldAssignments, recordFieldsForDisplay, RECORD_TYPES, type RecordData } from '../../../core/records/index.ts';
 import type { VaultClient, VaultRecord } from '../../../core/vault-client/index.ts';
 import { writePrivateFile } from '../../../node/private-file.ts';
 import { contextOf, type CliContext } from '../context.ts';
+import { printRecordField } from '../record-field.ts';
 import { collect, fileUid as fileUidArg, recordUid } from '../flags.ts';
 import { isoTime, type CliIo } from '../output.ts';
 import { readSecretLine } from '../password.ts';
@@ -114,13 +115,7 @@ function recordSummary(r: VaultRecord, folders: { uid: string; name: string }[] 
 async function showRecord(ctx: CliContext, vault: VaultClient, uid: string, options: { field?: string; unmask?: boolean }): Promise<void> {
   const record = await vault.getRecord(uid);
   if (options.field !== undefined) {
-    const value = fieldValue(record.data, options.field);
-    if (value === undefined) {
-      const names = recordFieldsForDisplay(record.data).map((f) => f.name);
-      throw new PosternError('not_found', `Record ${uid} has no field "${options.field}" set; set fields: ${names.join(', ')}.`, { field: options.field, fields: names });
-    }
-    // Raw, for scripts: exactly the value and a newline (no masking, no escaping).
-    ctx.out.result({ uid, field: options.field, value }, () => ctx.out.raw(`${value}\n`));
+    printRecordField(ctx, uid, record.data, options.field);
     return;
   }
   const fields = recordFieldsForDisplay(record.data, { unmask: options.unmask === true });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { type CliIo } from '../output.ts';
+import type { CliIo } from '../output.ts';
 import { registerRelayCommands } from './relay.ts';
 import { UsageError } from '../../../core/errors.ts';
 

@@ -11,7 +11,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { PosternError, UsageError } from '../../../core/errors.ts';
 import { contextOf } from '../context.ts';
 import { collect, integerIn } from '../flags.ts';
-import { type CliIo } from '../output.ts';
+import type { CliIo } from '../output.ts';
 import { readRelaySecretFile } from '../relay-secret.ts';
 import { stopSignal } from '../signals.ts';
 

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { contextOf } from '../context.ts';
-import { type CliIo } from '../output.ts';
+import type { CliIo } from '../output.ts';
 import { POLICY_INFO, POLICY_NAMES } from '../policies.ts';
 import { withVault } from '../session.ts';
 import { UsageError } from '../../../core/errors.ts';

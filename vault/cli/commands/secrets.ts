@@ -11,11 +11,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PosternError, UsageError } from '../../../core/errors.ts';
-import { applyFieldAssignments, fieldValue, recordFieldsForDisplay } from '../../../core/records/index.ts';
+import { applyFieldAssignments, recordFieldsForDisplay } from '../../../core/records/index.ts';
 import { SecretsClient, decodeConfig, encodeConfig, type SecretRecord, type SecretsConfig } from '../../../core/secrets-client/index.ts';
 import { writePrivateFile } from '../../../node/private-file.ts';
 import { ensureHome } from '../config.ts';
 import { contextOf, type CliContext } from '../context.ts';
+import { printRecordField } from '../record-field.ts';
 import { collect, recordUid } from '../flags.ts';
 import { isoTime, type CliIo } from '../output.ts';
 import { FIELD_HELP, fieldAssignments, withFlagName } from './record.ts';
@@ -153,12 +154,7 @@ Examples:
       }
       const record = await client.getSecret(uid);
       if (options.field !== undefined) {
-        const value = fieldValue(record.data, options.field);
-        if (value === undefined) {
-          const names = recordFieldsForDisplay(record.data).map((f) => f.name);
-          throw new PosternError('not_found', `Record ${uid} has no field "${options.field}" set; set fields: ${names.join(', ')}.`, { field: options.field, fields: names });
-        }
-        ctx.out.result({ uid, field: options.field, value }, () => ctx.out.raw(`${value}\n`));
+        printRecordField(ctx, uid, record.data, options.field);
         return;
       }
       const fields = recordFieldsForDisplay(record.data, { unmask: options.unmask === true });

@@ -15,7 +15,7 @@ import { collect, integerIn } from '../flags.ts';
 import { DEFAULT_RELAY_PORT, startEmbeddedRelay, type EmbeddedRelay } from '../embedded-relay.ts';
 import { readRelaySecretFile } from '../relay-secret.ts';
 import { stopSignal } from '../signals.ts';
-import { type CliIo } from '../output.ts';
+import type { CliIo } from '../output.ts';
 
 type Role = 'embedded' | 'head' | 'worker';
 const ROLES: readonly Role[] = ['embedded', 'head', 'worker'];
