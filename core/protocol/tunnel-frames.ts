@@ -26,7 +26,7 @@
  * not UTF-8: each is a TunnelFrameError with a stable `reason`, and nothing else is ever thrown.
  * Data payloads are views into the received message (no copy).
  */
-import { InputError, type ErrorCode } from '../errors.ts';
+import { InputError } from '../errors.ts';
 
 /** Bytes of a frame header. */
 export const FRAME_HEADER_BYTES = 8;
@@ -72,10 +72,6 @@ export const TUNNEL_CLOSE_REASONS = [
   'internal',
 ] as const;
 export type TunnelCloseReason = (typeof TUNNEL_CLOSE_REASONS)[number];
-
-export function isTunnelCloseReason(value: unknown): value is TunnelCloseReason {
-  return typeof value === 'string' && (TUNNEL_CLOSE_REASONS as readonly string[]).includes(value);
-}
 
 export interface TunnelTarget {
   readonly host: string;
@@ -240,9 +236,6 @@ function plan(frame: EncodableFrame): Planned {
   if (length > MAX_FRAME_PAYLOAD) fail('invalid_argument', `a data frame carries at most ${MAX_FRAME_PAYLOAD} bytes, not ${length}`);
   return { id: frame.id, parts, length };
 }
-
-/** The encoded size of a data frame with `payloadBytes` of payload. */
-export const dataFrameBytes = (payloadBytes: number): number => FRAME_HEADER_BYTES + payloadBytes;
 
 /** One data-channel message holding `frames` in order. */
 export function encodeMessage(frames: readonly EncodableFrame[]): Uint8Array {

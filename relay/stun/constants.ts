@@ -43,7 +43,6 @@ export const METHOD = {
   CREATE_PERMISSION: 0x008,
   CHANNEL_BIND: 0x009,
 } as const;
-export type KnownMethod = (typeof METHOD)[keyof typeof METHOD];
 export const MAX_METHOD = 0xfff;
 
 /**

@@ -62,9 +62,3 @@ export async function requireEditableRecord(db: Kysely<Database>, userUid: strin
   if (!access.canEdit) throw new PosternError('not_allowed', `You can view record ${recordUid} but not edit it; ask the folder owner for "can edit".`, { recordUid });
   return access;
 }
-
-/** UIDs of every folder the user is a member of (own folders included). */
-export async function memberFolderUids(db: Kysely<Database>, userUid: string): Promise<string[]> {
-  const rows = await db.selectFrom('folder_members').select('folder_uid').where('user_uid', '=', userUid).execute();
-  return rows.map((r) => r.folder_uid);
-}

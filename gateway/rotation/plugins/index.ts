@@ -9,8 +9,6 @@ import { mysqlPlugin } from './mysql.ts';
 import { postgresPlugin } from './postgres.ts';
 import { sshPlugin } from './ssh.ts';
 
-export const PLUGINS: readonly RotationPlugin[] = [sshPlugin, postgresPlugin, mysqlPlugin, ldapPlugin];
-
 export function pluginFor(endpoint: Endpoint): RotationPlugin {
   switch (endpoint.type) {
     // Linux and other Unix machines over SSH; Windows (WinRM) is not implemented.
