@@ -430,7 +430,7 @@ export const ldapPlugin: RotationPlugin = {
     if (password.length === 0) return false;
     // The DN search needs the admin unless the DN is given (the user's bind replaces it anyway).
     const adminBind = !target.user.distinguishedName && target.admin ? adminBindOf(target, target.admin) : null;
-    const ctx: Context = { target, secrets: [password, adminBind?.password ?? ''] };
+    const ctx: Context = { target, secrets: secretsOf(target, password) };
 
     return withSession(ctx, async (s) => {
       if (adminBind) await s.call('bind-admin', adminBind.name, () => s.client.bind(adminBind.name, adminBind.password));
