@@ -28,7 +28,6 @@
  * side may abort it at any time with CLOSE and a reason. Connection ids are chosen by the client,
  * increasing, never reused.
  */
-import { PosternError, type ErrorCode } from '../errors.ts';
 import {
   type ControlMessage,
   decodeMessage,
@@ -45,51 +44,10 @@ import {
   type TunnelTarget,
 } from '../protocol/tunnel-frames.ts';
 import type { FrameChannel } from './channel.ts';
+import { type Listener, MuxStream, type StreamOwner, TunnelError, type TunnelStream } from './stream.ts';
 
 export type { TunnelCloseReason, TunnelTarget } from '../protocol/tunnel-frames.ts';
-
-/** A connection or tunnel that failed or was refused; `reason` is what callers branch on. */
-export class TunnelError extends PosternError {
-  readonly reason: TunnelCloseReason;
-
-  constructor(reason: TunnelCloseReason, message: string) {
-    const code: ErrorCode = reason === 'not_allowed' ? 'not_allowed' : reason === 'internal' ? 'internal' : 'bad_state';
-    super(code, message, { reason });
-    this.name = 'TunnelError';
-    this.reason = reason;
-  }
-}
-
-/** One connection through the tunnel, the same on both sides. Runtime-neutral: bytes only. */
-export interface TunnelStream {
-  readonly id: number;
-  readonly target: TunnelTarget | undefined;
-  /** Date.now() when the connection was opened. */
-  readonly openedAt: number;
-  /** Bytes received from the peer / written by us and sent. */
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly closed: boolean;
-  /**
-   * Queues bytes for the peer (the stream keeps the array: do not reuse it). Returns false when
-   * the caller should stop writing until onDrain. Writes after end() or close are dropped.
-   */
-  write(bytes: Uint8Array): boolean;
-  onDrain(cb: () => void): void;
-  /** Bytes from the peer, in order. Nothing is delivered until a listener is set. */
-  onData(cb: (bytes: Uint8Array) => void): void;
-  /** Holds deliveries and credit grants: the peer runs out of credit and stops sending. */
-  pause(): void;
-  resume(): void;
-  /** Half-close: no more bytes from this side (EOF is sent after what was written). */
-  end(): void;
-  /** The peer half-closed and every byte it sent was delivered. */
-  onEnd(cb: () => void): void;
-  /** Aborts the connection, dropping what is queued; the peer sees `reason`. */
-  close(reason?: TunnelCloseReason, message?: string): void;
-  /** Once, however the connection ended; 'normal' after both sides sent EOF. */
-  onClose(cb: (reason: TunnelCloseReason, message: string) => void): void;
-}
+export { TunnelError, type TunnelStream } from './stream.ts';
 
 /** What the gateway's dial function gives back for a connection it made. */
 export interface TunnelEndpoint {
@@ -131,113 +89,10 @@ export interface TunnelMuxOptions {
   readonly maxConnections?: number;
 }
 
-type Listener<A extends unknown[]> = (...args: A) => void;
-
 /** Grants credit back once this fraction of the window was consumed, to keep WINDOW frames few. */
 const GRANT_DIVISOR = 4;
 
-class Connection implements TunnelStream {
-  state: 'opening' | 'open' | 'closed' = 'opening';
-  readonly openedAt = Date.now();
-  bytesIn = 0;
-  bytesOut = 0;
-  /** Bytes we may still send (the peer's window). */
-  sendCredit = 0;
-  /** Bytes the peer may still send us. */
-  recvWindow: number;
-  /** Consumed bytes not yet granted back. */
-  owed = 0;
-  /** Bytes delivered to a consumer that paused on them: granted on resume, not before. */
-  held = 0;
-  out: Uint8Array[] = [];
-  outHead = 0;
-  /** Bytes queued and not yet sent, and how far into out[outHead] was already sent. */
-  outBytes = 0;
-  outOffset = 0;
-  endRequested = false;
-  eofSent = false;
-  in: Uint8Array[] = [];
-  remoteEnded = false;
-  endDelivered = false;
-  paused = false;
-  delivering = false;
-  wantDrain = false;
-  readonly dataCbs: Listener<[Uint8Array]>[] = [];
-  readonly drainCbs: Listener<[]>[] = [];
-  readonly endCbs: Listener<[]>[] = [];
-  readonly closeCbs: Listener<[TunnelCloseReason, string]>[] = [];
-  closeReason: TunnelCloseReason | undefined;
-  closeMessage = '';
-  opened: { resolve: (s: TunnelStream) => void; reject: (e: TunnelError) => void; timer: ReturnType<typeof setTimeout> | undefined } | undefined;
-
-  constructor(
-    private readonly mux: TunnelMux,
-    readonly id: number,
-    readonly target: TunnelTarget | undefined,
-    window: number,
-  ) {
-    this.recvWindow = window;
-  }
-
-  get closed(): boolean {
-    return this.state === 'closed';
-  }
-
-  write(bytes: Uint8Array): boolean {
-    if (this.state === 'closed' || this.endRequested) return true;
-    if (bytes.length > 0) {
-      this.out.push(bytes);
-      this.outBytes += bytes.length;
-      this.mux.schedulePump();
-    }
-    if (this.outBytes >= this.mux.streamHighWater) {
-      this.wantDrain = true;
-      return false;
-    }
-    return true;
-  }
-
-  onDrain(cb: () => void): void {
-    this.drainCbs.push(cb);
-  }
-
-  onData(cb: (bytes: Uint8Array) => void): void {
-    this.dataCbs.push(cb);
-    this.mux.flushInbound(this);
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.mux.resumed(this);
-  }
-
-  end(): void {
-    if (this.state === 'closed' || this.endRequested) return;
-    this.endRequested = true;
-    this.mux.schedulePump();
-  }
-
-  onEnd(cb: () => void): void {
-    this.endCbs.push(cb);
-    if (this.endDelivered) this.mux.safely(this, cb);
-  }
-
-  close(reason: TunnelCloseReason = 'normal', message = ''): void {
-    this.mux.abort(this, reason, message, true);
-  }
-
-  onClose(cb: (reason: TunnelCloseReason, message: string) => void): void {
-    if (this.state === 'closed') this.mux.safely(this, () => cb(this.closeReason ?? 'normal', this.closeMessage));
-    else this.closeCbs.push(cb);
-  }
-}
-
-export class TunnelMux {
+export class TunnelMux implements StreamOwner {
   readonly role: 'client' | 'gateway';
   readonly initialWindow: number;
   readonly streamHighWater: number;
@@ -247,11 +102,11 @@ export class TunnelMux {
   private readonly peerTimeoutMs: number;
   private readonly openTimeoutMs: number;
   private readonly maxConnections: number;
-  private readonly conns = new Map<number, Connection>();
+  private readonly conns = new Map<number, MuxStream>();
   private lastId = 0;
   private rr = 0;
   private control: ControlMessage[] = [];
-  private grants = new Set<Connection>();
+  private grants = new Set<MuxStream>();
   private pendingPong: number | undefined;
   private pendingPing: number | undefined;
   private pingNonce = 0;
@@ -333,7 +188,7 @@ export class TunnelMux {
     if (target !== undefined && !isValidTunnelTarget(target)) return Promise.reject(new TunnelError('not_allowed', 'the target is not a valid host name or IP address and port'));
     if (this.lastId >= MAX_CONNECTION_ID) return Promise.reject(new TunnelError('busy', 'this tunnel has used up its connection ids'));
     const id = ++this.lastId;
-    const conn = new Connection(this, id, target, this.initialWindow);
+    const conn = new MuxStream(this, id, target, this.initialWindow);
     this.conns.set(id, conn);
     return new Promise<TunnelStream>((resolve, reject) => {
       const timer = setTimeout(() => this.abort(conn, 'timeout', `the gateway did not answer within ${this.openTimeoutMs} ms`, true), this.openTimeoutMs);
@@ -364,10 +219,10 @@ export class TunnelMux {
     }
   }
 
-  // -- internals shared with Connection ------------------------------------------------------
+  // -- internals shared with MuxStream ------------------------------------------------------
 
   /** Runs a user callback; if it throws, that connection is closed rather than the tunnel. */
-  safely(conn: Connection, fn: () => void): void {
+  safely(conn: MuxStream, fn: () => void): void {
     try {
       fn();
     } catch (error) {
@@ -381,7 +236,7 @@ export class TunnelMux {
     queueMicrotask(() => this.pump());
   }
 
-  abort(conn: Connection, reason: TunnelCloseReason, message: string, tellPeer: boolean): void {
+  abort(conn: MuxStream, reason: TunnelCloseReason, message: string, tellPeer: boolean): void {
     if (conn.state === 'closed') return;
     const wasOpening = conn.state === 'opening';
     conn.state = 'closed';
@@ -409,7 +264,7 @@ export class TunnelMux {
   }
 
   /** Delivers what the peer sent, as far as the consumer lets us, and grants credit for it. */
-  flushInbound(conn: Connection): void {
+  flushInbound(conn: MuxStream): void {
     if (conn.delivering) return;
     conn.delivering = true;
     try {
@@ -430,7 +285,7 @@ export class TunnelMux {
     }
   }
 
-  resumed(conn: Connection): void {
+  resumed(conn: MuxStream): void {
     const held = conn.held;
     conn.held = 0;
     if (held > 0 && conn.state !== 'closed') this.consumed(conn, held);
@@ -466,7 +321,7 @@ export class TunnelMux {
   }
 
   /** The connection for a frame, undefined if it already closed; a violation if never opened. */
-  private lookup(id: number): Connection | undefined | string {
+  private lookup(id: number): MuxStream | undefined | string {
     const conn = this.conns.get(id);
     if (conn) return conn;
     if (id > this.lastId) return `the peer used connection ${id}, which was never opened`;
@@ -538,7 +393,7 @@ export class TunnelMux {
     if (this.role !== 'gateway') return 'the gateway may not open connections';
     if (id <= this.lastId) return `OPEN reuses connection id ${id}`;
     this.lastId = id;
-    const conn = new Connection(this, id, target, this.initialWindow);
+    const conn = new MuxStream(this, id, target, this.initialWindow);
     conn.sendCredit = window;
     if (this.conns.size >= this.maxConnections) {
       this.sendControl({ type: 'close', id, reason: 'busy', message: `the gateway allows ${this.maxConnections} connections per tunnel` });
@@ -549,7 +404,7 @@ export class TunnelMux {
     return undefined;
   }
 
-  private async dialFor(conn: Connection): Promise<void> {
+  private async dialFor(conn: MuxStream): Promise<void> {
     let endpoint: TunnelEndpoint;
     try {
       endpoint = await this.dial!(conn.target);
@@ -576,7 +431,7 @@ export class TunnelMux {
     this.schedulePump();
   }
 
-  private consumed(conn: Connection, bytes: number): void {
+  private consumed(conn: MuxStream, bytes: number): void {
     conn.owed += bytes;
     // Grant in batches of a quarter window (or at once when the consumer caught up after a
     // pause and the peer may be out of credit), not per message.
@@ -586,13 +441,13 @@ export class TunnelMux {
     }
   }
 
-  private maybeFinish(conn: Connection): void {
+  private maybeFinish(conn: MuxStream): void {
     if (conn.state !== 'closed' && conn.eofSent && conn.endDelivered) this.abort(conn, 'normal', '', false);
   }
 
   private pump(): void {
     this.pumpScheduled = false;
-    const drained = new Set<Connection>();
+    const drained = new Set<MuxStream>();
     try {
       while (!this.dead && this.channel.bufferedAmount < this.channelHighWater) {
         const frames = this.collect(this.channel.maxMessageSize, drained);
@@ -611,7 +466,7 @@ export class TunnelMux {
   }
 
   /** The frames of one message of at most `limit` bytes: control first, then data round robin. */
-  private collect(limit: number, drained: Set<Connection>): EncodableFrame[] {
+  private collect(limit: number, drained: Set<MuxStream>): EncodableFrame[] {
     const frames: EncodableFrame[] = [];
     // Control messages are at most a few hundred bytes; keep room for them.
     let room = limit;
@@ -664,7 +519,7 @@ export class TunnelMux {
   }
 
   /** Removes `n` bytes from the front of a connection's queue, as parts to be copied once. */
-  private take(conn: Connection, n: number): Uint8Array[] {
+  private take(conn: MuxStream, n: number): Uint8Array[] {
     const parts: Uint8Array[] = [];
     let left = n;
     while (left > 0) {
