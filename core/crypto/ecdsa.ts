@@ -69,7 +69,10 @@ export function p256PublicKey(privateKey: Uint8Array): Uint8Array {
   return publicKeyOf(privateKey);
 }
 
-/** In node:crypto where there is one (remembered per key), else @noble (slower than a signature; docs/decisions/native-crypto.md). A copy the caller may keep. */
+/**
+ * In node:crypto where there is one (remembered per key), else @noble (slower than a signature;
+ * docs/decisions/native-crypto.md). A copy the caller may keep.
+ */
 function publicKeyOf(privateKey: Uint8Array): Uint8Array {
   return nodeCrypto()?.publicKeyOf(privateKey).slice() ?? nobleP256PublicKey(privateKey);
 }

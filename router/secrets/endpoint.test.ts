@@ -18,7 +18,10 @@ const unwraps = vi.spyOn(TransmissionKeyCache.prototype, 'unwrap');
 const remembers = vi.spyOn(TransmissionKeyCache.prototype, 'remember');
 afterAll(() => vi.restoreAllMocks());
 
-/** Each time the Router looked `wrap` (base64url) up, from call `since` on: true when the memo answered, false when it ran the ECDH, 'refused' when unwrapping failed. */
+/**
+ * Each time the Router looked `wrap` (base64url) up, from call `since` on: true when the memo
+ * answered, false when it ran the ECDH, 'refused' when unwrapping failed.
+ */
 async function lookupsOf(wrap: string, since = 0): Promise<(boolean | 'refused')[]> {
   const out: (boolean | 'refused')[] = [];
   for (let i = since; i < unwraps.mock.calls.length; i++) {
