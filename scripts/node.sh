@@ -4,7 +4,8 @@
 #   postern_use_node MIN [MAX] keep the machine's `node` when its major version is MIN..MAX (no
 #                              MAX: any newer), otherwise Node $POSTERN_NODE_VERSION from the npm
 #                              registry
-#   postern_dependencies       `npm ci` when node_modules is missing or older than the lockfile,
+#   postern_dependencies       `npm ci` when node_modules is missing or older than the lockfile
+#                              or than patches/ (werift's patch set, applied by npm ci),
 #                              and rebuild the native addon when it was built for another Node
 #
 # The registry's node-linux-<arch> package is the official Node build (bin/node) with the headers
@@ -80,7 +81,11 @@ postern_node_abi() {
 postern_dependencies() {
   local stamp=node_modules/.postern-node-abi abi
   abi=$(postern_node_abi)
-  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  # `npm ci` also applies patches/ (package.json postinstall: patch-package --error-on-fail), so a
+  # patch added, changed or removed since the last install needs one too; a patch that does not
+  # apply fails the install.
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
+    [ -n "$(find patches -newer node_modules/.package-lock.json 2>/dev/null | head -1)" ]; then
     npm ci --no-audit --no-fund
     echo "$abi" >"$stamp"
     return 0

@@ -21,7 +21,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Socket as UdpSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { RTCPeerConnection, type RTCDataChannel } from 'werift';
+// werift as shipped (the `werift-stock` alias; `werift` itself carries Postern's patch set):
+// the point is a stack nobody here wrote.
+import { RTCPeerConnection, type RTCDataChannel } from 'werift-stock';
 import { startUdpTurnServer, type UdpTurnServer } from '../../relay/adapters/node/udp-turn.ts';
 import { peerPolicy } from '../../relay/policy/peer-address.ts';
 import { issueTurnCredentials, type TurnCredentials } from '../../relay/stun/credentials.ts';

@@ -1,10 +1,14 @@
 // Test fixture (plain JS, run with `node` in a child process): werift 0.24.4 exactly as
-// shipped — no Postern tuning — so the interop test can talk to it from a patched process.
+// shipped — the `werift-stock` package (npm alias of werift@0.24.4, which patch-package does not
+// touch) — so the interop test can talk to it from a process running the patched `werift`.
 // Protocol over IPC: {offer} -> {answer}; then on the channel: the peer receives `expect`
 // bytes and replies on IPC with their sha256, and on {cmd:'send', bytes, seed} sends that
 // many deterministic bytes as 64 KiB messages (respecting bufferedAmount) to the parent.
 import { createHash } from 'node:crypto';
-import { RTCPeerConnection } from 'werift';
+import * as stock from 'werift-stock';
+
+const { RTCPeerConnection } = stock;
+if ('posternPatches' in stock) throw new Error('werift-stock carries Postern patches: it must be werift as shipped');
 
 // A STUN server on the discard port of loopback: keeps unpatched werift from falling back to
 // Google's STUN server (it would, with an empty list); its query fails quietly.

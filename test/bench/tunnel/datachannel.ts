@@ -1,15 +1,15 @@
 /**
- * Benchmark: one ordered werift data channel on loopback, unpatched werift against Postern's
- * tuned werift (node/webrtc/werift-tuning.ts), moving --size MiB as 64 KiB and 16 KiB messages.
- * It measures; it asserts nothing.
+ * Benchmark: one ordered werift data channel on loopback, werift as shipped against werift with
+ * Postern's patch set (patches/werift+*.patch, docs/upstream/werift.md), moving --size MiB as
+ * 64 KiB and 16 KiB messages. It measures; it asserts nothing.
  *
  *   npx tsx test/bench/tunnel/datachannel.ts [--size 256] [--msg 65536,16384]
- *        [--variants unpatched,patched,+patch+patch] [--mode two-process|one-process|both]
+ *        [--variants unpatched,patched] [--mode two-process|one-process|both]
  *        [--repeat 1] [--timeout 120] [--high 4194304] [--low 1048576] [--cpu-prof DIR]
  *   (BENCH_DEBUG=1 prints the sender's SCTP state every 500 ms; --cpu-prof DIR writes one
  *   V8 CPU profile per process under DIR/<variant>-<msg>-<role>/)
  *
- * Each run uses fresh processes (patches are per process): in `two-process` mode the sender
+ * Each run uses fresh processes (the werift package is chosen per process): in `two-process` mode the sender
  * (the CLI's role, offerer) and the receiver (the gateway's role, answerer) are separate child
  * processes signalling through this runner over IPC, like real life; in `one-process` mode
  * both peers share one child. The sender keeps `bufferedAmount` under --high and waits for
@@ -20,16 +20,17 @@
  * Columns: MB/s (10^6 bytes per second, first send to last byte delivered); CPU% = CPU time
  * of both peers' processes / wall time (100% = one core); MB per CPU-s = bytes delivered per
  * CPU-second of the busier process (what a dedicated core per peer would carry — the number to
- * compare on a loaded machine); datagrams sent (both directions); SCTP packet = the size the sender used (1228 = werift's; larger once SCTP path MTU discovery, node/webrtc/sctp-path-mtu.ts, confirmed it);
+ * compare on a loaded machine); datagrams sent (both directions); SCTP packet = the size the sender used (1228 = werift's; larger once SCTP path MTU discovery, the sctp-path-mtu patch, confirmed it);
  * DATA retransmissions (chunks sent more than once) and T3 timeouts, counted on the sender's
  * SCTP association; "verified" = every message arrived in order with the right length and
  * sequence stamp (the unit tests check full byte equality).
  *
- * Variants: `unpatched` = werift as shipped (only the patch that stops werift sending STUN to
- * Google is applied, it has no effect on the data path; max-message-size stays werift's 64 KiB);
- * `patched` = every patch; any other name is read as `+name1+name2` = only those patches (plus
- * the STUN one), to measure them one at a time, e.g.
- * `--variants unpatched,+udp-socket-buffers+sctp-send-completion,patched`.
+ * Variants: `unpatched` = werift as shipped (the `werift-stock` package, loaded in place of
+ * `werift` by node/webrtc/testing/stock-werift-loader.mjs; node/webrtc/peer.ts then adds a
+ * loopback STUN server so that werift's Google fallback never applies; max-message-size stays
+ * werift's 64 KiB); `patched` = the `werift` package with the patch set. The changes cannot be
+ * switched one by one at run time any more: to measure one, build a werift with a prefix of the
+ * patch sequence (docs/upstream/werift.md says how).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -37,10 +38,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const SELF = fileURLToPath(import.meta.url);
+const STOCK_WERIFT_LOADER = new URL('../../../node/webrtc/testing/stock-werift-loader.mjs', import.meta.url).href;
 
 interface RunSpec {
-  variant: string;
-  patches: string[] | 'all';
+  variant: 'unpatched' | 'patched';
   size: number;
   msg: number;
   high: number;
@@ -111,7 +112,7 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
     await pc.setRemoteDescription(answer.sdp);
     await new Promise<void>((r) => (channel.readyState === 'open' ? r() : channel.stateChanged.subscribe((s) => s === 'open' && r())));
     // Like the tunnel: both peers are Postern's, so each probes for larger SCTP packets (a no-op
-    // without the sctp-path-mtu patch). The sender starts once its probe is settled.
+    // on stock werift). The sender starts once its probe is settled.
     const packet = await startSctpPathMtuDiscovery(pc, POSTERN_SCTP_MAX_PACKET);
     await next(); // receiver ready
     const s = { ...(await sendAll(channel, spec, instrument(pc))), packet };
@@ -137,11 +138,10 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
 }
 
 async function setupPeers(spec: RunSpec) {
-  const { applyWeriftTuning } = await import('../../../node/webrtc/werift-tuning.ts');
-  const { createPeerConnection } = await import('../../../node/webrtc/peer.ts');
-  const only = spec.patches === 'all' ? undefined : (['ice-no-implicit-stun', ...spec.patches] as any);
-  const tuning = applyWeriftTuning(only ? { only } : {});
-  const unpatched = spec.patches !== 'all' && spec.patches.length === 0;
+  const { createPeerConnection, WERIFT_BUILD } = await import('../../../node/webrtc/peer.ts');
+  const unpatched = spec.variant === 'unpatched';
+  if (WERIFT_BUILD !== (unpatched ? 'stock' : 'patched')) throw new Error(`variant ${spec.variant} loaded ${WERIFT_BUILD} werift`);
+  const tuning = WERIFT_BUILD;
   const peerFor = () =>
     createPeerConnection({
       iceServers: [],
@@ -276,9 +276,14 @@ function receive(channel: any, spec: RunSpec, inst: { stats: any; hook: () => bo
 
 function spawnChild(role: string, spec: RunSpec, cpuProfDir?: string): ChildProcess {
   const execArgv = ['--import', 'tsx'];
+  const env = { ...process.env };
+  if (spec.variant === 'unpatched') {
+    execArgv.unshift('--import', STOCK_WERIFT_LOADER);
+    env['POSTERN_ALLOW_STOCK_WERIFT'] = '1';
+  }
   // One directory per process (the tsx loader thread writes its own profile next to the main one).
   if (cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${spec.variant.replace(/[^a-z0-9+-]/gi, '_')}-${spec.msg}-${role}`);
-  return fork(SELF, ['--child', role, '--spec', JSON.stringify(spec)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(SELF, ['--child', role, '--spec', JSON.stringify(spec)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 function onMessage(child: ChildProcess): () => Promise<any> {
@@ -399,10 +404,10 @@ async function runnerMain(): Promise<void> {
   console.log(`werift data channel, ${values.size} MiB per run, loopback, node ${process.version}`);
   for (const mode of modes) {
     for (const variant of values.variants!.split(',')) {
-      const patches = variant === 'patched' ? 'all' : variant === 'unpatched' ? [] : variant.split('+').filter(Boolean);
+      if (variant !== 'patched' && variant !== 'unpatched') throw new Error(`unknown variant ${variant}: patched or unpatched`);
       for (const msg of msgs) {
         for (let i = 0; i < Number(values.repeat); i++) {
-          const spec: RunSpec = { variant, patches, size, msg, high: Number(values.high), low: Number(values.low), timeoutMs: Number(values.timeout) * 1000 };
+          const spec: RunSpec = { variant, size, msg, high: Number(values.high), low: Number(values.low), timeoutMs: Number(values.timeout) * 1000 };
           let row: Row;
           try {
             row = await runOne(mode, spec, cpuProf);

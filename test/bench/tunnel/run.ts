@@ -14,10 +14,12 @@
  * - `direct`: `postern tunnel start RECORD --json` through TunnelLab (real Router, real
  *   `postern-gateway`, werift with Postern's tuning); ICE picks the direct path.
  * - `relay`: the same with `--relay-only`: every datagram goes through Postern's TURN Relay.
- * - `unpatched`: as `direct`, but the gateway and both CLI processes run with
- *   POSTERN_WERIFT_TUNING=off (werift as shipped). The "werift" column shows what the CLI's
- *   UDP sockets really got: "tuned" when their receive buffer is the tuned 4 MiB, "as shipped"
- *   when it is the kernel default — so a build without the switch shows up as "tuned".
+ * - `unpatched`: as `direct`, but the gateway and both CLI processes load werift as shipped
+ *   (the `werift-stock` package, through node/webrtc/testing/stock-werift-loader.mjs, with
+ *   POSTERN_ALLOW_STOCK_WERIFT=1) instead of the `werift` that carries Postern's patch set
+ *   (patches/werift+*.patch). The "werift" column shows what the CLI's UDP sockets really got:
+ *   "tuned" when their receive buffer is the patched 4 MiB, "as shipped" when it is the kernel
+ *   default — so a run where the stock package did not load shows up as "tuned".
  *
  * Per setup: a short warm-up (one `--warmup-mib` transfer and a few round trips, not recorded),
  * then
@@ -300,18 +302,26 @@ async function ensureLab(): Promise<TunnelLab> {
 
 const PROFILE_DIR = opts['cpu-prof'] ? join(ROOT, 'test/bench/results/profiles', `tunnel-${new Date().toISOString().replace(/[:.]/g, '-')}`) : '';
 
+const STOCK_WERIFT_LOADER = pathToFileURL(join(ROOT, 'node/webrtc/testing/stock-werift-loader.mjs')).href;
+
 /**
- * Runs `fn` with POSTERN_WERIFT_TUNING=off (and, with --cpu-prof, a profiling preload) in
- * this process's env: TunnelLab's gateway and CLI children copy process.env when spawned.
+ * Runs `fn` with werift as shipped (`stock`: the werift-stock loader and
+ * POSTERN_ALLOW_STOCK_WERIFT=1) and, with --cpu-prof, a profiling preload, in this process's
+ * env: TunnelLab's gateway and CLI children copy process.env when spawned.
  */
-async function withChildEnv<T>(off: boolean, fn: () => Promise<T>): Promise<T> {
+async function withChildEnv<T>(stock: boolean, fn: () => Promise<T>): Promise<T> {
   const extra: Record<string, string> = {};
-  if (off) extra['POSTERN_WERIFT_TUNING'] = 'off';
+  const imports: string[] = [];
+  if (stock) {
+    extra['POSTERN_ALLOW_STOCK_WERIFT'] = '1';
+    imports.push(STOCK_WERIFT_LOADER);
+  }
   if (PROFILE_DIR) {
     // NODE_OPTIONS may not carry --cpu-prof; a preload does the same with the inspector.
-    extra['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --import ${pathToFileURL(join(HERE, 'cpu-profile-preload.mjs')).href}`.trim();
+    imports.push(pathToFileURL(join(HERE, 'cpu-profile-preload.mjs')).href);
     extra['POSTERN_BENCH_PROFILE_DIR'] = PROFILE_DIR;
   }
+  if (imports.length) extra['NODE_OPTIONS'] = [process.env['NODE_OPTIONS'] ?? '', ...imports.map((i) => `--import ${i}`)].join(' ').trim();
   const before = Object.fromEntries(Object.keys(extra).map((k) => [k, process.env[k]]));
   Object.assign(process.env, extra);
   try {
@@ -376,8 +386,8 @@ async function prepare(setup: SetupName): Promise<Prepared> {
   }
   const l = await ensureLab();
   const mode = setup === 'unpatched' ? 'off' : 'tuned';
-  const off = mode === 'off';
-  return withChildEnv(off, async () => {
+  const stock = mode === 'off';
+  return withChildEnv(stock, async () => {
     if (gatewayMode !== mode || !l.gateway || PROFILE_DIR) {
       await l.startGateway();
       gatewayMode = mode;
