@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_VERSION } from '../../gateway/version.ts';
 import { REPO } from './support.ts';
@@ -17,6 +17,23 @@ const unitEntries = (text: string) =>
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#') && !l.startsWith('['))
     .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const);
+
+/** The top-level folders of the repository that `entry` reaches through relative imports. */
+function foldersReachedFrom(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const folders = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    folders.add(file.split('/')[0]!);
+    for (const m of read(file).matchAll(/(?:import|export)\s[^'"]*?from\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g)) {
+      const spec = m[1] ?? m[2]!;
+      if (/\.(ts|mts|mjs|js)$/.test(spec)) visit(relative(REPO, join(REPO, dirname(file), spec)));
+    }
+  };
+  visit(entry);
+  return folders;
+}
 
 describe('deploy/ for the gateway', () => {
   it('the systemd unit runs the binary as a service user, hardened', () => {
@@ -64,6 +81,17 @@ describe('deploy/ for the gateway', () => {
       for (const source of sources!.split(/\s+/)) expect(existsSync(join(REPO, source)), source).toBe(true);
     }
     expect(dockerfile).not.toMatch(/^(ENV|ARG)\b[^\n]*GATEWAY_CONFIG/m); // never baked into the image
+  });
+
+  it('the image copies every folder the gateway imports, and applies the werift patch set after an install without scripts', () => {
+    const dockerfile = read('deploy/docker/Dockerfile');
+    const copied = new Set([...dockerfile.matchAll(/^COPY (.+) \S+$/gm)].flatMap(([, sources]) => sources!.split(/\s+/)));
+    const reached = foldersReachedFrom('gateway/cli/bin.ts');
+    expect(reached).toContain('node');
+    for (const folder of reached) expect(copied, folder).toContain(folder);
+    expect(copied).toContain('patches');
+    expect(dockerfile).toMatch(/^RUN npm ci --omit=dev --ignore-scripts && npx patch-package --error-on-fail\b/m);
+    expect(read('deploy/README.md')).toMatch(/npm ci --omit=dev --ignore-scripts && sudo npx patch-package --error-on-fail\b/);
   });
 
   it('compose requires GATEWAY_CONFIG and nothing else, and restarts unless stopped', () => {
