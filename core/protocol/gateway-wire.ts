@@ -7,7 +7,7 @@
  *   gateway → Router   auth {clientId, nonce, timestamp, version, signature}
  *   Router  → gateway  ready {gatewayUid, heartbeatMs}  |  error {code, message} and close
  *   either  → either   ping {id} / pong {id}                   (JSON heartbeats, always answered)
- *   Router  → gateway  action {id, action, params, timeoutMs}  (id = conversation id)
+ *   Router  → gateway  action {id, action, params, timeoutMs}  (id = conversation id; params: ./actions.ts)
  *   gateway → Router   result {id, code, data?, message?}
  *   gateway → Router   job {job: JobUpdate}                    (progress of long work)
  *
@@ -19,7 +19,7 @@ import { z } from 'zod';
 import { concatBytes, utf8 } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';
 import { JOB_LINE_WIRE_MAX, JOB_MESSAGE_WIRE_MAX, JOB_STEP_MAX } from './job-log.ts';
-import { b64u, uid } from './vault-api.ts';
+import { actionName, b64u, uid } from './vault-api.ts';
 
 export const GATEWAY_WS_PATH = '/api/v1/gateway/connect';
 export const MAX_GATEWAY_FRAME_BYTES = 256 * 1024;
@@ -39,7 +39,11 @@ export function gatewayAuthBytes(nonce: string, timestamp: number, clientId: str
   return concatBytes(utf8(`postern/gateway-auth/v1\n${nonce}\n${timestamp}\n${clientId}`));
 }
 
-const actionName = z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, 'expected an action name like "rotate"');
+/**
+ * An action frame is the same for every action: the gateway looks the name up and parses `params`
+ * with that action's schema (./actions.ts), so an unknown name is answered by name, not dropped
+ * as a malformed frame. The Router builds `params` as ActionParamsInput<N>.
+ */
 const params = z.record(z.string(), z.unknown());
 
 /**
@@ -72,7 +76,7 @@ export const routerToGatewaySchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('error'), code: z.string().max(64), message: z.string().max(2000) }),
   z.object({ t: z.literal('ping'), id: z.number().int().nonnegative() }),
   z.object({ t: z.literal('pong'), id: z.number().int().nonnegative() }),
-  z.object({ t: z.literal('action'), id: z.string().min(1).max(64), action: actionName, params, timeoutMs: z.number().int().positive().max(3_600_000) }),
+  z.object({ t: z.literal('action'), id: z.string().min(1).max(64), action: actionName(), params, timeoutMs: z.number().int().positive().max(3_600_000) }),
 ]);
 export type RouterToGateway = z.infer<typeof routerToGatewaySchema>;
 

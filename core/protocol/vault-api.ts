@@ -12,6 +12,8 @@ import type { ScriptApproval } from './script-approval.ts';
 
 export const b64u = (max = 4096) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'expected base64url');
 export const uid = () => z.string().regex(UID_PATTERN, 'expected a 22-character UID');
+/** An action's name on the wire (./actions.ts lists the ones there are; an unknown one is refused by name, not as malformed). */
+export const actionName = () => z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, 'expected an action name like "rotate"');
 export const email = () => z.string().trim().toLowerCase().max(254).email('expected an email address');
 
 /** Ciphertext limits: records are small, files have their own command. */
@@ -123,7 +125,9 @@ export const vaultCommands = {
     }),
   }),
   'action.send': z.object({
-    action: z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, 'expected an action name like "rotate"'),
+    // The frame is the same for every action; the Router parses `params` with the action's own
+    // schema (./actions.ts), and the typed request is ActionRequest<N> (core/vault-client `action`).
+    action: actionName(),
     recordUid: uid().optional(),
     configurationUid: uid().optional(),
     resourceUid: uid().optional(),

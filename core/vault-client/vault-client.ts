@@ -20,6 +20,7 @@ import {
 } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';
 import { newUid, UID_PATTERN } from '../ids.ts';
+import type { ActionName, ActionRequest } from '../protocol/actions.ts';
 import { invitationCodeHash, newInvitationCode } from '../protocol/invitation-code.ts';
 import type { ActionOutcome, InvitationEntry, IceServerEntry, DeviceEntry, EventEntry, GatewayEntry, JobEntry, RecordEntry, RoleEntry, RotationEntry, VaultRequest } from '../protocol/vault-api.ts';
 import type { RotationSchedule } from '../schedule/rotation-schedule.ts';
@@ -503,7 +504,20 @@ export class VaultClient {
     await this.call('gateway.remove', { gatewayUid });
   }
 
-  /** Send an action (rotate, gateway-info, job-cancel, …) through the Router to a gateway. */
+  /**
+   * Start action N (rotate, gateway-info, job-cancel, …) on a gateway, through the Router. The
+   * request is typed by the action contract (core/protocol/actions.ts): what the action addresses,
+   * and its params. An `ok` outcome's `data` is what the gateway said; read its fields through
+   * parseActionResult(name, outcome.data).
+   */
+  action<N extends ActionName>(name: N, request: ActionRequest<N>): Promise<ActionOutcome> {
+    return this.call('action.send', { ...(request as VaultRequest<'action.send'>), action: name });
+  }
+
+  /**
+   * `action.send` as any client could send it: an action name and params unchecked here. For tests
+   * of what the Router refuses, and for actions this client does not know yet; use `action`.
+   */
   sendAction(request: VaultRequest<'action.send'>): Promise<ActionOutcome> {
     return this.call('action.send', request);
   }

@@ -1,10 +1,11 @@
 /**
  * What an action handler is and what it may use. The Router sends `{action, params}` with UIDs
- * only; a handler validates the params, answers quickly with a result code, and runs anything
- * long as a job (see ../tasks.ts). Adding an action is one file here and one entry in
- * ./index.ts (and, on the Router, one entry in router/actions/catalog.ts).
+ * only; the dispatcher (./index.ts) parses the params with the action's schema
+ * (core/protocol/actions.ts), so a handler gets them typed, answers quickly with a result code,
+ * and runs anything long as a job (see ../jobs.ts). Adding an action is its contract in core,
+ * one file here and one entry in ./index.ts (and, on the Router, one in router/actions/catalog.ts).
  */
-import type { z } from 'zod';
+import type { ActionName, ActionParams, ActionReplyOf } from '../../core/protocol/actions.ts';
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import type { ActionReply } from '../link/router-link.ts';
 import type { SecretScrubber } from '../logging/scrubber.ts';
@@ -40,13 +41,5 @@ export interface ActionContext {
   scripts?: ScriptSettings;
 }
 
-export type ActionHandler = (params: Record<string, unknown>, ctx: ActionContext) => Promise<ActionReply>;
-
-/** Validates params; a failure is a `bad_request` reply naming the first problem. */
-export function parseParams<T>(action: string, schema: z.ZodType<T>, params: Record<string, unknown>): { ok: true; value: T } | { ok: false; reply: ActionReply } {
-  const parsed = schema.safeParse(params);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  const issue = parsed.error.issues[0];
-  const where = issue?.path.length ? issue.path.join('.') : '(params)';
-  return { ok: false, reply: { code: 'bad_request', message: `"${action}" params are invalid at ${where}: ${issue?.message ?? 'invalid'}.` } };
-}
+/** Action N's handler: params as the contract says the Router sends them, the contract's result when ok. */
+export type ActionHandler<N extends ActionName> = (params: ActionParams<N>, ctx: ActionContext) => Promise<ActionReplyOf<N>>;

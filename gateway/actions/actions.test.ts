@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PosternError } from '../../core/errors.ts';
 import { newUid } from '../../core/ids.ts';
 import type { JobUpdate } from '../../core/protocol/gateway-wire.ts';
+import { newSignallingSessionId } from '../../core/protocol/webrtc-signalling.ts';
 import { newRecordData, type RecordData } from '../../core/records/index.ts';
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import { SecretScrubber } from '../logging/scrubber.ts';
@@ -110,6 +111,28 @@ describe('gateway actions', () => {
     const c = context(mine.records);
     await dispatchAction({ action: 'rotate', params: { jobUid: newUid(), recordUid: newUid(), configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } }, c.ctx);
     expect((await ended(c.updates)).message).toMatch(/^not_allowed/);
+  });
+
+  // threat model (docs/threat-model.md): database-only attacker (item 18)
+  it('webrtc-session refuses a configuration bound to another gateway, or to none, by the same check as rotate', async () => {
+    const resourceUid = newUid();
+    const ask = (boundTo: string | undefined) => {
+      const configUid = newUid();
+      const config = newRecordData('pamConfiguration', 'local', { environment: 'local', gatewayUid: boundTo ?? newUid(), applicationFolderUid: folderUid, features: { tunneling: true } });
+      // A valid record always names its gateway; one that does not (made by hand, or by an older vault) is refused too.
+      if (boundTo === undefined) delete (config.fields as Record<string, unknown>)['gatewayUid'];
+      const records = new Map([
+        [resourceUid, secret(resourceUid, newRecordData('pamMachine', 'web', { hostname: '127.0.0.1', port: 22 }))],
+        [configUid, secret(configUid, config)],
+      ]);
+      const params = { recordUid: resourceUid, configurationUid: configUid, sessionId: newSignallingSessionId(), offer: 'sealed', iceServers: [] };
+      return { configUid, reply: dispatchAction({ action: 'webrtc-session', params }, context(records).ctx) };
+    };
+    const elsewhere = newUid();
+    const other = ask(elsewhere);
+    expect(await other.reply).toEqual({ code: 'not_allowed', message: `PAM configuration ${other.configUid} names gateway ${elsewhere}, not this gateway (${gatewayUid}).` });
+    const unbound = ask(undefined);
+    expect(await unbound.reply).toEqual({ code: 'not_allowed', message: `PAM configuration ${unbound.configUid} names gateway undefined, not this gateway (${gatewayUid}).` });
   });
 
   it('a failure carrying a secret is scrubbed before it is reported or logged', async () => {

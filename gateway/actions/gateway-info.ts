@@ -5,7 +5,7 @@
 import { arch, hostname, platform } from 'node:os';
 import type { ActionHandler } from './action.ts';
 
-export const gatewayInfo: ActionHandler = async (_params, ctx) => ({
+export const gatewayInfo: ActionHandler<'gateway-info'> = async (_params, ctx) => ({
   code: 'ok',
   data: {
     version: ctx.version,

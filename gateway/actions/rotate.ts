@@ -1,41 +1,29 @@
 /**
- * `rotate {jobUid, recordUid, configurationUid, resourceUid?, resume?}`: answer `ok` with the job
- * id at once, then run the rotation as a job (../rotation/engine.ts) whose steps, log lines and
- * outcome reach the vault as job updates. `resume: true` only settles a rotation that an
- * earlier run left pending (`postern rotation resume`).
+ * `rotate {jobUid, recordUid, configurationUid, resourceUid, adminCredentialUid, resume?}` (its
+ * contract: core/protocol/actions.ts): answer `ok` with the job id at once, then run the rotation
+ * as a job (../rotation/engine.ts) whose steps, log lines and outcome reach the vault as job
+ * updates. `resume: true` only settles a rotation that an earlier run left pending
+ * (`postern rotation resume`).
  *
  * Record contents are never logged or reported. Hosts and user names reach the vault only sealed
  * to the pamUser's readers: the job is sealed with the pamUser's record key as soon as the
- * gateway has fetched it (../tasks.ts `sealWith`); until then it reports UIDs only.
+ * gateway has fetched it (../jobs.ts `sealWith`); until then it reports UIDs only.
  */
-import { z } from 'zod';
 import { PosternError } from '../../core/errors.ts';
-import { uid } from '../../core/protocol/vault-api.ts';
+import type { ActionParams } from '../../core/protocol/actions.ts';
 import { runRotation, type RotationSecrets } from '../rotation/engine.ts';
 import { armedFault } from '../rotation/fault.ts';
 import { RotationFailure } from '../rotation/plugin.ts';
 import { pluginFor } from '../rotation/plugins/index.ts';
 import { postRotationScripts } from '../rotation/scripts.ts';
 import type { Job } from '../jobs.ts';
-import { parseParams, type ActionContext, type ActionHandler, type SecretsReader } from './action.ts';
+import type { ActionContext, ActionHandler, SecretsReader } from './action.ts';
 
 // resourceUid and adminCredentialUid are what the Router resolved and authorised for the
 // requester (null: none); the engine uses exactly these and looks for nothing else.
-const paramsSchema = z.object({
-  jobUid: uid(),
-  recordUid: uid(),
-  configurationUid: uid(),
-  resourceUid: uid().nullable(),
-  adminCredentialUid: uid().nullable(),
-  requestedBy: uid().optional(),
-  resume: z.boolean().optional(),
-});
-type RotateParams = z.infer<typeof paramsSchema>;
+type RotateParams = ActionParams<'rotate'>;
 
-export const rotate: ActionHandler = async (params, ctx) => {
-  const parsed = parseParams('rotate', paramsSchema, params);
-  if (!parsed.ok) return parsed.reply;
-  const p = parsed.value;
+export const rotate: ActionHandler<'rotate'> = async (p, ctx) => {
   let task: Job;
   try {
     task = ctx.tasks.start(p.jobUid, p.resume ? 'rotation-resume' : 'rotate', p.recordUid);

@@ -17,10 +17,12 @@
  * Records are fetched through the secrets API at the start of every run, never cached.
  */
 import { PosternError } from '../../core/errors.ts';
+import { isRotationResourceType, type ActionParams } from '../../core/protocol/actions.ts';
 import { gatewayOptions, type GatewayOptions } from '../../core/records/custom-fields.ts';
 import type { PasswordComplexity, RecordData } from '../../core/records/index.ts';
 import type { SecretRecord } from '../../core/secrets-client/index.ts';
 import { recordSecretValues } from '../logging/record-secrets.ts';
+import { requireBoundHere } from '../actions/binding.ts';
 import type { SecretScrubber } from '../logging/scrubber.ts';
 import type { Job } from '../jobs.ts';
 import { admitRotationTarget } from '../targets/rotation-target.ts';
@@ -37,16 +39,17 @@ export interface RotationSecrets {
   finalizeSecretUpdate(recordUid: string, options: { rollback: boolean }): Promise<unknown>;
 }
 
-export interface RotationRequest {
-  recordUid: string;
-  configurationUid: string;
-  /** The resource the Router resolved and authorised for the requester; null: none. Nothing else is looked for. */
-  resourceUid: string | null;
-  /** That resource's admin credential as the Router authorised it; null: the pamUser rotates itself. */
-  adminCredentialUid: string | null;
+/**
+ * What a rotation runs on: the `rotate` action's params (core/protocol/actions.ts). `resourceUid`
+ * is the resource the Router resolved and authorised for the requester (null: none), and
+ * `adminCredentialUid` that resource's admin credential as the Router authorised it (null: the
+ * pamUser rotates itself); the Router is the one place they are resolved
+ * (router/actions/linked-resource.ts) and nothing else is looked for here.
+ */
+export type RotationRequest = Pick<ActionParams<'rotate'>, 'recordUid' | 'configurationUid' | 'resourceUid' | 'adminCredentialUid'> & {
   /** Only settle a pending transaction (`postern rotation resume`); do not rotate again. */
   resumeOnly?: boolean;
-}
+};
 
 export interface RotationDeps {
   secrets: RotationSecrets;
@@ -72,7 +75,6 @@ interface Loaded {
 }
 
 type Fields = Record<string, unknown>;
-const RESOURCE_TYPES: readonly string[] = ['pamMachine', 'pamDatabase', 'pamDirectory'];
 const fieldsOf = (data: RecordData): Fields => (data.fields ?? {}) as Fields;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
@@ -223,18 +225,18 @@ async function load(task: Job, request: RotationRequest, deps: RotationDeps): Pr
   if (!user || !config || (request.resourceUid && !resource)) throw new PosternError('not_allowed', 'A record of this rotation is not shared to the gateway’s application.');
   if (user.type !== 'pamUser') throw new PosternError('bad_request', `Record ${user.uid} is a ${user.type}, not a pamUser; only pamUser records are rotated.`);
   if (config.type !== 'pamConfiguration') throw new PosternError('bad_request', `Record ${config.uid} is a ${config.type}, not a pamConfiguration.`);
-  const boundTo = fieldsOf(config.data)['gatewayUid'];
-  if (boundTo !== deps.gatewayUid()) throw new PosternError('not_allowed', `PAM configuration ${config.uid} names gateway ${String(boundTo)}, not this gateway (${deps.gatewayUid() ?? 'unknown'}).`);
-  if (resource && !RESOURCE_TYPES.includes(resource.type)) throw new PosternError('bad_request', `Resource ${resource.uid} is a ${resource.type}; passwords are rotated on pamMachine, pamDatabase and pamDirectory resources.`);
+  requireBoundHere(config, deps.gatewayUid());
+  if (resource && !isRotationResourceType(resource.type)) throw new PosternError('bad_request', `Resource ${resource.uid} is a ${resource.type}; passwords are rotated on pamMachine, pamDatabase and pamDirectory resources.`);
   const admin = resource ? await authorisedAdmin(resource, user, request, deps) : null;
   return { user, config, resource, admin, options: gatewayOptions(user.data) };
 }
 
 /**
- * The admin the rotation logs in as: only the one the Router authorised for the requester. The
- * resource record may name its admin (pamSettings.adminCredentialUid, or its admin_credential
- * link); if that is not the one the Router named, someone pointed the resource at a credential
- * the requester may not use, and nothing is sent anywhere.
+ * The admin the rotation logs in as: only the one the Router authorised for the requester
+ * (router/actions/linked-resource.ts chooses it; this never does). The resource record may name
+ * its admin (pamSettings.adminCredentialUid, or its admin_credential link), which the Router
+ * cannot read; if that is not the one the Router named, someone pointed the resource at a
+ * credential the requester may not use, and nothing is sent anywhere.
  */
 async function authorisedAdmin(resource: SecretRecord, user: SecretRecord, request: RotationRequest, deps: RotationDeps): Promise<SecretRecord | null> {
   const pamSettings = fieldsOf(resource.data)['pamSettings'] as Fields | undefined;

@@ -1,62 +1,106 @@
 /**
- * The actions a vault user can send to a gateway, what each needs, the policy that allows it,
- * and the parameters a caller may pass (an allow-list: anything else is refused). Adding an
- * action is one entry here (and its handler on the gateway).
+ * What the Router adds to each action of the contract (core/protocol/actions.ts): the policy that
+ * allows it, the PAM feature it needs, how long the gateway has to answer, and how it fills each
+ * param the gateway receives from what it resolved. Mapped over ACTION_NAMES: an action without
+ * an entry, a param of the schema left unfilled, or one the schema does not have, do not compile.
+ * Adding an action is one contract in core, one entry here and one handler on the gateway
+ * (gateway/actions/index.ts).
  *
  * Caller parameters never name what the Router checks: the record, its resource, the resource's
  * admin credential, the PAM configuration, the job and the requester are resolved and authorised
- * by the Router (./start-action.ts) and set by it alone, after the caller's parameters.
+ * by the Router (./start-action.ts, ./linked-resource.ts) and set by it alone, after the caller's.
  */
-import { z } from 'zod';
-import { isSignallingSessionId } from '../../core/protocol/webrtc-signalling.ts';
+import type { ActionCallerParams, ActionContractOf, ActionName, ActionParamsInput, ActionTargetOf } from '../../core/protocol/actions.ts';
+import type { IceServerEntry } from '../../core/protocol/vault-api.ts';
 import type { Policy } from '../policy/policies.ts';
+import type { LinkedResource } from './linked-resource.ts';
 
 export type PamFeature = 'rotation' | 'connections' | 'remoteBrowserIsolation' | 'tunneling' | 'graphicalRecording' | 'typescriptRecording';
 
-export interface ActionSpec {
-  policy: Policy | null;
-  /** What names the gateway: a record through its PAM configuration, a job, or the gateway itself. */
-  target: 'record' | 'configuration' | 'job' | 'gateway';
-  /** The PAM configuration must allow this feature. */
-  feature?: PamFeature;
-  /** Long work: the Router makes a job first and the gateway reports progress on it. */
-  job?: boolean;
-  /** Sets up WebRTC: the Router adds the gateway's TURN credentials (its Relay) to the params. */
-  webrtc?: boolean;
-  /**
-   * Rotation: the Router resolves the pamUser's resource and that resource's admin credential,
-   * checks the requester may read both, and names them (or their absence) to the gateway.
-   */
-  resolvesResource?: boolean;
-  /** What the caller may put in `params`; strict, so a key the Router sets itself is refused. */
-  params: z.ZodObject;
-  defaultTimeoutMs: number;
+/** What the Router resolved for an action, by what the action addresses. */
+export interface ResolvedTarget {
+  record: { recordUid: string; configurationUid: string };
+  configuration: { configurationUid: string };
+  job: { jobUid: string };
+  gateway: unknown;
 }
 
-const none = z.object({}).strict();
+type If<Flag, T> = Flag extends true ? T : unknown;
 
-export const ACTIONS: Readonly<Record<string, ActionSpec>> = Object.freeze({
+/**
+ * Everything the Router resolved for action N, as the contract says it needs: always the
+ * requester; the record, configuration or job it addresses; the linked resource and admin
+ * credential (`resource`); the job it opened (`job`); the gateway's TURN credentials (`relay`).
+ */
+export type Resolved<N extends ActionName> = { requestedBy: string } & ResolvedTarget[ActionTargetOf<N>] &
+  If<ActionContractOf<N>['resource'], LinkedResource> &
+  If<ActionContractOf<N>['job'], { jobUid: string }> &
+  If<ActionContractOf<N>['relay'], { iceServers: IceServerEntry[] }>;
+
+/** The params the Router sets itself: all of action N's but the caller's. */
+export type RouterParams<N extends ActionName> = Omit<ActionParamsInput<N>, keyof ActionContractOf<N>['caller']['shape']>;
+
+export interface RouterAction<N extends ActionName> {
+  policy: Policy | null;
+  /** The PAM configuration must allow this feature. */
+  feature?: PamFeature;
+  defaultTimeoutMs: number;
+  /**
+   * How the Router fills each param it sets, from what it resolved: every one of them, named
+   * (nothing it does not list reaches the gateway but the caller's checked params, under these).
+   */
+  sets: { readonly [K in keyof RouterParams<N>]-?: (resolved: Resolved<N>) => RouterParams<N>[K] };
+}
+
+const catalog: { readonly [N in ActionName]: RouterAction<N> } = {
   rotate: {
     policy: 'rotate',
-    target: 'record',
     feature: 'rotation',
-    job: true,
-    resolvesResource: true,
-    // resume: only settle a rotation an earlier run left pending (`postern rotation resume`).
-    params: z.object({ resume: z.boolean().optional() }).strict(),
     defaultTimeoutMs: 15_000,
+    sets: {
+      jobUid: (r) => r.jobUid,
+      recordUid: (r) => r.recordUid,
+      configurationUid: (r) => r.configurationUid,
+      // null tells the gateway "no resource" and "no admin": it uses nothing the Router did not name.
+      resourceUid: (r) => r.resourceUid,
+      adminCredentialUid: (r) => r.adminCredentialUid,
+      requestedBy: (r) => r.requestedBy,
+    },
   },
-  'job-info': { policy: null, target: 'job', params: none, defaultTimeoutMs: 10_000 },
-  'job-cancel': { policy: 'rotate', target: 'job', params: none, defaultTimeoutMs: 10_000 },
-  'gateway-info': { policy: 'manage_gateways', target: 'gateway', params: none, defaultTimeoutMs: 10_000 },
-  'discover-job-start': { policy: 'run_discovery', target: 'configuration', job: true, params: none, defaultTimeoutMs: 15_000 },
+  'job-info': {
+    policy: null,
+    defaultTimeoutMs: 10_000,
+    sets: { jobUid: (r) => r.jobUid, requestedBy: (r) => r.requestedBy },
+  },
+  'job-cancel': {
+    policy: 'rotate',
+    defaultTimeoutMs: 10_000,
+    sets: { jobUid: (r) => r.jobUid, requestedBy: (r) => r.requestedBy },
+  },
+  'gateway-info': {
+    policy: 'manage_gateways',
+    defaultTimeoutMs: 10_000,
+    sets: { requestedBy: (r) => r.requestedBy },
+  },
+  'discover-job-start': {
+    policy: 'run_discovery',
+    defaultTimeoutMs: 15_000,
+    sets: { jobUid: (r) => r.jobUid, configurationUid: (r) => r.configurationUid, requestedBy: (r) => r.requestedBy },
+  },
   'webrtc-session': {
     policy: 'start_tunnels',
-    target: 'record',
     feature: 'tunneling',
-    webrtc: true,
-    // The offer is sealed end to end with the resource's signalling key; the Router relays it.
-    params: z.object({ sessionId: z.string().refine(isSignallingSessionId, 'expected a signalling session id'), offer: z.string().min(1).max(32_768) }).strict(),
     defaultTimeoutMs: 30_000,
+    // The offer (the caller's) is sealed end to end with the resource's signalling key; the Router relays it.
+    sets: { recordUid: (r) => r.recordUid, configurationUid: (r) => r.configurationUid, iceServers: (r) => r.iceServers, requestedBy: (r) => r.requestedBy },
   },
-} satisfies Record<string, ActionSpec>);
+};
+export const ACTIONS = Object.freeze(catalog);
+
+/** The gateway's params of action N: the caller's checked params, then each the Router sets over them. */
+export function gatewayParams<N extends ActionName>(spec: RouterAction<N>, resolved: Resolved<N>, caller: ActionCallerParams<N>): ActionParamsInput<N> {
+  const params: Record<string, unknown> = { ...caller };
+  for (const [key, fill] of Object.entries(spec.sets) as [string, (r: Resolved<N>) => unknown][]) params[key] = fill(resolved);
+  // Every key of RouterParams<N> is filled (`sets` is complete by type) and the rest is the caller's.
+  return params as ActionParamsInput<N>;
+}

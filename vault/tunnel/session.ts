@@ -4,6 +4,7 @@
  * action, open the gateway's sealed answer, and run the tunnel multiplexer on the data channel.
  */
 import { PosternError } from '../../core/errors.ts';
+import { parseActionResult } from '../../core/protocol/actions.ts';
 import type { ActionOutcome } from '../../core/protocol/vault-api.ts';
 import {
   deriveSignallingKey,
@@ -107,10 +108,9 @@ export async function openTunnelSession(vault: VaultClient, options: TunnelSessi
     const offer = await sealSignalling(key, options.resourceUid, { v: 1, sessionId, issuedAt: Date.now(), description: { type: 'offer', sdp }, sctpMaxPacket: POSTERN_SCTP_MAX_PACKET });
 
     progress('asking the gateway (through the Router, end-to-end encrypted)');
-    const outcome = await vault.sendAction({ action: 'webrtc-session', recordUid: options.resourceUid, configurationUid, params: { sessionId, offer } });
+    const outcome = await vault.action('webrtc-session', { recordUid: options.resourceUid, configurationUid, params: { sessionId, offer } });
     if (outcome.code !== 'ok') throw new TunnelRefused(outcome);
-    const sealedAnswer = (outcome.data as { answer?: unknown } | undefined)?.answer;
-    const answer = await openSignallingAnswer(key, options.resourceUid, sessionId, sealedAnswer);
+    const answer = await openSignallingAnswer(key, options.resourceUid, sessionId, parseActionResult('webrtc-session', outcome.data).answer);
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.description.sdp });
 
     progress('connecting (ICE, DTLS, SCTP)');

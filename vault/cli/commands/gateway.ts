@@ -191,7 +191,7 @@ Examples:
       await withVault(ctx, async (vault) => {
         const target = await resolveGateway(vault, nameOrUid);
         if (target.entry?.revokedAt) throw new PosternError('bad_state', `Gateway ${target.name ?? target.gatewayUid} has been removed.`);
-        const outcome = await vault.sendAction({ action: 'gateway-info', gatewayUid: target.gatewayUid });
+        const outcome = await vault.action('gateway-info', { gatewayUid: target.gatewayUid });
         if (outcome.code !== 'ok') throw actionFailure(outcome, `Gateway ${target.name ?? target.gatewayUid} did not answer`);
         ctx.out.result({ gatewayUid: target.gatewayUid, name: target.name, data: outcome.data ?? null }, () => {
           ctx.out.pairs([

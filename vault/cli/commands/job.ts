@@ -247,7 +247,7 @@ Examples:
     .action(async (uid: string, _options: unknown, command: Command) => {
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
-        const outcome = await vault.sendAction({ action: 'job-cancel', jobUid: uid });
+        const outcome = await vault.action('job-cancel', { jobUid: uid });
         if (outcome.code !== 'ok') throw actionFailure(outcome, `Cancelling job ${uid} failed`);
         ctx.out.result({ jobUid: uid, gatewayUid: outcome.gatewayUid ?? null, cancelRequested: true, data: outcome.data ?? null }, () =>
           ctx.out.line(`Asked the gateway to cancel job ${uid}. Watch it end with \`postern job show ${uid} --follow\`.`),

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { PosternError, UsageError } from '../../../core/errors.ts';
+import { ROTATION_RESOURCE_TYPES } from '../../../core/protocol/actions.ts';
 import type { RotationEntry } from '../../../core/protocol/vault-api.ts';
 import { applyFieldAssignments, type RecordData } from '../../../core/records/index.ts';
 import type { RotationSchedule } from '../../../core/schedule/rotation-schedule.ts';
@@ -140,7 +141,7 @@ Examples:
         const recordUid = await resolveRecordUid(vault, record, { flag: 'RECORD', types: ['pamUser'] });
         const [configurationUid, resourceUid, existing] = await Promise.all([
           options.config ? resolveRecordUid(vault, options.config, { flag: '--config', types: ['pamConfiguration'] }) : undefined,
-          options.resource ? resolveRecordUid(vault, options.resource, { flag: '--resource', types: ['pamMachine', 'pamDatabase', 'pamDirectory'] }) : undefined,
+          options.resource ? resolveRecordUid(vault, options.resource, { flag: '--resource', types: [...ROTATION_RESOURCE_TYPES] }) : undefined,
           currentRotation(vault, recordUid),
         ]);
         const config = configurationUid ?? existing?.configurationUid;
@@ -269,10 +270,9 @@ async function rotateNow(ctx: CliContext, record: string, options: RotateOptions
     const recordUid = await resolveRecordUid(vault, record, { flag: 'RECORD', types: ['pamUser'] });
     const [configurationUid, resourceUid] = await Promise.all([
       options.config ? resolveRecordUid(vault, options.config, { flag: '--config', types: ['pamConfiguration'] }) : undefined,
-      options.resource ? resolveRecordUid(vault, options.resource, { flag: '--resource', types: ['pamMachine', 'pamDatabase', 'pamDirectory'] }) : undefined,
+      options.resource ? resolveRecordUid(vault, options.resource, { flag: '--resource', types: [...ROTATION_RESOURCE_TYPES] }) : undefined,
     ]);
-    const outcome = await vault.sendAction({
-      action: 'rotate',
+    const outcome = await vault.action('rotate', {
       recordUid,
       ...(configurationUid ? { configurationUid } : {}),
       ...(resourceUid ? { resourceUid } : {}),
