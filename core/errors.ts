@@ -60,7 +60,7 @@ const canSkipStacks = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?
  * A PosternError from a parser of untrusted bytes, with a stable `reason`. It carries no stack
  * trace: the fault is in the input, not in the code, and a server rejecting a flood of garbage
  * (datagrams, frames) would otherwise spend most of its time capturing stacks
- * (docs/decisions/input-errors-without-stacks.md). The reason 'invalid_argument' is a caller's
+ * (docs/decisions/0011-input-errors-without-stacks.md). The reason 'invalid_argument' is a caller's
  * programming error and keeps its stack.
  */
 export class InputError<Reason extends string> extends PosternError {

@@ -11,7 +11,7 @@
 # The registry's node-linux-<arch> package is the official Node build (bin/node) with the headers
 # (include/node) that node-gyp needs to compile better-sqlite3 without reaching nodejs.org. It is
 # unpacked once per version into a cache outside the checkout, so a fresh clone reuses it.
-# docs/decisions/node-runtime.md says why.
+# docs/decisions/0001-node-runtime.md says why.
 
 # The Node the suite runs on and `npm start` falls back to. Bump it for security releases.
 POSTERN_NODE_VERSION="${POSTERN_NODE_VERSION:-24.22.3}"

@@ -1,5 +1,5 @@
 /**
- * The suite runs on the Node scripts/test.sh chose (docs/decisions/node-runtime.md), and so does
+ * The suite runs on the Node scripts/test.sh chose (docs/decisions/0001-node-runtime.md), and so does
  * every child a test starts, whether by process.execPath or by the name `node` on PATH.
  */
 import { execFileSync } from 'node:child_process';

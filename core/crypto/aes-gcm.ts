@@ -12,7 +12,7 @@
  * expands the key and builds its GHASH table on every call, so it loses on long ones). Messages
  * below NATIVE_AES_GCM_MIN_BYTES (wrapped 32-byte keys, short frames) then stay in JavaScript.
  * All produce the same bytes; the known-answer tests run each through all three. Figures:
- * docs/decisions/native-crypto.md.
+ * docs/decisions/0008-native-crypto.md.
  */
 import { PosternError } from '../errors.ts';
 import { concatBytes, randomBytes } from './bytes.ts';

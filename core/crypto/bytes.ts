@@ -16,7 +16,7 @@ const MAX_RANDOM_CHUNK = 65536;
 
 /**
  * Small requests (nonces, UIDs, keys) are served from a block drawn from the CSPRNG 4 KiB at a
- * time: each call out to the platform costs more than the bytes (docs/decisions/native-crypto.md,
+ * time: each call out to the platform costs more than the bytes (docs/decisions/0008-native-crypto.md,
  * "Randomness"). A served slice is zeroed in the block, so no key stays in
  * memory twice; no byte is served twice.
  */
@@ -92,7 +92,7 @@ const asciiDecoder = new TextDecoder('utf-8');
 
 /**
  * Encodes into a byte array of ASCII codes, turned into a string in one native call, not one
- * string per character (fifteen times faster on a vault answer; docs/decisions/native-crypto.md).
+ * string per character (fifteen times faster on a vault answer; docs/decisions/0008-native-crypto.md).
  */
 function encodeBase64(bytes: Uint8Array, { codes, pairs }: EncodeTables, pad: boolean): string {
   const len = bytes.length;

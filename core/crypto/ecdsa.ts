@@ -71,7 +71,7 @@ export function p256PublicKey(privateKey: Uint8Array): Uint8Array {
 
 /**
  * In node:crypto where there is one (remembered per key), else @noble (slower than a signature;
- * docs/decisions/native-crypto.md). A copy the caller may keep.
+ * docs/decisions/0008-native-crypto.md). A copy the caller may keep.
  */
 function publicKeyOf(privateKey: Uint8Array): Uint8Array {
   return nodeCrypto()?.publicKeyOf(privateKey).slice() ?? nobleP256PublicKey(privateKey);

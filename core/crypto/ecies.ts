@@ -11,7 +11,7 @@
  * The ECDH runs natively where it can (the recipient's private key and a repeatedly used
  * recipient public key imported once, the ephemeral key generated inside the implementation):
  * in node:crypto where the runtime has it, else in the platform's WebCrypto, else in @noble.
- * HKDF stays in JavaScript, where it is cheaper than a call out (docs/decisions/native-crypto.md).
+ * HKDF stays in JavaScript, where it is cheaper than a call out (docs/decisions/0008-native-crypto.md).
  *
  * Errors: malformed keys / ephemeral point → bad_request; anything that fails authentication
  * (tampering, wrong recipient, wrong info, truncation) → decrypt_failed.

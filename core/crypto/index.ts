@@ -7,7 +7,7 @@
  * (webcrypto.ts), both keeping imported keys (key-cache.ts), and in @noble otherwise (noble.ts,
  * also the reference the known-answer tests hold both native paths to). Callers never choose
  * and cannot tell. An input buffer may be read after the call returns: do not change it before the
- * promise settles. Hashes, HMAC and HKDF stay synchronous (docs/decisions/native-crypto.md).
+ * promise settles. Hashes, HMAC and HKDF stay synchronous (docs/decisions/0008-native-crypto.md).
  */
 export * from './bytes.ts';
 export * from './aes-gcm.ts';

@@ -4,7 +4,7 @@
  * pbkdf2Sha256 uses WebCrypto when `globalThis.crypto.subtle` exists (about ten times faster than
  * @noble) and falls back to @noble when it is missing or refuses the request: workerd refuses
  * PBKDF2 above 100,000 iterations, some browsers an empty password. Both paths are tested to
- * agree. Why and the figures: docs/decisions/pbkdf2-webcrypto-first.md.
+ * agree. Why and the figures: docs/decisions/0012-pbkdf2-webcrypto-first.md.
  */
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';

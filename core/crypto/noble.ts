@@ -2,7 +2,7 @@
  * The pure-JavaScript implementations (@noble): the independent reference the known-answer
  * tests compare the platform's WebCrypto against, the fallback for a runtime without
  * WebCrypto, and the faster choice where WebCrypto's per-call cost outweighs the work (small
- * AES-GCM messages; see aes-gcm.ts and docs/decisions/native-crypto.md).
+ * AES-GCM messages; see aes-gcm.ts and docs/decisions/0008-native-crypto.md).
  *
  * Synchronous, Uint8Array in and out. Inputs are already validated by the public modules
  * (ecdsa.ts, ecies.ts, aes-gcm.ts); product code calls those, never this file.

@@ -2,7 +2,7 @@
  * The runtime's `node:crypto`, where it has one (Node; also Deno and Bun, which implement it):
  * OpenSSL called synchronously. It is the same native code WebCrypto reaches in Node, without
  * WebCrypto's promise, argument normalisation and hop to the thread pool, which cost more than
- * the work itself for everything a request does (measured in docs/decisions/native-crypto.md).
+ * the work itself for everything a request does (measured in docs/decisions/0008-native-crypto.md).
  *
  * core/ runs in browsers and workerd too, so it names no runtime module in an import: the module
  * is asked for with `process.getBuiltinModule`, a capability probe that is simply absent

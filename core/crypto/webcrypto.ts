@@ -41,7 +41,7 @@ const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 
 const privateKeys = new PrivateKeyCache<Promise<CryptoKey>>();
 const publicKeys = new PublicKeyCache<Promise<CryptoKey>>();
-/** Public halves of private keys: in JavaScript one costs more than a signature (docs/decisions/native-crypto.md). */
+/** Public halves of private keys: in JavaScript one costs more than a signature (docs/decisions/0008-native-crypto.md). */
 const derivedPublicKeys = new PrivateKeyCache<Uint8Array>();
 
 /** The 65-byte public key of a (validated) private key, computed once per key. */

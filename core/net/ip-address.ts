@@ -13,7 +13,7 @@
  * IPv4-mapped (::ffff:0:0/96) and IPv4-compatible (::/96) addresses are their own categories:
  * on a dual-stack socket the first silently becomes IPv4 and the second is deprecated, so a
  * policy refuses them outright instead of trusting the embedded address (see
- * docs/decisions/relay-peer-policy.md). isMetadataAddress still looks inside them, since a
+ * docs/decisions/0002-relay-peer-policy.md). isMetadataAddress still looks inside them, since a
  * process dialling "::ffff:169.254.169.254" reaches the metadata service.
  */
 import { PosternError } from '../errors.ts';

@@ -14,7 +14,7 @@
  * not as a malformed frame. Each hop is typed where it is built and parsed with these schemas
  * where it is received: the Router parses the caller's params (parseCallerParams), the gateway
  * the Router's (parseActionParams), and a vault that reads a result's fields checks them first
- * (parseActionResult). Decision record: docs/decisions/action-contract.md.
+ * (parseActionResult). Decision record: docs/decisions/0015-action-contract.md.
  *
  * Caller parameters never name what the Router checks (the record, its resource, the admin
  * credential, the PAM configuration, the job, the requester): those travel beside the action

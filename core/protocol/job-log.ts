@@ -12,7 +12,7 @@
  * code), so the Router cannot move a line to another job, reorder lines unnoticed (numbers must
  * rise), or change the code of a failure. Text without the prefix is plaintext: the Router's own
  * notes ("the gateway did not answer") and what a gateway says before it holds the record key
- * (job UIDs only). See docs/decisions/sealed-job-logs.md.
+ * (job UIDs only). See docs/decisions/0005-sealed-job-logs.md.
  */
 import { fromUtf8, hkdfSha256, openBytes, sealBytes, utf8 } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';

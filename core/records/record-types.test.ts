@@ -94,7 +94,7 @@ describe('leaf validators', () => {
   });
 });
 
-describe('target trust fields (docs/decisions/target-trust.md)', () => {
+describe('target trust fields (docs/decisions/0006-target-trust.md)', () => {
   const ed = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
   const fp = 'SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU';
   it('pamMachine.hostKey takes key lines, known_hosts lines and SHA256 fingerprints, stored one per line', () => {

@@ -6,7 +6,7 @@
  *
  * What it cannot see: a record this client never read, or old content served under a higher
  * revision number than any seen (the revision is not yet bound into the record's ciphertext).
- * docs/decisions/accounts-and-client-trust.md says more.
+ * docs/decisions/0004-accounts-and-client-trust.md says more.
  */
 import { sha256, toBase64Url, utf8 } from '../crypto/index.ts';
 import { PosternError } from '../errors.ts';

@@ -275,7 +275,7 @@ function endpointOf(resource: SecretRecord): Endpoint {
     hostname: String(f['hostname']),
     port: Number(f['port']),
     useSSL: f['useSSL'] === true,
-    // A database without useSSL uses TLS when the server offers it (docs/decisions/target-trust.md).
+    // A database without useSSL uses TLS when the server offers it (docs/decisions/0006-target-trust.md).
     preferTls: resource.type === 'pamDatabase' && f['useSSL'] === undefined,
     // A CA always verifies; else sslVerification decides, and unset, a required TLS verifies (system CAs).
     verifyTls: str(f['sslCaCertificate']) !== undefined || (typeof f['sslVerification'] === 'boolean' ? f['sslVerification'] : f['useSSL'] === true),

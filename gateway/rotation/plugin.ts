@@ -34,7 +34,7 @@ export interface Endpoint {
   useSSL: boolean;
   /**
    * `useSSL` unset on a pamDatabase: TLS when the server offers it, plaintext when it says it has
-   * none (docs/decisions/target-trust.md). LDAP ignores it: LDAPS is chosen explicitly.
+   * none (docs/decisions/0006-target-trust.md). LDAP ignores it: LDAPS is chosen explicitly.
    */
   preferTls?: boolean;
   /** Whether to verify the TLS certificate (see the engine's endpointOf for the rule). */

@@ -4,7 +4,7 @@
  * read the gateway's configuration (the keys to every secret shared to its application), its
  * logs or its memory: `--script-user NAME`, else `postern-script` when that account exists,
  * else `nobody`. A gateway running as an ordinary user cannot switch, and its scripts run as
- * that same user: they can read everything the gateway can (docs/decisions/post-rotation-scripts.md).
+ * that same user: they can read everything the gateway can (docs/decisions/0007-post-rotation-scripts.md).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';

@@ -10,7 +10,7 @@
  * signature with the Router signing key pinned in its configuration against the digest of what
  * it downloaded. An unapproved, changed or forged script is not run; the job reports it as a
  * failure of that script with the command that approves it. Who may attach and approve, and why
- * a database-only attacker cannot forge an approval: docs/decisions/post-rotation-scripts.md.
+ * a database-only attacker cannot forge an approval: docs/decisions/0007-post-rotation-scripts.md.
  *
  * Each script gets on stdin one line: base64 of a JSON object
  *   {configurationUid, resourceUid, userUid, username, oldPassword, newPassword}

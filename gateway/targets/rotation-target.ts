@@ -1,6 +1,6 @@
 /**
  * The checks a rotation makes of its target before the engine stores a pending secret or sends
- * one anywhere (docs/decisions/target-trust.md): the PAM configuration's target policy on every
+ * one anywhere (docs/decisions/0006-target-trust.md): the PAM configuration's target policy on every
  * address the host name resolves to, then the plugin's own identity check (SSH: the host key,
  * pinned on first use). A refusal here leaves the vault and the target exactly as they were.
  */

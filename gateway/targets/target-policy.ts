@@ -1,6 +1,6 @@
 /**
  * Which addresses the gateway may dial for a tunnel or a rotation, per PAM configuration
- * (docs/decisions/target-trust.md). A record names its target by host name, and a host name
+ * (docs/decisions/0006-target-trust.md). A record names its target by host name, and a host name
  * resolves to whatever its DNS says, so every check resolves the name first and judges each
  * address it resolves to:
  *

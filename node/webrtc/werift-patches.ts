@@ -4,7 +4,7 @@
  * (package.json `postinstall`, with --error-on-fail and --error-on-warn, so a patch that no longer
  * applies, or a werift version other than the one the patches were written for, fails the
  * install). docs/upstream/werift.md describes each change as it would be offered upstream;
- * docs/decisions/werift-patch-set.md says why a patch set and not run-time patching.
+ * docs/decisions/0013-werift-patch-set.md says why a patch set and not run-time patching.
  *
  * What is left at run time is this check: the patched werift exports `posternPatches`, the
  * names of the changes in the order they were applied. An install that skipped the scripts

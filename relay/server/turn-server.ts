@@ -42,7 +42,7 @@
  * - Everything that does not parse, or that a server must not answer (responses, indications it
  *   cannot act on), is dropped and counted by reason; nothing a client sends can throw out of
  *   handleClientPacket except a bug.
- * - Peers on the relay host itself (docs/decisions/relay-peer-policy.md): the relayed transport
+ * - Peers on the relay host itself (docs/decisions/0002-relay-peer-policy.md): the relayed transport
  *   address of a live allocation here is a permitted peer, address AND port, whatever the policy
  *   says of its IP (two relayed candidates meet that way); the permission or channel is tied to
  *   that allocation and dies with it, so a socket that later takes the port is not reachable.

@@ -1,6 +1,6 @@
 /**
  * The one place a rotation's resource and admin credential are resolved (decision record:
- * docs/decisions/action-contract.md). The Router holds the links between records and the access
+ * docs/decisions/0015-action-contract.md). The Router holds the links between records and the access
  * rules, so it decides; the gateway uses exactly what is named here, or nothing, and only checks
  * that the records it fetched agree (gateway/rotation/engine.ts refuses, never chooses).
  *

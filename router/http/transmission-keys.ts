@@ -8,7 +8,7 @@
  * Only a request that proved who sent it (a live vault session, a device signature) adds an
  * entry, so anonymous traffic cannot flush the memo. Entries expire when idle and at a fixed
  * age, the memo is bounded, and it lives in this process only. What holding these keys means
- * for the Router's memory is in docs/decisions/native-crypto.md.
+ * for the Router's memory is in docs/decisions/0008-native-crypto.md.
  */
 import { toBase64Url } from '../../core/crypto/index.ts';
 import { unwrapTransmissionKey } from '../../core/protocol/envelope.ts';

@@ -44,7 +44,7 @@ export const accountHandlers: VaultHandlers<
   /**
    * The first account needs nothing (it becomes the administrator); later ones need an
    * invitation unless registration is open. Neither refusal nor success says whether the email
-   * already has an account: docs/decisions/accounts-and-client-trust.md.
+   * already has an account: docs/decisions/0004-accounts-and-client-trust.md.
    */
   async 'account.register'(ctx, input) {
     const anyone = await ctx.db.selectFrom('users').select('uid').limit(1).executeTakeFirst();

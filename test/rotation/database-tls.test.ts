@@ -1,5 +1,5 @@
 /**
- * Database TLS on rotations (docs/decisions/target-trust.md), end to end: `postern rotate`
+ * Database TLS on rotations (docs/decisions/0006-target-trust.md), end to end: `postern rotate`
  * through the CLI, a real Router, a real `postern-gateway` and the test PostgreSQL, which
  * scripts/services/postgres.sh runs with TLS and a test CA. With the CA on the resource the
  * rotation verifies the certificate and says so; with another CA (an impostor's chain, as far as

@@ -1,5 +1,5 @@
 /**
- * SSH host keys pinned on the pamMachine (docs/decisions/target-trust.md), end to end: `postern
+ * SSH host keys pinned on the pamMachine (docs/decisions/0006-target-trust.md), end to end: `postern
  * rotate` through the CLI, a real Router, a real `postern-gateway` and the test sshd. A resource
  * whose hostKey is another key fails with host_key_mismatch before anything is stored or sent;
  * a resource with no hostKey gets the key the sshd really has (trust on first use).

@@ -1,5 +1,5 @@
 /**
- * The PAM configuration's target policy on rotations (docs/decisions/target-trust.md), end to
+ * The PAM configuration's target policy on rotations (docs/decisions/0006-target-trust.md), end to
  * end: `postern rotate` through the CLI, a real Router and a real `postern-gateway`. A resource
  * aimed at a cloud metadata address, or outside the configuration's targetNetworks, is refused
  * before the gateway stores a pending secret or dials anything; no server is needed.

@@ -1,4 +1,4 @@
-/** TLS material for the database TLS tests (docs/decisions/target-trust.md). */
+/** TLS material for the database TLS tests (docs/decisions/0006-target-trust.md). */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * The PAM configuration's target policy on tunnels (docs/decisions/target-trust.md), end to end:
+ * The PAM configuration's target policy on tunnels (docs/decisions/0006-target-trust.md), end to end:
  * the real `postern tunnel start` against a real Router and a real `postern-gateway`. A resource
  * aimed at a cloud metadata address, or outside targetNetworks, is refused when the tunnel is
  * asked for, before the gateway dials anything.

@@ -8,7 +8,7 @@
  * own address, unless `--relay-allow` names them. Two relayed candidates on the same Relay (the
  * vault's and the gateway's) still meet: the Relay itself permits the exact relayed address of a
  * live allocation (relay/server/turn-server.ts), so nothing of its host needs allow-listing
- * (docs/decisions/relay-peer-policy.md).
+ * (docs/decisions/0002-relay-peer-policy.md).
  */
 import { loadOrCreateRelaySecret } from './relay-secret.ts';
 

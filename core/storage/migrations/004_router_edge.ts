@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely';
 
 /**
- * The Router's edge (docs/decisions/router-edge.md): the vault API's replay cache, and login
+ * The Router's edge (docs/decisions/0003-router-edge.md): the vault API's replay cache, and login
  * failures that tell a real password check from an attempt refused while throttled, looked up
  * per account and address.
  */

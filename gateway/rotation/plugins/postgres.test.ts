@@ -420,7 +420,7 @@ describe.skipIf(!PG_URL)(`postgresPlugin on a real PostgreSQL${PG_URL ? (ENFORCE
     expect((await failure(postgresPlugin.change(target, { kind: 'password', password: md5Like }))).reason).toBe('policy_refused');
   });
 
-  describe('TLS (docs/decisions/target-trust.md)', () => {
+  describe('TLS (docs/decisions/0006-target-trust.md)', () => {
     const caFile = TEST_PG_CA_FILE;
     const testCa = !server?.sslOff && existsSync(caFile) ? readFileSync(caFile, 'utf8') : null;
     const noTls = server?.sslOff ? ' (skipped: the server has TLS off; scripts/services/postgres.sh turns it on)' : !testCa ? ` (skipped: no test CA at ${caFile})` : '';

@@ -21,7 +21,7 @@
  *    authorized_keys into a symlink to /etc/shadow gets nothing from us.
  *  - Messages name host:port, user, exit status and a short scrubbed stderr; never a secret.
  *
- *  - Host keys (docs/decisions/target-trust.md): every connection checks the server's key
+ *  - Host keys (docs/decisions/0006-target-trust.md): every connection checks the server's key
  *    against the pamMachine's `hostKey` (key lines or SHA256 fingerprints) and a mismatch ends
  *    it before any credential is sent (`host_key_mismatch`). checkTarget() runs first in every
  *    rotation: it completes a key exchange without authenticating, so the key it sees is one the

@@ -1,5 +1,5 @@
 /**
- * How a database plugin uses TLS, from the resource's fields (docs/decisions/target-trust.md):
+ * How a database plugin uses TLS, from the resource's fields (docs/decisions/0006-target-trust.md):
  *
  *  - `require` (useSSL true): TLS or nothing;
  *  - `prefer` (useSSL unset): TLS, and plaintext only when the server answers that it has no

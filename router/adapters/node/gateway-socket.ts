@@ -5,7 +5,7 @@
  * Why not Hono here: a Worker holds one of these per gateway for days, 10,000 of them per
  * process. Through @hono/node-ws each connection kept its upgrade request, Hono Context,
  * Request and URL objects alive for its whole life and wrapped every frame in a MessageEvent:
- * half the memory per gateway (docs/decisions/gateway-sockets-outside-hono.md). The Router core stays runtime-neutral: the hub takes a
+ * half the memory per gateway (docs/decisions/0010-gateway-sockets-outside-hono.md). The Router core stays runtime-neutral: the hub takes a
  * plain `{send, close}` pair (SocketLike), and runtimes without this adapter can still use
  * Hono's `upgradeWebSocket` (RouterDeps).
  */

@@ -11,7 +11,7 @@
  *   commits with it. That is wrong for a write a client is told has happened: a record, a key,
  *   a pending rotation secret (the gateway changes the target's password next), a logout. Those
  *   commit with FULL, which syncs the disk (several times NORMAL's cost; figures in
- *   docs/decisions/native-crypto.md, "Other per-request costs"). Writes that happen on
+ *   docs/decisions/0008-native-crypto.md, "Other per-request costs"). Writes that happen on
  *   every request or connection and are harmless to lose in a power cut stay at NORMAL: replay
  *   nonces (they expire within ten minutes, and the Router was down meanwhile), gateway sessions
  *   (re-made when the gateways reconnect), audit events (the last second of the trail before

@@ -3,7 +3,7 @@
  * file whenever a commit finds the log longer than 1,000 pages, inside that commit: on the
  * Router's event loop, with better-sqlite3 synchronous, that is a copy of megabytes and a disk
  * sync during which no request, no gateway frame and no timer runs (figures in
- * docs/decisions/native-crypto.md). Here a second connection on its own thread
+ * docs/decisions/0008-native-crypto.md). Here a second connection on its own thread
  * checkpoints every CHECKPOINT_EVERY_MS instead (PASSIVE: it never waits for or blocks a reader
  * or a writer), and the Router's connection keeps an automatic checkpoint only as a backstop,
  * at WAL_BACKSTOP_PAGES, should this thread ever fall behind or stop.

@@ -11,7 +11,7 @@
  *   product      core/crypto's public function, which picks one
  * Each WebCrypto call is awaited, so its thread-pool hop is in the time. CPU time is the whole
  * process's (all threads), so work moved to the thread pool counts. This table is the measured
- * reason for core/crypto's choices (docs/decisions/native-crypto.md).
+ * reason for core/crypto's choices (docs/decisions/0008-native-crypto.md).
  *
  *   npx tsx test/bench/vault-api/crypto.ts [--ms 1000]     (run.ts runs it too)
  */

@@ -1,5 +1,5 @@
 /**
- * Host key pinning (docs/decisions/target-trust.md): the resource's `hostKey` entries (key lines
+ * Host key pinning (docs/decisions/0006-target-trust.md): the resource's `hostKey` entries (key lines
  * or SHA256 fingerprints), the verifier every connection hands ssh2 so that a key that is not
  * pinned ends it before any credential is sent (`host_key_mismatch`), and checkHostKey, the
  * check that runs first in every rotation: a key exchange without authenticating, so the key it
