@@ -28,7 +28,7 @@ function decoded(text: string): { ok: true; value: unknown } | { ok: false; erro
 }
 
 const VALUES: unknown[] = [
-  0, 1, -1, 7.5, 2 ** 53, 2 ** 53 - 1, 1e999, -0, '', 'x', 'a'.repeat(64), 'a'.repeat(65), 'm'.repeat(2000), 'm'.repeat(2001),
+  0, 1, -1, 7.5, 2 ** 53, 2 ** 53 - 1, Number.POSITIVE_INFINITY, -0, '', 'x', 'a'.repeat(64), 'a'.repeat(65), 'm'.repeat(2000), 'm'.repeat(2001),
   null, true, false, [], {}, ['ok'], { nested: 1 }, 'ok', 'timeout', 'controller_down', 'OK', 'bad_state', 'nope',
 ];
 

@@ -362,7 +362,7 @@ export class VaultClient {
    */
   private async publishAdminCredential(recordUid: string, data: RecordData): Promise<void> {
     if (!isResourceRecordType(data.type)) return;
-    const adminUid = ((data.fields as { pamSettings?: { adminCredentialUid?: unknown } }).pamSettings ?? {}).adminCredentialUid;
+    const adminUid = (data.fields as { pamSettings?: { adminCredentialUid?: unknown } }).pamSettings?.adminCredentialUid;
     if (typeof adminUid === 'string' && adminUid !== '') await this.call('record.link', { parentUid: recordUid, childUid: adminUid, kind: 'admin_credential' });
   }
 

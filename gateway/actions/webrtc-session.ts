@@ -24,7 +24,7 @@ export const webrtcSession: ActionHandler<'webrtc-session'> = async (p, ctx) => 
   const resource = records.find((r) => r.uid === p.recordUid);
   const configuration = records.find((r) => r.uid === p.configurationUid);
   if (!resource) return { code: 'not_allowed', message: `Resource ${p.recordUid} is not shared with this gateway's application.` };
-  if (!configuration || configuration.type !== 'pamConfiguration') return { code: 'not_allowed', message: `PAM configuration ${p.configurationUid} is not shared with this gateway's application.` };
+  if (configuration?.type !== 'pamConfiguration') return { code: 'not_allowed', message: `PAM configuration ${p.configurationUid} is not shared with this gateway's application.` };
   if (!isResourceRecordType(resource.type)) return { code: 'bad_request', message: `Record ${p.recordUid} is a ${resource.type}; tunnels go to a pamMachine, pamDatabase or pamDirectory.` };
   const config = configuration.data.fields as { features?: { tunneling?: boolean }; portMapping?: string[] };
   if (config.features?.tunneling !== true) return { code: 'not_allowed', message: `Tunneling is not enabled on PAM configuration ${p.configurationUid}.` };

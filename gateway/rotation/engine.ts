@@ -256,7 +256,7 @@ async function authorisedAdmin(resource: SecretRecord, user: SecretRecord, reque
   const [found] = await deps.secrets.getSecrets([adminUid]).catch(() => {
     throw new PosternError('not_allowed', `The admin credential ${adminUid} of resource ${resource.uid} is not shared to the gateway’s application.`);
   });
-  if (!found || found.type !== 'pamUser') throw new PosternError('bad_request', `The admin credential ${adminUid} of resource ${resource.uid} is not a pamUser.`);
+  if (found?.type !== 'pamUser') throw new PosternError('bad_request', `The admin credential ${adminUid} of resource ${resource.uid} is not a pamUser.`);
   registerSecrets([found], deps.scrubber);
   return found;
 }

@@ -55,7 +55,7 @@ export async function requireOwnGateway(db: Kysely<Database>, userUid: string, g
     .select(['devices.uid', 'devices.kind', 'devices.revoked_at', 'applications.owner_uid'])
     .where('devices.uid', '=', gatewayUid)
     .executeTakeFirst();
-  if (!gateway || gateway.kind !== 'gateway' || gateway.owner_uid !== userUid) throw new PosternError('not_allowed', `You do not manage a gateway ${gatewayUid}.`, { gatewayUid });
+  if (gateway?.kind !== 'gateway' || gateway.owner_uid !== userUid) throw new PosternError('not_allowed', `You do not manage a gateway ${gatewayUid}.`, { gatewayUid });
   return gateway;
 }
 

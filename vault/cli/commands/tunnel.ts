@@ -64,7 +64,7 @@ async function start(ctx: CliContext, record: string, options: StartOptions): Pr
     }).catch((err: unknown) => {
       throw err instanceof TunnelRefused ? actionFailure(err.outcome, 'The gateway did not open the tunnel') : err;
     });
-    let listener;
+    let listener: Awaited<ReturnType<typeof startTunnelListener>>;
     try {
       listener = await startTunnelListener({ mux: session.mux, host: options.host, ...(options.port !== undefined ? { port: options.port } : {}), ...(remote ? { target: remote } : {}) });
     } catch (err) {
