@@ -16,6 +16,15 @@ import { requireService } from '../../test/support/services.ts';
 const CHROMIUM = requireService('Chromium', 'POSTERN_TEST_CHROMIUM', ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)));
 const TOTAL = 8 * 1024 * 1024;
 
+/** What the page's evaluate callbacks keep on `window` between calls (types only: they run in Chromium). */
+type PageGlobals = Window & {
+  pc: RTCPeerConnection;
+  /** The DOM's data channel (`RTCDataChannel` in this file is werift's). */
+  dc: ReturnType<RTCPeerConnection['createDataChannel']>;
+  received: ArrayBuffer[];
+  receivedBytes: number;
+};
+
 function pattern(length: number): Buffer {
   const b = Buffer.allocUnsafe(length);
   for (let i = 0; i < length; i++) b[i] = (i * 131 + (i >>> 11)) & 0xff;
@@ -38,7 +47,7 @@ describe.skipIf(!CHROMIUM)('Chromium ↔ patched werift', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox'] });
     const page = await browser.newPage();
     const offer = await page.evaluate(async () => {
-      const w = window as any;
+      const w = window as unknown as PageGlobals;
       const pc = new RTCPeerConnection({ iceServers: [] });
       const dc = pc.createDataChannel('tunnel', { ordered: true });
       dc.binaryType = 'arraybuffer';
@@ -62,12 +71,12 @@ describe.skipIf(!CHROMIUM)('Chromium ↔ patched werift', () => {
     const pc = createPeerConnection({ iceServers: [] });
     try {
       const channelP = new Promise<RTCDataChannel>((r) => pc.onDataChannel.subscribe(r));
-      await pc.setRemoteDescription(offer as any);
+      await pc.setRemoteDescription(offer);
       await pc.setLocalDescription(await pc.createAnswer());
       await waitForIceGatheringComplete(pc, 5000);
       const answer = pc.localDescription!;
       await page.evaluate(async (a) => {
-        const w = window as any;
+        const w = window as unknown as PageGlobals;
         await w.pc.setRemoteDescription(a);
         await new Promise<void>((r, f) => {
           if (w.dc.readyState === 'open') r();
@@ -76,7 +85,7 @@ describe.skipIf(!CHROMIUM)('Chromium ↔ patched werift', () => {
         });
       }, { type: answer.type, sdp: answer.sdp });
       const channel = await channelP;
-      expect(await page.evaluate(() => (window as any).pc.sctp?.maxMessageSize)).toBe(256 * 1024);
+      expect(await page.evaluate(() => (window as unknown as PageGlobals).pc.sctp?.maxMessageSize)).toBe(256 * 1024);
 
       // Chromium → werift
       const hash = createHash('sha256');
@@ -90,7 +99,7 @@ describe.skipIf(!CHROMIUM)('Chromium ↔ patched werift', () => {
       );
       let t0 = Date.now();
       await page.evaluate(async (total) => {
-        const w = window as any;
+        const w = window as unknown as PageGlobals;
         const dc = w.dc;
         dc.bufferedAmountLowThreshold = 256 * 1024;
         const buf = new Uint8Array(total);
@@ -114,7 +123,7 @@ describe.skipIf(!CHROMIUM)('Chromium ↔ patched werift', () => {
         channel.send(data.subarray(off, off + 65536));
       }
       const digest = await page.evaluate(async (total) => {
-        const w = window as any;
+        const w = window as unknown as PageGlobals;
         const deadline = Date.now() + 60_000;
         while (w.receivedBytes < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         // about:blank is not a secure context (no crypto.subtle): FNV-1a over every byte, in order.

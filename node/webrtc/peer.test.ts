@@ -2,7 +2,8 @@ import { Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RTCPeerConnection } from 'werift';
 import { connectPair } from './testing/loopback.ts';
-import { createPeerConnection, POSTERN_MAX_MESSAGE_SIZE, waitForIceGatheringComplete, WERIFT_BUILD } from './peer.ts';
+import type { WeriftPeerInternals } from './testing/werift-internals.ts';
+import { createPeerConnection, POSTERN_MAX_MESSAGE_SIZE, waitForIceGatheringComplete, WERIFT_BUILD, type PeerConnectionOptions } from './peer.ts';
 
 const open: RTCPeerConnection[] = [];
 function peer(opts: Parameters<typeof createPeerConnection>[0]) {
@@ -19,12 +20,12 @@ describe('createPeerConnection', () => {
     const destinations = new Set<string>();
     const originalSend = Socket.prototype.send;
     // Record every datagram destination while two peers gather, connect and exchange data.
-    Socket.prototype.send = function (this: Socket, ...args: any[]) {
+    Socket.prototype.send = function (this: Socket, ...args: unknown[]) {
       // werift calls send(data, port, address); the 5-argument form has (data, offset, length, port, address).
       const [port, host] = typeof args[3] === 'number' ? [args[3], args[4]] : [args[1], args[2]];
       destinations.add(`${host}:${port}`);
-      return (originalSend as any).apply(this, args);
-    } as any;
+      return Reflect.apply(originalSend, this, args);
+    };
     try {
       const a = peer({ iceServers: [] });
       const b = peer({ iceServers: [] });
@@ -33,8 +34,9 @@ describe('createPeerConnection', () => {
       const got = new Promise((r) => answererChannel.onMessage.subscribe(r));
       offererChannel.send(Buffer.from('hello'));
       expect(String(await got)).toBe('hello');
-      const conn = (a as any).iceTransports[0].connection;
-      expect(conn.stunServer).toBeUndefined();
+      const conn = a.iceTransports[0]?.connection;
+      expect(conn).toBeDefined();
+      expect(conn?.stunServer).toBeUndefined();
       // Every destination is a host candidate of the other peer (never stun.l.google.com or its IPs).
       const candidates = [a, b].flatMap((pc) =>
         (pc.localDescription?.sdp ?? '').split('\n').filter((l) => l.startsWith('a=candidate')).map((l) => {
@@ -76,7 +78,7 @@ describe('createPeerConnection', () => {
     a.createDataChannel('x');
     await a.setLocalDescription(await a.createOffer());
     expect(await waitForIceGatheringComplete(a, 5000)).toBe('complete');
-    const sockets = (a as any).iceTransports[0].connection.protocols.map((p: any) => p.transport.socket);
+    const sockets = (a as unknown as WeriftPeerInternals).iceTransports[0]?.connection.protocols.map((p) => p.transport.socket) ?? [];
     expect(sockets.length).toBeGreaterThan(0);
     for (const s of sockets) {
       // Linux reports twice the accepted size; the default is ~208 KiB.
@@ -92,6 +94,6 @@ describe('createPeerConnection', () => {
   });
 
   it('rejects a missing ICE server list', () => {
-    expect(() => createPeerConnection({} as any)).toThrow(TypeError);
+    expect(() => createPeerConnection({} as unknown as PeerConnectionOptions)).toThrow(TypeError);
   });
 });

@@ -20,7 +20,9 @@
  * Columns: MB/s (10^6 bytes per second, first send to last byte delivered); CPU% = CPU time
  * of both peers' processes / wall time (100% = one core); MB per CPU-s = bytes delivered per
  * CPU-second of the busier process (what a dedicated core per peer would carry — the number to
- * compare on a loaded machine); datagrams sent (both directions); SCTP packet = the size the sender used (1228 = werift's; larger once SCTP path MTU discovery, the sctp-path-mtu patch, confirmed it);
+ * compare on a loaded machine); datagrams sent (both directions); SCTP packet = the size the
+ * sender used (1228 = werift's; larger once SCTP path MTU discovery, the sctp-path-mtu patch,
+ * confirmed it);
  * DATA retransmissions (chunks sent more than once) and T3 timeouts, counted on the sender's
  * SCTP association; "verified" = every message arrived in order with the right length and
  * sequence stamp (the unit tests check full byte equality).
@@ -33,9 +35,12 @@
  * patch sequence (docs/upstream/werift.md says how).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:dgram';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { RTCDataChannel, RTCPeerConnection, RTCSessionDescriptionInit } from 'werift';
+import type { WeriftPeerInternals, WeriftSctpChunk, WeriftSctpInternals } from '../../../node/webrtc/testing/werift-internals.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const STOCK_WERIFT_LOADER = new URL('../../../node/webrtc/testing/stock-werift-loader.mjs', import.meta.url).href;
@@ -71,23 +76,46 @@ interface ReceiverResult {
   error?: string;
 }
 
+/**
+ * IPC between the runner and its children. Children send offer/answer/ready/result; the runner
+ * forwards offer, answer and ready to the other child, and queues `exit` itself when a child ends.
+ * (Either werift, stock or patched, has the same types: both are 0.24.4.)
+ */
+type BenchMessage =
+  | { type: 'offer'; sdp: RTCSessionDescriptionInit }
+  | { type: 'answer'; sdp: RTCSessionDescriptionInit }
+  | { type: 'ready' }
+  | { type: 'result'; sender?: SenderResult; receiver?: ReceiverResult }
+  | { type: 'exit'; code: number | null };
+
+/** Narrows an IPC message (JSON from another process, so typed only by this check) to one type. */
+function isMessage<T extends BenchMessage['type']>(m: unknown, type: T): m is Extract<BenchMessage, { type: T }> {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === type;
+}
+
+/** Counters kept by instrument() and the hook that installs them once SCTP exists. */
+interface Instrumentation {
+  stats: { datagrams: number; retransmits: number; t3: number; tuning: string };
+  hook: () => boolean;
+}
+
 // ------------------------------------------------------------------------------------------
 // child side
 // ------------------------------------------------------------------------------------------
 
 async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): Promise<void> {
-  const send = (m: unknown) => process.send!(m);
+  const send = (m: BenchMessage) => process.send!(m);
   const { peerFor, instrument } = await setupPeers(spec);
-  const inbox: any[] = [];
-  let waiter: ((m: any) => void) | undefined;
-  process.on('message', (m: any) => {
+  const inbox: unknown[] = [];
+  let waiter: ((m: unknown) => void) | undefined;
+  process.on('message', (m: unknown) => {
     if (waiter) {
       const w = waiter;
       waiter = undefined;
       w(m);
     } else inbox.push(m);
   });
-  const next = () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise<any>((r) => (waiter = r)));
+  const next = () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise<unknown>((r) => (waiter = r)));
 
   if (role === 'both') {
     const a = peerFor();
@@ -107,8 +135,9 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
     const channel = pc.createDataChannel('tunnel', { ordered: true });
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGatheringComplete(pc, 5000);
-    send({ type: 'offer', sdp: pc.localDescription });
+    send({ type: 'offer', sdp: pc.localDescription! });
     const answer = await next();
+    if (!isMessage(answer, 'answer')) throw new Error(`runner: ${JSON.stringify(answer)}`);
     await pc.setRemoteDescription(answer.sdp);
     await new Promise<void>((r) => (channel.readyState === 'open' ? r() : channel.stateChanged.subscribe((s) => s === 'open' && r())));
     // Like the tunnel: both peers are Postern's, so each probes for larger SCTP packets (a no-op
@@ -120,12 +149,13 @@ async function childMain(role: 'sender' | 'receiver' | 'both', spec: RunSpec): P
   } else {
     const { waitForIceGatheringComplete, startSctpPathMtuDiscovery, POSTERN_SCTP_MAX_PACKET } = await import('../../../node/webrtc/peer.ts');
     const pc = peerFor();
-    const channelP = new Promise<any>((r) => pc.onDataChannel.subscribe(r));
+    const channelP = new Promise<RTCDataChannel>((r) => pc.onDataChannel.subscribe(r));
     const offer = await next();
+    if (!isMessage(offer, 'offer')) throw new Error(`runner: ${JSON.stringify(offer)}`);
     await pc.setRemoteDescription(offer.sdp);
     await pc.setLocalDescription(await pc.createAnswer());
     await waitForIceGatheringComplete(pc, 5000);
-    send({ type: 'answer', sdp: pc.localDescription });
+    send({ type: 'answer', sdp: pc.localDescription! });
     const channel = await channelP;
     if (channel.readyState !== 'open') await new Promise<void>((r) => channel.stateChanged.subscribe((s: string) => s === 'open' && r()));
     void startSctpPathMtuDiscovery(pc, POSTERN_SCTP_MAX_PACKET);
@@ -150,15 +180,16 @@ async function setupPeers(spec: RunSpec) {
       ...(unpatched ? { maxMessageSize: 65536 } : {}),
     });
   // Count datagrams and retransmissions by wrapping instance methods (bench only).
-  const instrument = (pc: any) => {
+  const instrument = (pc: RTCPeerConnection): Instrumentation => {
+    const internals = pc as unknown as WeriftPeerInternals;
     const stats = { datagrams: 0, retransmits: 0, t3: 0, tuning };
     const hook = () => {
-      const sctp = pc.sctpTransport?.sctp;
+      const sctp: (WeriftSctpInternals & { __benchHooked?: boolean }) | undefined = internals.sctpTransport?.sctp;
       if (!sctp || sctp.__benchHooked) return !!sctp;
       sctp.__benchHooked = true;
       const sendChunk = sctp.sendChunk.bind(sctp);
-      sctp.sendChunk = (chunk: any) => {
-        if (chunk.type === 0 && chunk.sentCount > 1) stats.retransmits++;
+      sctp.sendChunk = (chunk: WeriftSctpChunk) => {
+        if (chunk.type === 0 && (chunk.sentCount ?? 0) > 1) stats.retransmits++;
         return sendChunk(chunk);
       };
       const t3 = sctp.timer3Expired;
@@ -166,14 +197,14 @@ async function setupPeers(spec: RunSpec) {
         stats.t3++;
         return t3();
       };
-      const ice = pc.iceTransports?.[0]?.connection;
+      const ice = internals.iceTransports?.[0]?.connection;
       const p = ice?.nominated?.protocol?.transport;
       if (p) {
         const s = p.socket;
         const orig = s.send;
-        s.send = function (...args: any[]) {
+        s.send = function (this: Socket, ...args: unknown[]) {
           stats.datagrams++;
-          return orig.apply(this, args);
+          return Reflect.apply(orig, this, args);
         };
       }
       return true;
@@ -189,7 +220,7 @@ function stamp(buf: Buffer, seq: number) {
   buf.writeUInt32BE(seq ^ 0x5a5a5a5a, buf.length - 4);
 }
 
-async function sendAll(channel: any, spec: RunSpec, inst: { stats: any; hook: () => boolean }): Promise<SenderResult> {
+async function sendAll(channel: RTCDataChannel, spec: RunSpec, inst: Instrumentation): Promise<Omit<SenderResult, 'packet'>> {
   inst.hook();
   channel.bufferedAmountLowThreshold = spec.low;
   const count = Math.ceil(spec.size / spec.msg);
@@ -206,7 +237,7 @@ async function sendAll(channel: any, spec: RunSpec, inst: { stats: any; hook: ()
   let sent = 0;
   const debug = process.env.BENCH_DEBUG
     ? setInterval(() => {
-        const s = channel.sctp?.sctp;
+        const s = channel.sctp?.sctp as unknown as WeriftSctpInternals | undefined;
         console.error(`[sender ${Date.now() - startedAt} ms] sent ${(sent / 1e6).toFixed(1)} MB buffered ${channel.bufferedAmount} cwnd ${s?.cwnd} flight ${s?.flightSize} outQ ${s?.outboundQueue?.length} sentQ ${s?.sentQueue?.length} peerRwnd ${s?.peerRwnd} srtt ${s?.srtt?.toFixed?.(4)} rto ${s?.rto}`);
       }, 500)
     : undefined;
@@ -240,7 +271,7 @@ async function sendAll(channel: any, spec: RunSpec, inst: { stats: any; hook: ()
   return { startedAt, cpuMs: (cpu.user + cpu.system) / 1000, polls, sent, ...inst.stats };
 }
 
-function receive(channel: any, spec: RunSpec, inst: { stats: any; hook: () => boolean }): Promise<ReceiverResult> {
+function receive(channel: RTCDataChannel, spec: RunSpec, inst: Instrumentation): Promise<ReceiverResult> {
   const count = Math.ceil(spec.size / spec.msg);
   let received = 0;
   let seq = 0;
@@ -260,7 +291,9 @@ function receive(channel: any, spec: RunSpec, inst: { stats: any; hook: () => bo
       inst.hook();
       if (Date.now() - started > spec.timeoutMs + 5000) finish(`timeout after ${received} bytes`);
     }, 200);
-    channel.onMessage.subscribe((m: Buffer) => {
+    channel.onMessage.subscribe((data) => {
+      // Only binary messages are sent; a string one fails the checks below.
+      const m = typeof data === 'string' ? Buffer.from(data) : data;
       if (!firstAt) firstAt = Date.now();
       if (m.length !== spec.msg || m.readUInt32BE(0) !== seq || m.readUInt32BE(m.length - 4) !== (seq ^ 0x5a5a5a5a) >>> 0) verified = false;
       seq++;
@@ -286,9 +319,9 @@ function spawnChild(role: string, spec: RunSpec, cpuProfDir?: string): ChildProc
   return fork(SELF, ['--child', role, '--spec', JSON.stringify(spec)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
-function onMessage(child: ChildProcess): () => Promise<any> {
-  const inbox: any[] = [];
-  const waiters: ((m: any) => void)[] = [];
+function onMessage(child: ChildProcess): () => Promise<unknown> {
+  const inbox: unknown[] = [];
+  const waiters: ((m: unknown) => void)[] = [];
   child.on('message', (m) => {
     const w = waiters.shift();
     if (w) w(m);
@@ -329,7 +362,7 @@ async function runOne(mode: 'two-process' | 'one-process', spec: RunSpec, cpuPro
       kill.push(c);
       const next = onMessage(c);
       const m = await next();
-      if (m.type !== 'result') throw new Error(`child: ${JSON.stringify(m)}`);
+      if (!isMessage(m, 'result') || !m.sender || !m.receiver) throw new Error(`child: ${JSON.stringify(m)}`);
       s = m.sender;
       r = m.receiver;
       // one process: CPU of both peers is the process's CPU (count it once).
@@ -343,16 +376,16 @@ async function runOne(mode: 'two-process' | 'one-process', spec: RunSpec, cpuPro
       const fromS = onMessage(sender);
       const fromR = onMessage(receiver);
       const offer = await fromS();
-      if (offer.type !== 'offer') throw new Error(`sender: ${JSON.stringify(offer)}`);
+      if (!isMessage(offer, 'offer')) throw new Error(`sender: ${JSON.stringify(offer)}`);
       receiver.send(offer);
       const answer = await fromR();
-      if (answer.type !== 'answer') throw new Error(`receiver: ${JSON.stringify(answer)}`);
+      if (!isMessage(answer, 'answer')) throw new Error(`receiver: ${JSON.stringify(answer)}`);
       sender.send(answer);
       const ready = await fromR();
-      if (ready.type !== 'ready') throw new Error(`receiver: ${JSON.stringify(ready)}`);
+      if (!isMessage(ready, 'ready')) throw new Error(`receiver: ${JSON.stringify(ready)}`);
       sender.send(ready);
       const [ms, mr] = await Promise.all([fromS(), fromR()]);
-      if (ms.type !== 'result' || mr.type !== 'result') throw new Error(`children: ${JSON.stringify([ms, mr])}`);
+      if (!isMessage(ms, 'result') || !ms.sender || !isMessage(mr, 'result') || !mr.receiver) throw new Error(`children: ${JSON.stringify([ms, mr])}`);
       s = ms.sender;
       r = mr.receiver;
       await Promise.all([sender, receiver].map((c) => (c.exitCode === null ? new Promise((res) => c.once('exit', res)) : undefined)));
