@@ -56,7 +56,9 @@ describe('gateway configuration', () => {
     writePrivateFile(path, encodeConfig(config, 'b64'), { overwrite: true });
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(loadGatewayConfig({ kind: 'file', path }, {})).toEqual(config);
-    expect(() => loadGatewayConfig({ kind: 'file', path: join(dir, 'missing.json') }, {})).toThrow(/No gateway configuration at .*postern-gateway init --token/);
+    expect(() => loadGatewayConfig({ kind: 'file', path: join(dir, 'missing.json') }, {})).toThrow(
+      /No gateway configuration at .*postern-gateway init --token/,
+    );
   });
 
   it('checks that the target directory is writable before a token is spent', () => {

@@ -65,16 +65,25 @@ export function loadGatewayConfig(source: ConfigSource, env: NodeJS.ProcessEnv):
     try {
       return decodeConfig(env[source.name] ?? '');
     } catch (err) {
-      throw new PosternError('bad_request', `${source.name}: ${(err as Error).message} Set it to the base64 of gateway-config.json (\`base64 -w0 gateway-config.json\`).`);
+      throw new PosternError(
+        'bad_request',
+        `${source.name}: ${(err as Error).message} Set it to the base64 of gateway-config.json (\`base64 -w0 gateway-config.json\`).`,
+      );
     }
   }
   const { path } = source;
   if (!existsSync(path)) {
-    throw new PosternError('bad_request', `No gateway configuration at ${path}. Run \`postern-gateway init --token TOKEN\`${path.startsWith(SERVICE_CONFIG_DIR) ? ' --service' : ''}, pass --config FILE, or set ${GATEWAY_CONFIG_ENV}.`);
+    throw new PosternError(
+      'bad_request',
+      `No gateway configuration at ${path}. Run \`postern-gateway init --token TOKEN\`${path.startsWith(SERVICE_CONFIG_DIR) ? ' --service' : ''}, pass --config FILE, or set ${GATEWAY_CONFIG_ENV}.`,
+    );
   }
   const mode = statSync(path).mode & 0o777;
   if (mode & 0o077) {
-    throw new PosternError('not_allowed', `${path} is accessible by other users (mode ${mode.toString(8)}); it holds the gateway's keys. Run \`chmod 600 ${path}\` and start again.`);
+    throw new PosternError(
+      'not_allowed',
+      `${path} is accessible by other users (mode ${mode.toString(8)}); it holds the gateway's keys. Run \`chmod 600 ${path}\` and start again.`,
+    );
   }
   try {
     return decodeConfig(readFileSync(path, 'utf8'));
@@ -89,7 +98,8 @@ export function loadGatewayConfig(source: ConfigSource, env: NodeJS.ProcessEnv):
  * and its directory creatable and writable. Creates the directory (0700) when missing.
  */
 export function prepareConfigTarget(path: string, options: { force: boolean; privateDir: boolean }): void {
-  if (existsSync(path) && !options.force) throw new PosternError('conflict', `${path} already exists; pass --force to replace it, or --config to choose another file.`);
+  if (existsSync(path) && !options.force)
+    throw new PosternError('conflict', `${path} already exists; pass --force to replace it, or --config to choose another file.`);
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (options.privateDir) {
@@ -99,7 +109,10 @@ export function prepareConfigTarget(path: string, options: { force: boolean; pri
   try {
     accessSync(dir, constants.W_OK);
   } catch {
-    throw new PosternError('not_allowed', `Cannot write to ${dir}. Run as a user who can (for --service: root, or the postern-gateway user once ${dir} belongs to it).`);
+    throw new PosternError(
+      'not_allowed',
+      `Cannot write to ${dir}. Run as a user who can (for --service: root, or the postern-gateway user once ${dir} belongs to it).`,
+    );
   }
 }
 

@@ -92,7 +92,8 @@ export class Job {
    */
   sealWith(recordKey: Uint8Array): void {
     if (this.seal) return;
-    if (this.view.recordUid === null) throw new PosternError('bad_state', `Job ${this.jobUid} is about no record, so there is no record key to seal its log to.`);
+    if (this.view.recordUid === null)
+      throw new PosternError('bad_state', `Job ${this.jobUid} is about no record, so there is no record key to seal its log to.`);
     this.seal = { key: jobLogKey(recordKey, this.jobUid), n: 0 };
     this.view.sealed = true;
   }
@@ -146,7 +147,20 @@ export class JobTracker {
   start(jobUid: string, action: string, recordUid: string | null = null): Job {
     if (this.tasks.has(jobUid)) throw new PosternError('bad_state', `Job ${jobUid} is already known to this gateway.`);
     const at = this.now();
-    const task = new Job(this, { jobUid, action, recordUid, status: 'running', progress: 0, step: 'started', message: null, code: null, sealed: false, startedAt: at, updatedAt: at, endedAt: null });
+    const task = new Job(this, {
+      jobUid,
+      action,
+      recordUid,
+      status: 'running',
+      progress: 0,
+      step: 'started',
+      message: null,
+      code: null,
+      sealed: false,
+      startedAt: at,
+      updatedAt: at,
+      endedAt: null,
+    });
     this.tasks.set(jobUid, task);
     this.options.logger.info({ jobUid, action, recordUid }, 'job started');
     this.update(task, { status: 'running', step: 'started', progress: 0, log: [`${action} started on the gateway`] });
@@ -229,7 +243,13 @@ export class JobTracker {
     const firstLine = seal ? seal.n + 1 : 0;
     if (seal) seal.n += lines.length;
     if (text !== null && !seal) task.routerMessage = view.message;
-    const snapshot = { jobUid: view.jobUid, status: view.status, progress: view.progress, step: view.step, message: text !== null && !seal ? view.message : null };
+    const snapshot = {
+      jobUid: view.jobUid,
+      status: view.status,
+      progress: view.progress,
+      step: view.step,
+      message: text !== null && !seal ? view.message : null,
+    };
     const sealing = this.reporting.then(async () => {
       const message = text !== null && seal ? await sealJobMessage(seal.key, snapshot.jobUid, text, change.code ?? null) : snapshot.message;
       if (text !== null && seal) task.routerMessage = message;
@@ -245,7 +265,10 @@ export class JobTracker {
       this.report(update);
     });
     this.reporting = sealing.catch((err: unknown) => {
-      this.options.logger.warn({ jobUid: snapshot.jobUid, err: err instanceof Error ? err.message : String(err) }, 'a job update could not be sealed; it was not sent');
+      this.options.logger.warn(
+        { jobUid: snapshot.jobUid, err: err instanceof Error ? err.message : String(err) },
+        'a job update could not be sealed; it was not sent',
+      );
     });
     if (change.status === 'running') this.options.logger.debug({ jobUid: view.jobUid, step: view.step, progress: view.progress }, 'job progress');
     else this.options.logger.info({ jobUid: view.jobUid, status: view.status, message: view.message }, 'job ended');

@@ -92,11 +92,17 @@ export class GatewayService {
   }
 
   start(): void {
-    this.options.logger.info({ version: this.options.version, router: this.options.config.server, deviceUid: this.options.config.deviceUid }, 'gateway starting');
+    this.options.logger.info(
+      { version: this.options.version, router: this.options.config.server, deviceUid: this.options.config.deviceUid },
+      'gateway starting',
+    );
     this.link.start();
     if (!this.options.config.routerSigningKey) {
       this.routerSigningKey().catch((err: unknown) =>
-        this.options.logger.warn({ err: this.options.scrubber.scrubError(err) }, 'could not fetch the Router signing key; post-rotation scripts do not run until it is fetched'),
+        this.options.logger.warn(
+          { err: this.options.scrubber.scrubError(err) },
+          'could not fetch the Router signing key; post-rotation scripts do not run until it is fetched',
+        ),
       );
     }
   }
@@ -110,19 +116,21 @@ export class GatewayService {
     const { config, logger } = this.options;
     if (config.routerSigningKey) return Promise.resolve(fromBase64Url(config.routerSigningKey));
     if (this.fetchedSigningKey) return this.fetchedSigningKey;
-    const pending = fetchRouterKeys(config.server, this.options.fetch).then(
-      (keys) => {
-        if (!equalBytes(keys.publicKey, fromBase64Url(config.routerPublicKey))) {
-          throw new PosternError('not_allowed', `The Router at ${config.server} now answers with another key than the one this gateway was initialised with; its signing key is not trusted. Re-initialise the gateway with a new token.`);
-        }
-        if (!keys.signingKey) throw new PosternError('bad_state', `The Router at ${config.server} publishes no signing key (a version older than script approvals).`);
-        logger.warn(
-          { router: config.server },
-          'the configuration does not pin the Router signing key (it predates script approvals); it was fetched from the Router for this run. Re-initialise the gateway (postern-gateway init --token TOKEN --force) to pin it',
+    const pending = fetchRouterKeys(config.server, this.options.fetch).then((keys) => {
+      if (!equalBytes(keys.publicKey, fromBase64Url(config.routerPublicKey))) {
+        throw new PosternError(
+          'not_allowed',
+          `The Router at ${config.server} now answers with another key than the one this gateway was initialised with; its signing key is not trusted. Re-initialise the gateway with a new token.`,
         );
-        return keys.signingKey;
-      },
-    );
+      }
+      if (!keys.signingKey)
+        throw new PosternError('bad_state', `The Router at ${config.server} publishes no signing key (a version older than script approvals).`);
+      logger.warn(
+        { router: config.server },
+        'the configuration does not pin the Router signing key (it predates script approvals); it was fetched from the Router for this run. Re-initialise the gateway (postern-gateway init --token TOKEN --force) to pin it',
+      );
+      return keys.signingKey;
+    });
     this.fetchedSigningKey = pending;
     pending.catch(() => {
       if (this.fetchedSigningKey === pending) this.fetchedSigningKey = null;

@@ -42,7 +42,13 @@ describe('gateway shell', () => {
   });
 
   it('never shows the configuration’s keys, whatever is typed', async () => {
-    const service = new GatewayService({ config, version: '1.2.3', logger: quiet, scrubber: new SecretScrubber(), link: { backoff: { baseMs: 10, capMs: 20 } } });
+    const service = new GatewayService({
+      config,
+      version: '1.2.3',
+      logger: quiet,
+      scrubber: new SecretScrubber(),
+      link: { backoff: { baseMs: 10, capMs: 20 } },
+    });
     service.start();
     try {
       // The link flips between waiting and connecting every 10-20 ms; once it is seen waiting after a
@@ -98,7 +104,10 @@ describe('gateway shell', () => {
     output.on('data', (d) => (text += d.toString()));
     let quits = 0;
     const service = new GatewayService({ config, version: '1.2.3', logger: quiet, scrubber: new SecretScrubber() });
-    const shell = new GatewayShell(host(service, async () => void quits++), { input, output, terminal: false });
+    const shell = new GatewayShell(
+      host(service, async () => void quits++),
+      { input, output, terminal: false },
+    );
     shell.start();
     input.write('version\n');
     input.write('nonsense\n');

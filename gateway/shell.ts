@@ -62,7 +62,14 @@ function tasksText(tasks: JobView[], now: number): string {
   if (tasks.length === 0) return 'No jobs are running.';
   return table(
     ['JOB ID', 'ACTION', 'STATUS', 'PROGRESS', 'STEP', 'STARTED'],
-    tasks.map((t) => [t.jobUid, t.action, t.status, `${t.progress}%`, t.message && t.status !== 'running' ? `${t.step}: ${t.message}` : t.step, since(t.startedAt, now)]),
+    tasks.map((t) => [
+      t.jobUid,
+      t.action,
+      t.status,
+      `${t.progress}%`,
+      t.message && t.status !== 'running' ? `${t.step}: ${t.message}` : t.step,
+      since(t.startedAt, now),
+    ]),
   );
 }
 
@@ -132,7 +139,13 @@ export class GatewayShell {
   ) {}
 
   start(): void {
-    const rl = createInterface({ input: this.streams.input, output: this.streams.output, terminal: this.streams.terminal, prompt: 'postern-gateway> ', historySize: 100 });
+    const rl = createInterface({
+      input: this.streams.input,
+      output: this.streams.output,
+      terminal: this.streams.terminal,
+      prompt: 'postern-gateway> ',
+      historySize: 100,
+    });
     this.rl = rl;
     this.streams.output.write(`postern-gateway ${this.host.version}. Type "help" for commands, "quit" to stop the gateway.\n`);
     rl.prompt();

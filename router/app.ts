@@ -57,7 +57,14 @@ export function createRouter(deps: RouterDeps): Router {
     const db = await database.check();
     const busState = bus.status?.();
     const ok = db.ok && (busState?.ok ?? true);
-    return c.json({ status: ok ? 'ok' : 'degraded', version: deps.version ?? ROUTER_VERSION, worker: hub.workerId, gateways: hub.size, database: db, ...(busState ? { bus: busState } : {}) });
+    return c.json({
+      status: ok ? 'ok' : 'degraded',
+      version: deps.version ?? ROUTER_VERSION,
+      worker: hub.workerId,
+      gateways: hub.size,
+      database: db,
+      ...(busState ? { bus: busState } : {}),
+    });
   });
   // Readiness: 503 while the database is away, so a load balancer drains this Router meanwhile.
   app.get('/readyz', async (c) => {
@@ -101,7 +108,10 @@ export function createRouter(deps: RouterDeps): Router {
     // so only a plain request, or an upgrade on a runtime that holds no gateways, lands here.
     app.get(GATEWAY_WS_PATH, (c) => {
       c.header('Upgrade', 'websocket');
-      return c.json(new PosternError('bad_request', 'Gateways connect here with a WebSocket upgrade (postern-gateway does this); a plain request gets nothing.').toJSON(), 426);
+      return c.json(
+        new PosternError('bad_request', 'Gateways connect here with a WebSocket upgrade (postern-gateway does this); a plain request gets nothing.').toJSON(),
+        426,
+      );
     });
   }
 

@@ -56,14 +56,30 @@ describe.each(storageBackends())('access isolation between users (%s)', (backend
       ['record.link parent', () => asBob('record.link', { parentUid: resource, childUid: bobRecord, kind: 'admin_credential' })],
       ['record.link child', () => asBob('record.link', { parentUid: bobRecord, childUid: record, kind: 'credential' })],
       ['record.add into folder', () => asBob('record.add', { recordUid: uid(), type: 'login', folderUid: folder, recordKey: blob(), data: blob() })],
-      ['file.upload', () => asBob('file.upload', { fileUid: uid(), recordUid: record, kind: 'attachment', fileKey: blob(), metadata: blob(), content: blob() })],
-      ['file.upload script', () => asBob('file.upload', { fileUid: uid(), recordUid: record, kind: 'script', fileKey: blob(), metadata: blob(), content: blob() })],
+      [
+        'file.upload',
+        () => asBob('file.upload', { fileUid: uid(), recordUid: record, kind: 'attachment', fileKey: blob(), metadata: blob(), content: blob() }),
+      ],
+      [
+        'file.upload script',
+        () => asBob('file.upload', { fileUid: uid(), recordUid: record, kind: 'script', fileKey: blob(), metadata: blob(), content: blob() }),
+      ],
       ['file.download', () => asBob('file.download', { fileUid })],
-      ['folder.share', () => asBob('folder.share', { folderUid: folder, userUid: bob.session.userUid, wrappedFolderKey: blob(), canEdit: true, canShare: true })],
+      [
+        'folder.share',
+        () => asBob('folder.share', { folderUid: folder, userUid: bob.session.userUid, wrappedFolderKey: blob(), canEdit: true, canShare: true }),
+      ],
       ['folder.add under', () => asBob('folder.add', { folderUid: uid(), parentUid: folder, shared: false, encryptedName: blob(), folderKey: blob() })],
       ['app.share own app, foreign folder', () => asBob('app.share', { appUid: bobApp, folderUid: folder, wrappedFolderKey: blob(), canEdit: false })],
       ['app.share foreign app', () => asBob('app.share', { appUid: app, folderUid: folder, wrappedFolderKey: blob(), canEdit: false })],
-      ['app.client.add', () => asBob('app.client.add', { appUid: app, clients: [{ clientIdHash: toBase64Url(randomBytes(32)), wrappedAppKey: blob(), name: 'x', firstAccessExpiresInMinutes: 60, ipLock: true }] })],
+      [
+        'app.client.add',
+        () =>
+          asBob('app.client.add', {
+            appUid: app,
+            clients: [{ clientIdHash: toBase64Url(randomBytes(32)), wrappedAppKey: blob(), name: 'x', firstAccessExpiresInMinutes: 60, ipLock: true }],
+          }),
+      ],
       ['app.client.list', () => asBob('app.client.list', { appUid: app })],
       ['app.client.remove', () => asBob('app.client.remove', { appUid: app, deviceUid: uid() })],
       ['record.get unknown uid', () => asBob('record.get', { recordUid: uid() })],
@@ -95,8 +111,12 @@ describe.each(storageBackends())('access isolation between users (%s)', (backend
     await alice.shareFolder(folder, 'bob@example.com', { canEdit: false, canShare: false });
     expect((await bob.getRecord(record)).data.fields['password']).toBe('alice-canary');
     await expect(asBob('record.update', { recordUid: record, revision: 1, data: blob() })).rejects.toMatchObject({ code: 'not_allowed' });
-    await expect(asBob('file.upload', { fileUid: uid(), recordUid: record, kind: 'attachment', fileKey: blob(), metadata: blob(), content: blob() })).rejects.toMatchObject({ code: 'not_allowed' });
-    await expect(asBob('folder.share', { folderUid: folder, userUid: alice.session.userUid, wrappedFolderKey: blob(), canEdit: false, canShare: false })).rejects.toMatchObject({ code: 'not_allowed' });
+    await expect(
+      asBob('file.upload', { fileUid: uid(), recordUid: record, kind: 'attachment', fileKey: blob(), metadata: blob(), content: blob() }),
+    ).rejects.toMatchObject({ code: 'not_allowed' });
+    await expect(
+      asBob('folder.share', { folderUid: folder, userUid: alice.session.userUid, wrappedFolderKey: blob(), canEdit: false, canShare: false }),
+    ).rejects.toMatchObject({ code: 'not_allowed' });
     expect(new TextDecoder().decode((await bob.downloadFile(fileUid)).bytes)).toBe('alice file');
   });
 
@@ -104,7 +124,9 @@ describe.each(storageBackends())('access isolation between users (%s)', (backend
     await alice.shareFolder(folder, 'bob@example.com', { canEdit: true, canShare: false });
     await bob.updateRecord(record, (d) => ({ ...d, title: 'root (edited by bob)' }));
     expect((await alice.getRecord(record)).data.title).toBe('root (edited by bob)');
-    await expect(bob.uploadFile(record, { name: 'rotate.sh', bytes: new TextEncoder().encode('#!/bin/sh\n'), kind: 'script' })).rejects.toMatchObject({ code: 'not_allowed' });
+    await expect(bob.uploadFile(record, { name: 'rotate.sh', bytes: new TextEncoder().encode('#!/bin/sh\n'), kind: 'script' })).rejects.toMatchObject({
+      code: 'not_allowed',
+    });
     const script = await alice.uploadFile(record, { name: 'rotate.sh', bytes: new TextEncoder().encode('#!/bin/sh\necho rotated\n'), kind: 'script' });
     expect((await alice.downloadFile(script)).kind).toBe('script');
     await alice.linkRecords(resource, record, 'admin_credential');
@@ -117,7 +139,12 @@ describe.each(storageBackends())('access isolation between users (%s)', (backend
     await alice.shareFolderToApplication(gatewayApp, ops, true);
     const [aliceGateway] = await alice.addApplicationClients(gatewayApp, { kind: 'gateway', name: 'alice-gw', unlockIp: true });
     const aliceConfig = await alice.addRecord(
-      newRecordData('pamConfiguration', 'Alice local', { environment: 'local', gatewayUid: aliceGateway!.deviceUid, applicationFolderUid: ops, features: { rotation: true } }),
+      newRecordData('pamConfiguration', 'Alice local', {
+        environment: 'local',
+        gatewayUid: aliceGateway!.deviceUid,
+        applicationFolderUid: ops,
+        features: { rotation: true },
+      }),
       { folderUid: ops },
     );
     const aliceUser = await alice.addRecord(newRecordData('pamUser', 'svc', { login: 'svc', password: 'alice-rotation-canary' }), { folderUid: ops });
@@ -136,20 +163,35 @@ describe.each(storageBackends())('access isolation between users (%s)', (backend
     const bobFolder = await bob.addFolder('Bob rotation', { shared: true });
     const [bobGateway] = await bob.addApplicationClients(bobApp, { kind: 'gateway', name: 'bob-gw', unlockIp: true });
     const bobConfig = await bob.addRecord(
-      newRecordData('pamConfiguration', 'Bob local', { environment: 'local', gatewayUid: bobGateway!.deviceUid, applicationFolderUid: bobFolder, features: { rotation: true } }),
+      newRecordData('pamConfiguration', 'Bob local', {
+        environment: 'local',
+        gatewayUid: bobGateway!.deviceUid,
+        applicationFolderUid: bobFolder,
+        features: { rotation: true },
+      }),
       { folderUid: bobFolder },
     );
     // Control: with those policies Bob manages rotation of his own record.
     await bob.setRotation(bobRecord, { configurationUid: bobConfig, schedule: { kind: 'on-demand' } });
     expect((await bob.getRotation(bobRecord)).configurationUid).toBe(bobConfig);
-    const features = { rotation: true, connections: true, remoteBrowserIsolation: false, tunneling: true, graphicalRecording: false, typescriptRecording: false };
+    const features = {
+      rotation: true,
+      connections: true,
+      remoteBrowserIsolation: false,
+      tunneling: true,
+      graphicalRecording: false,
+      typescriptRecording: false,
+    };
     await asBob('pam.config.set', { configUid: bobConfig, gatewayUid: bobGateway!.deviceUid, features });
 
     const onDemand = { kind: 'on-demand' } as const;
     const attempts: [string, () => Promise<unknown>][] = [
       ['rotation.set on her record', () => asBob('rotation.set', { recordUid: aliceUser, configurationUid: bobConfig, schedule: onDemand })],
       ['rotation.set with her configuration', () => asBob('rotation.set', { recordUid: bobRecord, configurationUid: aliceConfig, schedule: onDemand })],
-      ['rotation.set with her resource', () => asBob('rotation.set', { recordUid: bobRecord, configurationUid: bobConfig, resourceUid: aliceMachine, schedule: onDemand })],
+      [
+        'rotation.set with her resource',
+        () => asBob('rotation.set', { recordUid: bobRecord, configurationUid: bobConfig, resourceUid: aliceMachine, schedule: onDemand }),
+      ],
       ['rotation.get', () => asBob('rotation.get', { recordUid: aliceUser })],
       ['rotation.get unknown uid', () => asBob('rotation.get', { recordUid: uid() })],
       ['rotation.clear', () => asBob('rotation.clear', { recordUid: aliceUser })],
@@ -179,7 +221,12 @@ describe.each(storageBackends())('access isolation between users (%s)', (backend
     expect(JSON.parse(binding.features)).toMatchObject({ rotation: true, connections: false, tunneling: false });
     const { job } = await alice.getJob(aliceJob);
     expect(job).toMatchObject({ status: 'failed', recordUid: aliceUser, createdBy: 'alice@example.com' });
-    const denied = await router.db.selectFrom('events').select(['action', 'outcome']).where('actor', '=', 'bob@example.com').where('outcome', '=', 'denied').execute();
+    const denied = await router.db
+      .selectFrom('events')
+      .select(['action', 'outcome'])
+      .where('actor', '=', 'bob@example.com')
+      .where('outcome', '=', 'denied')
+      .execute();
     const deniedActions = new Set(denied.map((e) => e.action));
     for (const action of ['rotation.set', 'rotation.get', 'rotation.clear', 'pam.config.set', 'job.get']) expect(deniedActions, action).toContain(action);
   });

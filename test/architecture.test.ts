@@ -69,7 +69,11 @@ describe('architecture', () => {
     // Deno implements node: builtins itself (its adapter uses node:sqlite); workerd does not.
     const offenders = sources('router')
       .filter((f) => !f.startsWith(join('router', 'adapters', 'node')) && !f.startsWith(join('router', 'adapters', 'deno')))
-      .flatMap((f) => imports(f).filter((s) => NODE_BUILTINS.test(s) || (s.startsWith('.') && part(resolveSpec(f, s)) === 'node')).map((s) => `${f} → ${s}`));
+      .flatMap((f) =>
+        imports(f)
+          .filter((s) => NODE_BUILTINS.test(s) || (s.startsWith('.') && part(resolveSpec(f, s)) === 'node'))
+          .map((s) => `${f} → ${s}`),
+      );
     expect(offenders).toEqual([]);
   });
 
@@ -77,7 +81,11 @@ describe('architecture', () => {
     const offenders = ['core', 'node', 'router', 'vault', 'gateway', 'relay']
       .flatMap((d) => sources(d))
       .filter((f) => !f.split(/[\\/]/).includes('testing'))
-      .flatMap((f) => imports(f).filter((s) => s.startsWith('.') && resolveSpec(f, s).split(/[\\/]/).includes('testing')).map((s) => `${f} → ${s}`));
+      .flatMap((f) =>
+        imports(f)
+          .filter((s) => s.startsWith('.') && resolveSpec(f, s).split(/[\\/]/).includes('testing'))
+          .map((s) => `${f} → ${s}`),
+      );
     expect(offenders).toEqual([]);
   });
 
@@ -85,7 +93,11 @@ describe('architecture', () => {
     const offenders = ['core', 'node', 'router', 'vault', 'gateway', 'relay', 'test']
       .flatMap((d) => sources(d))
       .filter((f) => !f.startsWith(join('core', 'crypto')))
-      .flatMap((f) => imports(f).filter((s) => s.startsWith('@noble/')).map((s) => `${relative(ROOT, join(ROOT, f))} → ${s}`));
+      .flatMap((f) =>
+        imports(f)
+          .filter((s) => s.startsWith('@noble/'))
+          .map((s) => `${relative(ROOT, join(ROOT, f))} → ${s}`),
+      );
     expect(offenders).toEqual([]);
   });
 

@@ -66,8 +66,21 @@ describe.each(storageBackends())('zero knowledge: no canary reaches the Router (
     const keyFile = join(admin.home, 'id_test');
     writeFileSync(keyFile, privateKey);
     const added = await admin.ok([
-      '--json', 'record', 'add', '--type', 'pamUser', '--title', 'root', '--folder', 'Vault',
-      '--field', 'login=root', '--field', `password=${canaries.password}`, '--field', `privateKey=${privateKey}`,
+      '--json',
+      'record',
+      'add',
+      '--type',
+      'pamUser',
+      '--title',
+      'root',
+      '--folder',
+      'Vault',
+      '--field',
+      'login=root',
+      '--field',
+      `password=${canaries.password}`,
+      '--field',
+      `privateKey=${privateKey}`,
     ]);
     userRecord = (added.json() as { uid: string }).uid;
     const attachment = join(admin.home, 'notes.txt');

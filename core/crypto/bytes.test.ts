@@ -1,18 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { PosternError } from '../errors.ts';
-import {
-  concatBytes,
-  equalBytes,
-  fromBase64,
-  fromBase64Url,
-  fromHex,
-  fromUtf8,
-  randomBytes,
-  toBase64,
-  toBase64Url,
-  toHex,
-  utf8,
-} from './bytes.ts';
+import { concatBytes, equalBytes, fromBase64, fromBase64Url, fromHex, fromUtf8, randomBytes, toBase64, toBase64Url, toHex, utf8 } from './bytes.ts';
 
 function expectBadRequest(fn: () => unknown): void {
   try {

@@ -43,10 +43,7 @@ export function checkP256PrivateKey(privateKey: Uint8Array): void {
  * curve and not the identity, and returns it uncompressed. Throws bad_request otherwise.
  */
 export function p256UncompressedPublicKey(publicKey: Uint8Array): Uint8Array {
-  if (
-    !(publicKey instanceof Uint8Array) ||
-    (publicKey.length !== P256_PUBLIC_KEY_LENGTH && publicKey.length !== P256_COMPRESSED_PUBLIC_KEY_LENGTH)
-  ) {
+  if (!(publicKey instanceof Uint8Array) || (publicKey.length !== P256_PUBLIC_KEY_LENGTH && publicKey.length !== P256_COMPRESSED_PUBLIC_KEY_LENGTH)) {
     throw new PosternError('bad_request', 'P-256 public key must be 65 (uncompressed) or 33 (compressed) bytes');
   }
   try {

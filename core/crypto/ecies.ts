@@ -33,12 +33,7 @@ const EMPTY = new Uint8Array(0);
 export const ECIES_OVERHEAD = P256_PUBLIC_KEY_LENGTH + AES_GCM_NONCE_LENGTH + AES_GCM_TAG_LENGTH;
 
 function eciesKey(sharedX: Uint8Array, ephemeralPublicKey: Uint8Array, recipientPublicKey: Uint8Array, info: Uint8Array | undefined): Uint8Array {
-  const key = hkdfSha256(
-    sharedX,
-    concatBytes(ephemeralPublicKey, recipientPublicKey),
-    concatBytes(ECIES_INFO_PREFIX, info ?? EMPTY),
-    AES_KEY_LENGTH,
-  );
+  const key = hkdfSha256(sharedX, concatBytes(ephemeralPublicKey, recipientPublicKey), concatBytes(ECIES_INFO_PREFIX, info ?? EMPTY), AES_KEY_LENGTH);
   sharedX.fill(0);
   return key;
 }

@@ -84,15 +84,18 @@ const natives = [web, nodeImpl];
 // (AES-256, 96-bit IV); the same vectors as aes-gcm.test.ts.
 const K15 = 'feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308';
 const IV15 = 'cafebabefacedbaddecaf888';
-const P15 =
-  'd9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72' +
-  '1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255';
-const C15 =
-  '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa' +
-  '8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad';
+const P15 = 'd9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72' + '1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255';
+const C15 = '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa' + '8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad';
 const gcmVectors = [
   { name: '13 (empty plaintext)', key: '00'.repeat(32), iv: '00'.repeat(12), pt: '', aad: '', out: '530f8afbc74536b9a963b4f1c4cb738b' },
-  { name: '14 (one zero block)', key: '00'.repeat(32), iv: '00'.repeat(12), pt: '00'.repeat(16), aad: '', out: 'cea7403d4d606b6e074ec5d3baf39d18' + 'd0d1c8a799996bf0265b98b5d48ab919' },
+  {
+    name: '14 (one zero block)',
+    key: '00'.repeat(32),
+    iv: '00'.repeat(12),
+    pt: '00'.repeat(16),
+    aad: '',
+    out: 'cea7403d4d606b6e074ec5d3baf39d18' + 'd0d1c8a799996bf0265b98b5d48ab919',
+  },
   { name: '15 (4 blocks, no AAD)', key: K15, iv: IV15, pt: P15, aad: '', out: C15 + 'b094dac5d93471bdec1a502270e3cc6c' },
   {
     name: '16 (60 bytes, with AAD)',
@@ -182,11 +185,9 @@ describe('AES-256-GCM: noble, WebCrypto and node:crypto', () => {
 
 // RFC 5903 §8.1 (256-bit random ECP group): initiator i, responder r, and the shared x.
 const I_PRIV = 'c88f01f510d9ac3f70a292daa2316de544e9aab8afe84049c62a9c57862d1433';
-const I_PUB =
-  '04' + 'dad0b65394221cf9b051e1feca5787d098dfe637fc90b9ef945d0c3772581180' + '5271a0461cdb8252d61f1c456fa3e59ab1f45b33accf5f58389e0577b8990bb3';
+const I_PUB = '04' + 'dad0b65394221cf9b051e1feca5787d098dfe637fc90b9ef945d0c3772581180' + '5271a0461cdb8252d61f1c456fa3e59ab1f45b33accf5f58389e0577b8990bb3';
 const R_PRIV = 'c6ef9c5d78ae012a011164acb397ce2088685d8f06bf9be0b283ab46476bee53';
-const R_PUB =
-  '04' + 'd12dfb5289c8d4f81208b70270398c342296970a0bccb74c736fc7554494bf63' + '56fbf3ca366cc23e8157854c13c58d6aac23f046ada30f8353e74f33039872ab';
+const R_PUB = '04' + 'd12dfb5289c8d4f81208b70270398c342296970a0bccb74c736fc7554494bf63' + '56fbf3ca366cc23e8157854c13c58d6aac23f046ada30f8353e74f33039872ab';
 const SHARED_X = 'd6840f6b42f6edafd13116e0e12565202fef8e9ece7dce03812464d04b9442de';
 
 describe('P-256 ECDH: noble, WebCrypto and node:crypto', () => {
@@ -377,78 +378,79 @@ const invalid: Array<[string, Uint8Array]> = [
   ['a valid point with y + 1', yPlusOne],
 ];
 
-for (const [path, hideNode] of nativePaths) describe(`${path} key caches`, () => {
-  beforeEach(() => hideNodeCrypto(hideNode));
+for (const [path, hideNode] of nativePaths)
+  describe(`${path} key caches`, () => {
+    beforeEach(() => hideNodeCrypto(hideNode));
 
-  it('signing twice with the same private-key array works; overwriting it in place signs with the new key', async () => {
-    const a = generateP256KeyPair();
-    const b = generateP256KeyPair();
-    const key = a.privateKey.slice();
-    const msg = utf8('cached');
-    for (let n = 0; n < 2; n++) {
-      const sig = await ecdsaSign(key, msg);
-      expect(await ecdsaVerify(a.publicKey, msg, sig)).toBe(true);
-    }
-    key.set(b.privateKey); // same array, new key
-    const sig = await ecdsaSign(key, msg);
-    expect(await ecdsaVerify(b.publicKey, msg, sig)).toBe(true);
-    expect(await ecdsaVerify(a.publicKey, msg, sig)).toBe(false);
-    expect(nobleEcdsaVerify(b.publicKey, msg, sig)).toBe(true);
-  });
-
-  it('the same for ECIES decryption and ECDH (private key and its public half re-derived)', async () => {
-    const a = generateP256KeyPair();
-    const b = generateP256KeyPair();
-    const peer = generateP256KeyPair();
-    const key = a.privateKey.slice();
-    expect(await eciesDecrypt(key, await eciesEncrypt(a.publicKey, utf8('to a')))).toEqual(utf8('to a'));
-    expect(toHex(await p256EcdhSharedX(key, peer.publicKey))).toBe(toHex(nobleEcdhSharedX(a.privateKey, peer.publicKey)));
-    key.set(b.privateKey);
-    expect(await eciesDecrypt(key, await eciesEncrypt(b.publicKey, utf8('to b')))).toEqual(utf8('to b'));
-    await expectCode(eciesDecrypt(key, await eciesEncrypt(a.publicKey, utf8('to a'))), 'decrypt_failed');
-    expect(toHex(await p256EcdhSharedX(key, peer.publicKey))).toBe(toHex(nobleEcdhSharedX(b.privateKey, peer.publicKey)));
-  });
-
-  for (const [name, bad] of invalid) {
-    it(`invalid 65-byte public key (${name}): verify is false, encrypt is bad_request, and valid keys still work after`, async () => {
-      const msg = utf8('m');
-      const sig = await ecdsaSign(valid.privateKey, msg);
+    it('signing twice with the same private-key array works; overwriting it in place signs with the new key', async () => {
+      const a = generateP256KeyPair();
+      const b = generateP256KeyPair();
+      const key = a.privateKey.slice();
+      const msg = utf8('cached');
       for (let n = 0; n < 2; n++) {
-        // twice: a failed import must not be cached as anything else
-        expect(await ecdsaVerify(bad, msg, sig)).toBe(false);
-        for (const impl of natives) {
-          expect(await impl.verify(bad, msg, sig), impl.name).toBe(false);
-          await expectCode(impl.ecdh(valid.privateKey, bad, true), 'bad_request');
-          await expectCode(impl.ecdh(valid.privateKey, bad, false), 'bad_request');
-        }
-        expect(() => node().ephemeralEcdh(bad)).toThrow(PosternError);
-        await expectCode(eciesEncrypt(bad, utf8('x')), 'bad_request');
-        await expectCode(p256EcdhSharedX(valid.privateKey, bad), 'bad_request');
+        const sig = await ecdsaSign(key, msg);
+        expect(await ecdsaVerify(a.publicKey, msg, sig)).toBe(true);
       }
-      expect(await ecdsaVerify(valid.publicKey, msg, sig)).toBe(true);
-      expect(await eciesDecrypt(valid.privateKey, await eciesEncrypt(valid.publicKey, utf8('x')))).toEqual(utf8('x'));
-
-      // a bad point as the ephemeral key of a ciphertext is bad_request too
-      const sealed = await eciesEncrypt(valid.publicKey, utf8('x'));
-      await expectCode(eciesDecrypt(valid.privateKey, concatBytes(bad, sealed.subarray(65))), 'bad_request');
-      expect(await eciesDecrypt(valid.privateKey, sealed)).toEqual(utf8('x'));
+      key.set(b.privateKey); // same array, new key
+      const sig = await ecdsaSign(key, msg);
+      expect(await ecdsaVerify(b.publicKey, msg, sig)).toBe(true);
+      expect(await ecdsaVerify(a.publicKey, msg, sig)).toBe(false);
+      expect(nobleEcdsaVerify(b.publicKey, msg, sig)).toBe(true);
     });
-  }
 
-  // OpenSSL's raw import (Node's WebCrypto) accepts the SEC1 "hybrid" encoding (0x06/0x07 ‖ X ‖
-  // Y, prefix carrying y's parity), a second encoding of the same key that @noble (and
-  // p256UncompressedPublicKey) refuses; ecdsaVerify hands the native paths 0x04 keys only.
-  it('ecdsaVerify refuses a hybrid-encoded (0x06/0x07) public key', async () => {
-    const { privateKey, publicKey } = generateP256KeyPair();
-    const msg = utf8('m');
-    const sig = await ecdsaSign(privateKey, msg);
-    const hybrid = publicKey.slice();
-    hybrid[0] = (publicKey[64]! & 1) === 1 ? 0x07 : 0x06;
-    expect(nobleEcdsaVerify(publicKey, msg, sig)).toBe(true);
-    expect(nobleEcdsaVerify(hybrid, msg, sig)).toBe(false);
-    expect(await ecdsaVerify(hybrid, msg, sig)).toBe(false);
+    it('the same for ECIES decryption and ECDH (private key and its public half re-derived)', async () => {
+      const a = generateP256KeyPair();
+      const b = generateP256KeyPair();
+      const peer = generateP256KeyPair();
+      const key = a.privateKey.slice();
+      expect(await eciesDecrypt(key, await eciesEncrypt(a.publicKey, utf8('to a')))).toEqual(utf8('to a'));
+      expect(toHex(await p256EcdhSharedX(key, peer.publicKey))).toBe(toHex(nobleEcdhSharedX(a.privateKey, peer.publicKey)));
+      key.set(b.privateKey);
+      expect(await eciesDecrypt(key, await eciesEncrypt(b.publicKey, utf8('to b')))).toEqual(utf8('to b'));
+      await expectCode(eciesDecrypt(key, await eciesEncrypt(a.publicKey, utf8('to a'))), 'decrypt_failed');
+      expect(toHex(await p256EcdhSharedX(key, peer.publicKey))).toBe(toHex(nobleEcdhSharedX(b.privateKey, peer.publicKey)));
+    });
+
+    for (const [name, bad] of invalid) {
+      it(`invalid 65-byte public key (${name}): verify is false, encrypt is bad_request, and valid keys still work after`, async () => {
+        const msg = utf8('m');
+        const sig = await ecdsaSign(valid.privateKey, msg);
+        for (let n = 0; n < 2; n++) {
+          // twice: a failed import must not be cached as anything else
+          expect(await ecdsaVerify(bad, msg, sig)).toBe(false);
+          for (const impl of natives) {
+            expect(await impl.verify(bad, msg, sig), impl.name).toBe(false);
+            await expectCode(impl.ecdh(valid.privateKey, bad, true), 'bad_request');
+            await expectCode(impl.ecdh(valid.privateKey, bad, false), 'bad_request');
+          }
+          expect(() => node().ephemeralEcdh(bad)).toThrow(PosternError);
+          await expectCode(eciesEncrypt(bad, utf8('x')), 'bad_request');
+          await expectCode(p256EcdhSharedX(valid.privateKey, bad), 'bad_request');
+        }
+        expect(await ecdsaVerify(valid.publicKey, msg, sig)).toBe(true);
+        expect(await eciesDecrypt(valid.privateKey, await eciesEncrypt(valid.publicKey, utf8('x')))).toEqual(utf8('x'));
+
+        // a bad point as the ephemeral key of a ciphertext is bad_request too
+        const sealed = await eciesEncrypt(valid.publicKey, utf8('x'));
+        await expectCode(eciesDecrypt(valid.privateKey, concatBytes(bad, sealed.subarray(65))), 'bad_request');
+        expect(await eciesDecrypt(valid.privateKey, sealed)).toEqual(utf8('x'));
+      });
+    }
+
+    // OpenSSL's raw import (Node's WebCrypto) accepts the SEC1 "hybrid" encoding (0x06/0x07 ‖ X ‖
+    // Y, prefix carrying y's parity), a second encoding of the same key that @noble (and
+    // p256UncompressedPublicKey) refuses; ecdsaVerify hands the native paths 0x04 keys only.
+    it('ecdsaVerify refuses a hybrid-encoded (0x06/0x07) public key', async () => {
+      const { privateKey, publicKey } = generateP256KeyPair();
+      const msg = utf8('m');
+      const sig = await ecdsaSign(privateKey, msg);
+      const hybrid = publicKey.slice();
+      hybrid[0] = (publicKey[64]! & 1) === 1 ? 0x07 : 0x06;
+      expect(nobleEcdsaVerify(publicKey, msg, sig)).toBe(true);
+      expect(nobleEcdsaVerify(hybrid, msg, sig)).toBe(false);
+      expect(await ecdsaVerify(hybrid, msg, sig)).toBe(false);
+    });
   });
-});
 
 // ----------------------------------------------------------------------------------- fallback
 

@@ -44,12 +44,8 @@ describe('HKDF-SHA256 (RFC 5869 Appendix A)', () => {
 });
 
 describe('PBKDF2-HMAC-SHA256 (RFC 7914 §11)', () => {
-  const v1 =
-    '55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc' +
-    '49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783';
-  const v2 =
-    '4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56' +
-    'a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d';
+  const v1 = '55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc' + '49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783';
+  const v2 = '4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56' + 'a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d';
 
   for (const [name, impl] of [
     ['pbkdf2Sha256', pbkdf2Sha256],
@@ -81,7 +77,9 @@ describe('PBKDF2-HMAC-SHA256 (RFC 7914 §11)', () => {
   });
 
   it('falls back to noble when WebCrypto refuses (as workerd does above 100k iterations)', async () => {
-    const spy = vi.spyOn(crypto.subtle, 'deriveBits').mockRejectedValue(new DOMException('iteration counts above 100000 are not supported', 'NotSupportedError'));
+    const spy = vi
+      .spyOn(crypto.subtle, 'deriveBits')
+      .mockRejectedValue(new DOMException('iteration counts above 100000 are not supported', 'NotSupportedError'));
     try {
       expect(toHex(await pbkdf2Sha256(utf8('passwd'), utf8('salt'), 1, 64))).toBe(v1);
       expect(spy).toHaveBeenCalled();
@@ -104,8 +102,7 @@ describe('HMAC (RFC 4231 test case 2: key "Jefe")', () => {
   const data = utf8('what do ya want for nothing?');
   it('HMAC-SHA512', () => {
     expect(toHex(hmacSha512(key, data))).toBe(
-      '164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554' +
-        '9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737',
+      '164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554' + '9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737',
     );
   });
   it('HMAC-SHA256', () => {

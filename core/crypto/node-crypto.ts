@@ -24,13 +24,21 @@ interface KeyObjectLike {
   export(options: { format: 'der'; type: 'spki' }): Uint8Array;
 }
 interface NodeCryptoModule {
-  createCipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array): {
+  createCipheriv(
+    algorithm: 'aes-256-gcm',
+    key: Uint8Array,
+    iv: Uint8Array,
+  ): {
     setAAD(aad: Uint8Array): unknown;
     update(data: Uint8Array): Uint8Array;
     final(): Uint8Array;
     getAuthTag(): Uint8Array;
   };
-  createDecipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array): {
+  createDecipheriv(
+    algorithm: 'aes-256-gcm',
+    key: Uint8Array,
+    iv: Uint8Array,
+  ): {
     setAAD(aad: Uint8Array): unknown;
     setAuthTag(tag: Uint8Array): unknown;
     update(data: Uint8Array): Uint8Array;
@@ -166,9 +174,7 @@ function passesSelfTest(backend: NodeCryptoBackend): boolean {
     const key = fromHex('feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308');
     const iv = fromHex('cafebabefacedbaddecaf888');
     const aad = fromHex('feedfacedeadbeeffeedfacedeadbeefabaddad2');
-    const plaintext = fromHex(
-      'd9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39',
-    );
+    const plaintext = fromHex('d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39');
     const sealed = backend.aesGcmSeal(key, iv, plaintext, aad);
     const expected =
       '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662' +
@@ -180,9 +186,7 @@ function passesSelfTest(backend: NodeCryptoBackend): boolean {
 
     // RFC 5903 §8.1: the shared x, and each side's public key.
     const i = fromHex('c88f01f510d9ac3f70a292daa2316de544e9aab8afe84049c62a9c57862d1433');
-    const rPub = fromHex(
-      '04d12dfb5289c8d4f81208b70270398c342296970a0bccb74c736fc7554494bf6356fbf3ca366cc23e8157854c13c58d6aac23f046ada30f8353e74f33039872ab',
-    );
+    const rPub = fromHex('04d12dfb5289c8d4f81208b70270398c342296970a0bccb74c736fc7554494bf6356fbf3ca366cc23e8157854c13c58d6aac23f046ada30f8353e74f33039872ab');
     const iPub = '04dad0b65394221cf9b051e1feca5787d098dfe637fc90b9ef945d0c37725811805271a0461cdb8252d61f1c456fa3e59ab1f45b33accf5f58389e0577b8990bb3';
     if (toHex(backend.ecdhSharedX(i, rPub, false)) !== 'd6840f6b42f6edafd13116e0e12565202fef8e9ece7dce03812464d04b9442de') return false;
     if (toHex(backend.publicKeyOf(i.slice())) !== iPub) return false;
@@ -190,9 +194,7 @@ function passesSelfTest(backend: NodeCryptoBackend): boolean {
     // RFC 6979 A.2.5: the published signature of "test" verifies, a changed message does not,
     // and a fresh signature verifies.
     const x = fromHex('c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721');
-    const pub = fromHex(
-      '0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299',
-    );
+    const pub = fromHex('0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299');
     const signature = fromHex(
       'f1abb023518351cd71d881567b1ea663ed3efcf6c5132b354f28d3b0b7d38367019f4113742a2b14bd25926b49c649155f267e60d3814b4c0cc84250e46f0083',
     );
@@ -233,7 +235,16 @@ function detect(): NodeCryptoBackend | null {
   } catch {
     return null;
   }
-  const needed: (keyof NodeCryptoModule)[] = ['createCipheriv', 'createDecipheriv', 'createPrivateKey', 'createPublicKey', 'sign', 'verify', 'diffieHellman', 'createECDH'];
+  const needed: (keyof NodeCryptoModule)[] = [
+    'createCipheriv',
+    'createDecipheriv',
+    'createPrivateKey',
+    'createPublicKey',
+    'sign',
+    'verify',
+    'diffieHellman',
+    'createECDH',
+  ];
   if (!nc || needed.some((name) => typeof nc[name] !== 'function')) return null;
   const backend = backendOver(nc as NodeCryptoModule);
   return passesSelfTest(backend) ? backend : null;

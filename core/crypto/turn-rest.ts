@@ -30,7 +30,8 @@ export class TurnCredentialError extends Error {
 
 function secretBytes(secret: Uint8Array | string): Uint8Array {
   const bytes = typeof secret === 'string' ? utf8(secret) : secret;
-  if (!(bytes instanceof Uint8Array) || bytes.length < MIN_TURN_SECRET_BYTES) throw new TurnCredentialError(`TURN shared secret must be at least ${MIN_TURN_SECRET_BYTES} bytes`);
+  if (!(bytes instanceof Uint8Array) || bytes.length < MIN_TURN_SECRET_BYTES)
+    throw new TurnCredentialError(`TURN shared secret must be at least ${MIN_TURN_SECRET_BYTES} bytes`);
   return bytes;
 }
 
@@ -47,7 +48,8 @@ export function isTurnUserId(userId: unknown): userId is string {
 /** Credentials for `userId`, valid `ttlSeconds` from `now` (ms); the expiry rounds down to a second. */
 export function issueTurnRestCredentials(secret: Uint8Array | string, userId: string, ttlSeconds: number, now: number): TurnRestCredentials {
   if (!isTurnUserId(userId)) throw new TurnCredentialError(`TURN user id must be 1–${MAX_TURN_USER_ID_LENGTH} printable ASCII characters without ':'`);
-  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) throw new TurnCredentialError('TURN credential lifetime must be a whole number of seconds, at least 1');
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1)
+    throw new TurnCredentialError('TURN credential lifetime must be a whole number of seconds, at least 1');
   if (!Number.isFinite(now) || now < 0) throw new TurnCredentialError('now must be a time in milliseconds since the epoch');
   const expiry = Math.floor(now / 1000) + ttlSeconds;
   if (expiry > 999_999_999_999) throw new TurnCredentialError('TURN credential expiry is out of range');

@@ -58,7 +58,14 @@ function importPrivateKey(privateKey: Uint8Array, use: EcUse): Promise<CryptoKey
       .importKey('pkcs8', view(pkcs8), ALGORITHM[use], false, usages)
       .catch(() => {
         const publicKey = cachedP256PublicKey(privateKey);
-        const jwk: JsonWebKey = { kty: 'EC', crv: 'P-256', d: toBase64Url(privateKey), x: toBase64Url(publicKey.subarray(1, 33)), y: toBase64Url(publicKey.subarray(33, 65)), ext: false };
+        const jwk: JsonWebKey = {
+          kty: 'EC',
+          crv: 'P-256',
+          d: toBase64Url(privateKey),
+          x: toBase64Url(publicKey.subarray(1, 33)),
+          y: toBase64Url(publicKey.subarray(33, 65)),
+          ext: false,
+        };
         return subtle().importKey('jwk', jwk, ALGORITHM[use], false, usages);
       })
       .finally(() => pkcs8.fill(0));

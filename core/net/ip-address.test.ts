@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { PosternError } from '../errors.ts';
 import { mulberry32 } from '../testing/prng.ts';
-import { canonicalIpAddress, categorise, embeddedIpv4, formatIpAddress, inCidr, isMetadataAddress, parseCidr, parseIpAddress, tryParseIpAddress } from './ip-address.ts';
+import {
+  canonicalIpAddress,
+  categorise,
+  embeddedIpv4,
+  formatIpAddress,
+  inCidr,
+  isMetadataAddress,
+  parseCidr,
+  parseIpAddress,
+  tryParseIpAddress,
+} from './ip-address.ts';
 
 describe('IP address text', () => {
   it('parses any spelling and formats the canonical one', () => {
@@ -85,7 +95,17 @@ describe('address categories', () => {
   });
 
   it('recognises a metadata address in any spelling a socket acts on', () => {
-    for (const address of ['169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '::ffff:169.254.169.254', '::ffff:a9fe:a9fe', '::169.254.169.254', '64:ff9b::169.254.169.254', '2002:a9fe:a9fe::1', 'FD00:EC2:0::254']) {
+    for (const address of [
+      '169.254.169.254',
+      'fd00:ec2::254',
+      '100.100.100.200',
+      '::ffff:169.254.169.254',
+      '::ffff:a9fe:a9fe',
+      '::169.254.169.254',
+      '64:ff9b::169.254.169.254',
+      '2002:a9fe:a9fe::1',
+      'FD00:EC2:0::254',
+    ]) {
       expect([address, isMetadataAddress(address)]).toEqual([address, true]);
     }
     for (const address of ['169.254.169.253', '127.0.0.1', '8.8.8.8', 'metadata.google.internal', '', '::ffff:127.0.0.1']) {
@@ -119,7 +139,8 @@ describe('prefixes', () => {
       const probe = Array.from({ length: 4 }, () => Math.floor(random() * 256));
       const prefix = Math.floor(random() * 33);
       // Prefixes near the probe half of the time, so both outcomes occur often.
-      const base = random() < 0.5 ? probe.map((byte, k) => (k < 2 ? byte : Math.floor(random() * 256))) : Array.from({ length: 4 }, () => Math.floor(random() * 256));
+      const base =
+        random() < 0.5 ? probe.map((byte, k) => (k < 2 ? byte : Math.floor(random() * 256))) : Array.from({ length: 4 }, () => Math.floor(random() * 256));
       const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
       const expected = (toInt(probe) & mask) === (toInt(base) & mask);
       if (expected) inside++;

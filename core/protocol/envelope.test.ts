@@ -32,7 +32,9 @@ describe('transmission envelope', () => {
 
   it('binds the ciphertext to its route', async () => {
     const sealed = await sealRequest(router.publicKey, 'vault/record.get', {});
-    await expect(openJson(sealed.transmissionKey, 'vault/record.delete', sealed.ciphertext)).rejects.toThrowError(expect.objectContaining({ code: 'decrypt_failed' }));
+    await expect(openJson(sealed.transmissionKey, 'vault/record.delete', sealed.ciphertext)).rejects.toThrowError(
+      expect.objectContaining({ code: 'decrypt_failed' }),
+    );
   });
 
   it('refuses a transmission key wrapped to another Router', async () => {
@@ -148,7 +150,14 @@ describe('vault request frame', () => {
 
   it('tells an old client without timestamp and nonce to upgrade, and refuses malformed ones', () => {
     expect(() => parseVaultRequestFrame({ session: 's', body: {} })).toThrowError(/Upgrade/);
-    for (const bad of [null, [], 'x', { body: {}, timestamp: 1.5, nonce: 'A'.repeat(22) }, { body: {}, timestamp: 1, nonce: 'short' }, { body: {}, timestamp: 1, nonce: 'A'.repeat(22), session: 5 }]) {
+    for (const bad of [
+      null,
+      [],
+      'x',
+      { body: {}, timestamp: 1.5, nonce: 'A'.repeat(22) },
+      { body: {}, timestamp: 1, nonce: 'short' },
+      { body: {}, timestamp: 1, nonce: 'A'.repeat(22), session: 5 },
+    ]) {
       expect(() => parseVaultRequestFrame(bad)).toThrowError(expect.objectContaining({ code: 'bad_request' }));
     }
   });

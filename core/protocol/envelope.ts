@@ -107,7 +107,10 @@ export async function unwrapTransmissionKey(routerPrivateKey: Uint8Array, wrappe
   try {
     key = await eciesDecrypt(routerPrivateKey, wrappedKey);
   } catch {
-    throw new PosternError('decrypt_failed', 'The transmission key could not be unwrapped with this Router’s key. If the Router was re-keyed, run `postern login` again.');
+    throw new PosternError(
+      'decrypt_failed',
+      'The transmission key could not be unwrapped with this Router’s key. If the Router was re-keyed, run `postern login` again.',
+    );
   }
   if (key.length !== 32) throw new PosternError('bad_request', 'The transmission key must be 32 bytes.');
   return key;
@@ -140,8 +143,10 @@ export function toWireEnvelope(sealed: SealedRequest): WireEnvelope {
 export function parseWireEnvelope(value: unknown): { wrappedKey: Uint8Array; ciphertext: Uint8Array } {
   if (typeof value !== 'object' || value === null) throw new PosternError('bad_request', 'Expected a JSON envelope {v, key, payload}.');
   const { v, key, payload } = value as Record<string, unknown>;
-  if (v !== ENVELOPE_VERSION) throw new PosternError('bad_request', `Unsupported envelope version ${JSON.stringify(v)}; this Router speaks version ${ENVELOPE_VERSION}.`);
-  if (typeof key !== 'string' || typeof payload !== 'string') throw new PosternError('bad_request', 'Envelope fields "key" and "payload" must be base64url strings.');
+  if (v !== ENVELOPE_VERSION)
+    throw new PosternError('bad_request', `Unsupported envelope version ${JSON.stringify(v)}; this Router speaks version ${ENVELOPE_VERSION}.`);
+  if (typeof key !== 'string' || typeof payload !== 'string')
+    throw new PosternError('bad_request', 'Envelope fields "key" and "payload" must be base64url strings.');
   return { wrappedKey: fromBase64Url(key), ciphertext: fromBase64Url(payload) };
 }
 
@@ -180,10 +185,15 @@ export function parseVaultRequestFrame(value: unknown): VaultRequestFrame {
   }
   const { session, body, timestamp, nonce } = value as Record<string, unknown>;
   if (timestamp === undefined && nonce === undefined) {
-    throw new PosternError('bad_request', 'This client is older than the Router: its requests carry no timestamp and nonce, so they could be replayed. Upgrade the postern CLI (or the vault) and try again.');
+    throw new PosternError(
+      'bad_request',
+      'This client is older than the Router: its requests carry no timestamp and nonce, so they could be replayed. Upgrade the postern CLI (or the vault) and try again.',
+    );
   }
-  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp <= 0) throw new PosternError('bad_request', 'The payload timestamp must be a positive integer (milliseconds since the epoch).');
-  if (typeof nonce !== 'string' || !/^[A-Za-z0-9_-]{22,86}$/.test(nonce)) throw new PosternError('bad_request', 'The payload nonce must be 16 to 64 random bytes, base64url.');
+  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp <= 0)
+    throw new PosternError('bad_request', 'The payload timestamp must be a positive integer (milliseconds since the epoch).');
+  if (typeof nonce !== 'string' || !/^[A-Za-z0-9_-]{22,86}$/.test(nonce))
+    throw new PosternError('bad_request', 'The payload nonce must be 16 to 64 random bytes, base64url.');
   if (session !== undefined && typeof session !== 'string') throw new PosternError('bad_request', 'The payload session must be a string.');
   return { ...(session !== undefined ? { session } : {}), body, timestamp, nonce };
 }

@@ -28,8 +28,33 @@ function decoded(text: string): { ok: true; value: unknown } | { ok: false; erro
 }
 
 const VALUES: unknown[] = [
-  0, 1, -1, 7.5, 2 ** 53, 2 ** 53 - 1, Number.POSITIVE_INFINITY, -0, '', 'x', 'a'.repeat(64), 'a'.repeat(65), 'm'.repeat(2000), 'm'.repeat(2001),
-  null, true, false, [], {}, ['ok'], { nested: 1 }, 'ok', 'timeout', 'controller_down', 'OK', 'bad_state', 'nope',
+  0,
+  1,
+  -1,
+  7.5,
+  2 ** 53,
+  2 ** 53 - 1,
+  Number.POSITIVE_INFINITY,
+  -0,
+  '',
+  'x',
+  'a'.repeat(64),
+  'a'.repeat(65),
+  'm'.repeat(2000),
+  'm'.repeat(2001),
+  null,
+  true,
+  false,
+  [],
+  {},
+  ['ok'],
+  { nested: 1 },
+  'ok',
+  'timeout',
+  'controller_down',
+  'OK',
+  'bad_state',
+  'nope',
 ];
 
 describe('gateway wire decoding', () => {
@@ -82,7 +107,7 @@ describe('gateway wire decoding', () => {
 
   it('agrees with the schema on 100,000 random and mutated frames', () => {
     const random = mulberry32(0x9e3779b9);
-    const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     const kinds = ['ping', 'pong', 'result', 'job', 'auth', 'PING', '', 7, null];
     const keys = ['t', 'id', 'code', 'data', 'message', 'job', 'extra'];
     let accepted = 0;

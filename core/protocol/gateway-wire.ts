@@ -65,7 +65,13 @@ export const gatewayToRouterSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('auth'), clientId: b64u(128), nonce: b64u(64), timestamp: z.number().int(), version: z.string().max(64), signature: b64u(128) }),
   z.object({ t: z.literal('ping'), id: z.number().int().nonnegative() }),
   z.object({ t: z.literal('pong'), id: z.number().int().nonnegative() }),
-  z.object({ t: z.literal('result'), id: z.string().min(1).max(64), code: z.enum(ACTION_CODES), data: z.unknown().optional(), message: z.string().max(2000).optional() }),
+  z.object({
+    t: z.literal('result'),
+    id: z.string().min(1).max(64),
+    code: z.enum(ACTION_CODES),
+    data: z.unknown().optional(),
+    message: z.string().max(2000).optional(),
+  }),
   z.object({ t: z.literal('job'), job: jobUpdateSchema }),
 ]);
 export type GatewayToRouter = z.infer<typeof gatewayToRouterSchema>;

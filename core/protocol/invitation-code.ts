@@ -23,7 +23,10 @@ export function newInvitationCode(): string {
 export function normaliseInvitationCode(code: string): string {
   const canonical = code.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
   if (canonical.length !== SYMBOLS || [...canonical].some((c) => !ALPHABET.includes(c))) {
-    throw new PosternError('bad_request', `An invitation code is ${SYMBOLS} letters and digits in groups of five (XXXXX-XXXXX-XXXXX-XXXXX-XXXXX); check it for typos.`);
+    throw new PosternError(
+      'bad_request',
+      `An invitation code is ${SYMBOLS} letters and digits in groups of five (XXXXX-XXXXX-XXXXX-XXXXX-XXXXX); check it for typos.`,
+    );
   }
   return canonical;
 }

@@ -62,7 +62,10 @@ export async function openJobLine(key: Uint8Array, jobUid: string, text: string)
   try {
     return { n, line: fromUtf8(await openBytes(key, m[2]!, linePurpose(jobUid, n))) };
   } catch {
-    throw new PosternError('decrypt_failed', `Sealed line ${n} of job ${jobUid} does not open with this record's key: it was altered, or moved from another job.`);
+    throw new PosternError(
+      'decrypt_failed',
+      `Sealed line ${n} of job ${jobUid} does not open with this record's key: it was altered, or moved from another job.`,
+    );
   }
 }
 

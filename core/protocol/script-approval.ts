@@ -45,13 +45,18 @@ export function scriptApprovalMessage(file: ApprovedFile, approval: Omit<ScriptA
   return utf8(['postern/script-approval/v1', file.fileUid, file.recordUid, file.contentDigest, approval.approvedBy, String(approval.approvedAt)].join('\n'));
 }
 
-export async function signScriptApproval(signingPrivateKey: Uint8Array, file: ApprovedFile, approval: Omit<ScriptApproval, 'signature'>): Promise<ScriptApproval> {
+export async function signScriptApproval(
+  signingPrivateKey: Uint8Array,
+  file: ApprovedFile,
+  approval: Omit<ScriptApproval, 'signature'>,
+): Promise<ScriptApproval> {
   return { ...approval, signature: toBase64Url(await ecdsaSign(signingPrivateKey, scriptApprovalMessage(file, approval))) };
 }
 
 /** True only for an approval the Router's signing key made for exactly this file, record and content. */
 export async function verifyScriptApproval(signingPublicKey: Uint8Array, file: ApprovedFile, approval: ScriptApproval | null | undefined): Promise<boolean> {
-  if (!approval || typeof approval.signature !== 'string' || typeof approval.approvedBy !== 'string' || !Number.isSafeInteger(approval.approvedAt)) return false;
+  if (!approval || typeof approval.signature !== 'string' || typeof approval.approvedBy !== 'string' || !Number.isSafeInteger(approval.approvedAt))
+    return false;
   let signature: Uint8Array;
   try {
     signature = fromBase64Url(approval.signature);

@@ -33,11 +33,21 @@ function validFrame(rnd: Rng): TunnelFrame {
     case 0:
       return { type: 'data', id, payload: bytes(rnd, 1 + int(rnd, 64)) };
     case 1:
-      return { type: 'open', id, window: 1 + int(rnd, 0x7ffffffe), ...(rnd() < 0.8 ? { target: { host: HOSTS[int(rnd, HOSTS.length)]!, port: 1 + int(rnd, 65535) } } : {}) };
+      return {
+        type: 'open',
+        id,
+        window: 1 + int(rnd, 0x7ffffffe),
+        ...(rnd() < 0.8 ? { target: { host: HOSTS[int(rnd, HOSTS.length)]!, port: 1 + int(rnd, 65535) } } : {}),
+      };
     case 2:
       return { type: 'opened', id, window: 1 + int(rnd, 0x7ffffffe) };
     case 3:
-      return { type: 'close', id, reason: TUNNEL_CLOSE_REASONS[int(rnd, TUNNEL_CLOSE_REASONS.length)]!, message: ['', 'refused', 'not ü allowed', 'x'.repeat(200)][int(rnd, 4)]! };
+      return {
+        type: 'close',
+        id,
+        reason: TUNNEL_CLOSE_REASONS[int(rnd, TUNNEL_CLOSE_REASONS.length)]!,
+        message: ['', 'refused', 'not ü allowed', 'x'.repeat(200)][int(rnd, 4)]!,
+      };
     case 4:
       return { type: 'eof', id };
     case 5:
@@ -90,7 +100,11 @@ function mutate(rnd: Rng, input: Uint8Array, other: Uint8Array): Uint8Array {
         break;
       }
       case 4: // tamper with the first frame's length field
-        if (m.length >= 8) new DataView(m.buffer, m.byteOffset).setUint32(4, rnd() < 0.5 ? new DataView(m.buffer, m.byteOffset).getUint32(4) + int(rnd, 5) - 2 : int(rnd, 0x100000000));
+        if (m.length >= 8)
+          new DataView(m.buffer, m.byteOffset).setUint32(
+            4,
+            rnd() < 0.5 ? new DataView(m.buffer, m.byteOffset).getUint32(4) + int(rnd, 5) - 2 : int(rnd, 0x100000000),
+          );
         break;
       default: {
         // splice with another valid message

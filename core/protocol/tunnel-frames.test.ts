@@ -51,8 +51,12 @@ describe('tunnel frames', () => {
 
   it('has the documented layout', () => {
     expect(toHex(encodeFrame({ type: 'data', id: 0x01020304, payload: new Uint8Array([0xaa, 0xbb]) }))).toBe('0102030400000002aabb');
-    expect(toHex(encodeFrame({ type: 'open', id: 1, window: 0x40000, target: { host: 'h', port: 22 } }))).toBe('000000000000000d' + '01' + '00000001' + '00040000' + '0016' + '01' + '68');
-    expect(toHex(encodeFrame({ type: 'close', id: 2, reason: 'not_allowed', message: 'no' }))).toBe('0000000000000009' + '03' + '00000002' + '01' + '02' + '6e6f');
+    expect(toHex(encodeFrame({ type: 'open', id: 1, window: 0x40000, target: { host: 'h', port: 22 } }))).toBe(
+      '000000000000000d' + '01' + '00000001' + '00040000' + '0016' + '01' + '68',
+    );
+    expect(toHex(encodeFrame({ type: 'close', id: 2, reason: 'not_allowed', message: 'no' }))).toBe(
+      '0000000000000009' + '03' + '00000002' + '01' + '02' + '6e6f',
+    );
     expect(toHex(encodeFrame({ type: 'ping', nonce: 5 }))).toBe('0000000000000005' + '06' + '00000005');
   });
 

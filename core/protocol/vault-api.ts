@@ -10,7 +10,11 @@ import { UID_PATTERN } from '../ids.ts';
 import { rotationScheduleSchema } from '../schedule/rotation-schedule.ts';
 import type { ScriptApproval } from './script-approval.ts';
 
-export const b64u = (max = 4096) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, 'expected base64url');
+export const b64u = (max = 4096) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/, 'expected base64url');
 export const uid = () => z.string().regex(UID_PATTERN, 'expected a 22-character UID');
 /** An action's name on the wire (./actions.ts lists the ones there are; an unknown one is refused by name, not as malformed). */
 export const actionName = () => z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, 'expected an action name like "rotate"');
@@ -99,7 +103,12 @@ export const vaultCommands = {
           wrappedAppKey: b64u(256),
           name: z.string().trim().min(1).max(64),
           firstAccessExpiresInMinutes: z.number().int().min(1).max(1440),
-          accessExpiresInMinutes: z.number().int().min(1).max(525_600 * 10).optional(),
+          accessExpiresInMinutes: z
+            .number()
+            .int()
+            .min(1)
+            .max(525_600 * 10)
+            .optional(),
           ipLock: z.boolean(),
         }),
       )
@@ -144,10 +153,16 @@ export const vaultCommands = {
     email: email(),
     /** SHA-256 of the code (./invitation-code.ts): the code itself is made by the administrator's client and never sent. */
     codeHash: b64u(64).length(43),
-    expiresInMinutes: z.number().int().min(1).max(90 * 24 * 60),
+    expiresInMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(90 * 24 * 60),
   }),
   'invite.list': z.object({}),
-  'invite.remove': z.object({ invitationUid: uid().optional(), email: email().optional() }).refine((v) => (v.invitationUid === undefined) !== (v.email === undefined), 'give exactly one of invitationUid or email'),
+  'invite.remove': z
+    .object({ invitationUid: uid().optional(), email: email().optional() })
+    .refine((v) => (v.invitationUid === undefined) !== (v.email === undefined), 'give exactly one of invitationUid or email'),
   'role.list': z.object({}),
   'role.add': z.object({ name: z.string().trim().min(1).max(64), policies: z.array(z.string().max(64)).max(32) }),
   'role.update': z.object({ name: z.string().trim().min(1).max(64), policies: z.array(z.string().max(64)).max(32) }),

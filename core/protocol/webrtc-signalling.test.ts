@@ -52,7 +52,9 @@ describe('webrtc signalling', () => {
   it('refuses a wrong key, another resource or session, a swapped direction, tampering and junk', async () => {
     const o = offer();
     const sealed = await sealSignalling(key, resource, o);
-    expect(await code(() => openSignallingOffer(deriveSignallingKey(newTrafficEncryptionSeed(), resource), resource, o.sessionId, sealed, Date.now()))).toBe('decrypt_failed');
+    expect(await code(() => openSignallingOffer(deriveSignallingKey(newTrafficEncryptionSeed(), resource), resource, o.sessionId, sealed, Date.now()))).toBe(
+      'decrypt_failed',
+    );
     expect(await code(() => openSignallingOffer(deriveSignallingKey(seed, other), other, o.sessionId, sealed, Date.now()))).toBe('decrypt_failed');
     expect(await code(() => openSignallingOffer(key, resource, newSignallingSessionId(), sealed, Date.now()))).toBe('decrypt_failed');
     expect(await code(() => openSignallingAnswer(key, resource, o.sessionId, sealed))).toBe('decrypt_failed');

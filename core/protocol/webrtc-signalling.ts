@@ -45,7 +45,10 @@ export function deriveSignallingKey(seed: string, resourceUid: string): Uint8Arr
   try {
     ikm = fromBase64Url(seed);
   } catch {
-    throw new PosternError('bad_state', `Resource ${resourceUid} has a malformed trafficEncryptionSeed; clear it with \`postern record edit ${resourceUid} --field trafficEncryptionSeed=\` and start the tunnel again (a new one is made).`);
+    throw new PosternError(
+      'bad_state',
+      `Resource ${resourceUid} has a malformed trafficEncryptionSeed; clear it with \`postern record edit ${resourceUid} --field trafficEncryptionSeed=\` and start the tunnel again (a new one is made).`,
+    );
   }
   if (ikm.length < 16) throw new PosternError('bad_state', `Resource ${resourceUid} has a trafficEncryptionSeed shorter than 128 bits.`);
   return hkdfSha256(ikm, utf8('postern/webrtc-signalling/v1'), utf8(resourceUid), 32);
@@ -89,7 +92,8 @@ export async function sealSignalling(key: Uint8Array, resourceUid: string, messa
 }
 
 async function open<T>(schema: z.ZodType<T>, direction: Direction, key: Uint8Array, resourceUid: string, sessionId: string, sealed: unknown): Promise<T> {
-  if (typeof sealed !== 'string' || sealed.length > 2 * MAX_SDP_CHARS) throw new PosternError('bad_request', `The sealed ${direction} is missing or too large.`);
+  if (typeof sealed !== 'string' || sealed.length > 2 * MAX_SDP_CHARS)
+    throw new PosternError('bad_request', `The sealed ${direction} is missing or too large.`);
   let value: unknown;
   try {
     value = await openJsonValue(key, sealed, purpose(direction, resourceUid, sessionId));
@@ -100,14 +104,18 @@ async function open<T>(schema: z.ZodType<T>, direction: Direction, key: Uint8Arr
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new PosternError('bad_request', `The ${direction} is malformed: ${parsed.error.issues[0]?.message ?? 'invalid'}.`);
   const message = parsed.data as { sessionId: string; description: { type: string } };
-  if (message.sessionId !== sessionId || message.description.type !== direction) throw new PosternError('bad_request', `The ${direction} belongs to another session.`);
+  if (message.sessionId !== sessionId || message.description.type !== direction)
+    throw new PosternError('bad_request', `The ${direction} belongs to another session.`);
   return parsed.data;
 }
 
 export async function openSignallingOffer(key: Uint8Array, resourceUid: string, sessionId: string, sealed: unknown, now: number): Promise<SignallingOffer> {
   const offer = await open(signallingOfferSchema, 'offer', key, resourceUid, sessionId, sealed);
   if (Math.abs(now - offer.issuedAt) > OFFER_MAX_AGE_MS) {
-    throw new PosternError('request_expired', `The offer for session ${sessionId} was made ${Math.round((now - offer.issuedAt) / 1000)} s from now; offers live ${OFFER_MAX_AGE_MS / 1000} s (check both clocks).`);
+    throw new PosternError(
+      'request_expired',
+      `The offer for session ${sessionId} was made ${Math.round((now - offer.issuedAt) / 1000)} s from now; offers live ${OFFER_MAX_AGE_MS / 1000} s (check both clocks).`,
+    );
   }
   return offer;
 }

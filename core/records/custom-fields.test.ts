@@ -21,7 +21,10 @@ describe('custom fields', () => {
   });
 
   it('customValue is case-insensitive', () => {
-    const r = withCustom([{ label: 'Cost Center', value: ' 42 ' }, { label: 'NOOP', value: 'true' }]);
+    const r = withCustom([
+      { label: 'Cost Center', value: ' 42 ' },
+      { label: 'NOOP', value: 'true' },
+    ]);
     expect(customValue(r, 'cost center')).toBe(' 42 ');
     expect(customValue(r, 'COST CENTER')).toBe(' 42 ');
     expect(customValue(r, 'noop')).toBe('true');
@@ -46,7 +49,14 @@ describe('custom fields', () => {
         ]),
       ),
     ).toEqual({ shell: 'C:\\MY\\SHELL', noop: true, kerberos: true, privateKeyType: 'ecdsa-sha2-nistp384', privateKeyRotate: false });
-    expect(gatewayOptions(withCustom([{ label: 'NOOP', value: 'false' }, { label: 'Private Key Rotate', value: 'true' }]))).toEqual({
+    expect(
+      gatewayOptions(
+        withCustom([
+          { label: 'NOOP', value: 'false' },
+          { label: 'Private Key Rotate', value: 'true' },
+        ]),
+      ),
+    ).toEqual({
       noop: false,
       kerberos: false,
       privateKeyRotate: true,
@@ -74,7 +84,12 @@ describe('custom fields', () => {
     }
     let err: PosternError | undefined;
     try {
-      gatewayOptions(withCustom([{ label: 'NOOP', value: 'x' }, { label: 'Kerberos', value: 'y' }]));
+      gatewayOptions(
+        withCustom([
+          { label: 'NOOP', value: 'x' },
+          { label: 'Kerberos', value: 'y' },
+        ]),
+      );
     } catch (e) {
       err = e as PosternError;
     }

@@ -11,14 +11,7 @@ export const GATEWAY_CUSTOM_FIELDS = ['Shell', 'NOOP', 'Kerberos', 'Private Key 
 export type GatewayCustomField = (typeof GATEWAY_CUSTOM_FIELDS)[number];
 
 /** Values of the `Private Key Type` custom field (normalised to lower case). */
-export const PRIVATE_KEY_TYPES = [
-  'ssh-rsa',
-  'ssh-dss',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'ssh-ed25519',
-] as const;
+export const PRIVATE_KEY_TYPES = ['ssh-rsa', 'ssh-dss', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-ed25519'] as const;
 export type PrivateKeyType = (typeof PRIVATE_KEY_TYPES)[number];
 
 export interface GatewayOptions {
@@ -39,9 +32,7 @@ export function labelKey(label: string): string {
   return label.trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
-const GATEWAY_BY_KEY = new Map<string, GatewayCustomField>(
-  GATEWAY_CUSTOM_FIELDS.map((l) => [l.toLowerCase().replace(/[\s_-]+/g, ''), l]),
-);
+const GATEWAY_BY_KEY = new Map<string, GatewayCustomField>(GATEWAY_CUSTOM_FIELDS.map((l) => [l.toLowerCase().replace(/[\s_-]+/g, ''), l]));
 
 /**
  * The canonical gateway label for `label`, or undefined. Matching ignores case, spaces, dashes and

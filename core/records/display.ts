@@ -28,9 +28,7 @@ function scalarText(v: unknown): string {
 }
 
 function listText(v: unknown[]): string {
-  return v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')
-    ? v.map(String).join(', ')
-    : scalarText(v);
+  return v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') ? v.map(String).join(', ') : scalarText(v);
 }
 
 /**

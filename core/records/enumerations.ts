@@ -11,17 +11,7 @@ export const DIRECTORY_TYPES = ['active_directory', 'openldap', 'azure_ad'] as c
 export const PROTOCOLS = ['ssh', 'rdp', 'vnc', 'telnet', 'mysql', 'postgresql', 'sqlserver', 'http', 'kubernetes'] as const;
 export const ENVIRONMENTS = ['local', 'aws', 'azure', 'domain'] as const;
 /** Protocol names accepted on the right-hand side of a `portMapping` entry (`2222=ssh`). */
-export const PORT_MAPPING_PROTOCOLS = [
-  ...PROTOCOLS,
-  'https',
-  'mariadb',
-  'mssql',
-  'mongodb',
-  'oracle',
-  'ldap',
-  'ldaps',
-  'winrm',
-] as const;
+export const PORT_MAPPING_PROTOCOLS = [...PROTOCOLS, 'https', 'mariadb', 'mssql', 'mongodb', 'oracle', 'ldap', 'ldaps', 'winrm'] as const;
 /** Keywords accepted by `defaultRotationSchedule`; anything else must be `cron:<5 fields>`. */
 export const ROTATION_SCHEDULE_KEYWORDS = ['hourly', 'daily', 'weekly', 'monthly'] as const;
 

@@ -33,7 +33,10 @@ describe('applyFieldAssignments', () => {
   });
 
   it('field names are case-insensitive', () => {
-    expect(applyFieldAssignments(machine(), ['HostName=x', 'PAMSETTINGS.Protocol=RDP']).fields).toMatchObject({ hostname: 'x', pamSettings: { protocol: 'rdp' } });
+    expect(applyFieldAssignments(machine(), ['HostName=x', 'PAMSETTINGS.Protocol=RDP']).fields).toMatchObject({
+      hostname: 'x',
+      pamSettings: { protocol: 'rdp' },
+    });
   });
 
   it('dotted paths into nested groups', () => {
@@ -67,7 +70,14 @@ describe('applyFieldAssignments', () => {
   });
 
   it('booleans in mixed case', () => {
-    for (const [v, want] of [['TRUE', true], ['False', false], ['yEs', true], ['NO', false], ['1', true], ['0', false]] as const) {
+    for (const [v, want] of [
+      ['TRUE', true],
+      ['False', false],
+      ['yEs', true],
+      ['NO', false],
+      ['1', true],
+      ['0', false],
+    ] as const) {
       expect(applyFieldAssignments(machine(), [`sslVerification=${v}`]).fields['sslVerification']).toBe(want);
     }
     expect(fail(machine(), ['sslVerification=maybe']).message).toBe('pamMachine.sslVerification: expected true or false');
@@ -178,7 +188,13 @@ describe('applyFieldAssignments', () => {
   });
 
   it('cannot pollute prototypes', () => {
-    for (const a of ['pamSettings.connection.__proto__=1', '__proto__.polluted=1', 'constructor.prototype.polluted=1', 'pamSettings.__proto__.polluted=1', 'custom.__proto__=1']) {
+    for (const a of [
+      'pamSettings.connection.__proto__=1',
+      '__proto__.polluted=1',
+      'constructor.prototype.polluted=1',
+      'pamSettings.__proto__.polluted=1',
+      'custom.__proto__=1',
+    ]) {
       try {
         applyFieldAssignments(machine(), [a]);
       } catch (e) {

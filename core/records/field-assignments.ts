@@ -136,13 +136,7 @@ function findKey(obj: Record<string, unknown>, name: string): string | undefined
 
 /** All names accepted for a record type, for error messages and help. */
 export function assignableFieldNames(type: RecordType): string[] {
-  return [
-    'title',
-    'notes',
-    ...fieldPaths(type),
-    ...(isPamRecordType(type) ? GATEWAY_CUSTOM_FIELDS : []),
-    'custom.<label>',
-  ];
+  return ['title', 'notes', ...fieldPaths(type), ...(isPamRecordType(type) ? GATEWAY_CUSTOM_FIELDS : []), 'custom.<label>'];
 }
 
 function unknownField(type: RecordType, name: string): PosternError {

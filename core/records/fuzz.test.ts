@@ -14,18 +14,63 @@ import { mulberry32 as prng } from '../testing/prng.ts';
 const SEED = 0x5eed;
 const rnd = prng(SEED);
 const int = (n: number): number => Math.floor(rnd() * n);
-const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)] as T;
+const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
 
 const KEYS = [
   ...new Set([
     ...RECORD_TYPES.flatMap((t) => fieldPaths(t).flatMap((p) => p.split('.'))),
-    'type', 'title', 'fields', 'custom', 'notes', 'label', 'value', '__proto__', 'constructor', 'prototype', '', ' ', 'toString', 'x',
+    'type',
+    'title',
+    'fields',
+    'custom',
+    'notes',
+    'label',
+    'value',
+    '__proto__',
+    'constructor',
+    'prototype',
+    '',
+    ' ',
+    'toString',
+    'x',
   ]),
 ];
 const STRINGS = [
-  '', ' ', 'ssh', 'SSH', 'true', 'FALSE', 'yes', '22', '70000', 'abc', '10.0.0.0/8', 'fd00::/8', '2222=ssh', 'https://example.com', 'ftp://x',
-  'AAAAAAAAAAAAAAAAAAAAAA', 'daily', 'cron:0 3 * * *', 'noop', 'NOOP', 'Private Key Type', 'ssh-ed25519', '-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----',
-  '\u0000', '\n', '💥', 'é', 'x'.repeat(300), 'y'.repeat(70000), '__proto__', 'pamMachine', 'login', 'pamConfiguration', 'local', 'aws',
+  '',
+  ' ',
+  'ssh',
+  'SSH',
+  'true',
+  'FALSE',
+  'yes',
+  '22',
+  '70000',
+  'abc',
+  '10.0.0.0/8',
+  'fd00::/8',
+  '2222=ssh',
+  'https://example.com',
+  'ftp://x',
+  'AAAAAAAAAAAAAAAAAAAAAA',
+  'daily',
+  'cron:0 3 * * *',
+  'noop',
+  'NOOP',
+  'Private Key Type',
+  'ssh-ed25519',
+  '-----BEGIN RSA PRIVATE KEY-----\nx\n-----END RSA PRIVATE KEY-----',
+  '\u0000',
+  '\n',
+  '💥',
+  'é',
+  'x'.repeat(300),
+  'y'.repeat(70000),
+  '__proto__',
+  'pamMachine',
+  'login',
+  'pamConfiguration',
+  'local',
+  'aws',
 ];
 
 function randomString(): string {
@@ -44,7 +89,13 @@ function randomValue(depth: number): unknown {
   if (r < 0.55) return Array.from({ length: int(5) }, () => randomValue(depth + 1));
   const o: Record<string, unknown> = {};
   const n = int(6);
-  for (let i = 0; i < n; i++) Object.defineProperty(o, rnd() < 0.8 ? pick(KEYS) : randomString(), { value: randomValue(depth + 1), enumerable: true, writable: true, configurable: true });
+  for (let i = 0; i < n; i++)
+    Object.defineProperty(o, rnd() < 0.8 ? pick(KEYS) : randomString(), {
+      value: randomValue(depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return o;
 }
 
@@ -58,7 +109,14 @@ function randomRecord(): unknown {
   const damage = int(4);
   for (let i = 0; i < damage; i++) Object.defineProperty(fields, pick(KEYS), { value: randomValue(1), enumerable: true, writable: true, configurable: true });
   const rec: Record<string, unknown> = { type, title: rnd() < 0.8 ? 'T' : randomValue(3), fields: rnd() < 0.9 ? fields : randomValue(2) };
-  if (rnd() < 0.5) rec['custom'] = rnd() < 0.7 ? Array.from({ length: int(4) }, () => ({ label: rnd() < 0.5 ? pick(['NOOP', 'shell', 'Private Key Type', 'Team']) : randomString(), value: randomValue(4) })) : randomValue(2);
+  if (rnd() < 0.5)
+    rec['custom'] =
+      rnd() < 0.7
+        ? Array.from({ length: int(4) }, () => ({
+            label: rnd() < 0.5 ? pick(['NOOP', 'shell', 'Private Key Type', 'Team']) : randomString(),
+            value: randomValue(4),
+          }))
+        : randomValue(2);
   if (rnd() < 0.3) rec['notes'] = randomValue(4);
   if (rnd() < 0.1) rec[pick(KEYS)] = randomValue(3);
   return rec;
@@ -69,7 +127,15 @@ function expectOnlyPosternError(fn: () => unknown, input: unknown): unknown {
     return fn();
   } catch (e) {
     if (!(e instanceof PosternError)) {
-      throw new Error(`non-PosternError for input ${(() => { try { return JSON.stringify(input).slice(0, 500); } catch { return String(input); } })()}: ${String(e)}`);
+      throw new Error(
+        `non-PosternError for input ${(() => {
+          try {
+            return JSON.stringify(input).slice(0, 500);
+          } catch {
+            return String(input);
+          }
+        })()}: ${String(e)}`,
+      );
     }
     expect(['bad_request', 'unknown_record_type']).toContain(e.code);
     expect(typeof e.message).toBe('string');
@@ -120,8 +186,23 @@ describe('fuzz (seed 0x5eed)', () => {
 
 describe('hostile non-JSON input', () => {
   it('throwing getters, proxies and cycles still give PosternError', () => {
-    const getter = { type: 'login', get title(): string { throw new TypeError('boom'); } };
-    const proxy = new Proxy({}, { ownKeys: () => { throw new RangeError('nope'); }, get: () => { throw new RangeError('nope'); } });
+    const getter = {
+      type: 'login',
+      get title(): string {
+        throw new TypeError('boom');
+      },
+    };
+    const proxy = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new RangeError('nope');
+        },
+        get: () => {
+          throw new RangeError('nope');
+        },
+      },
+    );
     const cyclic: Record<string, unknown> = { type: 'pamMachine', title: 'x' };
     cyclic['fields'] = { hostname: 'h', port: 1, pamSettings: { connection: cyclic } };
     for (const input of [getter, proxy, cyclic]) {
@@ -129,6 +210,15 @@ describe('hostile non-JSON input', () => {
       expect(() => applyFieldAssignments(input as unknown as RecordData, ['title=x'])).toThrow(PosternError);
     }
     const base = newRecordData('login', 'L');
-    expect(() => applyFieldAssignments(base, new Proxy([], { get: () => { throw new Error('x'); } }) as unknown as string[])).toThrow(PosternError);
+    expect(() =>
+      applyFieldAssignments(
+        base,
+        new Proxy([], {
+          get: () => {
+            throw new Error('x');
+          },
+        }) as unknown as string[],
+      ),
+    ).toThrow(PosternError);
   });
 });

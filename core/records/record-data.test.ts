@@ -163,7 +163,9 @@ describe('validateRecordData: errors', () => {
 
   it('bad portMapping', () => {
     const base = { environment: 'local', gatewayUid: UID_A, applicationFolderUid: UID_B };
-    expect(fail(rec('pamConfiguration', { ...base, portMapping: ['ssh=2222'] })).message).toMatch(/^pamConfiguration\.portMapping\[0\]: expected port=protocol/);
+    expect(fail(rec('pamConfiguration', { ...base, portMapping: ['ssh=2222'] })).message).toMatch(
+      /^pamConfiguration\.portMapping\[0\]: expected port=protocol/,
+    );
     expect(fail(rec('pamConfiguration', { ...base, portMapping: ['22=ssh', '99999=ssh'] })).message).toMatch(/^pamConfiguration\.portMapping\[1\]/);
     expect(fail(rec('pamConfiguration', { ...base, portMapping: ['22=ssh', '22=rdp'] })).message).toContain('port 22 is mapped twice');
     expect(fail(rec('pamConfiguration', { ...base, portMapping: '22=ssh' })).message).toMatch(/^pamConfiguration\.portMapping: expected port=protocol/);
@@ -183,23 +185,31 @@ describe('validateRecordData: errors', () => {
     expect(fail(rec('pamMachine', { hostname: 'h', port: 22, operatingSystem: 'beos' })).message).toContain('pamMachine.operatingSystem');
     expect(fail(rec('pamDatabase', { hostname: 'h', port: 1, databaseType: 'sqlite' })).message).toContain('pamDatabase.databaseType');
     expect(fail(rec('pamDirectory', { hostname: 'h', port: 1, directoryType: 'nis' })).message).toContain('pamDirectory.directoryType');
-    expect(fail(rec('pamConfiguration', { environment: 'gcp', gatewayUid: UID_A, applicationFolderUid: UID_B })).message).toContain('pamConfiguration.environment');
+    expect(fail(rec('pamConfiguration', { environment: 'gcp', gatewayUid: UID_A, applicationFolderUid: UID_B })).message).toContain(
+      'pamConfiguration.environment',
+    );
   });
 
   it('wrong types for booleans, UIDs, lists, hostnames, schedules, private keys', () => {
     expect(fail(rec('pamDatabase', { hostname: 'h', port: 1, useSSL: 'yes' })).message).toBe('pamDatabase.useSSL: expected true or false');
-    expect(fail(rec('pamMachine', { hostname: 'h', port: 1, pamSettings: { configurationUid: 'abc' } })).message).toContain('pamMachine.pamSettings.configurationUid');
-    expect(fail(rec('pamConfiguration', { environment: 'aws', gatewayUid: UID_A, applicationFolderUid: UID_B, regionNames: 'us-east-1' })).message).toContain('pamConfiguration.regionNames');
+    expect(fail(rec('pamMachine', { hostname: 'h', port: 1, pamSettings: { configurationUid: 'abc' } })).message).toContain(
+      'pamMachine.pamSettings.configurationUid',
+    );
+    expect(fail(rec('pamConfiguration', { environment: 'aws', gatewayUid: UID_A, applicationFolderUid: UID_B, regionNames: 'us-east-1' })).message).toContain(
+      'pamConfiguration.regionNames',
+    );
     expect(fail(rec('pamMachine', { hostname: 'http://h/x', port: 1 })).message).toContain('pamMachine.hostname');
     expect(fail(rec('pamMachine', { hostname: 'a b', port: 1 })).message).toContain('pamMachine.hostname');
-    expect(fail(rec('pamConfiguration', { environment: 'aws', gatewayUid: UID_A, applicationFolderUid: UID_B, defaultRotationSchedule: 'sometimes' })).message).toContain(
-      'pamConfiguration.defaultRotationSchedule',
-    );
+    expect(
+      fail(rec('pamConfiguration', { environment: 'aws', gatewayUid: UID_A, applicationFolderUid: UID_B, defaultRotationSchedule: 'sometimes' })).message,
+    ).toContain('pamConfiguration.defaultRotationSchedule');
     const e = fail(rec('pamUser', { login: 'root', privateKey: 'hunter2-not-a-key' }));
     expect(e.message).toContain('pamUser.privateKey');
     expect(e.message).not.toContain('hunter2');
     expect(fail(rec('pamUser', { login: 'root', passwordComplexity: { length: 10, upper: 6, lower: 6 } })).message).toContain('exceeds length');
-    expect(fail(rec('pamMachine', { hostname: 'h', port: 1, pamSettings: { connection: { x: { y: 1 } } } })).message).toContain('pamMachine.pamSettings.connection.x');
+    expect(fail(rec('pamMachine', { hostname: 'h', port: 1, pamSettings: { connection: { x: { y: 1 } } } })).message).toContain(
+      'pamMachine.pamSettings.connection.x',
+    );
   });
 
   it('unknown fields are rejected and the valid ones listed', () => {
@@ -207,7 +217,9 @@ describe('validateRecordData: errors', () => {
     expect(e.message).toBe(
       'pamMachine.hostnmae: unknown field (valid: hostname, port, operatingSystem, instanceName, instanceId, providerGroup, providerRegion, sslVerification, hostKey, pamSettings, trafficEncryptionSeed)',
     );
-    expect(fail(rec('pamMachine', { hostname: 'h', port: 1, pamSettings: { proto: 'ssh' } })).message).toMatch(/^pamMachine\.pamSettings\.proto: unknown field \(valid: configurationUid/);
+    expect(fail(rec('pamMachine', { hostname: 'h', port: 1, pamSettings: { proto: 'ssh' } })).message).toMatch(
+      /^pamMachine\.pamSettings\.proto: unknown field \(valid: configurationUid/,
+    );
     expect(fail({ type: 'login', title: 'x', uid: UID_A }).message).toMatch(/^login\.uid: unknown property/);
   });
 
@@ -222,24 +234,52 @@ describe('validateRecordData: errors', () => {
   it('custom fields: shape, duplicates, gateway values', () => {
     expect(fail({ type: 'login', title: 'x', custom: [{ label: 'a' }] }).message).toBe('login.custom[0].value: is required');
     expect(fail({ type: 'login', title: 'x', custom: 'nope' }).message).toContain('login.custom');
-    expect(fail({ type: 'login', title: 'x', custom: [{ label: 'Env', value: '1' }, { label: ' ENV ', value: '2' }] }).message).toContain('duplicate label');
+    expect(
+      fail({
+        type: 'login',
+        title: 'x',
+        custom: [
+          { label: 'Env', value: '1' },
+          { label: ' ENV ', value: '2' },
+        ],
+      }).message,
+    ).toContain('duplicate label');
     expect(fail(rec('pamMachine', { hostname: 'h', port: 1 }, { custom: [{ label: 'noop', value: 'maybe' }] })).message).toBe(
       'pamMachine custom field "NOOP": expected true or false',
     );
     expect(fail(rec('pamUser', { login: 'u' }, { custom: [{ label: 'Private Key Type', value: 'rsa' }] })).message).toContain('Private Key Type');
     // duplicates after canonicalisation
-    expect(fail(rec('pamUser', { login: 'u' }, { custom: [{ label: 'NOOP', value: 'true' }, { label: 'noop', value: 'false' }] })).message).toContain('duplicate');
+    expect(
+      fail(
+        rec(
+          'pamUser',
+          { login: 'u' },
+          {
+            custom: [
+              { label: 'NOOP', value: 'true' },
+              { label: 'noop', value: 'false' },
+            ],
+          },
+        ),
+      ).message,
+    ).toContain('duplicate');
     // gateway meaning only on PAM types: a login may have a "Kerberos" note
-    expect(validateRecordData({ type: 'login', title: 'x', custom: [{ label: 'kerberos', value: 'realm EXAMPLE' }] }).custom).toEqual([{ label: 'kerberos', value: 'realm EXAMPLE' }]);
+    expect(validateRecordData({ type: 'login', title: 'x', custom: [{ label: 'kerberos', value: 'realm EXAMPLE' }] }).custom).toEqual([
+      { label: 'kerberos', value: 'realm EXAMPLE' },
+    ]);
     const r = validateRecordData(
-      rec('pamUser', { login: 'u' }, {
-        custom: [
-          { label: 'private key type', value: ' SSH-ED25519 ' },
-          { label: 'Private Key Rotate', value: 'FALSE' },
-          { label: 'shell', value: ' /bin/bash ' },
-          { label: 'Team', value: ' keep me ' },
-        ],
-      }),
+      rec(
+        'pamUser',
+        { login: 'u' },
+        {
+          custom: [
+            { label: 'private key type', value: ' SSH-ED25519 ' },
+            { label: 'Private Key Rotate', value: 'FALSE' },
+            { label: 'shell', value: ' /bin/bash ' },
+            { label: 'Team', value: ' keep me ' },
+          ],
+        },
+      ),
     );
     expect(r.custom).toEqual([
       { label: 'Private Key Type', value: 'ssh-ed25519' },
@@ -263,7 +303,9 @@ describe('validateRecordData: errors', () => {
   });
 
   it('rejects prototype-polluting keys without polluting', () => {
-    const input = JSON.parse('{"type":"pamMachine","title":"x","fields":{"hostname":"h","port":1,"pamSettings":{"connection":{"__proto__":{"polluted":1}}},"__proto__":{"polluted":1}}}');
+    const input = JSON.parse(
+      '{"type":"pamMachine","title":"x","fields":{"hostname":"h","port":1,"pamSettings":{"connection":{"__proto__":{"polluted":1}}},"__proto__":{"polluted":1}}}',
+    );
     expect(() => validateRecordData(input)).toThrow(PosternError);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });

@@ -266,11 +266,6 @@ function validate(input: unknown): RecordData {
 }
 
 /** Build and validate a new record. */
-export function newRecordData(
-  type: RecordType | string,
-  title: string,
-  fields: Record<string, unknown> = {},
-  custom: CustomField[] = [],
-): RecordData {
+export function newRecordData(type: RecordType | string, title: string, fields: Record<string, unknown> = {}, custom: CustomField[] = []): RecordData {
   return validateRecordData({ type, title, fields, custom });
 }

@@ -15,7 +15,10 @@ import { REQUIRED, UID_A, UID_B, UID_C } from './testing/fixtures.ts';
 
 function randomUid(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }
 
 describe('record types', () => {
@@ -57,7 +60,17 @@ describe('secret fields', () => {
     expect([...SECRET_FIELD_NAMES].sort()).toEqual(['clientSecret', 'oneTimeCode', 'password', 'privateKey', 'secretAccessKey']);
   });
   it('matches names, dotted paths and labels loosely', () => {
-    for (const n of ['password', 'privateKey', 'secretAccessKey', 'clientSecret', 'oneTimeCode', 'Password', 'Private Key', 'client_secret', 'pamSettings.connection.password']) {
+    for (const n of [
+      'password',
+      'privateKey',
+      'secretAccessKey',
+      'clientSecret',
+      'oneTimeCode',
+      'Password',
+      'Private Key',
+      'client_secret',
+      'pamSettings.connection.password',
+    ]) {
       expect(isSecretField(n), n).toBe(true);
     }
     for (const n of ['login', 'hostname', 'Private Key Type', 'Private Key Rotate', 'passwordComplexity', 'passwordComplexity.length', 'accessKeyId']) {
@@ -69,7 +82,8 @@ describe('secret fields', () => {
 describe('leaf validators', () => {
   it('CIDRs', () => {
     for (const c of ['10.0.0.0/8', '0.0.0.0/0', '192.168.1.0/24', '::/0', 'fd00::/8', '2001:db8::/32', '::ffff:10.0.0.0/104']) expect(isCidr(c), c).toBe(true);
-    for (const c of ['10.0.0.0', '10.0.0.0/33', '256.0.0.0/8', '010.0.0.0/8', 'fd00::/129', '1::2::3/64', 'abc', '10.0.0/8', '']) expect(isCidr(c), c).toBe(false);
+    for (const c of ['10.0.0.0', '10.0.0.0/33', '256.0.0.0/8', '010.0.0.0/8', 'fd00::/129', '1::2::3/64', 'abc', '10.0.0/8', ''])
+      expect(isCidr(c), c).toBe(false);
   });
   it('port mapping entries', () => {
     expect(parsePortMappingEntry('2222=ssh')).toBe('2222=ssh');
@@ -114,7 +128,10 @@ describe('target trust fields (docs/decisions/0006-target-trust.md)', () => {
   });
   it('pamConfiguration.targetNetworks takes CIDRs and allowMetadataTargets a boolean', () => {
     const cfg = (extra: object) => fieldSchemas.pamConfiguration.safeParse({ environment: 'local', gatewayUid: UID_A, applicationFolderUid: UID_B, ...extra });
-    expect(cfg({ targetNetworks: '10.0.0.0/8, FD00::/8', allowMetadataTargets: true }).data).toMatchObject({ targetNetworks: '10.0.0.0/8,fd00::/8', allowMetadataTargets: true });
+    expect(cfg({ targetNetworks: '10.0.0.0/8, FD00::/8', allowMetadataTargets: true }).data).toMatchObject({
+      targetNetworks: '10.0.0.0/8,fd00::/8',
+      allowMetadataTargets: true,
+    });
     expect(cfg({ targetNetworks: '10.0.0.1' }).success).toBe(false);
   });
 });

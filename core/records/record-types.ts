@@ -48,15 +48,7 @@ export * from './enumerations.ts';
 export { fieldSpecOf, type FieldKind, type FieldSpec } from './field-spec.ts';
 export { isCidr, isHttpUrl, isUid, looksLikePrivateKey, normaliseHostKeyEntry, normaliseRotationSchedule, parsePortMappingEntry } from './validators.ts';
 
-export const RECORD_TYPES = [
-  'login',
-  'pamMachine',
-  'pamDatabase',
-  'pamDirectory',
-  'pamRemoteBrowser',
-  'pamUser',
-  'pamConfiguration',
-] as const;
+export const RECORD_TYPES = ['login', 'pamMachine', 'pamDatabase', 'pamDirectory', 'pamRemoteBrowser', 'pamUser', 'pamConfiguration'] as const;
 
 export type RecordType = (typeof RECORD_TYPES)[number];
 

@@ -37,7 +37,10 @@ function baseText(max = TEXT_MAX) {
 
 /** Required single-line text: trimmed, non-empty. */
 export function requiredText(max = TEXT_MAX) {
-  return tagSpec(baseText(max).refine((v) => v !== '', { error: 'must not be empty' }), { kind: 'text', required: true });
+  return tagSpec(
+    baseText(max).refine((v) => v !== '', { error: 'must not be empty' }),
+    { kind: 'text', required: true },
+  );
 }
 
 /** Optional single-line text: trimmed; an empty string means "not set". */
@@ -423,15 +426,10 @@ export function optionalGroup<S extends Record<string, z.ZodType>>(schema: z.Zod
 
 const COUNT_MSG = 'expected a whole number of at least 0';
 export function optionalCount() {
-  return tagSpec(
-    z
-      .number({ error: COUNT_MSG })
-      .int({ error: COUNT_MSG })
-      .min(0, { error: COUNT_MSG })
-      .max(128, { error: 'must be at most 128' })
-      .optional(),
-    { kind: 'integer', required: false },
-  );
+  return tagSpec(z.number({ error: COUNT_MSG }).int({ error: COUNT_MSG }).min(0, { error: COUNT_MSG }).max(128, { error: 'must be at most 128' }).optional(), {
+    kind: 'integer',
+    required: false,
+  });
 }
 
 const PASSWORD_LENGTH_MSG = 'expected an integer from 8 to 128';

@@ -93,14 +93,25 @@ describe('nextRunAfter', () => {
     const s = schedule({ kind: 'daily', time: '01:30', timeZone: 'Europe/Berlin', interval: 2 });
     const got = runs(s, '2025-03-25T00:00:00Z', 5);
     // 01:30 CEST is 23:30 UTC the day before: counting UTC days would skip a day here.
-    expect(got).toEqual(['2025-03-25T00:30:00.000Z', '2025-03-27T00:30:00.000Z', '2025-03-29T00:30:00.000Z', '2025-03-30T23:30:00.000Z', '2025-04-01T23:30:00.000Z']);
+    expect(got).toEqual([
+      '2025-03-25T00:30:00.000Z',
+      '2025-03-27T00:30:00.000Z',
+      '2025-03-29T00:30:00.000Z',
+      '2025-03-30T23:30:00.000Z',
+      '2025-04-01T23:30:00.000Z',
+    ]);
     expect(got.map((g) => localDate(t(g), 'Europe/Berlin'))).toEqual(['2025-03-25', '2025-03-27', '2025-03-29', '2025-03-31', '2025-04-02']);
   });
 
   it('runs weekly on several days', () => {
     const s = schedule({ kind: 'weekly', days: ['mon', 'wed', 'fri'], time: '08:00', timeZone: 'Europe/Berlin' });
     // 2026-01-01 is a Thursday.
-    expect(runs(s, '2026-01-01T00:00:00Z', 4)).toEqual(['2026-01-02T07:00:00.000Z', '2026-01-05T07:00:00.000Z', '2026-01-07T07:00:00.000Z', '2026-01-09T07:00:00.000Z']);
+    expect(runs(s, '2026-01-01T00:00:00Z', 4)).toEqual([
+      '2026-01-02T07:00:00.000Z',
+      '2026-01-05T07:00:00.000Z',
+      '2026-01-07T07:00:00.000Z',
+      '2026-01-09T07:00:00.000Z',
+    ]);
   });
 
   it('runs every 2 weeks, counted in whole weeks from a fixed Monday', () => {
@@ -120,13 +131,24 @@ describe('nextRunAfter', () => {
   });
 
   it('runs monthly on a day, skipping months without it', () => {
-    expect(runs(schedule({ kind: 'monthly', day: 15, time: '12:00' }), '2026-01-20T00:00:00Z', 2)).toEqual(['2026-02-15T12:00:00.000Z', '2026-03-15T12:00:00.000Z']);
-    expect(runs(schedule({ kind: 'monthly', day: 31, time: '12:00' }), '2026-01-31T12:00:00Z', 2)).toEqual(['2026-03-31T12:00:00.000Z', '2026-05-31T12:00:00.000Z']);
+    expect(runs(schedule({ kind: 'monthly', day: 15, time: '12:00' }), '2026-01-20T00:00:00Z', 2)).toEqual([
+      '2026-02-15T12:00:00.000Z',
+      '2026-03-15T12:00:00.000Z',
+    ]);
+    expect(runs(schedule({ kind: 'monthly', day: 31, time: '12:00' }), '2026-01-31T12:00:00Z', 2)).toEqual([
+      '2026-03-31T12:00:00.000Z',
+      '2026-05-31T12:00:00.000Z',
+    ]);
   });
 
   it("runs monthly on the 'last' day, in a time zone and in leap years", () => {
     const s = schedule({ kind: 'monthly', day: 'last', time: '23:00', timeZone: 'Europe/Berlin' });
-    expect(runs(s, '2026-01-01T00:00:00Z', 4)).toEqual(['2026-01-31T22:00:00.000Z', '2026-02-28T22:00:00.000Z', '2026-03-31T21:00:00.000Z', '2026-04-30T21:00:00.000Z']);
+    expect(runs(s, '2026-01-01T00:00:00Z', 4)).toEqual([
+      '2026-01-31T22:00:00.000Z',
+      '2026-02-28T22:00:00.000Z',
+      '2026-03-31T21:00:00.000Z',
+      '2026-04-30T21:00:00.000Z',
+    ]);
     expect(runs(schedule({ kind: 'monthly', day: 'last', time: '00:00' }), '2028-02-01T00:00:00Z', 1)).toEqual(['2028-02-29T00:00:00.000Z']);
   });
 
@@ -146,13 +168,18 @@ describe('nextRunAfter', () => {
     const weekdays = schedule({ kind: 'cron', expression: '0 30 9 * * 1-5', timeZone: 'America/New_York' });
     expect(runs(weekdays, '2026-01-02T15:00:00Z', 2)).toEqual(['2026-01-05T14:30:00.000Z', '2026-01-06T14:30:00.000Z']);
     // India is UTC+05:30: 02:30 there is 21:00 UTC the day before.
-    expect(runs(schedule({ kind: 'cron', expression: '30 2 * * *', timeZone: 'Asia/Kolkata' }), '2026-01-01T00:00:00Z', 1)).toEqual(['2026-01-01T21:00:00.000Z']);
+    expect(runs(schedule({ kind: 'cron', expression: '30 2 * * *', timeZone: 'Asia/Kolkata' }), '2026-01-01T00:00:00Z', 1)).toEqual([
+      '2026-01-01T21:00:00.000Z',
+    ]);
     // The same pattern, 26 hours apart across the date line.
     const noon = (timeZone: string) => nextRunAfter(schedule({ kind: 'cron', expression: '0 0 12 * * *', timeZone }), t('2026-01-01T00:00:00Z'));
     expect(iso(noon('UTC'))).toBe('2026-01-01T12:00:00.000Z');
     expect(iso(noon('Pacific/Kiritimati'))).toBe('2026-01-01T22:00:00.000Z');
     expect(iso(noon('Pacific/Pago_Pago'))).toBe('2026-01-01T23:00:00.000Z');
-    expect(runs(schedule({ kind: 'cron', expression: '* * * * * *' }), '2026-01-01T00:00:00.400Z', 2)).toEqual(['2026-01-01T00:00:01.000Z', '2026-01-01T00:00:02.000Z']);
+    expect(runs(schedule({ kind: 'cron', expression: '* * * * * *' }), '2026-01-01T00:00:00.400Z', 2)).toEqual([
+      '2026-01-01T00:00:01.000Z',
+      '2026-01-01T00:00:02.000Z',
+    ]);
     expect(runs(schedule({ kind: 'cron', expression: '@annually' }), '2026-03-01T00:00:00Z', 1)).toEqual(['2027-01-01T00:00:00.000Z']);
   });
 

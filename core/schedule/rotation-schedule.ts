@@ -11,7 +11,13 @@ const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 export const rotationScheduleSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('on-demand') }),
   z.object({ kind: z.literal('daily'), time, timeZone: timeZone.default('UTC'), interval: z.number().int().min(1).max(365).default(1) }),
-  z.object({ kind: z.literal('weekly'), days: z.array(weekday).min(1).max(7), time, timeZone: timeZone.default('UTC'), interval: z.number().int().min(1).max(52).default(1) }),
+  z.object({
+    kind: z.literal('weekly'),
+    days: z.array(weekday).min(1).max(7),
+    time,
+    timeZone: timeZone.default('UTC'),
+    interval: z.number().int().min(1).max(52).default(1),
+  }),
   z.object({ kind: z.literal('monthly'), day: z.union([z.number().int().min(1).max(31), z.literal('last')]), time, timeZone: timeZone.default('UTC') }),
   z.object({ kind: z.literal('cron'), expression: z.string().min(9).max(120), timeZone: timeZone.default('UTC') }),
   z.object({ kind: z.literal('once'), at: z.number().int().positive() }),

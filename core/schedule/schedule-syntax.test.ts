@@ -46,8 +46,20 @@ describe('parseScheduleSpec', () => {
   });
 
   it('weekly: lists, ranges, full names, every N weeks', () => {
-    expect(parseScheduleSpec('weekly:mon,thu@04:30', 'UTC', NOW)).toEqual({ kind: 'weekly', days: ['mon', 'thu'], time: '04:30', timeZone: 'UTC', interval: 1 });
-    expect(parseScheduleSpec('weekly:fri@22:00/2', 'America/New_York', NOW)).toEqual({ kind: 'weekly', days: ['fri'], time: '22:00', timeZone: 'America/New_York', interval: 2 });
+    expect(parseScheduleSpec('weekly:mon,thu@04:30', 'UTC', NOW)).toEqual({
+      kind: 'weekly',
+      days: ['mon', 'thu'],
+      time: '04:30',
+      timeZone: 'UTC',
+      interval: 1,
+    });
+    expect(parseScheduleSpec('weekly:fri@22:00/2', 'America/New_York', NOW)).toEqual({
+      kind: 'weekly',
+      days: ['fri'],
+      time: '22:00',
+      timeZone: 'America/New_York',
+      interval: 2,
+    });
     expect(parseScheduleSpec('weekly:thu,mon,Monday@04:30', 'UTC', NOW)).toMatchObject({ days: ['mon', 'thu'] });
     expect(parseScheduleSpec('weekly:mon-fri@06:00', 'UTC', NOW)).toMatchObject({ days: ['mon', 'tue', 'wed', 'thu', 'fri'] });
     expect(parseScheduleSpec('weekly:sat-sun,wed@06:00', 'UTC', NOW)).toMatchObject({ days: ['wed', 'sat', 'sun'] });
@@ -72,7 +84,11 @@ describe('parseScheduleSpec', () => {
 
   it('cron: exactly five fields, validated', () => {
     expect(parseScheduleSpec('cron:0 3 * * *', 'UTC', NOW)).toEqual({ kind: 'cron', expression: '0 3 * * *', timeZone: 'UTC' });
-    expect(parseScheduleSpec('cron:  */15   9-17 * *  mon-fri ', 'Europe/Berlin', NOW)).toEqual({ kind: 'cron', expression: '*/15 9-17 * * mon-fri', timeZone: 'Europe/Berlin' });
+    expect(parseScheduleSpec('cron:  */15   9-17 * *  mon-fri ', 'Europe/Berlin', NOW)).toEqual({
+      kind: 'cron',
+      expression: '*/15 9-17 * * mon-fri',
+      timeZone: 'Europe/Berlin',
+    });
     expect(refusal('cron:0 0 3 * * *')).toMatch(/5 fields .*this one has 6\. Seconds are not supported/);
     expect(refusal('cron:0 3 *')).toMatch(/has 3/);
     expect(refusal('cron:')).toMatch(/has 0/);
@@ -121,7 +137,8 @@ describe('parseScheduleSpec', () => {
   });
 
   it('names the accepted forms for anything unrecognised', () => {
-    for (const spec of ['hourly@03:00', 'every day', '03:00']) expect(refusal(spec)).toMatch(/Unrecognised schedule .*Use one of: on-demand, daily@03:00, .*once:\+10m\./);
+    for (const spec of ['hourly@03:00', 'every day', '03:00'])
+      expect(refusal(spec)).toMatch(/Unrecognised schedule .*Use one of: on-demand, daily@03:00, .*once:\+10m\./);
     expect(refusal('')).toMatch(/schedule is empty/);
   });
 
@@ -160,7 +177,10 @@ describe('describeSchedule and formatScheduleSpec', () => {
   });
 
   it('formats the stored form', () => {
-    expect(formatScheduleSpec({ kind: 'weekly', days: ['fri'], time: '22:00', timeZone: 'UTC', interval: 2 })).toEqual({ spec: 'weekly:fri@22:00/2', timeZone: 'UTC' });
+    expect(formatScheduleSpec({ kind: 'weekly', days: ['fri'], time: '22:00', timeZone: 'UTC', interval: 2 })).toEqual({
+      spec: 'weekly:fri@22:00/2',
+      timeZone: 'UTC',
+    });
     expect(formatScheduleSpec({ kind: 'once', at: Date.UTC(2026, 11, 1, 3) })).toEqual({ spec: 'once:2026-12-01T03:00:00Z', timeZone: null });
   });
 });

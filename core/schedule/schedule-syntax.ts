@@ -46,7 +46,15 @@ export const SCHEDULE_HELP = `Schedules (--schedule SPEC; times are in --tz, def
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 type Weekday = (typeof WEEKDAYS)[number];
-const WEEKDAY_NAMES: Record<Weekday, string> = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
+const WEEKDAY_NAMES: Record<Weekday, string> = {
+  mon: 'Monday',
+  tue: 'Tuesday',
+  wed: 'Wednesday',
+  thu: 'Thursday',
+  fri: 'Friday',
+  sat: 'Saturday',
+  sun: 'Sunday',
+};
 
 const MAX_INTERVAL = { daily: 365, weekly: 52 } as const;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
@@ -132,7 +140,14 @@ function wallClock(at: number, timeZone: string): { year: number; month: number;
     formatters.set(timeZone, f);
   }
   const parts = Object.fromEntries(f.formatToParts(new Date(at)).map((p) => [p.type, p.value]));
-  return { year: Number(parts['year']), month: Number(parts['month']), day: Number(parts['day']), hour: Number(parts['hour']), minute: Number(parts['minute']), second: Number(parts['second']) };
+  return {
+    year: Number(parts['year']),
+    month: Number(parts['month']),
+    day: Number(parts['day']),
+    hour: Number(parts['hour']),
+    minute: Number(parts['minute']),
+    second: Number(parts['second']),
+  };
 }
 
 function offsetAt(at: number, timeZone: string): number {
@@ -221,7 +236,12 @@ export function parseScheduleSpec(spec: string, timeZone = 'UTC', now: number = 
     case 'daily': {
       const m = /^@([^/]+)(?:\/(.*))?$/.exec(rest);
       if (!m) throw bad('write daily@HH:MM, optionally /N for every N days (daily@03:00/2).', text);
-      schedule = { kind: 'daily', time: parseTime(m[1]!.trim(), text), timeZone: canonicalTimeZone(timeZone), interval: parseInterval(m[2]?.trim(), 'daily', text) };
+      schedule = {
+        kind: 'daily',
+        time: parseTime(m[1]!.trim(), text),
+        timeZone: canonicalTimeZone(timeZone),
+        interval: parseInterval(m[2]?.trim(), 'daily', text),
+      };
       break;
     }
     case 'weekly': {
@@ -277,7 +297,10 @@ export function parseScheduleSpec(spec: string, timeZone = 'UTC', now: number = 
     next = nextRunAfter(schedule, now);
   } catch (err) {
     // next-run.ts says `Invalid schedule "<internal pattern>" in <zone>: <croner's reason>`.
-    const reason = (err as Error).message.replace(/^Invalid schedule "[^"]*" in [^:]*: /, '').replace(/^CronPattern: /, '').replace(/\.$/, '');
+    const reason = (err as Error).message
+      .replace(/^Invalid schedule "[^"]*" in [^:]*: /, '')
+      .replace(/^CronPattern: /, '')
+      .replace(/\.$/, '');
     throw bad(`${schedule.kind === 'cron' ? 'not a valid cron expression' : 'not a valid schedule'} (${reason}).`, text);
   }
   if (next === null) throw bad('this schedule never runs (no such date); check the day and month.', text);
@@ -306,7 +329,12 @@ export function describeSchedule(schedule: RotationSchedule): string {
       const everyDay = schedule.days.length === 7;
       const weekdays = schedule.days.length === 5 && !schedule.days.includes('sat') && !schedule.days.includes('sun');
       const days = everyDay ? 'every day' : weekdays ? 'Monday to Friday' : list(schedule.days.map((d) => WEEKDAY_NAMES[d]));
-      const when = schedule.interval === 1 ? (everyDay ? 'every day' : `every ${days}`) : `${schedule.interval === 2 ? 'every other week' : `every ${schedule.interval} weeks`} on ${days}`;
+      const when =
+        schedule.interval === 1
+          ? everyDay
+            ? 'every day'
+            : `every ${days}`
+          : `${schedule.interval === 2 ? 'every other week' : `every ${schedule.interval} weeks`} on ${days}`;
       return `${when} at ${schedule.time} (${schedule.timeZone})`;
     }
     case 'monthly': {

@@ -165,11 +165,13 @@ export class SecretsClient {
       revision: entry.revision,
       data: await open(entry.data),
       pending: entry.pending ? { data: await open(entry.pending.data), baseRevision: entry.pending.baseRevision, createdAt: entry.pending.createdAt } : null,
-      files: await Promise.all(entry.files.map(async (f) => {
-        const fileKey = await openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
-        const meta = await openJsonValue<{ name: string; mime: string; size: number }>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
-        return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size, approval: f.approval ?? null };
-      })),
+      files: await Promise.all(
+        entry.files.map(async (f) => {
+          const fileKey = await openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
+          const meta = await openJsonValue<{ name: string; mime: string; size: number }>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
+          return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size, approval: f.approval ?? null };
+        }),
+      ),
       links: entry.links,
     };
   }
@@ -194,10 +196,16 @@ export class SecretsClient {
 
   async getFolders(): Promise<SecretFolder[]> {
     const { folders } = await this.call('get_folders', {});
-    return Promise.all(folders.map(async (f) => {
-      const key = await this.openFolderKey(f.folderUid, f.folderKey);
-      return { uid: f.folderUid, name: new TextDecoder().decode(await openBytes(key, f.encryptedName, purposes.folderName(f.folderUid))), canEdit: f.canEdit };
-    }));
+    return Promise.all(
+      folders.map(async (f) => {
+        const key = await this.openFolderKey(f.folderUid, f.folderKey);
+        return {
+          uid: f.folderUid,
+          name: new TextDecoder().decode(await openBytes(key, f.encryptedName, purposes.folderName(f.folderUid))),
+          canEdit: f.canEdit,
+        };
+      }),
+    );
   }
 
   // ---- writing ----
@@ -256,14 +264,26 @@ export class SecretsClient {
       recordUid,
       fileUid,
       fileKey: await sealBytes(recordKey, fileKey, purposes.fileKey(fileUid)),
-      metadata: await sealJsonValue(fileKey, { name: file.name, mime: file.mime ?? 'application/octet-stream', size: file.bytes.byteLength }, purposes.fileMetadata(fileUid)),
+      metadata: await sealJsonValue(
+        fileKey,
+        { name: file.name, mime: file.mime ?? 'application/octet-stream', size: file.bytes.byteLength },
+        purposes.fileMetadata(fileUid),
+      ),
       content: await sealBytes(fileKey, file.bytes, purposes.fileContent(fileUid)),
     });
     return fileUid;
   }
 
   /** `contentDigest` is computed from the ciphertext received, for checking a script approval against it. */
-  async downloadFile(fileUid: string): Promise<{ name: string; mime: string; bytes: Uint8Array; kind: 'attachment' | 'script'; recordUid: string; contentDigest: string; approval: ScriptApproval | null }> {
+  async downloadFile(fileUid: string): Promise<{
+    name: string;
+    mime: string;
+    bytes: Uint8Array;
+    kind: 'attachment' | 'script';
+    recordUid: string;
+    contentDigest: string;
+    approval: ScriptApproval | null;
+  }> {
     const file = await this.call('download_file', { fileUid });
     if (!this.recordKeys.has(file.recordUid)) await this.getSecret(file.recordUid);
     const fileKey = await openBytes(this.recordKeys.get(file.recordUid)!, file.fileKey, purposes.fileKey(fileUid));

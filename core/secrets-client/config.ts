@@ -42,7 +42,8 @@ export function decodeConfig(text: string): SecretsConfig {
   }
   for (const key of ['routerPublicKey', 'clientId', 'privateKey', 'appKey'] as const) fromBase64Url(c[key] as string);
   if (c.routerSigningKey !== undefined) {
-    if (typeof c.routerSigningKey !== 'string') throw new PosternError('bad_request', 'The device configuration\'s "routerSigningKey" must be a base64url string.');
+    if (typeof c.routerSigningKey !== 'string')
+      throw new PosternError('bad_request', 'The device configuration\'s "routerSigningKey" must be a base64url string.');
     fromBase64Url(c.routerSigningKey);
   }
   return { version: 1, ...(c as Omit<SecretsConfig, 'version'>) };

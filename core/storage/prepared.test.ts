@@ -10,12 +10,23 @@ import { prepareQuery } from './prepared.ts';
 import type { Database } from './schema.ts';
 
 const nonceByValue = prepareQuery<Database, { nonce: string }>()((db, $) => db.selectFrom('vault_nonces').selectAll().where('nonce', '=', $.nonce));
-const insertNonce = prepareQuery<Database, { nonce: string; expiresAt: number }>()((db, $) => db.insertInto('vault_nonces').values({ nonce: $.nonce, expires_at: $.expiresAt }));
+const insertNonce = prepareQuery<Database, { nonce: string; expiresAt: number }>()((db, $) =>
+  db.insertInto('vault_nonces').values({ nonce: $.nonce, expires_at: $.expiresAt }),
+);
 const noncesBetween = prepareQuery<Database, { low: number; high: number }>()((db, $) =>
-  db.selectFrom('vault_nonces').select('nonce').where('expires_at', '>=', $.low).where('expires_at', '<=', $.high).where('nonce', '!=', 'fixed-excluded').orderBy('nonce'),
+  db
+    .selectFrom('vault_nonces')
+    .select('nonce')
+    .where('expires_at', '>=', $.low)
+    .where('expires_at', '<=', $.high)
+    .where('nonce', '!=', 'fixed-excluded')
+    .orderBy('nonce'),
 );
 const sameValueTwice = prepareQuery<Database, { at: number }>()((db, $) =>
-  db.selectFrom('vault_nonces').select('nonce').where((eb) => eb.or([eb('expires_at', '=', $.at), eb('expires_at', '=', eb.val($.at))])),
+  db
+    .selectFrom('vault_nonces')
+    .select('nonce')
+    .where((eb) => eb.or([eb('expires_at', '=', $.at), eb('expires_at', '=', eb.val($.at))])),
 );
 
 describe.each(storageBackends())('prepared queries (%s)', (backend) => {
@@ -41,7 +52,14 @@ describe.each(storageBackends())('prepared queries (%s)', (backend) => {
   it('returns what the same query built the ordinary way returns', async () => {
     expect(await nonceByValue.first(db, { nonce: 'n3' })).toEqual(await db.selectFrom('vault_nonces').selectAll().where('nonce', '=', 'n3').executeTakeFirst());
     expect(await nonceByValue.first(db, { nonce: 'absent' })).toBeUndefined();
-    const ordinary = await db.selectFrom('vault_nonces').select('nonce').where('expires_at', '>=', 1002).where('expires_at', '<=', 1006).where('nonce', '!=', 'fixed-excluded').orderBy('nonce').execute();
+    const ordinary = await db
+      .selectFrom('vault_nonces')
+      .select('nonce')
+      .where('expires_at', '>=', 1002)
+      .where('expires_at', '<=', 1006)
+      .where('nonce', '!=', 'fixed-excluded')
+      .orderBy('nonce')
+      .execute();
     expect(await noncesBetween.all(db, { low: 1002, high: 1006 })).toEqual(ordinary);
     expect(ordinary.map((r) => r.nonce)).toEqual(['n2', 'n3', 'n4', 'n5', 'n6']); // the fixed value stayed in
     expect((await sameValueTwice.all(db, { at: 1007 })).map((r) => r.nonce)).toEqual(['n7']);

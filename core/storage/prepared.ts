@@ -68,8 +68,8 @@ export class PreparedQuery<DB, P extends Record<string, unknown>, Q extends Comp
       },
     });
     const compiled = this.build(db, $).compile() as CompiledQuery;
-    const slots = compiled.parameters.map((value): Slot =>
-      typeof value === 'string' && value.startsWith(PLACEHOLDER) ? { name: value.slice(PLACEHOLDER.length) } : { fixed: value },
+    const slots = compiled.parameters.map(
+      (value): Slot => (typeof value === 'string' && value.startsWith(PLACEHOLDER) ? { name: value.slice(PLACEHOLDER.length) } : { fixed: value }),
     );
     if (compiled.sql.includes(PLACEHOLDER)) throw new Error('Prepared query: a placeholder was written into the SQL text instead of a parameter.');
     prepared = { compiled, slots };
@@ -79,6 +79,8 @@ export class PreparedQuery<DB, P extends Record<string, unknown>, Q extends Comp
 }
 
 /** A query prepared once per database handle; see the module comment. */
-export function prepareQuery<DB, P extends Record<string, unknown>>(): <Q extends Compilable<unknown>>(build: (db: Kysely<DB>, $: Placeholders<P>) => Q) => PreparedQuery<DB, P, Q> {
+export function prepareQuery<DB, P extends Record<string, unknown>>(): <Q extends Compilable<unknown>>(
+  build: (db: Kysely<DB>, $: Placeholders<P>) => Q,
+) => PreparedQuery<DB, P, Q> {
   return (build) => new PreparedQuery(build);
 }

@@ -100,7 +100,12 @@ describe('TunnelMux', () => {
         pump();
       },
     };
-    const { client, gateway } = pair(async () => source, { initialWindow: window, streamHighWater: highWater, channelHighWater: 128 * 1024, channelLowWater: 32 * 1024 });
+    const { client, gateway } = pair(async () => source, {
+      initialWindow: window,
+      streamHighWater: highWater,
+      channelHighWater: 128 * 1024,
+      channelLowWater: 32 * 1024,
+    });
     const slow = await client.open();
     const fast = await client.open();
     slow.pause(); // never reads
@@ -219,14 +224,22 @@ describe('TunnelMux under hostile input', () => {
     const frame = (): Parameters<typeof encodeMessage>[0][number] => {
       const id = 1 + int(4);
       switch (int(8)) {
-        case 0: return { type: 'data', id, payload: new Uint8Array(1 + int(3000)) };
-        case 1: return { type: 'open', id, window: 1 + int(5000), ...(rnd() < 0.5 ? { target: { host: 'h', port: 1 + int(9) } } : {}) };
-        case 2: return { type: 'opened', id, window: 1 + int(0x7ffffffe) };
-        case 3: return { type: 'close', id, reason: TUNNEL_CLOSE_REASONS[int(TUNNEL_CLOSE_REASONS.length)]!, message: 'x' };
-        case 4: return { type: 'eof', id };
-        case 5: return { type: 'window', id, credit: 1 + int(0x7ffffffe) };
-        case 6: return { type: 'ping', nonce: int(1000) };
-        default: return { type: 'pong', nonce: int(1000) };
+        case 0:
+          return { type: 'data', id, payload: new Uint8Array(1 + int(3000)) };
+        case 1:
+          return { type: 'open', id, window: 1 + int(5000), ...(rnd() < 0.5 ? { target: { host: 'h', port: 1 + int(9) } } : {}) };
+        case 2:
+          return { type: 'opened', id, window: 1 + int(0x7ffffffe) };
+        case 3:
+          return { type: 'close', id, reason: TUNNEL_CLOSE_REASONS[int(TUNNEL_CLOSE_REASONS.length)]!, message: 'x' };
+        case 4:
+          return { type: 'eof', id };
+        case 5:
+          return { type: 'window', id, credit: 1 + int(0x7ffffffe) };
+        case 6:
+          return { type: 'ping', nonce: int(1000) };
+        default:
+          return { type: 'pong', nonce: int(1000) };
       }
     };
     const reasons = new Map<string, number>();

@@ -125,7 +125,8 @@ export class TunnelMux implements StreamOwner {
     this.dial = options.dial;
     if (this.role === 'gateway' && !this.dial) throw new TunnelError('internal', 'a gateway tunnel needs a dial function');
     this.initialWindow = options.initialWindow ?? 256 * 1024;
-    if (!Number.isInteger(this.initialWindow) || this.initialWindow < 1 || this.initialWindow > MAX_WINDOW) throw new TunnelError('internal', 'initialWindow is out of range');
+    if (!Number.isInteger(this.initialWindow) || this.initialWindow < 1 || this.initialWindow > MAX_WINDOW)
+      throw new TunnelError('internal', 'initialWindow is out of range');
     this.streamHighWater = options.streamHighWater ?? 256 * 1024;
     this.channelHighWater = options.channelHighWater ?? 1024 * 1024;
     this.pingIntervalMs = options.pingIntervalMs ?? 5_000;
@@ -185,7 +186,8 @@ export class TunnelMux implements StreamOwner {
   open(target?: TunnelTarget): Promise<TunnelStream> {
     if (this.role !== 'client') return Promise.reject(new TunnelError('internal', 'only the client opens connections'));
     if (this.dead) return Promise.reject(new TunnelError(this.dead.reason, `the tunnel is closed: ${this.dead.message}`));
-    if (target !== undefined && !isValidTunnelTarget(target)) return Promise.reject(new TunnelError('not_allowed', 'the target is not a valid host name or IP address and port'));
+    if (target !== undefined && !isValidTunnelTarget(target))
+      return Promise.reject(new TunnelError('not_allowed', 'the target is not a valid host name or IP address and port'));
     if (this.lastId >= MAX_CONNECTION_ID) return Promise.reject(new TunnelError('busy', 'this tunnel has used up its connection ids'));
     const id = ++this.lastId;
     const conn = new MuxStream(this, id, target, this.initialWindow);
@@ -495,7 +497,9 @@ export class TunnelMux implements StreamOwner {
       conn.owed = 0;
       room -= FRAME_HEADER_BYTES + 9;
     }
-    const ready = [...this.conns.values()].filter((c) => c.state === 'open' && ((c.outBytes > 0 && c.sendCredit > 0) || (c.endRequested && !c.eofSent && c.outBytes === 0)));
+    const ready = [...this.conns.values()].filter(
+      (c) => c.state === 'open' && ((c.outBytes > 0 && c.sendCredit > 0) || (c.endRequested && !c.eofSent && c.outBytes === 0)),
+    );
     if (ready.length === 0) return frames;
     const start = this.rr++ % ready.length;
     for (let k = 0; k < ready.length && room > FRAME_HEADER_BYTES + 5; k++) {

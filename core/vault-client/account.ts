@@ -45,7 +45,12 @@ export interface RegisterOptions {
  * with open registration answers a plausible userUid and leaves the existing account alone), so
  * success here means "the Router accepted it", and the login that follows is the real test.
  */
-export async function registerAccount(transport: VaultTransport, email: string, masterPassword: string, options: RegisterOptions = {}): Promise<{ userUid: string }> {
+export async function registerAccount(
+  transport: VaultTransport,
+  email: string,
+  masterPassword: string,
+  options: RegisterOptions = {},
+): Promise<{ userUid: string }> {
   const kdf = options.kdf ?? newKdfParams();
   const { authHash, encryptionKey } = await deriveAccountKeys(masterPassword, kdf);
   const dataKey = generateAesKey();
@@ -61,7 +66,11 @@ export async function registerAccount(transport: VaultTransport, email: string, 
   });
 }
 
-export async function loginAccount(transport: VaultTransport, email: string, masterPassword: string): Promise<{ persisted: PersistedSession; keys: UnlockedKeys; expiresAt: number }> {
+export async function loginAccount(
+  transport: VaultTransport,
+  email: string,
+  masterPassword: string,
+): Promise<{ persisted: PersistedSession; keys: UnlockedKeys; expiresAt: number }> {
   const { kdf } = await transport.call('account.prelogin', { email });
   const { authHash, encryptionKey } = await deriveAccountKeys(masterPassword, kdf);
   const login = await transport.call('account.login', { email, authHash: toBase64Url(authHash) });

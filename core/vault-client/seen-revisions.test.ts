@@ -8,7 +8,9 @@ describe('SeenRevisions', () => {
     seen.observe('r1', 1, 'one');
     seen.observe('r1', 3, 'three');
     expect(seen.revisionOf('r1')).toBe(3);
-    expect(() => seen.observe('r1', 2, 'two')).toThrow(expect.objectContaining({ code: 'rollback_detected', details: { recordUid: 'r1', revision: 2, seenRevision: 3 } }));
+    expect(() => seen.observe('r1', 2, 'two')).toThrow(
+      expect.objectContaining({ code: 'rollback_detected', details: { recordUid: 'r1', revision: 2, seenRevision: 3 } }),
+    );
     expect(() => seen.observe('r1', 3, 'not three')).toThrow(expect.objectContaining({ code: 'rollback_detected' }));
     expect(seen.revisionOf('r1')).toBe(3);
   });
@@ -33,8 +35,21 @@ describe('SeenRevisions', () => {
   });
 
   it('merges two memories keeping the higher revision of each record', () => {
-    const a: SeenRevisionEntry[] = [['x', 3, 'dx3'], ['y', 1, 'dy1']];
-    const b: SeenRevisionEntry[] = [['x', 2, 'dx2'], ['y', 4, 'dy4'], ['z', 1, 'dz1']];
-    expect(new Map(mergeSeenRevisions(a, b).map((e) => [e[0], e]))).toEqual(new Map([['x', ['x', 3, 'dx3']], ['y', ['y', 4, 'dy4']], ['z', ['z', 1, 'dz1']]]));
+    const a: SeenRevisionEntry[] = [
+      ['x', 3, 'dx3'],
+      ['y', 1, 'dy1'],
+    ];
+    const b: SeenRevisionEntry[] = [
+      ['x', 2, 'dx2'],
+      ['y', 4, 'dy4'],
+      ['z', 1, 'dz1'],
+    ];
+    expect(new Map(mergeSeenRevisions(a, b).map((e) => [e[0], e]))).toEqual(
+      new Map([
+        ['x', ['x', 3, 'dx3']],
+        ['y', ['y', 4, 'dy4']],
+        ['z', ['z', 1, 'dz1']],
+      ]),
+    );
   });
 });

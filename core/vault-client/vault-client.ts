@@ -22,7 +22,19 @@ import { PosternError } from '../errors.ts';
 import { newUid, UID_PATTERN } from '../ids.ts';
 import type { ActionName, ActionRequest } from '../protocol/actions.ts';
 import { invitationCodeHash, newInvitationCode } from '../protocol/invitation-code.ts';
-import type { ActionOutcome, InvitationEntry, IceServerEntry, DeviceEntry, EventEntry, GatewayEntry, JobEntry, RecordEntry, RoleEntry, RotationEntry, VaultRequest } from '../protocol/vault-api.ts';
+import type {
+  ActionOutcome,
+  InvitationEntry,
+  IceServerEntry,
+  DeviceEntry,
+  EventEntry,
+  GatewayEntry,
+  JobEntry,
+  RecordEntry,
+  RoleEntry,
+  RotationEntry,
+  VaultRequest,
+} from '../protocol/vault-api.ts';
 import type { RotationSchedule } from '../schedule/rotation-schedule.ts';
 import { isResourceRecordType, validateRecordData, type RecordData } from '../records/index.ts';
 import { newTrafficEncryptionSeed } from '../protocol/webrtc-signalling.ts';
@@ -120,7 +132,13 @@ export class VaultClient {
   readonly revisions: SeenRevisions;
   private readonly revisionStore: SeenRevisionsStore | undefined;
 
-  private constructor(transport: VaultTransport, session: PersistedSession, keys: UnlockedKeys, revisions: SeenRevisions, store: SeenRevisionsStore | undefined) {
+  private constructor(
+    transport: VaultTransport,
+    session: PersistedSession,
+    keys: UnlockedKeys,
+    revisions: SeenRevisions,
+    store: SeenRevisionsStore | undefined,
+  ) {
     this.transport = transport;
     this.session = session;
     this.keys = keys;
@@ -220,11 +238,20 @@ export class VaultClient {
     const recordKey = await openBytes(wrappingKey, entry.recordKey, purposes.recordKey(entry.recordUid));
     this.recordKeys.set(entry.recordUid, recordKey);
     const data = validateRecordData(await openJsonValue(recordKey, entry.data, purposes.record(entry.recordUid)));
-    const files = await Promise.all(entry.files.map(async (f) => {
-      const fileKey = await openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
-      const meta = await openJsonValue<FileMetadata>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
-      return { uid: f.fileUid, kind: f.kind, name: meta.name, mime: meta.mime, size: meta.size, approved: f.approval ? { by: f.approval.approvedBy, at: f.approval.approvedAt } : null };
-    }));
+    const files = await Promise.all(
+      entry.files.map(async (f) => {
+        const fileKey = await openBytes(recordKey, f.fileKey, purposes.fileKey(f.fileUid));
+        const meta = await openJsonValue<FileMetadata>(fileKey, f.metadata, purposes.fileMetadata(f.fileUid));
+        return {
+          uid: f.fileUid,
+          kind: f.kind,
+          name: meta.name,
+          mime: meta.mime,
+          size: meta.size,
+          approved: f.approval ? { by: f.approval.approvedBy, at: f.approval.approvedAt } : null,
+        };
+      }),
+    );
     return {
       uid: entry.recordUid,
       type: entry.type,
@@ -256,7 +283,8 @@ export class VaultClient {
     if (byUid) return byUid;
     const byName = view.folders.filter((f) => f.name === nameOrUid);
     if (byName.length === 1) return byName[0]!;
-    if (byName.length > 1) throw new PosternError('bad_request', `Several folders are named "${nameOrUid}"; use the folder UID (${byName.map((f) => f.uid).join(', ')}).`);
+    if (byName.length > 1)
+      throw new PosternError('bad_request', `Several folders are named "${nameOrUid}"; use the folder UID (${byName.map((f) => f.uid).join(', ')}).`);
     throw new PosternError('not_found', `No folder named or with UID "${nameOrUid}" in your vault.`);
   }
 
@@ -367,7 +395,11 @@ export class VaultClient {
   }
 
   /** Read-modify-write against the latest revision; a concurrent change is a `conflict`, never an overwrite. */
-  async updateRecord(recordUid: string, change: (current: RecordData) => RecordData, expectedRevision?: number): Promise<{ revision: number; data: RecordData }> {
+  async updateRecord(
+    recordUid: string,
+    change: (current: RecordData) => RecordData,
+    expectedRevision?: number,
+  ): Promise<{ revision: number; data: RecordData }> {
     const current = await this.getRecord(recordUid);
     const data = validateRecordData(change(current.data));
     if (data.type !== current.data.type) throw new PosternError('bad_request', 'The record type cannot be changed.');
@@ -451,7 +483,12 @@ export class VaultClient {
     if (!appKey) throw new PosternError('not_allowed', `You do not own application ${appUid}.`);
     const folderKey = this.folderKeys.get(folderUid);
     if (!folderKey) throw new PosternError('not_allowed', `You do not have access to folder ${folderUid}.`);
-    await this.call('app.share', { appUid, folderUid, wrappedFolderKey: await sealBytes(appKey, folderKey, purposes.appFolderKey(appUid, folderUid)), canEdit });
+    await this.call('app.share', {
+      appUid,
+      folderUid,
+      wrappedFolderKey: await sealBytes(appKey, folderKey, purposes.appFolderKey(appUid, folderUid)),
+      canEdit,
+    });
     this.view = null;
   }
 
@@ -469,14 +506,16 @@ export class VaultClient {
     const names = tokens.map((_, i) => (options.name ? (count > 1 ? `${options.name}-${i + 1}` : options.name) : randomName()));
     const { devices } = await this.call('app.client.add', {
       appUid,
-      clients: await Promise.all(tokens.map(async (token, i) => ({
-        clientIdHash: toBase64Url(sha256(deviceClientId(token))),
-        wrappedAppKey: await sealBytes(tokenWrappingKey(token), appKey, purposes.deviceAppKey),
-        name: names[i]!,
-        firstAccessExpiresInMinutes: options.firstAccessExpiresInMinutes ?? 60,
-        ...(options.accessExpiresInMinutes ? { accessExpiresInMinutes: options.accessExpiresInMinutes } : {}),
-        ipLock: !options.unlockIp,
-      }))),
+      clients: await Promise.all(
+        tokens.map(async (token, i) => ({
+          clientIdHash: toBase64Url(sha256(deviceClientId(token))),
+          wrappedAppKey: await sealBytes(tokenWrappingKey(token), appKey, purposes.deviceAppKey),
+          name: names[i]!,
+          firstAccessExpiresInMinutes: options.firstAccessExpiresInMinutes ?? 60,
+          ...(options.accessExpiresInMinutes ? { accessExpiresInMinutes: options.accessExpiresInMinutes } : {}),
+          ipLock: !options.unlockIp,
+        })),
+      ),
       kind: options.kind ?? 'device',
     });
     return devices.map((d, i) => ({ ...d, token: formatOneTimeToken(this.transport.server, tokens[i]!) }));
@@ -553,7 +592,10 @@ export class VaultClient {
    * Invites `email` to register. The code is made here and returned once; the Router gets only
    * its hash, so neither its database nor its logs can hand it out again.
    */
-  async addInvitation(email: string, options: { expiresInMinutes?: number } = {}): Promise<{ invitationUid: string; email: string; expiresAt: number; code: string }> {
+  async addInvitation(
+    email: string,
+    options: { expiresInMinutes?: number } = {},
+  ): Promise<{ invitationUid: string; email: string; expiresAt: number; code: string }> {
     const code = newInvitationCode();
     const added = await this.call('invite.add', { email, codeHash: invitationCodeHash(code), expiresInMinutes: options.expiresInMinutes ?? 7 * 24 * 60 });
     return { ...added, code };

@@ -58,7 +58,18 @@ function pamRecords(boundTo = gatewayUid) {
   const configUid = newUid();
   const records = new Map([
     [userUid, secret(userUid, newRecordData('pamUser', 'db root', { login: 'root', password: CANARY }))],
-    [configUid, secret(configUid, newRecordData('pamConfiguration', 'local', { environment: 'local', gatewayUid: boundTo, applicationFolderUid: folderUid, features: { rotation: true } }))],
+    [
+      configUid,
+      secret(
+        configUid,
+        newRecordData('pamConfiguration', 'local', {
+          environment: 'local',
+          gatewayUid: boundTo,
+          applicationFolderUid: folderUid,
+          features: { rotation: true },
+        }),
+      ),
+    ],
   ]);
   return { userUid, configUid, records };
 }
@@ -85,7 +96,10 @@ describe('gateway actions', () => {
     const { userUid, configUid, records } = pamRecords();
     const { ctx, updates, logged, scrubber } = context(records);
     const jobUid = newUid();
-    const reply = await dispatchAction({ action: 'rotate', params: { jobUid, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, ctx);
+    const reply = await dispatchAction(
+      { action: 'rotate', params: { jobUid, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } },
+      ctx,
+    );
     expect(reply).toEqual({ code: 'ok', data: { jobUid } });
     const last = await ended(updates);
     expect(last).toMatchObject({ jobUid, status: 'failed', message: expect.stringMatching(/^bad_request: pamUser .* is linked to no resource/) });
@@ -94,22 +108,44 @@ describe('gateway actions', () => {
     expect(JSON.stringify(updates) + logged.join('\n')).not.toContain(CANARY);
     // job-info sees it; a second rotate with the same job id is refused.
     expect(await dispatchAction({ action: 'job-info', params: { jobUid } }, ctx)).toMatchObject({ code: 'ok', data: { jobUid, status: 'failed' } });
-    expect((await dispatchAction({ action: 'rotate', params: { jobUid, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, ctx)).code).toBe('bad_state');
+    expect(
+      (
+        await dispatchAction(
+          { action: 'rotate', params: { jobUid, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } },
+          ctx,
+        )
+      ).code,
+    ).toBe('bad_state');
   });
 
   it('rotate refuses a configuration bound to another gateway, a non-pamUser, and unshared records', async () => {
     const other = pamRecords(newUid());
     const a = context(other.records);
-    await dispatchAction({ action: 'rotate', params: { jobUid: newUid(), recordUid: other.userUid, configurationUid: other.configUid, resourceUid: null, adminCredentialUid: null } }, a.ctx);
+    await dispatchAction(
+      {
+        action: 'rotate',
+        params: { jobUid: newUid(), recordUid: other.userUid, configurationUid: other.configUid, resourceUid: null, adminCredentialUid: null },
+      },
+      a.ctx,
+    );
     expect((await ended(a.updates)).message).toMatch(/^not_allowed: PAM configuration .* names gateway/);
 
     const mine = pamRecords();
     const b = context(mine.records);
-    await dispatchAction({ action: 'rotate', params: { jobUid: newUid(), recordUid: mine.configUid, configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } }, b.ctx);
+    await dispatchAction(
+      {
+        action: 'rotate',
+        params: { jobUid: newUid(), recordUid: mine.configUid, configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null },
+      },
+      b.ctx,
+    );
     expect((await ended(b.updates)).message).toMatch(/^bad_request: .* not a pamUser/);
 
     const c = context(mine.records);
-    await dispatchAction({ action: 'rotate', params: { jobUid: newUid(), recordUid: newUid(), configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } }, c.ctx);
+    await dispatchAction(
+      { action: 'rotate', params: { jobUid: newUid(), recordUid: newUid(), configurationUid: mine.configUid, resourceUid: null, adminCredentialUid: null } },
+      c.ctx,
+    );
     expect((await ended(c.updates)).message).toMatch(/^not_allowed/);
   });
 
@@ -118,7 +154,12 @@ describe('gateway actions', () => {
     const resourceUid = newUid();
     const ask = (boundTo: string | undefined) => {
       const configUid = newUid();
-      const config = newRecordData('pamConfiguration', 'local', { environment: 'local', gatewayUid: boundTo ?? newUid(), applicationFolderUid: folderUid, features: { tunneling: true } });
+      const config = newRecordData('pamConfiguration', 'local', {
+        environment: 'local',
+        gatewayUid: boundTo ?? newUid(),
+        applicationFolderUid: folderUid,
+        features: { tunneling: true },
+      });
       // A valid record always names its gateway; one that does not (made by hand, or by an older vault) is refused too.
       if (boundTo === undefined) delete (config.fields as Record<string, unknown>)['gatewayUid'];
       const records = new Map([
@@ -130,16 +171,25 @@ describe('gateway actions', () => {
     };
     const elsewhere = newUid();
     const other = ask(elsewhere);
-    expect(await other.reply).toEqual({ code: 'not_allowed', message: `PAM configuration ${other.configUid} names gateway ${elsewhere}, not this gateway (${gatewayUid}).` });
+    expect(await other.reply).toEqual({
+      code: 'not_allowed',
+      message: `PAM configuration ${other.configUid} names gateway ${elsewhere}, not this gateway (${gatewayUid}).`,
+    });
     const unbound = ask(undefined);
-    expect(await unbound.reply).toEqual({ code: 'not_allowed', message: `PAM configuration ${unbound.configUid} names gateway undefined, not this gateway (${gatewayUid}).` });
+    expect(await unbound.reply).toEqual({
+      code: 'not_allowed',
+      message: `PAM configuration ${unbound.configUid} names gateway undefined, not this gateway (${gatewayUid}).`,
+    });
   });
 
   it('a failure carrying a secret is scrubbed before it is reported or logged', async () => {
     const { userUid, configUid, records } = pamRecords();
     const x = context(records, { failWith: new Error(`connection reset while sending ${CANARY}`) });
     x.scrubber.add(CANARY);
-    await dispatchAction({ action: 'rotate', params: { jobUid: newUid(), recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, x.ctx);
+    await dispatchAction(
+      { action: 'rotate', params: { jobUid: newUid(), recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } },
+      x.ctx,
+    );
     const last = await ended(x.updates);
     expect(last.message).toBe('internal: connection reset while sending [REDACTED]');
     expect(JSON.stringify(x.updates) + x.logged.join('\n')).not.toContain(CANARY);
@@ -153,7 +203,10 @@ describe('gateway actions', () => {
     const real = x.ctx.secrets.getSecrets.bind(x.ctx.secrets);
     x.ctx.secrets = { ...x.ctx.secrets, getSecrets: async (u) => (await gate, real(u)) };
     const jobUid = newUid();
-    await dispatchAction({ action: 'rotate', params: { jobUid, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } }, x.ctx);
+    await dispatchAction(
+      { action: 'rotate', params: { jobUid, recordUid: userUid, configurationUid: configUid, resourceUid: null, adminCredentialUid: null } },
+      x.ctx,
+    );
     expect(await dispatchAction({ action: 'job-cancel', params: { jobUid } }, x.ctx)).toEqual({ code: 'ok', data: { jobUid, status: 'cancelled' } });
     release();
     await new Promise((r) => setTimeout(r, 20));
@@ -165,14 +218,23 @@ describe('gateway actions', () => {
 
   it('refuses bad params, unknown actions and the actions of later versions with clear messages', async () => {
     const { ctx } = context(new Map());
-    expect(await dispatchAction({ action: 'rotate', params: { jobUid: 'nope' } }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('"rotate" params are invalid at jobUid') });
+    expect(await dispatchAction({ action: 'rotate', params: { jobUid: 'nope' } }, ctx)).toMatchObject({
+      code: 'bad_request',
+      message: expect.stringContaining('"rotate" params are invalid at jobUid'),
+    });
     expect(await dispatchAction({ action: 'job-info', params: {} }, ctx)).toMatchObject({ code: 'bad_request' });
-    expect(await dispatchAction({ action: 'frobnicate', params: {} }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('Unknown action "frobnicate"') });
+    expect(await dispatchAction({ action: 'frobnicate', params: {} }, ctx)).toMatchObject({
+      code: 'bad_request',
+      message: expect.stringContaining('Unknown action "frobnicate"'),
+    });
     expect(await dispatchAction({ action: 'constructor', params: {} }, ctx)).toMatchObject({ code: 'bad_request' });
     expect(await dispatchAction({ action: 'discover-job-start', params: { jobUid: newUid(), configurationUid: newUid() } }, ctx)).toEqual({
       code: 'bad_request',
       message: 'The "discover-job-start" action is not available in this gateway version (9.9.9).',
     });
-    expect(await dispatchAction({ action: 'webrtc-session', params: { recordUid: newUid() } }, ctx)).toMatchObject({ code: 'bad_request', message: expect.stringContaining('"webrtc-session" params are invalid') });
+    expect(await dispatchAction({ action: 'webrtc-session', params: { recordUid: newUid() } }, ctx)).toMatchObject({
+      code: 'bad_request',
+      message: expect.stringContaining('"webrtc-session" params are invalid'),
+    });
   });
 });

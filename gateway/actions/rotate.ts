@@ -37,11 +37,18 @@ export const rotate: ActionHandler<'rotate'> = async (p, ctx) => {
 
 async function rotateAsJob(task: Job, p: RotateParams, ctx: ActionContext): Promise<void> {
   const fault = armedFault();
-  if (fault) ctx.logger.warn({ jobUid: task.jobUid, fault }, 'POSTERN_GATEWAY_FAULT is set: this gateway kills itself after that rotation step (a test setting)');
+  if (fault)
+    ctx.logger.warn({ jobUid: task.jobUid, fault }, 'POSTERN_GATEWAY_FAULT is set: this gateway kills itself after that rotation step (a test setting)');
   try {
     const outcome = await runRotation(
       task,
-      { recordUid: p.recordUid, configurationUid: p.configurationUid, resourceUid: p.resourceUid, adminCredentialUid: p.adminCredentialUid, resumeOnly: p.resume === true },
+      {
+        recordUid: p.recordUid,
+        configurationUid: p.configurationUid,
+        resourceUid: p.resourceUid,
+        adminCredentialUid: p.adminCredentialUid,
+        resumeOnly: p.resume === true,
+      },
       {
         secrets: sealingOnFetch(task, p.recordUid, ctx.secrets),
         scrubber: ctx.scrubber,

@@ -18,14 +18,20 @@ export const webrtcSession: ActionHandler<'webrtc-session'> = async (p, ctx) => 
   try {
     records = await ctx.secrets.getSecrets([p.recordUid, p.configurationUid]);
   } catch (err) {
-    if (err instanceof PosternError && err.code === 'not_allowed') return { code: 'not_allowed', message: `Resource ${p.recordUid} or PAM configuration ${p.configurationUid} is not shared with this gateway's application.` };
+    if (err instanceof PosternError && err.code === 'not_allowed')
+      return {
+        code: 'not_allowed',
+        message: `Resource ${p.recordUid} or PAM configuration ${p.configurationUid} is not shared with this gateway's application.`,
+      };
     throw err;
   }
   const resource = records.find((r) => r.uid === p.recordUid);
   const configuration = records.find((r) => r.uid === p.configurationUid);
   if (!resource) return { code: 'not_allowed', message: `Resource ${p.recordUid} is not shared with this gateway's application.` };
-  if (configuration?.type !== 'pamConfiguration') return { code: 'not_allowed', message: `PAM configuration ${p.configurationUid} is not shared with this gateway's application.` };
-  if (!isResourceRecordType(resource.type)) return { code: 'bad_request', message: `Record ${p.recordUid} is a ${resource.type}; tunnels go to a pamMachine, pamDatabase or pamDirectory.` };
+  if (configuration?.type !== 'pamConfiguration')
+    return { code: 'not_allowed', message: `PAM configuration ${p.configurationUid} is not shared with this gateway's application.` };
+  if (!isResourceRecordType(resource.type))
+    return { code: 'bad_request', message: `Record ${p.recordUid} is a ${resource.type}; tunnels go to a pamMachine, pamDatabase or pamDirectory.` };
   const config = configuration.data.fields as { features?: { tunneling?: boolean }; portMapping?: string[] };
   if (config.features?.tunneling !== true) return { code: 'not_allowed', message: `Tunneling is not enabled on PAM configuration ${p.configurationUid}.` };
   try {
@@ -35,7 +41,8 @@ export const webrtcSession: ActionHandler<'webrtc-session'> = async (p, ctx) => 
     throw err;
   }
   const fields = resource.data.fields as { hostname?: unknown; port?: unknown; trafficEncryptionSeed?: unknown; pamSettings?: { allowTunneling?: boolean } };
-  if (fields.pamSettings?.allowTunneling === false) return { code: 'not_allowed', message: `Tunneling is turned off on resource ${p.recordUid} (pamSettings.allowTunneling).` };
+  if (fields.pamSettings?.allowTunneling === false)
+    return { code: 'not_allowed', message: `Tunneling is turned off on resource ${p.recordUid} (pamSettings.allowTunneling).` };
   const targetPolicy = targetPolicyOf(configuration.data.fields as Record<string, unknown>, p.configurationUid);
   if (typeof fields.hostname === 'string') {
     // Refuse at once, not at the first connection: the vault then shows why. Names that do not

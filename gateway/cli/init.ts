@@ -35,7 +35,10 @@ export async function initGateway(options: InitOptions, io: GatewayIo): Promise<
     config = await SecretsClient.redeemToken(token, options.server ? { server: options.server } : {});
   } catch (err) {
     if (err instanceof PosternError && err.code === 'token_expired') {
-      throw new PosternError('token_expired', 'The one-time gateway token has expired. Create a new one (`postern gateway create`, or `postern app client add --kind gateway`) and run init again.');
+      throw new PosternError(
+        'token_expired',
+        'The one-time gateway token has expired. Create a new one (`postern gateway create`, or `postern app client add --kind gateway`) and run init again.',
+      );
     }
     if (err instanceof PosternError && err.code === 'bad_state') {
       throw new PosternError('bad_state', 'This one-time token was already used to initialise a gateway; a token works once. Create a new gateway token.');

@@ -24,7 +24,9 @@ function scriptSeconds(value: string): number {
 export function buildProgram(io: GatewayIo, hooks: StartHooks = {}, exit: { code: number } = { code: EXIT_OK }): Command {
   const program = new Command('postern-gateway');
   program
-    .description('The Postern Gateway: runs inside your network, connects out to the Postern Router, and performs rotations (and later discovery and connections) on your machines.')
+    .description(
+      'The Postern Gateway: runs inside your network, connects out to the Postern Router, and performs rotations (and later discovery and connections) on your machines.',
+    )
     .version(GATEWAY_VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({
@@ -53,7 +55,10 @@ Environment:
     .command('init')
     .description('Redeem a one-time gateway token: register a fresh device key with the Router and write the configuration (mode 0600).')
     .requiredOption('--token <token>', 'the one-time gateway token (from `postern gateway create`); "-" reads it from stdin')
-    .option('--config <file>', `where to write the configuration (default: $POSTERN_HOME/${CONFIG_FILE}, or ${SERVICE_CONFIG_DIR}/${CONFIG_FILE} with --service)`)
+    .option(
+      '--config <file>',
+      `where to write the configuration (default: $POSTERN_HOME/${CONFIG_FILE}, or ${SERVICE_CONFIG_DIR}/${CONFIG_FILE} with --service)`,
+    )
     .option('--service', `write the service's configuration, ${SERVICE_CONFIG_DIR}/${CONFIG_FILE}`)
     .option('--server <url>', 'the Router URL, when the one in the token is not how this machine reaches it (e.g. behind a proxy)')
     .option('--force', 'replace an existing configuration file')
@@ -67,13 +72,23 @@ Environment:
     .command('start')
     .description('Connect to the Router and serve it until stopped (SIGTERM, Ctrl-C, or `quit` at the shell).')
     .option('-d, --debug', 'log at debug level')
-    .option('--config <file>', `the configuration file (default: $${GATEWAY_CONFIG_ENV}, then $POSTERN_HOME/${CONFIG_FILE}, or ${SERVICE_CONFIG_DIR}/${CONFIG_FILE} with --service)`)
+    .option(
+      '--config <file>',
+      `the configuration file (default: $${GATEWAY_CONFIG_ENV}, then $POSTERN_HOME/${CONFIG_FILE}, or ${SERVICE_CONFIG_DIR}/${CONFIG_FILE} with --service)`,
+    )
     .option('--service', `run as a service: ${SERVICE_CONFIG_DIR}/ configuration, logs in ${SERVICE_LOG_DIR}/, no shell`)
     .option('--no-shell', 'do not offer the interactive shell even on a terminal')
-    .addOption(new Option('--console <mode>', 'log lines on stderr too: pretty, json (for `docker logs`), none; default pretty on a terminal, else none').choices(['auto', 'pretty', 'json', 'none']).default('auto'))
+    .addOption(
+      new Option('--console <mode>', 'log lines on stderr too: pretty, json (for `docker logs`), none; default pretty on a terminal, else none')
+        .choices(['auto', 'pretty', 'json', 'none'])
+        .default('auto'),
+    )
     .option('--log-dir <dir>', `where gateway.log is written (default: $POSTERN_HOME/logs, or ${SERVICE_LOG_DIR} with --service)`)
     .option('--heartbeat-timeout <seconds>', 'declare the Router connection dead after this much silence (default 25)', seconds)
-    .option('--script-user <name>', 'when running as root: the unprivileged account post-rotation scripts run as (default postern-script if it exists, else nobody)')
+    .option(
+      '--script-user <name>',
+      'when running as root: the unprivileged account post-rotation scripts run as (default postern-script if it exists, else nobody)',
+    )
     .option('--script-timeout <seconds>', 'stop a post-rotation script (and everything it started) after this long (default 300)', scriptSeconds)
     .action(async (options: StartOptions) => {
       const { startGateway } = await import('./start.ts');

@@ -7,7 +7,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
 import { ecdsaVerify, fromBase64Url, generateP256KeyPair, randomBytes, toBase64Url } from '../../core/crypto/index.ts';
-import { decodeGatewayFrame, encodeFrame, gatewayAuthBytes, GATEWAY_WS_PATH, type GatewayToRouter, type RouterToGateway } from '../../core/protocol/gateway-wire.ts';
+import {
+  decodeGatewayFrame,
+  encodeFrame,
+  gatewayAuthBytes,
+  GATEWAY_WS_PATH,
+  type GatewayToRouter,
+  type RouterToGateway,
+} from '../../core/protocol/gateway-wire.ts';
 import { newUid } from '../../core/ids.ts';
 import { gatewaySocketUrl, RouterLink, type RouterLinkOptions } from './router-link.ts';
 
@@ -56,9 +63,13 @@ class FakeRouter {
         const frame = decodeGatewayFrame(data.toString());
         this.frames.push(frame);
         if (frame.t === 'auth') {
-          const ok = frame.nonce === nonce && (await ecdsaVerify(this.publicKey, gatewayAuthBytes(frame.nonce, frame.timestamp, frame.clientId), fromBase64Url(frame.signature)));
+          const ok =
+            frame.nonce === nonce &&
+            (await ecdsaVerify(this.publicKey, gatewayAuthBytes(frame.nonce, frame.timestamp, frame.clientId), fromBase64Url(frame.signature)));
           this.verified.push(ok);
-          socket.send(encodeFrame(ok ? { t: 'ready', gatewayUid: this.gatewayUid, heartbeatMs: 10_000 } : { t: 'error', code: 'bad_signature', message: 'no' }));
+          socket.send(
+            encodeFrame(ok ? { t: 'ready', gatewayUid: this.gatewayUid, heartbeatMs: 10_000 } : { t: 'error', code: 'bad_signature', message: 'no' }),
+          );
         }
         if (frame.t === 'ping' && options.pong !== false) socket.send(encodeFrame({ t: 'pong', id: frame.id }));
       });
@@ -140,12 +151,14 @@ describe('RouterLink', () => {
     expect(states).toEqual(['connecting', 'online']);
     f.send(0, { t: 'action', id: 'c1', action: 'gateway-info', params: {}, timeoutMs: 1000 });
     f.send(0, { t: 'ping', id: 7 });
-    await expect.poll(() => f.frames.filter((x) => x.t !== 'auth')).toEqual(
-      expect.arrayContaining([
-        { t: 'result', id: 'c1', code: 'ok', data: { echo: 'gateway-info' } },
-        { t: 'pong', id: 7 },
-      ]),
-    );
+    await expect
+      .poll(() => f.frames.filter((x) => x.t !== 'auth'))
+      .toEqual(
+        expect.arrayContaining([
+          { t: 'result', id: 'c1', code: 'ok', data: { echo: 'gateway-info' } },
+          { t: 'pong', id: 7 },
+        ]),
+      );
     expect(l.sendJob({ jobUid: newUid(), status: 'running', progress: 5 })).toBe(true);
   });
 
@@ -210,7 +223,15 @@ describe('RouterLink', () => {
     const f = await fake();
     const url = f.url;
     await f.close();
-    const l = new RouterLink({ server: url, clientId: 'x', privateKey: 'x', version: 'unit', logger, backoff: { baseMs: 10, capMs: 40 }, onAction: async () => ({ code: 'ok' }) });
+    const l = new RouterLink({
+      server: url,
+      clientId: 'x',
+      privateKey: 'x',
+      version: 'unit',
+      logger,
+      backoff: { baseMs: 10, capMs: 40 },
+      onAction: async () => ({ code: 'ok' }),
+    });
     cleanup.push(() => l.stop());
     l.start();
     await expect.poll(() => l.attempts, { timeout: 3000 }).toBeGreaterThanOrEqual(3);

@@ -203,7 +203,9 @@ export class RouterLink {
     socket.on('close', (code, reason) => {
       if (socket !== this.socket) return;
       const text = reason.toString('utf8');
-      this.scheduleReconnect(this.socketError ?? { code: code === 1006 ? 'connection_lost' : `closed_${code}`, message: text || `connection closed (${code})` });
+      this.scheduleReconnect(
+        this.socketError ?? { code: code === 1006 ? 'connection_lost' : `closed_${code}`, message: text || `connection closed (${code})` },
+      );
     });
     socket.on('error', (err) => {
       if (socket !== this.socket) return;
@@ -276,7 +278,13 @@ export class RouterLink {
           reply = { code: 'bad_state', message: (err as Error).message };
         }
         // Only on the socket the action came in on: a reconnected Router forgot the conversation.
-        this.send(socket, { t: 'result', id: frame.id, code: reply.code, ...(reply.data !== undefined ? { data: reply.data } : {}), ...(reply.message ? { message: reply.message } : {}) });
+        this.send(socket, {
+          t: 'result',
+          id: frame.id,
+          code: reply.code,
+          ...(reply.data !== undefined ? { data: reply.data } : {}),
+          ...(reply.message ? { message: reply.message } : {}),
+        });
         return;
       }
     }
@@ -301,16 +309,29 @@ export class RouterLink {
     const timestamp = Date.now();
     const skew = timestamp - frame.routerTime;
     if (Math.abs(skew) > CLOCK_SKEW_WARN_MS) {
-      this.options.logger.warn({ skewMs: skew }, 'this machine’s clock differs from the Router’s by more than a minute; beyond 5 minutes the Router refuses the gateway');
+      this.options.logger.warn(
+        { skewMs: skew },
+        'this machine’s clock differs from the Router’s by more than a minute; beyond 5 minutes the Router refuses the gateway',
+      );
     }
     this.signingKey ??= fromBase64Url(this.options.privateKey);
     const signature = await ecdsaSign(this.signingKey, gatewayAuthBytes(frame.nonce, timestamp, this.options.clientId));
-    this.send(socket, { t: 'auth', clientId: this.options.clientId, nonce: frame.nonce, timestamp, version: this.options.version, signature: toBase64Url(signature) });
+    this.send(socket, {
+      t: 'auth',
+      clientId: this.options.clientId,
+      nonce: frame.nonce,
+      timestamp,
+      version: this.options.version,
+      signature: toBase64Url(signature),
+    });
   }
 
   private startPinging(routerIntervalMs: number): void {
     if (this.pinger) clearInterval(this.pinger);
-    const interval = Math.max(50, Math.min(this.options.heartbeatIntervalMs ?? routerIntervalMs, HEARTBEAT_INTERVAL_MS, Math.floor(this.heartbeatTimeoutMs / 3)));
+    const interval = Math.max(
+      50,
+      Math.min(this.options.heartbeatIntervalMs ?? routerIntervalMs, HEARTBEAT_INTERVAL_MS, Math.floor(this.heartbeatTimeoutMs / 3)),
+    );
     this.pinger = setInterval(() => {
       try {
         this.socket?.ping();

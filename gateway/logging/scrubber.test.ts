@@ -68,7 +68,13 @@ describe('SecretScrubber', () => {
     ]);
     expect(recordSecretValues(user).sort()).toEqual([CANARY, 'custom-canary-1'].sort());
     const uid = 'AAAAAAAAAAAAAAAAAAAAAA';
-    const config = newRecordData('pamConfiguration', 'aws', { environment: 'aws', gatewayUid: uid, applicationFolderUid: uid, accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'aws-secret-canary' });
+    const config = newRecordData('pamConfiguration', 'aws', {
+      environment: 'aws',
+      gatewayUid: uid,
+      applicationFolderUid: uid,
+      accessKeyId: 'AKIAEXAMPLE',
+      secretAccessKey: 'aws-secret-canary',
+    });
     expect(recordSecretValues(config)).toEqual(['aws-secret-canary']);
   });
 });
@@ -101,7 +107,10 @@ describe('gateway log', () => {
     expect(text).toContain('boom [REDACTED]');
     expect(text).not.toContain('not at info level');
     expect(text).toContain('now at debug level');
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ service: 'postern-gateway', level: 30, msg: 'message with [REDACTED]' });
     expect(statSync(join(logDir, 'gateway.log')).mode & 0o777).toBe(0o600);
     expect(statSync(logDir).mode & 0o777).toBe(0o700);
@@ -127,7 +136,9 @@ describe('gateway log', () => {
   });
 
   it('formats lines for a person', () => {
-    expect(prettyLine(JSON.stringify({ level: 40, time: Date.UTC(2024, 0, 1, 12, 3, 4), msg: 'hello', code: 'x_y', n: 3, pid: 1 }))).toBe('12:03:04 WARN  hello  code=x_y n=3\n');
+    expect(prettyLine(JSON.stringify({ level: 40, time: Date.UTC(2024, 0, 1, 12, 3, 4), msg: 'hello', code: 'x_y', n: 3, pid: 1 }))).toBe(
+      '12:03:04 WARN  hello  code=x_y n=3\n',
+    );
     expect(prettyLine('not json')).toBe('not json\n');
   });
 });

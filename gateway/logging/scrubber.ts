@@ -98,7 +98,8 @@ export class SecretScrubber {
     const copy = Object.create(Object.getPrototypeOf(err)) as E;
     for (const key of Object.getOwnPropertyNames(err)) {
       const value = (err as unknown as Record<string, unknown>)[key];
-      (copy as unknown as Record<string, unknown>)[key] = typeof value === 'string' ? this.scrub(value) : value instanceof Error ? this.scrubbedError(value) : value;
+      (copy as unknown as Record<string, unknown>)[key] =
+        typeof value === 'string' ? this.scrub(value) : value instanceof Error ? this.scrubbedError(value) : value;
     }
     return copy;
   }

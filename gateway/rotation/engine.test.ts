@@ -28,7 +28,11 @@ const approvedScript = async (uid: string, recordUid: string, name: string, mime
   name,
   mime,
   size: 1,
-  approval: await signScriptApproval(routerSigning.privateKey, { fileUid: uid, recordUid, contentDigest: digestOf(uid) }, { approvedBy: newUid(), approvedAt: Date.now() }),
+  approval: await signScriptApproval(
+    routerSigning.privateKey,
+    { fileUid: uid, recordUid, contentDigest: digestOf(uid) },
+    { approvedBy: newUid(), approvedAt: Date.now() },
+  ),
 });
 
 class MemoryVault implements RotationSecrets {
@@ -90,8 +94,12 @@ function fakeTarget(initial: string, behaviour: 'ok' | 'refuse' | 'ignore' | 'un
 function setup(options: { custom?: { label: string; value: string }[]; pending?: string } = {}) {
   const vault = new MemoryVault();
   const userUid = vault.add(newRecordData('pamUser', 'app user', { login: 'app', password: OLD }, options.custom ?? []));
-  const resourceUid = vault.add(newRecordData('pamDatabase', 'db', { hostname: '127.0.0.1', port: 5432, databaseType: 'postgresql' }), { links: [{ childUid: userUid, kind: 'pamUser' }] });
-  const configUid = vault.add(newRecordData('pamConfiguration', 'cfg', { environment: 'local', gatewayUid, applicationFolderUid: newUid(), features: { rotation: true } }));
+  const resourceUid = vault.add(newRecordData('pamDatabase', 'db', { hostname: '127.0.0.1', port: 5432, databaseType: 'postgresql' }), {
+    links: [{ childUid: userUid, kind: 'pamUser' }],
+  });
+  const configUid = vault.add(
+    newRecordData('pamConfiguration', 'cfg', { environment: 'local', gatewayUid, applicationFolderUid: newUid(), features: { rotation: true } }),
+  );
   if (options.pending) {
     const r = vault.records.get(userUid)!;
     r.pending = { data: { ...r.data, fields: { ...r.data.fields, password: options.pending } } as RecordData, baseRevision: 1, createdAt: Date.now() };
@@ -104,7 +112,7 @@ function setup(options: { custom?: { label: string; value: string }[]; pending?:
   const tasks = new JobTracker({ sink: { sendJob: (u) => (updates.push(u), true) }, scrubber, logger });
   const task = tasks.start(newUid(), 'rotate', userUid);
   // Job updates are sealed and reported asynchronously: a run is over once all of them reached `updates`.
-  const settledAfter = async <T,>(running: Promise<T>): Promise<T> => {
+  const settledAfter = async <T>(running: Promise<T>): Promise<T> => {
     try {
       return await running;
     } finally {
@@ -112,18 +120,24 @@ function setup(options: { custom?: { label: string; value: string }[]; pending?:
     }
   };
   const run = (plugin: RotationPlugin, extra: { resumeOnly?: boolean } = {}) =>
-    settledAfter(runRotation(task, { recordUid: userUid, configurationUid: configUid, resourceUid, adminCredentialUid: null, ...extra }, {
-      secrets: vault,
-      scrubber,
-      gatewayUid: () => gatewayUid,
-      pluginFor: () => plugin,
-      scripts: postRotationScripts({
-        download: async (uid) => ({ name: uid, bytes: vault.files.get(uid)!, contentDigest: digestOf(uid) }),
-        routerSigningKey: async () => routerSigning.publicKey,
-        scrubber,
-        logger,
-      }),
-    }));
+    settledAfter(
+      runRotation(
+        task,
+        { recordUid: userUid, configurationUid: configUid, resourceUid, adminCredentialUid: null, ...extra },
+        {
+          secrets: vault,
+          scrubber,
+          gatewayUid: () => gatewayUid,
+          pluginFor: () => plugin,
+          scripts: postRotationScripts({
+            download: async (uid) => ({ name: uid, bytes: vault.files.get(uid)!, contentDigest: digestOf(uid) }),
+            routerSigningKey: async () => routerSigning.publicKey,
+            scrubber,
+            logger,
+          }),
+        },
+      ),
+    );
   const everything = () => JSON.stringify(updates) + logged.join('\n');
   return { vault, userUid, resourceUid, configUid, updates, logged, scrubber, task, run, everything };
 }
@@ -217,7 +231,12 @@ describe('rotation engine', () => {
   });
 
   it('NOOP skips the target and still runs post-rotation scripts with the new secret on stdin', async () => {
-    const s = setup({ custom: [{ label: 'NOOP', value: 'true' }, { label: 'kerberos', value: 'TRUE' }] });
+    const s = setup({
+      custom: [
+        { label: 'NOOP', value: 'true' },
+        { label: 'kerberos', value: 'TRUE' },
+      ],
+    });
     const scriptUid = newUid();
     // Prints what it was given, so the test sees it arrive, and the scrubber must hide it.
     // biome-ignore lint/suspicious/noTemplateCurlyInString: ${HISTFILE} is the shell's, not a template
@@ -257,7 +276,12 @@ describe('rotation engine', () => {
     const otp = 'Canary-OTP-918273';
     const customKey = 'Canary-Custom-Private-Key-4455';
     const nested = 'Canary-Nested-Connection-Pw-77';
-    const s = setup({ custom: [{ label: 'Private Key', value: customKey }, { label: 'One-Time Code', value: otp }] });
+    const s = setup({
+      custom: [
+        { label: 'Private Key', value: customKey },
+        { label: 'One-Time Code', value: otp },
+      ],
+    });
     const resource = s.vault.records.get(s.resourceUid)!;
     resource.data = { ...resource.data, fields: { ...resource.data.fields, pamSettings: { connection: { password: nested } } } } as RecordData;
     const leaky: RotationPlugin = {

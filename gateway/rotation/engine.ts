@@ -35,7 +35,11 @@ import type { PostRotationScripts } from './scripts.ts';
 /** What the engine needs of the secrets client (a SecretsClient; a fake in unit tests). */
 export interface RotationSecrets {
   getSecrets(recordUids?: string[]): Promise<SecretRecord[]>;
-  updateSecret(recordUid: string, change: (current: RecordData) => RecordData, options: { transaction: 'rotation' | 'general' }): Promise<{ revision: number; pending: boolean }>;
+  updateSecret(
+    recordUid: string,
+    change: (current: RecordData) => RecordData,
+    options: { transaction: 'rotation' | 'general' },
+  ): Promise<{ revision: number; pending: boolean }>;
   finalizeSecretUpdate(recordUid: string, options: { rollback: boolean }): Promise<unknown>;
 }
 
@@ -83,7 +87,11 @@ export async function runRotation(task: Job, request: RotationRequest, deps: Rot
   const { user, options } = loaded;
   const custom = optionsLine(options);
   if (custom) task.log(custom);
-  if (!options.noop && !loaded.resource) throw new PosternError('bad_request', `pamUser ${user.uid} is linked to no resource (pamMachine, pamDatabase or pamDirectory), so there is nothing to rotate it on.`);
+  if (!options.noop && !loaded.resource)
+    throw new PosternError(
+      'bad_request',
+      `pamUser ${user.uid} is linked to no resource (pamMachine, pamDatabase or pamDirectory), so there is nothing to rotate it on.`,
+    );
   const { plugin, target } = targetFor(task, loaded, deps);
 
   // A rotation that did not end (a killed gateway, a lost connection) is settled first.
@@ -109,20 +117,28 @@ async function rotateAfresh(task: Job, loaded: Loaded, deps: RotationDeps, settl
   // The new secret, registered with the scrubber before anything could print it.
   let next: Credential;
   if (current.kind === 'key') {
-    if (!plugin?.newKey) throw new PosternError('bad_request', `pamUser ${user.uid} holds a private key, but ${plugin ? `the ${plugin.name} target` : 'a NOOP rotation'} cannot rotate keys.`);
+    if (!plugin?.newKey)
+      throw new PosternError(
+        'bad_request',
+        `pamUser ${user.uid} holds a private key, but ${plugin ? `the ${plugin.name} target` : 'a NOOP rotation'} cannot rotate keys.`,
+      );
     next = await plugin.newKey(target!);
   } else {
     next = { kind: 'password', password: generatePassword((fieldsOf(user.data)['passwordComplexity'] ?? {}) as Partial<PasswordComplexity>) };
   }
   deps.scrubber.add(...credentialSecrets(next));
 
-  task.step('storing the new secret as pending', 20, [`Step 1/4: storing a new ${next.kind === 'key' ? 'key pair' : 'password'} in pamUser ${user.uid} as a pending rotation`]);
+  task.step('storing the new secret as pending', 20, [
+    `Step 1/4: storing a new ${next.kind === 'key' ? 'key pair' : 'password'} in pamUser ${user.uid} as a pending rotation`,
+  ]);
   await deps.secrets.updateSecret(user.uid, (data) => withCredential(data, next), { transaction: 'rotation' });
   await faultPoint('store');
   task.throwIfCancelled();
 
   if (plugin && target) {
-    task.step(`changing it on the target (${plugin.name})`, 40, [`Step 2/4: changing the credential of "${target.user.login}" on ${target.endpoint.hostname}:${target.endpoint.port} (${plugin.name}${target.admin ? `, as ${target.admin.login}` : ', self-rotation'})`]);
+    task.step(`changing it on the target (${plugin.name})`, 40, [
+      `Step 2/4: changing the credential of "${target.user.login}" on ${target.endpoint.hostname}:${target.endpoint.port} (${plugin.name}${target.admin ? `, as ${target.admin.login}` : ', self-rotation'})`,
+    ]);
     try {
       await plugin.change(target, next);
     } catch (err) {
@@ -134,7 +150,10 @@ async function rotateAfresh(task: Job, loaded: Loaded, deps: RotationDeps, settl
     await faultPoint('change');
     task.step('verifying the new secret', 65, ['Step 3/4: logging in with the new secret']);
     const accepted = await plugin.verify(target, next).catch((err: unknown) => {
-      throw new PosternError('bad_state', `The target was changed but logging in with the new secret could not be checked (${describe(err)}); the rotation stays pending. Run \`postern rotation resume ${user.uid}\` once the target answers.`);
+      throw new PosternError(
+        'bad_state',
+        `The target was changed but logging in with the new secret could not be checked (${describe(err)}); the rotation stays pending. Run \`postern rotation resume ${user.uid}\` once the target answers.`,
+      );
     });
     if (!accepted) {
       await undoAfterFailedChange(task, loaded, plugin, target, next, deps);
@@ -157,10 +176,14 @@ async function rotateAfresh(task: Job, loaded: Loaded, deps: RotationDeps, settl
     secretKind: next.kind,
     oldSecret: current.kind === 'password' ? current.password : current.privateKey,
     newSecret: next.kind === 'password' ? next.password : next.privateKey,
-    files: [user, loaded.resource, loaded.config].flatMap((r) => (r ? r.files.filter((f) => f.kind === 'script').map((f) => ({ ...f, recordUid: r.uid })) : [])),
+    files: [user, loaded.resource, loaded.config].flatMap((r) =>
+      r ? r.files.filter((f) => f.kind === 'script').map((f) => ({ ...f, recordUid: r.uid })) : [],
+    ),
     shell: loaded.options.shell,
   });
-  const rotated = options.noop ? 'NOOP rotation done (target not changed)' : `Rotated ${next.kind === 'key' ? 'the key pair' : 'the password'} of "${str(fieldsOf(user.data)['login'])}" and verified it on the target`;
+  const rotated = options.noop
+    ? 'NOOP rotation done (target not changed)'
+    : `Rotated ${next.kind === 'key' ? 'the key pair' : 'the password'} of "${str(fieldsOf(user.data)['login'])}" and verified it on the target`;
   return { message: `${before}${rotated}.${scripts.summary ? ` ${scripts.summary}` : ''}` };
 }
 
@@ -171,7 +194,14 @@ function targetFor(task: Job, loaded: Loaded, deps: RotationDeps): { plugin: Rot
 }
 
 /** After a failed change or a refused new secret: which one does the target hold? */
-async function undoAfterFailedChange(task: Job, loaded: Loaded, plugin: RotationPlugin, target: RotationTarget, next: Credential, deps: RotationDeps): Promise<void> {
+async function undoAfterFailedChange(
+  task: Job,
+  loaded: Loaded,
+  plugin: RotationPlugin,
+  target: RotationTarget,
+  next: Credential,
+  deps: RotationDeps,
+): Promise<void> {
   const oldWorks = await plugin.verify(target, target.user.credential).catch(() => null);
   if (oldWorks === true) {
     task.log('The target still accepts the old secret; rolling the pending rotation back');
@@ -193,7 +223,9 @@ async function settlePending(task: Job, loaded: Loaded, plugin: RotationPlugin |
   const pending = user.pending!;
   const next = credentialOf(pending.data, loaded.options);
   deps.scrubber.add(...credentialSecrets(next));
-  task.step('settling an unfinished rotation', 10, [`pamUser ${user.uid} has a rotation pending since ${new Date(pending.createdAt).toISOString()}; asking the target which secret it accepts`]);
+  task.step('settling an unfinished rotation', 10, [
+    `pamUser ${user.uid} has a rotation pending since ${new Date(pending.createdAt).toISOString()}; asking the target which secret it accepts`,
+  ]);
   if (!plugin || !target) {
     // NOOP: the target was never to be changed, so the pending value is simply committed.
     await deps.secrets.finalizeSecretUpdate(user.uid, { rollback: false });
@@ -210,23 +242,33 @@ async function settlePending(task: Job, loaded: Loaded, plugin: RotationPlugin |
     task.log('The target still accepts the old secret: the pending rotation was rolled back');
     return 'An unfinished rotation had not changed the target; it was rolled back.';
   }
-  throw new PosternError('bad_state', `pamUser ${user.uid} has a pending rotation, and the target accepts neither the pending nor the current secret. Both are kept in the vault; check the account on ${target.endpoint.hostname}, then run \`postern rotation resume ${user.uid}\`.`);
+  throw new PosternError(
+    'bad_state',
+    `pamUser ${user.uid} has a pending rotation, and the target accepts neither the pending nor the current secret. Both are kept in the vault; check the account on ${target.endpoint.hostname}, then run \`postern rotation resume ${user.uid}\`.`,
+  );
 }
 
 async function load(task: Job, request: RotationRequest, deps: RotationDeps): Promise<Loaded> {
   const wanted = [request.recordUid, request.configurationUid, ...(request.resourceUid ? [request.resourceUid] : [])];
-  task.step('fetching records', 5, [`Fetching pamUser ${request.recordUid}, PAM configuration ${request.configurationUid}${request.resourceUid ? ` and resource ${request.resourceUid}` : ''}`]);
+  task.step('fetching records', 5, [
+    `Fetching pamUser ${request.recordUid}, PAM configuration ${request.configurationUid}${request.resourceUid ? ` and resource ${request.resourceUid}` : ''}`,
+  ]);
   const records = await deps.secrets.getSecrets(wanted);
   registerSecrets(records, deps.scrubber);
   const byUid = new Map(records.map((r) => [r.uid, r]));
   const user = byUid.get(request.recordUid);
   const config = byUid.get(request.configurationUid);
   const resource = request.resourceUid ? (byUid.get(request.resourceUid) ?? null) : null;
-  if (!user || !config || (request.resourceUid && !resource)) throw new PosternError('not_allowed', 'A record of this rotation is not shared to the gateway’s application.');
+  if (!user || !config || (request.resourceUid && !resource))
+    throw new PosternError('not_allowed', 'A record of this rotation is not shared to the gateway’s application.');
   if (user.type !== 'pamUser') throw new PosternError('bad_request', `Record ${user.uid} is a ${user.type}, not a pamUser; only pamUser records are rotated.`);
   if (config.type !== 'pamConfiguration') throw new PosternError('bad_request', `Record ${config.uid} is a ${config.type}, not a pamConfiguration.`);
   requireBoundHere(config, deps.gatewayUid());
-  if (resource && !isRotationResourceType(resource.type)) throw new PosternError('bad_request', `Resource ${resource.uid} is a ${resource.type}; passwords are rotated on pamMachine, pamDatabase and pamDirectory resources.`);
+  if (resource && !isRotationResourceType(resource.type))
+    throw new PosternError(
+      'bad_request',
+      `Resource ${resource.uid} is a ${resource.type}; passwords are rotated on pamMachine, pamDatabase and pamDirectory resources.`,
+    );
   const admin = resource ? await authorisedAdmin(resource, user, request, deps) : null;
   return { user, config, resource, admin, options: gatewayOptions(user.data) };
 }
@@ -305,7 +347,8 @@ function targetOf(task: Job, loaded: Loaded, deps: RotationDeps): RotationTarget
       await deps.secrets.updateSecret(
         resourceUid,
         (data) => {
-          if (str(fieldsOf(data)['hostKey'])) throw new PosternError('bad_state', `resource ${resourceUid} got a hostKey while this rotation ran; run it again`);
+          if (str(fieldsOf(data)['hostKey']))
+            throw new PosternError('bad_state', `resource ${resourceUid} got a hostKey while this rotation ran; run it again`);
           return { ...data, fields: { ...fieldsOf(data), hostKey } } as RecordData;
         },
         { transaction: 'general' },

@@ -11,9 +11,7 @@
 import type { GatewayOptions } from '../../core/records/custom-fields.ts';
 
 /** A password, or an OpenSSH key pair (private key in OpenSSH PEM, public key as an authorized_keys line). */
-export type Credential =
-  | { kind: 'password'; password: string }
-  | { kind: 'key'; privateKey: string; publicKey: string; passphrase?: string };
+export type Credential = { kind: 'password'; password: string } | { kind: 'key'; privateKey: string; publicKey: string; passphrase?: string };
 
 /** Who logs in: the user being rotated, or the admin acting on its behalf. */
 export interface Account {
@@ -84,7 +82,15 @@ export interface RotationTarget {
  *  - `host_key_unpinned`: no host key is pinned and the one seen could not be recorded.
  *  - `failed`: anything else, with the target's own error code in the message.
  */
-export type RotationFailureReason = 'unreachable' | 'admin_refused' | 'policy_refused' | 'not_found' | 'unsupported' | 'host_key_mismatch' | 'host_key_unpinned' | 'failed';
+export type RotationFailureReason =
+  | 'unreachable'
+  | 'admin_refused'
+  | 'policy_refused'
+  | 'not_found'
+  | 'unsupported'
+  | 'host_key_mismatch'
+  | 'host_key_unpinned'
+  | 'failed';
 
 export class RotationFailure extends Error {
   constructor(

@@ -59,7 +59,10 @@ export function resolveScriptUser(requested?: string): ScriptUser {
     );
   }
   if (ids.uid === 0 || ids.gid === 0) {
-    throw new PosternError('not_allowed', `Post-rotation scripts must not run as root, and "${name}" has uid ${ids.uid}, gid ${ids.gid}. Pass --script-user with an unprivileged user.`);
+    throw new PosternError(
+      'not_allowed',
+      `Post-rotation scripts must not run as root, and "${name}" has uid ${ids.uid}, gid ${ids.gid}. Pass --script-user with an unprivileged user.`,
+    );
   }
   return { name, ...ids, separate: true };
 }
@@ -91,5 +94,7 @@ export function checkConfigHidden(user: ScriptUser, configPath: string): string 
       `Post-rotation scripts run as ${user.name}, who can replace files in ${dir}, where the gateway's configuration is. Make the directory belong to the gateway's user with mode 0700, or choose another --script-user.`,
     );
   }
-  return canAccess(user, dir, 'r') ? `Post-rotation scripts run as ${user.name}, who can list ${dir} (not read the configuration in it); mode 0700 on it hides the names too.` : null;
+  return canAccess(user, dir, 'r')
+    ? `Post-rotation scripts run as ${user.name}, who can list ${dir} (not read the configuration in it); mode 0700 on it hides the names too.`
+    : null;
 }

@@ -30,11 +30,20 @@ afterAll(() => rmSync(shared, { recursive: true, force: true }));
 async function stored(body: string, options: { approve?: boolean } = {}) {
   const file: ScriptFile = { uid: newUid(), name: 'push.sh', recordUid: newUid() };
   const contentDigest = fileContentDigest({ fileKey: randomBytes(8).join(','), metadata: 'm', content: randomBytes(8).join(',') });
-  const approval = options.approve ? await signScriptApproval(router.privateKey, { fileUid: file.uid, recordUid: file.recordUid, contentDigest }, { approvedBy: admin, approvedAt: Date.now() }) : null;
+  const approval = options.approve
+    ? await signScriptApproval(
+        router.privateKey,
+        { fileUid: file.uid, recordUid: file.recordUid, contentDigest },
+        { approvedBy: admin, approvedAt: Date.now() },
+      )
+    : null;
   return { file, contentDigest, approval, bytes: new TextEncoder().encode(body) };
 }
 
-function harness(script: Awaited<ReturnType<typeof stored>>, overrides: { approval?: ScriptApproval | null; contentDigest?: string; deps?: Partial<ScriptDeps> } = {}) {
+function harness(
+  script: Awaited<ReturnType<typeof stored>>,
+  overrides: { approval?: ScriptApproval | null; contentDigest?: string; deps?: Partial<ScriptDeps> } = {},
+) {
   const updates: JobUpdate[] = [];
   const logged: string[] = [];
   const scrubber = new SecretScrubber();
@@ -113,7 +122,11 @@ describe('post-rotation script approval', () => {
   it('does not run a script whose approval another key signed', async () => {
     const { marker, body } = markerScript();
     const script = await stored(body);
-    const forged = await signScriptApproval(generateP256KeyPair().privateKey, { fileUid: script.file.uid, recordUid: script.file.recordUid, contentDigest: script.contentDigest }, { approvedBy: admin, approvedAt: Date.now() });
+    const forged = await signScriptApproval(
+      generateP256KeyPair().privateKey,
+      { fileUid: script.file.uid, recordUid: script.file.recordUid, contentDigest: script.contentDigest },
+      { approvedBy: admin, approvedAt: Date.now() },
+    );
     const outcome = await harness(script, { approval: forged }).run();
     expect(existsSync(marker)).toBe(false);
     expect(outcome.summary).toContain('was not run: its approval does not match it');
@@ -122,7 +135,9 @@ describe('post-rotation script approval', () => {
   // threat model (docs/threat-model.md): database-only attacker
   it('does not run anything while the Router signing key is unknown', async () => {
     const { marker, body } = markerScript();
-    const outcome = await harness(await stored(body, { approve: true }), { deps: { routerSigningKey: () => Promise.reject(new Error('Cannot reach the Postern server')) } }).run();
+    const outcome = await harness(await stored(body, { approve: true }), {
+      deps: { routerSigningKey: () => Promise.reject(new Error('Cannot reach the Postern server')) },
+    }).run();
     expect(existsSync(marker)).toBe(false);
     expect(outcome.summary).toContain('was not run: its approval could not be checked (Cannot reach the Postern server)');
   });
@@ -135,9 +150,12 @@ describe('post-rotation script approval', () => {
   });
 
   it('keeps 200 lines in the job log and stops reading past the output cap', async () => {
-    const s = harness(await stored('#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo "line $i"; i=$((i+1)); done\nhead -c 300000 /dev/zero | tr "\\0" x\n', { approve: true }), {
-      deps: { maxOutputBytes: 64 * 1024 },
-    });
+    const s = harness(
+      await stored('#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo "line $i"; i=$((i+1)); done\nhead -c 300000 /dev/zero | tr "\\0" x\n', { approve: true }),
+      {
+        deps: { maxOutputBytes: 64 * 1024 },
+      },
+    );
     expect((await s.run()).failures).toBe(0);
     const lines = (await s.jobLog()).filter((l) => l.startsWith('[push.sh]'));
     expect(lines).toHaveLength(201);

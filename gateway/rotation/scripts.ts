@@ -113,7 +113,9 @@ export function postRotationScripts(deps: ScriptDeps): PostRotationScripts {
           resourceUid: input.resourceUid,
           userUid: input.userUid,
           username: input.username,
-          ...(input.secretKind === 'password' ? { oldPassword: input.oldSecret, newPassword: input.newSecret } : { oldPrivateKey: input.oldSecret, newPrivateKey: input.newSecret }),
+          ...(input.secretKind === 'password'
+            ? { oldPassword: input.oldSecret, newPassword: input.newSecret }
+            : { oldPrivateKey: input.oldSecret, newPrivateKey: input.newSecret }),
         }),
       ).toString('base64');
       // The encoded line is as secret as what it encodes.
@@ -123,7 +125,9 @@ export function postRotationScripts(deps: ScriptDeps): PostRotationScripts {
       for (const file of input.files) {
         n++;
         task.step(`post-rotation script ${n}/${input.files.length}`, 90, [`Running post-rotation script "${file.name}" (${n}/${input.files.length})`]);
-        const outcome = await runOne(task, file, payload, input.shell, deps).catch((err: unknown) => `could not run: ${deps.scrubber.scrub(err instanceof Error ? err.message : String(err))}`);
+        const outcome = await runOne(task, file, payload, input.shell, deps).catch(
+          (err: unknown) => `could not run: ${deps.scrubber.scrub(err instanceof Error ? err.message : String(err))}`,
+        );
         if (outcome) {
           failed.push(`"${file.name}" ${outcome}`);
           task.log(`Post-rotation script "${file.name}" ${outcome}`);
@@ -211,7 +215,8 @@ async function runOne(task: Job, file: ScriptFile, payload: string, shell: strin
   const refusal = await approvalRefusal(file, downloaded, deps);
   if (refusal) return refusal;
   const user = scriptUser(deps);
-  if (!user.separate && typeof process.getuid === 'function' && process.getuid() === 0) return 'was not run: this gateway runs as root and has no separate user to run scripts as';
+  if (!user.separate && typeof process.getuid === 'function' && process.getuid() === 0)
+    return 'was not run: this gateway runs as root and has no separate user to run scripts as';
   if (!user.separate && !sharedUserWarned) {
     sharedUserWarned = true;
     deps.logger.warn(

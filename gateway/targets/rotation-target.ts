@@ -9,7 +9,11 @@ import type { RotationPlugin, RotationTarget } from '../rotation/plugin.ts';
 import { RotationFailure } from '../rotation/plugin.ts';
 import { admitTarget, targetPolicyOf } from './target-policy.ts';
 
-export async function admitRotationTarget(plugin: RotationPlugin, target: RotationTarget, configuration: { uid: string; fields: Record<string, unknown> }): Promise<void> {
+export async function admitRotationTarget(
+  plugin: RotationPlugin,
+  target: RotationTarget,
+  configuration: { uid: string; fields: Record<string, unknown> },
+): Promise<void> {
   const { hostname, port } = target.endpoint;
   try {
     await admitTarget(hostname, targetPolicyOf(configuration.fields, configuration.uid));

@@ -94,7 +94,11 @@ function inNetwork(address: string, range: CidrRange): boolean {
 /** A resolver for net.connect that answers with addresses already admitted, and nothing else. */
 export function pinnedLookup(addresses: readonly ResolvedAddress[]): LookupFunction {
   return ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options?.all) callback(null, addresses.map((a) => ({ address: a.address, family: a.family })));
+    if (options?.all)
+      callback(
+        null,
+        addresses.map((a) => ({ address: a.address, family: a.family })),
+      );
     else callback(null, addresses[0]!.address, addresses[0]!.family);
   }) as unknown as LookupFunction;
 }

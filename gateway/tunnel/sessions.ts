@@ -7,17 +7,19 @@
  * fails, when no data channel opens within SETUP_TIMEOUT_MS, or when the gateway stops.
  */
 import { PosternError } from '../../core/errors.ts';
-import {
-  deriveSignallingKey,
-  OFFER_MAX_AGE_MS,
-  openSignallingOffer,
-  sealSignalling,
-  type SignallingAnswer,
-} from '../../core/protocol/webrtc-signalling.ts';
+import { deriveSignallingKey, OFFER_MAX_AGE_MS, openSignallingOffer, sealSignalling, type SignallingAnswer } from '../../core/protocol/webrtc-signalling.ts';
 import { parsePortMappingEntry } from '../../core/records/index.ts';
 import { TunnelMux, type TunnelTarget } from '../../core/tunnel/mux.ts';
 import { frameChannelOf } from '../../node/webrtc/datachannel.ts';
-import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCIceServer, type RTCPeerConnection } from '../../node/webrtc/peer.ts';
+import {
+  createPeerConnection,
+  DEFAULT_SCTP_PACKET,
+  POSTERN_SCTP_MAX_PACKET,
+  startSctpPathMtuDiscovery,
+  waitForIceGatheringComplete,
+  type RTCIceServer,
+  type RTCPeerConnection,
+} from '../../node/webrtc/peer.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import type { TargetPolicy } from '../targets/target-policy.ts';
 import { targetDialer } from './target-dialer.ts';
@@ -88,7 +90,12 @@ export class TunnelSessions {
   }
 
   list(): TunnelSessionInfo[] {
-    return [...this.sessions.values()].map((s) => ({ sessionId: s.id, resourceUid: s.resourceUid, startedAt: s.startedAt, connections: s.mux?.connections().length ?? 0 }));
+    return [...this.sessions.values()].map((s) => ({
+      sessionId: s.id,
+      resourceUid: s.resourceUid,
+      startedAt: s.startedAt,
+      connections: s.mux?.connections().length ?? 0,
+    }));
   }
 
   /** Opens the offer, answers it, and keeps the session until it ends. Throws PosternError to refuse. */
@@ -98,12 +105,16 @@ export class TunnelSessions {
     if (this.sessions.size >= max) throw new PosternError('bad_state', `This gateway already runs ${max} tunnel sessions; close one first.`);
     const seed = request.resource.trafficEncryptionSeed;
     if (typeof seed !== 'string' || seed === '') {
-      throw new PosternError('bad_state', `Resource ${request.resourceUid} has no trafficEncryptionSeed; save it again from the vault (\`postern tunnel start\` adds one).`);
+      throw new PosternError(
+        'bad_state',
+        `Resource ${request.resourceUid} has no trafficEncryptionSeed; save it again from the vault (\`postern tunnel start\` adds one).`,
+      );
     }
     const key = deriveSignallingKey(seed, request.resourceUid);
     const now = this.now();
     const offer = await openSignallingOffer(key, request.resourceUid, request.sessionId, request.sealedOffer, now);
-    if (!this.replays.accept(offer.sessionId, now)) throw new PosternError('replayed', `Session ${offer.sessionId} was already answered; the vault must start a new one.`);
+    if (!this.replays.accept(offer.sessionId, now))
+      throw new PosternError('replayed', `Session ${offer.sessionId} was already answered; the vault must start a new one.`);
     const allowed = allowedTargets(request.resource, request.portMapping);
 
     const pc = createPeerConnection({ iceServers: request.iceServers });
@@ -123,7 +134,10 @@ export class TunnelSessions {
       const start = () => {
         if (session.mux || !this.sessions.has(session.id)) return;
         clearTimeout(session.timer);
-        const mux = new TunnelMux(frameChannelOf(dc), { role: 'gateway', dial: targetDialer({ allowed, connectTimeoutMs: 10_000, ...(request.targetPolicy ? { policy: request.targetPolicy } : {}) }) });
+        const mux = new TunnelMux(frameChannelOf(dc), {
+          role: 'gateway',
+          dial: targetDialer({ allowed, connectTimeoutMs: 10_000, ...(request.targetPolicy ? { policy: request.targetPolicy } : {}) }),
+        });
         session.mux = mux;
         void startSctpPathMtuDiscovery(pc, offer.sctpMaxPacket).then((sctpPacketBytes) => {
           if (sctpPacketBytes > DEFAULT_SCTP_PACKET) this.logger.info({ sessionId: session.id, sctpPacketBytes }, 'tunnel path takes larger SCTP packets');
@@ -142,7 +156,13 @@ export class TunnelSessions {
       await waitForIceGatheringComplete(pc, GATHER_TIMEOUT_MS);
       const sdp = pc.localDescription?.sdp;
       if (!sdp) throw new PosternError('internal', 'werift produced no local description');
-      const message: SignallingAnswer = { v: 1, sessionId: session.id, description: { type: 'answer', sdp }, target: allowed[0]!, sctpMaxPacket: POSTERN_SCTP_MAX_PACKET };
+      const message: SignallingAnswer = {
+        v: 1,
+        sessionId: session.id,
+        description: { type: 'answer', sdp },
+        target: allowed[0]!,
+        sctpMaxPacket: POSTERN_SCTP_MAX_PACKET,
+      };
       return { sealedAnswer: await sealSignalling(key, request.resourceUid, message), target: allowed[0]! };
     } catch (err) {
       this.end(session, 'answer failed');

@@ -33,10 +33,22 @@ const reasonOf = (p: Promise<unknown>): Promise<string> =>
 function fakeStream(): TunnelStream & { got: number[]; ended: boolean; abort(): void } {
   const closeCbs: ((reason: 'reset', message: string) => void)[] = [];
   const s = {
-    id: 1, target: undefined, openedAt: 0, bytesIn: 0, bytesOut: 0, closed: false, got: [] as number[], ended: false,
+    id: 1,
+    target: undefined,
+    openedAt: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    closed: false,
+    got: [] as number[],
+    ended: false,
     write: (b: Uint8Array) => (s.got.push(...b), true),
     end: () => void (s.ended = true),
-    onDrain: () => {}, pause: () => {}, resume: () => {}, onData: () => {}, onEnd: () => {}, close: () => {},
+    onDrain: () => {},
+    pause: () => {},
+    resume: () => {},
+    onData: () => {},
+    onEnd: () => {},
+    close: () => {},
     onClose: (cb: (reason: 'reset', message: string) => void) => void closeCbs.push(cb),
     abort: () => closeCbs.forEach((cb) => cb('reset', 'test over')),
   };
@@ -45,7 +57,13 @@ function fakeStream(): TunnelStream & { got: number[]; ended: boolean; abort(): 
 
 describe('targetDialer', () => {
   it('dials the record target when none is asked for, and an allowed one case-insensitively', async () => {
-    const dial = targetDialer({ allowed: [{ host: '127.0.0.1', port }, { host: 'LocalHost', port }], connectTimeoutMs: 2000 });
+    const dial = targetDialer({
+      allowed: [
+        { host: '127.0.0.1', port },
+        { host: 'LocalHost', port },
+      ],
+      connectTimeoutMs: 2000,
+    });
     for (const wanted of [undefined, { host: 'localhost', port }]) {
       const endpoint = await dial(wanted);
       const stream = fakeStream();
@@ -76,17 +94,34 @@ describe('targetDialer', () => {
 
   // threat model (docs/threat-model.md): editor — a resource pointed at the cloud metadata service
   it('refuses a record whose host is a cloud metadata address, in any spelling, before dialling', async () => {
-    const metadataName = ((_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '10.0.0.5', family: 4 }, { address: '169.254.169.254', family: 4 }])) as never;
-    for (const [host, lookup] of [['169.254.169.254', undefined], ['::ffff:169.254.169.254', undefined], ['100.100.100.200', undefined], ['fd00:ec2::254', undefined], ['2852039166', undefined], ['innocent.example', metadataName]] as const) {
-      const error = await targetDialer({ allowed: [{ host, port: 80 }], connectTimeoutMs: 5000, ...(lookup ? { lookup } : {}) })(undefined).catch((e: unknown) => e);
+    const metadataName = ((_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) =>
+      cb(null, [
+        { address: '10.0.0.5', family: 4 },
+        { address: '169.254.169.254', family: 4 },
+      ])) as never;
+    for (const [host, lookup] of [
+      ['169.254.169.254', undefined],
+      ['::ffff:169.254.169.254', undefined],
+      ['100.100.100.200', undefined],
+      ['fd00:ec2::254', undefined],
+      ['2852039166', undefined],
+      ['innocent.example', metadataName],
+    ] as const) {
+      const error = await targetDialer({ allowed: [{ host, port: 80 }], connectTimeoutMs: 5000, ...(lookup ? { lookup } : {}) })(undefined).catch(
+        (e: unknown) => e,
+      );
       expect(error, host).toMatchObject({ reason: 'not_allowed' });
       expect((error as Error).message, host).toMatch(/cloud metadata address.*allowMetadataTargets=true/);
     }
   });
 
   // threat model (docs/threat-model.md): editor — a resource outside the networks the PAM configuration allows
-  it('dials only inside the PAM configuration\'s targetNetworks', async () => {
-    const outside = targetDialer({ allowed: [{ host: '127.0.0.1', port }], connectTimeoutMs: 2000, policy: targetPolicyOf({ targetNetworks: '10.0.0.0/8,fd00::/8' }, 'CFG') });
+  it("dials only inside the PAM configuration's targetNetworks", async () => {
+    const outside = targetDialer({
+      allowed: [{ host: '127.0.0.1', port }],
+      connectTimeoutMs: 2000,
+      policy: targetPolicyOf({ targetNetworks: '10.0.0.0/8,fd00::/8' }, 'CFG'),
+    });
     const error = await outside(undefined).catch((e: unknown) => e);
     expect(error).toMatchObject({ reason: 'not_allowed' });
     expect((error as Error).message).toContain('PAM configuration CFG restricts targets to 10.0.0.0/8, fd00::/8 (targetNetworks)');

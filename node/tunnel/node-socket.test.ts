@@ -35,10 +35,24 @@ class FakeSocket extends EventEmitter {
 
 /** A stream driven by hand: `feed` plays the peer's bytes, `finish` its EOF, `abort` its CLOSE. */
 function fakeStream() {
-  const cbs = { data: [] as ((b: Uint8Array) => void)[], drain: [] as (() => void)[], end: [] as (() => void)[], close: [] as ((r: TunnelCloseReason, m: string) => void)[] };
+  const cbs = {
+    data: [] as ((b: Uint8Array) => void)[],
+    drain: [] as (() => void)[],
+    end: [] as (() => void)[],
+    close: [] as ((r: TunnelCloseReason, m: string) => void)[],
+  };
   const s = {
-    id: 1, target: undefined, openedAt: 0, bytesIn: 0, bytesOut: 0, closed: false,
-    accept: true, written: [] as number[], paused: false, ended: false, closedWith: undefined as string | undefined,
+    id: 1,
+    target: undefined,
+    openedAt: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    closed: false,
+    accept: true,
+    written: [] as number[],
+    paused: false,
+    ended: false,
+    closedWith: undefined as string | undefined,
     write(b: Uint8Array) {
       s.written.push(...b);
       return s.accept;

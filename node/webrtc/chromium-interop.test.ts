@@ -13,7 +13,11 @@ import { createPeerConnection, waitForIceGatheringComplete } from './peer.ts';
 import { requireService } from '../../test/support/services.ts';
 
 // scripts/test.sh finds or installs Chromium and names it; by hand, Debian's usual paths.
-const CHROMIUM = requireService('Chromium', 'POSTERN_TEST_CHROMIUM', ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)));
+const CHROMIUM = requireService(
+  'Chromium',
+  'POSTERN_TEST_CHROMIUM',
+  ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p)),
+);
 const TOTAL = 8 * 1024 * 1024;
 
 /** What the page's evaluate callbacks keep on `window` between calls (types only: they run in Chromium). */
@@ -75,15 +79,18 @@ describe.skipIf(!CHROMIUM)('Chromium ↔ patched werift', () => {
       await pc.setLocalDescription(await pc.createAnswer());
       await waitForIceGatheringComplete(pc, 5000);
       const answer = pc.localDescription!;
-      await page.evaluate(async (a) => {
-        const w = window as unknown as PageGlobals;
-        await w.pc.setRemoteDescription(a);
-        await new Promise<void>((r, f) => {
-          if (w.dc.readyState === 'open') r();
-          w.dc.onopen = () => r();
-          setTimeout(() => f(new Error('channel did not open in Chromium')), 20_000);
-        });
-      }, { type: answer.type, sdp: answer.sdp });
+      await page.evaluate(
+        async (a) => {
+          const w = window as unknown as PageGlobals;
+          await w.pc.setRemoteDescription(a);
+          await new Promise<void>((r, f) => {
+            if (w.dc.readyState === 'open') r();
+            w.dc.onopen = () => r();
+            setTimeout(() => f(new Error('channel did not open in Chromium')), 20_000);
+          });
+        },
+        { type: answer.type, sdp: answer.sdp },
+      );
       const channel = await channelP;
       expect(await page.evaluate(() => (window as unknown as PageGlobals).pc.sctp?.maxMessageSize)).toBe(256 * 1024);
 

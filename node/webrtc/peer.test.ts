@@ -39,10 +39,13 @@ describe('createPeerConnection', () => {
       expect(conn?.stunServer).toBeUndefined();
       // Every destination is a host candidate of the other peer (never stun.l.google.com or its IPs).
       const candidates = [a, b].flatMap((pc) =>
-        (pc.localDescription?.sdp ?? '').split('\n').filter((l) => l.startsWith('a=candidate')).map((l) => {
-          const f = l.trim().split(' ');
-          return `${f[4]}:${f[5]}`;
-        }),
+        (pc.localDescription?.sdp ?? '')
+          .split('\n')
+          .filter((l) => l.startsWith('a=candidate'))
+          .map((l) => {
+            const f = l.trim().split(' ');
+            return `${f[4]}:${f[5]}`;
+          }),
       );
       expect(destinations.size).toBeGreaterThan(0);
       for (const d of destinations) expect(candidates).toContain(d);

@@ -16,7 +16,15 @@ import * as werift from 'werift';
 import { crc32c, RTCSctpTransport, TurnProtocol, UdpTransport, type Address, type RTCDataChannel, type RTCDtlsTransport, type RTCPeerConnection } from 'werift';
 import * as stock from 'werift-stock';
 import { connectPair } from './testing/loopback.ts';
-import { createPeerConnection, DEFAULT_UDP_BUFFER_BYTES, POSTERN_SCTP_MAX_PACKET, sctpPacketBytes, startSctpPathMtuDiscovery, waitForIceGatheringComplete, WERIFT_BUILD } from './peer.ts';
+import {
+  createPeerConnection,
+  DEFAULT_UDP_BUFFER_BYTES,
+  POSTERN_SCTP_MAX_PACKET,
+  sctpPacketBytes,
+  startSctpPathMtuDiscovery,
+  waitForIceGatheringComplete,
+  WERIFT_BUILD,
+} from './peer.ts';
 import { ALLOW_STOCK_WERIFT_ENV, assertWeriftPatched, checkWeriftPatches, loadedWeriftPatches, WERIFT_PATCHES } from './werift-patches.ts';
 
 const open: RTCPeerConnection[] = [];
@@ -31,7 +39,7 @@ afterEach(async () => {
 
 function pattern(seed: number, offset: number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) buf[i] = ((seed * 31 + ((offset + i) * 2654435761)) >>> 13) & 0xff;
+  for (let i = 0; i < length; i++) buf[i] = ((seed * 31 + (offset + i) * 2654435761) >>> 13) & 0xff;
   return buf;
 }
 
@@ -214,8 +222,15 @@ function turnState(bound: boolean) {
   const slow: string[] = [];
   const state = {
     server: ['127.0.0.1', 3478],
-    transport: { type: 'udp', closed: false, send: async (data: Buffer, addr: unknown) => void sent.push({ data: Buffer.from(data), addr }), close: async () => void slow.push('close') },
-    channelByAddr: bound ? { [JSON.stringify(peerAddr)]: { number: 0x4001, address: peerAddr, refreshAt: Math.floor(Date.now() / 1000) + 300 } } : ({} as Record<string, { refreshAt: number }>),
+    transport: {
+      type: 'udp',
+      closed: false,
+      send: async (data: Buffer, addr: unknown) => void sent.push({ data: Buffer.from(data), addr }),
+      close: async () => void slow.push('close'),
+    },
+    channelByAddr: bound
+      ? { [JSON.stringify(peerAddr)]: { number: 0x4001, address: peerAddr, refreshAt: Math.floor(Date.now() / 1000) + 300 } }
+      : ({} as Record<string, { refreshAt: number }>),
     channelBindingByAddr: new Map(),
     // werift's own path, when taken, starts here:
     getChannel: async () => {
@@ -328,7 +343,12 @@ type SctpClass = new (transport: SctpTestTransport, port: number) => SctpUnderTe
 /** werift's SCTP class (not exported), from an RTCSctpTransport of `from` (patched or stock). */
 function sctpClass(from: { RTCSctpTransport: typeof RTCSctpTransport } = { RTCSctpTransport }): SctpClass {
   const t = new from.RTCSctpTransport();
-  const fakeDtls = { id: 'x', onStateChange: { subscribe: () => ({ unSubscribe() {} }) }, sendData: async () => undefined, iceTransport: { role: 'controlled' } };
+  const fakeDtls = {
+    id: 'x',
+    onStateChange: { subscribe: () => ({ unSubscribe() {} }) },
+    sendData: async () => undefined,
+    iceTransport: { role: 'controlled' },
+  };
   t.setDtlsTransport(fakeDtls as unknown as RTCDtlsTransport);
   return t.sctp.constructor as unknown as SctpClass;
 }
@@ -579,7 +599,10 @@ describe('sctp-path-mtu (RFC 8899 §6.2.1, a padded HEARTBEAT)', () => {
       }),
     ).sctp;
     expect(await forged.discoverPathMtu({ ceiling: 4096, timeoutMs: 20, attempts: 1, random: counter() })).toBe(1228);
-    const truncated = association(sctpClass(), echoing(65536, (info) => info.subarray(0, 100))).sctp;
+    const truncated = association(
+      sctpClass(),
+      echoing(65536, (info) => info.subarray(0, 100)),
+    ).sctp;
     expect(await truncated.discoverPathMtu({ ceiling: 4096, timeoutMs: 20, attempts: 1, random: counter() })).toBe(1228);
   });
 
@@ -626,7 +649,9 @@ describe('end to end, werift ↔ werift, both patched', () => {
     const b = peer();
     const { offererChannel, answererChannel } = await connectPair(a, b);
     // Both peers are ours and on one host (the loopback link): 16 KiB packets.
-    expect(await Promise.all([startSctpPathMtuDiscovery(a, POSTERN_SCTP_MAX_PACKET), startSctpPathMtuDiscovery(b, POSTERN_SCTP_MAX_PACKET)])).toEqual([16384, 16384]);
+    expect(await Promise.all([startSctpPathMtuDiscovery(a, POSTERN_SCTP_MAX_PACKET), startSctpPathMtuDiscovery(b, POSTERN_SCTP_MAX_PACKET)])).toEqual([
+      16384, 16384,
+    ]);
     expect(sctpPacketBytes(a)).toBe(16384);
     const data = randomBytes(8 * 1024 * 1024);
     const got = collect(answererChannel, data.length);

@@ -51,7 +51,9 @@ const REPAIR =
 export function checkWeriftPatches(applied: readonly string[] | undefined, env: Record<string, string | undefined>): WeriftBuild {
   if (applied === undefined) {
     if (env[ALLOW_STOCK_WERIFT_ENV] === '1') return 'stock';
-    throw new Error(`werift is not patched: this install lacks Postern's changes to werift (slower data channels, STUN to a public server, TURN allocations never released). ${REPAIR}`);
+    throw new Error(
+      `werift is not patched: this install lacks Postern's changes to werift (slower data channels, STUN to a public server, TURN allocations never released). ${REPAIR}`,
+    );
   }
   const same = applied.length === WERIFT_PATCHES.length && WERIFT_PATCHES.every((name, i) => applied[i] === name);
   if (!same) {

@@ -38,7 +38,8 @@ describe('peer address policy', () => {
         reason: `the relay does not forward to ipv4-mapped IPv6 addresses (${address}); use the IPv4 address itself`,
       });
     }
-    for (const address of ['::8.8.4.4', '::127.0.0.1', '::10.20.5.6']) expect(checkPeer(address, policy)).toMatchObject({ allowed: false, category: 'ipv4-compatible' });
+    for (const address of ['::8.8.4.4', '::127.0.0.1', '::10.20.5.6'])
+      expect(checkPeer(address, policy)).toMatchObject({ allowed: false, category: 'ipv4-compatible' });
   });
 
   it('an allow-list entry opens exactly its range', () => {
@@ -65,7 +66,8 @@ describe('peer address policy', () => {
       // Probes in 10.0.0.0/8 (private), so only the allow-list can let them through.
       const probe = [10, ...Array.from({ length: 3 }, () => Math.floor(random() * 256))];
       const prefix = Math.floor(random() * 33);
-      const base = random() < 0.5 ? probe.map((byte, k) => (k < 2 ? byte : Math.floor(random() * 256))) : Array.from({ length: 4 }, () => Math.floor(random() * 256));
+      const base =
+        random() < 0.5 ? probe.map((byte, k) => (k < 2 ? byte : Math.floor(random() * 256))) : Array.from({ length: 4 }, () => Math.floor(random() * 256));
       const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
       const expected = (toInt(probe) & mask) === (toInt(base) & mask);
       if (expected) inside++;

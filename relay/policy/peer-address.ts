@@ -34,9 +34,7 @@ export function peerPolicy(allow: readonly string[] = []): PeerPolicy {
   return { allow: allow.map(parseCidr) };
 }
 
-export type PeerDecision =
-  | { allowed: true; category: AddressCategory }
-  | { allowed: false; category: AddressCategory; reason: string };
+export type PeerDecision = { allowed: true; category: AddressCategory } | { allowed: false; category: AddressCategory; reason: string };
 
 export function checkPeer(address: string, policy: PeerPolicy): PeerDecision {
   const bytes = parseIpAddress(address);

@@ -30,7 +30,8 @@ function family(name: string, type: 'gauge' | 'counter', help: string, samples: 
 
 export function renderRelayMetrics(turn: TurnMetrics, listeners: readonly ListenerMetrics[]): string {
   const stream = listeners.filter((l) => l.transport !== 'udp');
-  const sum = (t: ClientTransport, pick: (l: ListenerMetrics) => number | undefined): number => stream.filter((l) => l.transport === t).reduce((n, l) => n + (pick(l) ?? 0), 0);
+  const sum = (t: ClientTransport, pick: (l: ListenerMetrics) => number | undefined): number =>
+    stream.filter((l) => l.transport === t).reduce((n, l) => n + (pick(l) ?? 0), 0);
   const streamTransports = (['tcp', 'tls'] as const).filter((t) => stream.some((l) => l.transport === t));
   return (
     [
@@ -59,7 +60,9 @@ export function renderRelayMetrics(turn: TurnMetrics, listeners: readonly Listen
         [{ direction: 'client_to_peer' }, turn.packetsClientToPeer],
         [{ direction: 'peer_to_client' }, turn.packetsPeerToClient],
       ]),
-      family('postern_relay_hairpinned_packets_total', 'counter', 'Datagrams from one allocation to another on this relay, handed over without a socket.', [[{}, turn.packetsHairpinned]]),
+      family('postern_relay_hairpinned_packets_total', 'counter', 'Datagrams from one allocation to another on this relay, handed over without a socket.', [
+        [{}, turn.packetsHairpinned],
+      ]),
       family(
         'postern_relay_dropped_total',
         'counter',
@@ -70,7 +73,7 @@ export function renderRelayMetrics(turn: TurnMetrics, listeners: readonly Listen
       family(
         'postern_relay_quota_refusals_total',
         'counter',
-        'Allocate requests answered 486, by the quota that was full (one principal\'s, or the whole relay\'s).',
+        "Allocate requests answered 486, by the quota that was full (one principal's, or the whole relay's).",
         QUOTA_SCOPES.map((q) => [{ scope: q }, turn.quotaRefusals[q]]),
       ),
       family(

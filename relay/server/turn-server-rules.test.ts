@@ -24,7 +24,12 @@ interface FakeSocket {
   closed: boolean;
 }
 
-function setup(families: RelayFamily[] = ['ipv4'], allow = ['0.0.0.0/0', '::/0'], gate?: Promise<void>, host: { relayIpv4?: string; ownAddresses?: string[] } = {}) {
+function setup(
+  families: RelayFamily[] = ['ipv4'],
+  allow = ['0.0.0.0/0', '::/0'],
+  gate?: Promise<void>,
+  host: { relayIpv4?: string; ownAddresses?: string[] } = {},
+) {
   let now = T0;
   const sockets: FakeSocket[] = [];
   let port = 50000;
@@ -37,7 +42,13 @@ function setup(families: RelayFamily[] = ['ipv4'], allow = ['0.0.0.0/0', '::/0']
     now: () => now,
     relaySockets: async (onPacket, family) => {
       await gate;
-      const s: FakeSocket = { family, address: { address: family === 'ipv4' ? (host.relayIpv4 ?? '192.0.2.1') : '2001:db8::1', port: port++ }, sent: [], deliver: onPacket, closed: false };
+      const s: FakeSocket = {
+        family,
+        address: { address: family === 'ipv4' ? (host.relayIpv4 ?? '192.0.2.1') : '2001:db8::1', port: port++ },
+        sent: [],
+        deliver: onPacket,
+        closed: false,
+      };
       sockets.push(s);
       return {
         address: s.address,
@@ -75,9 +86,16 @@ class Peerless {
   async request(method: number, attrs: StunAttributeInput[] | ((tid: Uint8Array) => StunAttributeInput[]), sign = true): Promise<StunMessage> {
     const transactionId = newTransactionId();
     const attributes = typeof attrs === 'function' ? attrs(transactionId) : attrs;
-    const auth: StunAttributeInput[] = sign && this.key ? [encodeAttribute(codecs.username, this.username), encodeAttribute(codecs.realm, REALM), encodeAttribute(codecs.nonce, this.nonce)] : [];
+    const auth: StunAttributeInput[] =
+      sign && this.key
+        ? [encodeAttribute(codecs.username, this.username), encodeAttribute(codecs.realm, REALM), encodeAttribute(codecs.nonce, this.nonce)]
+        : [];
     const before = this.out.length;
-    await this.server.handleClientPacket(this.tuple, buildStunMessage({ method, messageClass: 'request', transactionId, attributes: [...attributes, ...auth] }, { integrityKey: sign ? this.key : undefined }), this.reply);
+    await this.server.handleClientPacket(
+      this.tuple,
+      buildStunMessage({ method, messageClass: 'request', transactionId, attributes: [...attributes, ...auth] }, { integrityKey: sign ? this.key : undefined }),
+      this.reply,
+    );
     const answer = this.out.slice(before).find((o) => isStunMessage(o.bytes));
     if (!answer) throw new Error('no answer');
     return parseStunMessage(answer.bytes);
@@ -119,7 +137,10 @@ describe('TurnServer: channels (RFC 8656 §12)', () => {
     expect(code(await c.bind(0x4002, PEER_A))).toBe(400);
     expect(code(await c.bind(0x4002, PEER_B))).toBe(0);
     // 0x5000+ is reserved in RFC 8656 (coturn's uclient still asks for e.g. 0x542A).
-    const reserved = await c.request(METHOD.CHANNEL_BIND, (tid) => [{ type: ATTR.CHANNEL_NUMBER, value: new Uint8Array([0x54, 0x2a, 0, 0]) }, encodeAttribute(codecs.xorPeerAddress, PEER_B, tid)]);
+    const reserved = await c.request(METHOD.CHANNEL_BIND, (tid) => [
+      { type: ATTR.CHANNEL_NUMBER, value: new Uint8Array([0x54, 0x2a, 0, 0]) },
+      encodeAttribute(codecs.xorPeerAddress, PEER_B, tid),
+    ]);
     expect(code(reserved)).toBe(400);
   });
 
@@ -197,7 +218,16 @@ describe('TurnServer: address families (RFC 8656 §7.2)', () => {
     expect(code(await c.permit(v6peer))).toBe(0);
     expect(code(await c.permit(PEER_A))).toBe(0);
     const tid = newTransactionId();
-    await server.handleClientPacket(c.tuple, buildStunMessage({ method: METHOD.SEND, messageClass: 'indication', transactionId: tid, attributes: [encodeAttribute(codecs.xorPeerAddress, v6peer, tid), { type: ATTR.DATA, value: new Uint8Array([6]) }] }), c.reply);
+    await server.handleClientPacket(
+      c.tuple,
+      buildStunMessage({
+        method: METHOD.SEND,
+        messageClass: 'indication',
+        transactionId: tid,
+        attributes: [encodeAttribute(codecs.xorPeerAddress, v6peer, tid), { type: ATTR.DATA, value: new Uint8Array([6]) }],
+      }),
+      c.reply,
+    );
     expect(sockets.find((s) => s.family === 'ipv6')!.sent).toHaveLength(1);
     expect(sockets.find((s) => s.family === 'ipv4')!.sent).toHaveLength(0);
     // Refresh naming a family it has is fine; LIFETIME 0 ends both.
@@ -284,7 +314,7 @@ describe('TurnServer: peers on the relay host itself', () => {
   const LISTENER = { address: RELAY_IP, port: 3478 };
 
   // threat model (docs/threat-model.md): Relay user
-  it('refuses every port of its own public address but a live allocation\'s relayed one, and forgets that one when the allocation ends', async () => {
+  it("refuses every port of its own public address but a live allocation's relayed one, and forgets that one when the allocation ends", async () => {
     const { server, sockets } = setup(['ipv4'], [], undefined, { relayIpv4: RELAY_IP, ownAddresses: [RELAY_IP] });
     const a = new Peerless(server);
     const b = new Peerless(server);

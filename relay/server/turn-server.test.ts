@@ -168,7 +168,10 @@ describe('TURN server over UDP', () => {
 
       // Bad channel numbers and conflicting bindings are 400.
       // (0x3FFF by hand: the codec will not encode a number outside 0x4000–0x4FFF.)
-      const below = await c.request(METHOD.CHANNEL_BIND, (txid) => [{ type: ATTR.CHANNEL_NUMBER, value: new Uint8Array([0x3f, 0xff, 0, 0]) }, encodeAttribute(codecs.xorPeerAddress, peer.address, txid)]);
+      const below = await c.request(METHOD.CHANNEL_BIND, (txid) => [
+        { type: ATTR.CHANNEL_NUMBER, value: new Uint8Array([0x3f, 0xff, 0, 0]) },
+        encodeAttribute(codecs.xorPeerAddress, peer.address, txid),
+      ]);
       expect(errorCode(below)).toBe(400);
       expect(errorCode(await c.channelBind(0x4002, peer.address))).toBe(400);
 
@@ -240,26 +243,54 @@ describe('TURN server over UDP', () => {
   // (0x4000–0x7FFE, e.g. 0x542A), which RFC 8656 narrowed to 0x4000–0x4FFF, and we answer 400.
   // -c: no RTCP allocation pair. -y: two clients relay to each other's 127.0.0.1 relayed
   // addresses, so this runs against the server that allow-lists loopback.
-  const uclientTest = UCLIENT ? 'relays turnutils_uclient traffic without loss' : 'relays turnutils_uclient traffic (skipped: turnutils_uclient is not installed; it is in the Debian package coturn)';
-  it.skipIf(!requireService("coturn's turnutils_uclient", 'POSTERN_TEST_UCLIENT', UCLIENT))(uclientTest, async () => {
-    const peer = await echoPeer();
-    try {
-      const { username, password } = creds('uclient');
-      const args = ['-s', '-c', '-y', '-u', username, '-w', password, '-n', '10', '-l', '100', '-e', '127.0.0.1', '-r', String(peer.address.port), '-p', String(open.address.port), '127.0.0.1'];
-      const run = await runUclient(args);
-      expect(run.lost, run.output).toBe(0);
-      expect(run.sent, run.output).toBeGreaterThan(0);
-      expect(run.received, run.output).toBe(run.sent);
-    } finally {
-      peer.close();
-    }
-  }, 90_000);
+  const uclientTest = UCLIENT
+    ? 'relays turnutils_uclient traffic without loss'
+    : 'relays turnutils_uclient traffic (skipped: turnutils_uclient is not installed; it is in the Debian package coturn)';
+  it.skipIf(!requireService("coturn's turnutils_uclient", 'POSTERN_TEST_UCLIENT', UCLIENT))(
+    uclientTest,
+    async () => {
+      const peer = await echoPeer();
+      try {
+        const { username, password } = creds('uclient');
+        const args = [
+          '-s',
+          '-c',
+          '-y',
+          '-u',
+          username,
+          '-w',
+          password,
+          '-n',
+          '10',
+          '-l',
+          '100',
+          '-e',
+          '127.0.0.1',
+          '-r',
+          String(peer.address.port),
+          '-p',
+          String(open.address.port),
+          '127.0.0.1',
+        ];
+        const run = await runUclient(args);
+        expect(run.lost, run.output).toBe(0);
+        expect(run.sent, run.output).toBeGreaterThan(0);
+        expect(run.received, run.output).toBe(run.sent);
+      } finally {
+        peer.close();
+      }
+    },
+    90_000,
+  );
 
   it('drops thousands of malformed and random datagrams and keeps answering', async () => {
     const c = await client(turn.address);
     const rand = mulberry32(0x7e57);
     const byte = (): number => Math.floor(rand() * 256);
-    const valid = buildStunMessage({ method: METHOD.BINDING, messageClass: 'request', transactionId: newTransactionId(), attributes: [encodeAttribute(codecs.software, 'x')] }, { fingerprint: true });
+    const valid = buildStunMessage(
+      { method: METHOD.BINDING, messageClass: 'request', transactionId: newTransactionId(), attributes: [encodeAttribute(codecs.software, 'x')] },
+      { fingerprint: true },
+    );
     for (let i = 0; i < 3000; i++) {
       let bytes: Uint8Array;
       const kind = i % 3;

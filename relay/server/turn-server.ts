@@ -57,7 +57,15 @@
  */
 import { equalBytes, hmacSha256, randomBytes, toHex, utf8 } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
-import { encodeAttribute, codecs, readAttribute, readAttributes, UNDERSTOOD_ATTRIBUTES, canonicalIpAddress, type TransportAddressInput } from '../stun/attributes.ts';
+import {
+  encodeAttribute,
+  codecs,
+  readAttribute,
+  readAttributes,
+  UNDERSTOOD_ATTRIBUTES,
+  canonicalIpAddress,
+  type TransportAddressInput,
+} from '../stun/attributes.ts';
 import { buildChannelData, classifyPacket, parseChannelData } from '../stun/channel-data.ts';
 import { ADDRESS_FAMILY, ATTR, ERROR, METHOD, TRANSPORT } from '../stun/constants.ts';
 import { checkTurnUsername, longTermKey, turnPassword } from '../stun/credentials.ts';
@@ -347,7 +355,8 @@ export class TurnServer {
         throw new TurnRequestError(ERROR.UNKNOWN_ATTRIBUTE, 'unknown attributes', [encodeAttribute(codecs.unknownAttributes, unknown)]);
       }
       // Binding needs no credentials (RFC 8656 §4: a TURN server is also a STUN server).
-      if (msg.method === METHOD.BINDING) return this.#send(reply, this.#response(msg, 'success', [encodeAttribute(codecs.xorMappedAddress, tuple.client, msg.transactionId)]));
+      if (msg.method === METHOD.BINDING)
+        return this.#send(reply, this.#response(msg, 'success', [encodeAttribute(codecs.xorMappedAddress, tuple.client, msg.transactionId)]));
       if (msg.method !== METHOD.ALLOCATE && msg.method !== METHOD.REFRESH && msg.method !== METHOD.CREATE_PERMISSION && msg.method !== METHOD.CHANNEL_BIND) {
         throw new TurnRequestError(ERROR.BAD_REQUEST, 'unknown method');
       }
@@ -399,7 +408,8 @@ export class TurnServer {
     const username = readAttribute(msg, codecs.username);
     const realm = readAttribute(msg, codecs.realm);
     const nonce = readAttribute(msg, codecs.nonce);
-    if (username === undefined || realm === undefined || nonce === undefined) throw new TurnRequestError(ERROR.BAD_REQUEST, 'USERNAME, REALM and NONCE are required');
+    if (username === undefined || realm === undefined || nonce === undefined)
+      throw new TurnRequestError(ERROR.BAD_REQUEST, 'USERNAME, REALM and NONCE are required');
     if (!this.#nonceFresh(nonce)) throw new TurnRequestError(ERROR.STALE_NONCE, 'stale nonce', challenge());
     let userId: string;
     try {
@@ -442,7 +452,13 @@ export class TurnServer {
     return Math.min(Math.max(requested, this.#limits.defaultLifetimeS), this.#limits.maxLifetimeS);
   }
 
-  async #allocate(tuple: FiveTuple, msg: StunMessage, reply: Reply, auth: { username: string; userId: string; key: Uint8Array }, existing: Allocation | undefined): Promise<void> {
+  async #allocate(
+    tuple: FiveTuple,
+    msg: StunMessage,
+    reply: Reply,
+    auth: { username: string; userId: string; key: Uint8Array },
+    existing: Allocation | undefined,
+  ): Promise<void> {
     if (existing) throw new TurnRequestError(ERROR.ALLOCATION_MISMATCH, 'an allocation already exists for this 5-tuple');
     if (this.#allocations.isPending(tuple)) return this.#drop('allocation_pending');
     const transport = readAttribute(msg, codecs.requestedTransport);
@@ -532,7 +548,13 @@ export class TurnServer {
       lifetime,
     );
     for (const socket of sockets.values()) this.#addOwnAddress(socket.address.address);
-    this.#log('info', 'turn.allocation.created', { userId: auth.userId, transport: allocation.transport, client: tuple.client, relayed: relayedAddresses(allocation), lifetime });
+    this.#log('info', 'turn.allocation.created', {
+      userId: auth.userId,
+      transport: allocation.transport,
+      client: tuple.client,
+      relayed: relayedAddresses(allocation),
+      lifetime,
+    });
     this.#send(reply, response);
   }
 
@@ -544,18 +566,25 @@ export class TurnServer {
     const requested = readAttribute(msg, codecs.requestedAddressFamily);
     const additional = readAttribute(msg, codecs.additionalAddressFamily);
     const name = (n: number): RelayFamily | undefined => (n === ADDRESS_FAMILY.IPV4 ? 'ipv4' : n === ADDRESS_FAMILY.IPV6 ? 'ipv6' : undefined);
-    if (requested !== undefined && additional !== undefined) throw new TurnRequestError(ERROR.BAD_REQUEST, 'REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY together');
+    if (requested !== undefined && additional !== undefined)
+      throw new TurnRequestError(ERROR.BAD_REQUEST, 'REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY together');
     if (additional !== undefined) {
       if (additional !== ADDRESS_FAMILY.IPV6) throw new TurnRequestError(ERROR.BAD_REQUEST, 'ADDITIONAL-ADDRESS-FAMILY must be IPv6');
       const families = (['ipv4', 'ipv6'] as const).filter((f) => this.#families.has(f));
       if (families.length === 0) throw new TurnRequestError(ERROR.ADDRESS_FAMILY_NOT_SUPPORTED, 'no relay address of either family');
       const addressErrors = (['ipv4', 'ipv6'] as const)
         .filter((f) => !this.#families.has(f))
-        .map((f) => encodeAttribute(codecs.addressErrorCode, { family: f === 'ipv4' ? ADDRESS_FAMILY.IPV4 : ADDRESS_FAMILY.IPV6, code: ERROR.ADDRESS_FAMILY_NOT_SUPPORTED }));
+        .map((f) =>
+          encodeAttribute(codecs.addressErrorCode, {
+            family: f === 'ipv4' ? ADDRESS_FAMILY.IPV4 : ADDRESS_FAMILY.IPV6,
+            code: ERROR.ADDRESS_FAMILY_NOT_SUPPORTED,
+          }),
+        );
       return { families, addressErrors };
     }
     const family = requested === undefined ? 'ipv4' : name(requested);
-    if (!family || !this.#families.has(family)) throw new TurnRequestError(ERROR.ADDRESS_FAMILY_NOT_SUPPORTED, `this relay has no ${family ?? 'such'} relay address`);
+    if (!family || !this.#families.has(family))
+      throw new TurnRequestError(ERROR.ADDRESS_FAMILY_NOT_SUPPORTED, `this relay has no ${family ?? 'such'} relay address`);
     return { families: [family], addressErrors: [] };
   }
 
@@ -592,10 +621,15 @@ export class TurnServer {
    */
   #checkedPeer(a: Allocation, peer: TransportAddressInput): CheckedPeer {
     const address = this.#canonical(peer.address);
-    if (!a.sockets.has(familyOf(address))) throw new TurnRequestError(ERROR.PEER_ADDRESS_FAMILY_MISMATCH, 'peer address family differs from the relayed address');
+    if (!a.sockets.has(familyOf(address)))
+      throw new TurnRequestError(ERROR.PEER_ADDRESS_FAMILY_MISMATCH, 'peer address family differs from the relayed address');
     const own = this.#ownAddresses.has(address) && !allowListed(address, this.#policy);
     const decision = own
-      ? { allowed: false as const, category: 'relay-host', reason: `the relay does not forward to its own address ${address} except to the relayed address of a live allocation (port ${peer.port} is not one)` }
+      ? {
+          allowed: false as const,
+          category: 'relay-host',
+          reason: `the relay does not forward to its own address ${address} except to the relayed address of a live allocation (port ${peer.port} is not one)`,
+        }
       : checkPeer(address, this.#policy);
     if (decision.allowed) return { address, port: peer.port };
     const local = this.#allocations.liveAtRelayedAddress({ address, port: peer.port });
@@ -624,7 +658,10 @@ export class TurnServer {
     if (binding !== 'bound') {
       const quarantined = binding === 'quarantined';
       this.#log('info', 'turn.channel.conflict', { userId: a.userId, channel: number, quarantined });
-      throw new TurnRequestError(ERROR.BAD_REQUEST, quarantined ? 'channel or peer was bound differently less than 5 minutes ago' : 'channel or peer already bound differently');
+      throw new TurnRequestError(
+        ERROR.BAD_REQUEST,
+        quarantined ? 'channel or peer was bound differently less than 5 minutes ago' : 'channel or peer already bound differently',
+      );
     }
     return this.#response(msg, 'success', [], key);
   }

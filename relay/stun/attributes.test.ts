@@ -69,9 +69,33 @@ describe('IP address text', () => {
 
   it('refuses anything that is not an address', () => {
     const bad = [
-      '', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.1.1.1', '1.2.3.-4', ' 1.2.3.4', '1.2.3.4 ', '0x1.2.3.4', '1e1.2.3.4',
-      '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', ':::', '1::2::3', ':1::2', '1::2:', 'fe80::1%eth0', '12345::', '1:2:3:4:5:6:7::8',
-      '::1.2.3.4.5', '1.2.3.4::', '::1.2.3', '::256.0.0.0', 'g::1', '[::1]', 'localhost', 'x'.repeat(100),
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '01.1.1.1',
+      '1.2.3.-4',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+      '0x1.2.3.4',
+      '1e1.2.3.4',
+      '1:2:3:4:5:6:7:8:9',
+      '1:2:3:4:5:6:7',
+      ':::',
+      '1::2::3',
+      ':1::2',
+      '1::2:',
+      'fe80::1%eth0',
+      '12345::',
+      '1:2:3:4:5:6:7::8',
+      '::1.2.3.4.5',
+      '1.2.3.4::',
+      '::1.2.3',
+      '::256.0.0.0',
+      'g::1',
+      '[::1]',
+      'localhost',
+      'x'.repeat(100),
     ];
     for (const text of bad) expectStunError(() => parseIpAddress(text), 'invalid_argument');
     expectStunError(() => parseIpAddress(7 as never), 'invalid_argument');
@@ -116,8 +140,12 @@ describe('(XOR-)MAPPED-ADDRESS, XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS', () => {
 
   it('uses the transaction id for IPv6 only', () => {
     const other = hex('000000000000000000000000');
-    expect(codecs.xorPeerAddress.encode({ address: '192.0.2.1', port: 1 }, TID)).toEqual(codecs.xorPeerAddress.encode({ address: '192.0.2.1', port: 1 }, other));
-    expect(codecs.xorPeerAddress.encode({ address: '2001:db8::1', port: 1 }, TID)).not.toEqual(codecs.xorPeerAddress.encode({ address: '2001:db8::1', port: 1 }, other));
+    expect(codecs.xorPeerAddress.encode({ address: '192.0.2.1', port: 1 }, TID)).toEqual(
+      codecs.xorPeerAddress.encode({ address: '192.0.2.1', port: 1 }, other),
+    );
+    expect(codecs.xorPeerAddress.encode({ address: '2001:db8::1', port: 1 }, TID)).not.toEqual(
+      codecs.xorPeerAddress.encode({ address: '2001:db8::1', port: 1 }, other),
+    );
   });
 
   it('refuses malformed values and impossible inputs', () => {
@@ -303,7 +331,9 @@ describe('reading attributes from a message', () => {
   });
 
   it('throws the decoder’s error for a malformed one', () => {
-    const msg = parseStunMessage(buildStunMessage({ method: METHOD.ALLOCATE, messageClass: 'request', transactionId: TID, attributes: [{ type: ATTR.LIFETIME, value: hex('01') }] }));
+    const msg = parseStunMessage(
+      buildStunMessage({ method: METHOD.ALLOCATE, messageClass: 'request', transactionId: TID, attributes: [{ type: ATTR.LIFETIME, value: hex('01') }] }),
+    );
     expectStunError(() => readAttribute(msg, codecs.lifetime), 'bad_attribute', 'LIFETIME');
   });
 });

@@ -20,7 +20,11 @@
  */
 import { fromUtf8, utf8 } from '../../core/crypto/index.ts';
 import { PosternError } from '../../core/errors.ts';
-import { canonicalIpAddress as coreCanonicalIpAddress, formatIpAddress as coreFormatIpAddress, parseIpAddress as coreParseIpAddress } from '../../core/net/ip-address.ts';
+import {
+  canonicalIpAddress as coreCanonicalIpAddress,
+  formatIpAddress as coreFormatIpAddress,
+  parseIpAddress as coreParseIpAddress,
+} from '../../core/net/ip-address.ts';
 import { ADDRESS_FAMILY, ATTR, ERROR_REASONS, MAGIC_COOKIE, MAX_CHANNEL, MIN_CHANNEL, TRANSACTION_ID_LENGTH } from './constants.ts';
 import { getAttribute, getAttributes, StunError, type StunAttributeInput, type StunMessage } from './message.ts';
 

@@ -77,7 +77,12 @@ describe('demultiplexing (RFC 7983)', () => {
 
 describe('TurnStreamFramer (RFC 8656 §12.5)', () => {
   const stunA = buildStunMessage({ method: METHOD.BINDING, messageClass: 'request', transactionId: TID }, { fingerprint: true });
-  const stunB = buildStunMessage({ method: METHOD.ALLOCATE, messageClass: 'request', transactionId: TID, attributes: [{ type: 0x0019, value: hex('11000000') }] });
+  const stunB = buildStunMessage({
+    method: METHOD.ALLOCATE,
+    messageClass: 'request',
+    transactionId: TID,
+    attributes: [{ type: 0x0019, value: hex('11000000') }],
+  });
   const cd1 = buildChannelData(0x4000, hex('0102030405'), 'tcp');
   const cd0 = buildChannelData(0x4001, new Uint8Array(0), 'tcp');
   const stream = concatBytes(stunA, cd1, cd0, stunB, cd1);
@@ -134,7 +139,11 @@ describe('TurnStreamFramer (RFC 8656 §12.5)', () => {
   });
 
   it('reassembles the largest ChannelData from small chunks', () => {
-    const big = buildChannelData(0x4123, Uint8Array.from({ length: 0xffff }, (_, i) => i & 0xff), 'tcp');
+    const big = buildChannelData(
+      0x4123,
+      Uint8Array.from({ length: 0xffff }, (_, i) => i & 0xff),
+      'tcp',
+    );
     const framer = new TurnStreamFramer();
     const got: StreamFrame[] = [];
     for (let pos = 0; pos < big.length; pos += 1000) {

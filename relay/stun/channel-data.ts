@@ -81,7 +81,10 @@ export function parseChannelData(bytes: Uint8Array, transport: Transport = 'udp'
   }
   const paddedEnd = CHANNEL_DATA_HEADER_LENGTH + padded(length);
   if (transport === 'tcp' ? bytes.length !== paddedEnd : bytes.length > paddedEnd) {
-    const what = transport === 'tcp' && bytes.length < paddedEnd ? 'is missing the padding to 4 bytes that TCP requires' : `has ${bytes.length - paddedEnd} bytes after its padding`;
+    const what =
+      transport === 'tcp' && bytes.length < paddedEnd
+        ? 'is missing the padding to 4 bytes that TCP requires'
+        : `has ${bytes.length - paddedEnd} bytes after its padding`;
     throw new StunError(bytes.length < paddedEnd ? 'truncated' : 'trailing_bytes', `ChannelData message ${what}`);
   }
   return { channel, data: bytes.subarray(CHANNEL_DATA_HEADER_LENGTH, end) };
@@ -178,7 +181,10 @@ export class TurnStreamFramer {
     const top = first >>> 6;
     if (top === 0) return STUN_SIZE_PREFIX;
     if (top === 1) return CHANNEL_DATA_HEADER_LENGTH;
-    throw new StunError('bad_framing', `TCP stream is out of step: byte 0x${first.toString(16).padStart(2, '0')} starts neither a STUN nor a ChannelData message`);
+    throw new StunError(
+      'bad_framing',
+      `TCP stream is out of step: byte 0x${first.toString(16).padStart(2, '0')} starts neither a STUN nor a ChannelData message`,
+    );
   }
 
   /** Size of the frame at b[at], whose prefix is complete. Throws for a header no valid frame has. */

@@ -6,14 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_TURN_USER_ID_LENGTH, toHex, utf8 } from '../../core/crypto/index.ts';
 import { PASSWORD_ALGORITHM } from './constants.ts';
-import {
-  checkTurnUsername,
-  issueTurnCredentials,
-  longTermKey,
-  passwordAlgorithmName,
-  turnPassword,
-  userHash,
-} from './credentials.ts';
+import { checkTurnUsername, issueTurnCredentials, longTermKey, passwordAlgorithmName, turnPassword, userHash } from './credentials.ts';
 import { buildStunMessage, parseStunMessage, verifyMessageIntegrity } from './message.ts';
 import { expectStunError } from './testing/stun-expectations.ts';
 
@@ -107,9 +100,27 @@ describe('checkTurnUsername', () => {
 
   it('refuses anything but "<expiry>:<user id>" as malformed (the shapes that broke other servers included)', () => {
     const malformed = [
-      '', 'alice', '1700003600', '1700003600:', ':alice', 'alice:1700003600', '01700003600:alice', '-5:alice', '+5:alice', '1e9:alice', '0x10:alice',
-      ' 1700003600:alice', '1700003600 :alice', '1700003600: alice', '1700003600:a b', '1700003600:a:b', '9999999999999:alice',
-      '99999999999999999999999:alice', `1700003600:${'x'.repeat(MAX_TURN_USER_ID_LENGTH + 1)}`, '1700003600:é', '1700003600:\u0000',
+      '',
+      'alice',
+      '1700003600',
+      '1700003600:',
+      ':alice',
+      'alice:1700003600',
+      '01700003600:alice',
+      '-5:alice',
+      '+5:alice',
+      '1e9:alice',
+      '0x10:alice',
+      ' 1700003600:alice',
+      '1700003600 :alice',
+      '1700003600: alice',
+      '1700003600:a b',
+      '1700003600:a:b',
+      '9999999999999:alice',
+      '99999999999999999999999:alice',
+      `1700003600:${'x'.repeat(MAX_TURN_USER_ID_LENGTH + 1)}`,
+      '1700003600:é',
+      '1700003600:\u0000',
     ];
     for (const username of malformed) {
       const e = expectStunError(() => checkTurnUsername(username, NOW), 'credentials_malformed');

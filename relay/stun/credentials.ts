@@ -133,7 +133,11 @@ export function checkTurnUsername(username: string | Uint8Array, now: number): T
   }
   const expiresAt = Number(expiryText) * 1000;
   if (!(now < expiresAt)) {
-    throw new StunError('credentials_expired', `TURN credentials expired at ${new Date(expiresAt).toISOString()}; the client must fetch new ones`, 'unauthorized');
+    throw new StunError(
+      'credentials_expired',
+      `TURN credentials expired at ${new Date(expiresAt).toISOString()}; the client must fetch new ones`,
+      'unauthorized',
+    );
   }
   return { userId, expiresAt };
 }

@@ -61,7 +61,7 @@ const CODEC_BY_TYPE = new Map(CODECS.map((c) => [c.type, c]));
 
 type Rng = () => number;
 const int = (rnd: Rng, n: number): number => Math.floor(rnd() * n);
-const pick = <T,>(rnd: Rng, xs: readonly T[]): T => xs[int(rnd, xs.length)]!;
+const pick = <T>(rnd: Rng, xs: readonly T[]): T => xs[int(rnd, xs.length)]!;
 
 function randomBytes(rnd: Rng, n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -129,7 +129,8 @@ function checkAttribute(codec: AttributeCodec<unknown>, value: Uint8Array, tid: 
     return fail(`${codec.name} encode of its own decoding threw ${String(e)}`, value);
   }
   const again = attempt(`${codec.name} re-decode`, encoded, () => codec.decode(encoded, tid));
-  if (!same(decoded, again)) fail(`${codec.name} decode → encode → decode is not a fixed point`, value, `${JSON.stringify(decoded)} vs ${JSON.stringify(again)}`);
+  if (!same(decoded, again))
+    fail(`${codec.name} decode → encode → decode is not a fixed point`, value, `${JSON.stringify(decoded)} vs ${JSON.stringify(again)}`);
 }
 
 function withPaddingZeroed(msg: StunMessage): Uint8Array {
@@ -180,7 +181,8 @@ function checkFramer(input: Uint8Array, rnd: Rng, tally: Tally): void {
     pushed += n;
     if (frames === undefined) {
       if (!framer.failed) fail('the framer threw without failing', input);
-      if (attempt('TurnStreamFramer.push after failure', input, () => framer.push(new Uint8Array(1))) !== undefined) fail('a failed framer accepted more', input);
+      if (attempt('TurnStreamFramer.push after failure', input, () => framer.push(new Uint8Array(1))) !== undefined)
+        fail('a failed framer accepted more', input);
       break;
     }
     for (const f of frames) {
@@ -224,7 +226,11 @@ function randomText(rnd: Rng, max: number): string {
 function randomAttribute(rnd: Rng, tid: Uint8Array): StunAttributeInput {
   switch (int(rnd, 16)) {
     case 0:
-      return encodeAttribute(pick(rnd, [codecs.mappedAddress, codecs.xorMappedAddress, codecs.xorPeerAddress, codecs.xorRelayedAddress]), randomAddress(rnd), tid);
+      return encodeAttribute(
+        pick(rnd, [codecs.mappedAddress, codecs.xorMappedAddress, codecs.xorPeerAddress, codecs.xorRelayedAddress]),
+        randomAddress(rnd),
+        tid,
+      );
     case 1:
       return encodeAttribute(codecs.username, `${1_700_000_000 + int(rnd, 1e6)}:${randomText(rnd, 30)}`);
     case 2:
@@ -232,7 +238,10 @@ function randomAttribute(rnd: Rng, tid: Uint8Array): StunAttributeInput {
     case 3:
       return encodeAttribute(codecs.errorCode, { code: 300 + int(rnd, 400), reason: randomText(rnd, 30) });
     case 4:
-      return encodeAttribute(codecs.unknownAttributes, Array.from({ length: int(rnd, 5) }, () => int(rnd, 0x10000)));
+      return encodeAttribute(
+        codecs.unknownAttributes,
+        Array.from({ length: int(rnd, 5) }, () => int(rnd, 0x10000)),
+      );
     case 5:
       return encodeAttribute(codecs.lifetime, int(rnd, 2 ** 32));
     case 6:
@@ -344,7 +353,8 @@ function mutate(rnd: Rng, seed: Uint8Array, other: Uint8Array): Uint8Array {
       case 5: {
         // attribute length tampering
         const at = pick(rnd, cuts.slice(0, -1));
-        if (at !== undefined) setU16(b, at + 2, pick(rnd, [0, 1, 3, 4, 20, 0xffff, int(rnd, 0x10000), ((b[at + 2]! << 8) | b[at + 3]!) + pick(rnd, [-1, 1, 4, -4])]));
+        if (at !== undefined)
+          setU16(b, at + 2, pick(rnd, [0, 1, 3, 4, 20, 0xffff, int(rnd, 0x10000), ((b[at + 2]! << 8) | b[at + 3]!) + pick(rnd, [-1, 1, 4, -4])]));
         break;
       }
       case 6: {
@@ -438,7 +448,11 @@ describe('STUN/TURN codec fuzz', () => {
   it(`survives ${MUTATED_INPUTS} mutations of valid messages (seed 0x5eed5702)`, () => {
     const rnd = mulberry32(0x5eed5702);
     const tally = newTally();
-    const corpus = [...VECTORS, ...Array.from({ length: 200 }, () => randomValidMessage(rnd)), ...Array.from({ length: 40 }, () => randomValidChannelData(rnd))];
+    const corpus = [
+      ...VECTORS,
+      ...Array.from({ length: 200 }, () => randomValidMessage(rnd)),
+      ...Array.from({ length: 40 }, () => randomValidChannelData(rnd)),
+    ];
     // The seeds themselves are valid and round-trip.
     for (const seed of corpus) checkAll(seed, rnd, newTally());
     for (let i = 0; i < MUTATED_INPUTS; i++) {

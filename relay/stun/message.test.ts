@@ -330,11 +330,22 @@ describe('building with integrity', () => {
 
   it('writes MESSAGE-INTEGRITY, then MESSAGE-INTEGRITY-SHA256, then FINGERPRINT, and all verify', () => {
     const bytes = buildStunMessage(
-      { method: METHOD.ALLOCATE, messageClass: 'request', transactionId: tid, attributes: [encodeAttribute(codecs.requestedTransport, 17), encodeAttribute(codecs.username, 'u')] },
+      {
+        method: METHOD.ALLOCATE,
+        messageClass: 'request',
+        transactionId: tid,
+        attributes: [encodeAttribute(codecs.requestedTransport, 17), encodeAttribute(codecs.username, 'u')],
+      },
       { integrityKey: key, integritySha256Key: key, fingerprint: true },
     );
     const msg = parseStunMessage(bytes);
-    expect(msg.attributes.map((a) => a.type)).toEqual([ATTR.REQUESTED_TRANSPORT, ATTR.USERNAME, ATTR.MESSAGE_INTEGRITY, ATTR.MESSAGE_INTEGRITY_SHA256, ATTR.FINGERPRINT]);
+    expect(msg.attributes.map((a) => a.type)).toEqual([
+      ATTR.REQUESTED_TRANSPORT,
+      ATTR.USERNAME,
+      ATTR.MESSAGE_INTEGRITY,
+      ATTR.MESSAGE_INTEGRITY_SHA256,
+      ATTR.FINGERPRINT,
+    ]);
     expect(verifyMessageIntegrity(msg, key)).toBe(true);
     expect(verifyMessageIntegritySha256(msg, key)).toBe(true);
     expect(verifyFingerprint(msg)).toBe(true);
@@ -344,21 +355,37 @@ describe('building with integrity', () => {
 
   it('truncates MESSAGE-INTEGRITY-SHA256 on request, and verifies the truncated form', () => {
     for (const length of [16, 20, 24, 28, 32]) {
-      const msg = parseStunMessage(buildStunMessage({ method: METHOD.BINDING, messageClass: 'request', transactionId: tid }, { integritySha256Key: key, integritySha256Length: length }));
+      const msg = parseStunMessage(
+        buildStunMessage({ method: METHOD.BINDING, messageClass: 'request', transactionId: tid }, { integritySha256Key: key, integritySha256Length: length }),
+      );
       expect(getAttribute(msg, ATTR.MESSAGE_INTEGRITY_SHA256)!.value.length).toBe(length);
       expect(verifyMessageIntegritySha256(msg, key)).toBe(true);
     }
     for (const length of [0, 8, 12, 18, 36]) {
-      expectStunError(() => buildStunMessage({ method: 1, messageClass: 'request', transactionId: tid }, { integritySha256Key: key, integritySha256Length: length }), 'invalid_argument');
+      expectStunError(
+        () => buildStunMessage({ method: 1, messageClass: 'request', transactionId: tid }, { integritySha256Key: key, integritySha256Length: length }),
+        'invalid_argument',
+      );
     }
   });
 
   it('rejects integrity attributes of the wrong size', () => {
-    const odd = parseStunMessage(buildStunMessage({ method: 1, messageClass: 'request', transactionId: tid, attributes: [{ type: ATTR.MESSAGE_INTEGRITY, value: new Uint8Array(16) }] }));
+    const odd = parseStunMessage(
+      buildStunMessage({ method: 1, messageClass: 'request', transactionId: tid, attributes: [{ type: ATTR.MESSAGE_INTEGRITY, value: new Uint8Array(16) }] }),
+    );
     expect(verifyMessageIntegrity(odd, key)).toBe(false);
-    const short = parseStunMessage(buildStunMessage({ method: 1, messageClass: 'request', transactionId: tid, attributes: [{ type: ATTR.MESSAGE_INTEGRITY_SHA256, value: new Uint8Array(12) }] }));
+    const short = parseStunMessage(
+      buildStunMessage({
+        method: 1,
+        messageClass: 'request',
+        transactionId: tid,
+        attributes: [{ type: ATTR.MESSAGE_INTEGRITY_SHA256, value: new Uint8Array(12) }],
+      }),
+    );
     expect(verifyMessageIntegritySha256(short, key)).toBe(false);
-    const fp = parseStunMessage(buildStunMessage({ method: 1, messageClass: 'request', transactionId: tid, attributes: [{ type: ATTR.FINGERPRINT, value: new Uint8Array(8) }] }));
+    const fp = parseStunMessage(
+      buildStunMessage({ method: 1, messageClass: 'request', transactionId: tid, attributes: [{ type: ATTR.FINGERPRINT, value: new Uint8Array(8) }] }),
+    );
     expect(verifyFingerprint(fp)).toBe(false);
   });
 
@@ -376,8 +403,21 @@ describe('building with integrity', () => {
     expectStunError(() => buildStunMessage({ ...base, transactionId: new Uint8Array(11) }), 'invalid_argument');
     expectStunError(() => buildStunMessage({ ...base, attributes: [{ type: 0x10000, value: new Uint8Array(0) }] }), 'invalid_argument');
     expectStunError(() => buildStunMessage({ ...base, attributes: [{ type: 1, value: new Uint8Array(0x10000) }] }), 'invalid_argument');
-    expectStunError(() => buildStunMessage({ ...base, attributes: [{ type: ATTR.FINGERPRINT, value: new Uint8Array(4) }, { type: 1, value: new Uint8Array(0) }] }), 'invalid_argument');
-    expectStunError(() => buildStunMessage({ ...base, attributes: [{ type: ATTR.FINGERPRINT, value: new Uint8Array(4) }] }, { integrityKey: utf8('k') }), 'invalid_argument');
+    expectStunError(
+      () =>
+        buildStunMessage({
+          ...base,
+          attributes: [
+            { type: ATTR.FINGERPRINT, value: new Uint8Array(4) },
+            { type: 1, value: new Uint8Array(0) },
+          ],
+        }),
+      'invalid_argument',
+    );
+    expectStunError(
+      () => buildStunMessage({ ...base, attributes: [{ type: ATTR.FINGERPRINT, value: new Uint8Array(4) }] }, { integrityKey: utf8('k') }),
+      'invalid_argument',
+    );
     const many = Array.from({ length: MAX_ATTRIBUTES }, () => ({ type: ATTR.SOFTWARE, value: new Uint8Array(0) }));
     expect(() => buildStunMessage({ ...base, attributes: many })).not.toThrow();
     expectStunError(() => buildStunMessage({ ...base, attributes: many }, { fingerprint: true }), 'invalid_argument');
@@ -471,11 +511,19 @@ describe('attributes after MESSAGE-INTEGRITY (RFC 8489 §14.5)', () => {
   /** A signed request with an attribute appended after its MESSAGE-INTEGRITY, as someone on the path could. */
   function appendAfterIntegrity(signed: Uint8Array, type: number, value: Uint8Array): Uint8Array {
     const msg = parseStunMessage(signed);
-    return buildStunMessage({ method: msg.method, messageClass: msg.messageClass, transactionId: msg.transactionId, attributes: [...msg.attributes, { type, value }] });
+    return buildStunMessage({
+      method: msg.method,
+      messageClass: msg.messageClass,
+      transactionId: msg.transactionId,
+      attributes: [...msg.attributes, { type, value }],
+    });
   }
 
   it('ignores what follows, except MESSAGE-INTEGRITY-SHA256 and FINGERPRINT', () => {
-    const signed = buildStunMessage({ method: METHOD.REFRESH, messageClass: 'request', transactionId: tid, attributes: [encodeAttribute(codecs.lifetime, 600)] }, { integrityKey: key });
+    const signed = buildStunMessage(
+      { method: METHOD.REFRESH, messageClass: 'request', transactionId: tid, attributes: [encodeAttribute(codecs.lifetime, 600)] },
+      { integrityKey: key },
+    );
     const forged = parseStunMessage(appendAfterIntegrity(signed, ATTR.LIFETIME, hex('00000000')));
     expect(verifyMessageIntegrity(forged, key)).toBe(true); // still signed: the HMAC stops at MESSAGE-INTEGRITY
     expect(readAttribute(forged, codecs.lifetime)).toBe(600);
@@ -484,7 +532,10 @@ describe('attributes after MESSAGE-INTEGRITY (RFC 8489 §14.5)', () => {
     expect(significantAttributes(forged).map((a) => a.type)).toEqual([ATTR.LIFETIME, ATTR.MESSAGE_INTEGRITY]);
 
     const both = parseStunMessage(
-      buildStunMessage({ method: METHOD.REFRESH, messageClass: 'request', transactionId: tid, attributes: [encodeAttribute(codecs.lifetime, 600)] }, { integrityKey: key, integritySha256Key: key, fingerprint: true }),
+      buildStunMessage(
+        { method: METHOD.REFRESH, messageClass: 'request', transactionId: tid, attributes: [encodeAttribute(codecs.lifetime, 600)] },
+        { integrityKey: key, integritySha256Key: key, fingerprint: true },
+      ),
     );
     expect(significantAttributes(both).map((a) => a.type)).toEqual([ATTR.LIFETIME, ATTR.MESSAGE_INTEGRITY, ATTR.MESSAGE_INTEGRITY_SHA256, ATTR.FINGERPRINT]);
   });
@@ -512,7 +563,9 @@ describe('attributes after MESSAGE-INTEGRITY (RFC 8489 §14.5)', () => {
     });
     const msg = parseStunMessage(bytes);
     expect(unknownComprehensionRequired(msg, UNDERSTOOD_ATTRIBUTES)).toEqual([0x07ad, 0x7fff]);
-    const smuggled = parseStunMessage(appendAfterIntegrity(buildStunMessage({ method: 1, messageClass: 'request', transactionId: tid }, { integrityKey: key }), 0x0777, new Uint8Array(0)));
+    const smuggled = parseStunMessage(
+      appendAfterIntegrity(buildStunMessage({ method: 1, messageClass: 'request', transactionId: tid }, { integrityKey: key }), 0x0777, new Uint8Array(0)),
+    );
     expect(unknownComprehensionRequired(smuggled, UNDERSTOOD_ATTRIBUTES)).toEqual([]);
     expect(unknownComprehensionRequired(parseStunMessage(SAMPLE_REQUEST), UNDERSTOOD_ATTRIBUTES)).toEqual([ATTR.PRIORITY]);
   });

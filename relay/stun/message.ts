@@ -304,7 +304,7 @@ export function verifyFingerprint(msg: StunMessage): boolean {
   if (!attr || attr.type !== ATTR.FINGERPRINT || attr.value.length !== 4) return false;
   // FINGERPRINT is last and 4 bytes long, so the header's length field already says "the
   // message ends after it": the received bytes are the CRC input as they are.
-  return ((crc32(msg.raw.subarray(0, attr.offset)) ^ FINGERPRINT_XOR) >>> 0) === u32(attr.value, 0);
+  return (crc32(msg.raw.subarray(0, attr.offset)) ^ FINGERPRINT_XOR) >>> 0 === u32(attr.value, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,7 +375,8 @@ export function buildStunMessage(input: StunMessageInput, options: StunBuildOpti
 
   let total = HEADER_LENGTH;
   attributes.forEach((a, i) => {
-    if (!Number.isInteger(a.type) || a.type < 0 || a.type > 0xffff) throw invalid(`STUN attribute type must be an integer in 0x0000–0xFFFF, got ${String(a.type)}`);
+    if (!Number.isInteger(a.type) || a.type < 0 || a.type > 0xffff)
+      throw invalid(`STUN attribute type must be an integer in 0x0000–0xFFFF, got ${String(a.type)}`);
     if (!(a.value instanceof Uint8Array)) throw invalid(`STUN attribute ${attributeName(a.type)} value must be a Uint8Array`);
     if (a.value.length > 0xffff) throw invalid(`STUN attribute ${attributeName(a.type)} value is ${a.value.length} bytes, over 65535`);
     if (a.type === ATTR.FINGERPRINT && (i !== attributes.length - 1 || trailers > 0)) {
@@ -433,4 +434,3 @@ export function buildStunMessage(input: StunMessageInput, options: StunBuildOpti
   setLength(total - HEADER_LENGTH);
   return out;
 }
-

@@ -25,7 +25,9 @@ export async function markDeviceSeen(
 // On every device request and gateway connection that finds the time stale: prepared
 // (core/storage/prepared.ts). The timestamp alone commits without a disk sync; with the IP lock
 // it does not (router/adapters/node/sqlite.ts).
-const touchLastSeen = prepareQuery<Database, { uid: string; now: number }>()((db, $) => db.updateTable('devices').set({ last_seen_at: $.now }).where('uid', '=', $.uid));
+const touchLastSeen = prepareQuery<Database, { uid: string; now: number }>()((db, $) =>
+  db.updateTable('devices').set({ last_seen_at: $.now }).where('uid', '=', $.uid),
+);
 const bindLockedIp = prepareQuery<Database, { uid: string; now: number; clientIp: string }>()((db, $) =>
   db.updateTable('devices').set({ last_seen_at: $.now, locked_ip: $.clientIp }).where('uid', '=', $.uid),
 );

@@ -7,7 +7,9 @@ import { sha256, toBase64Url } from '../../core/crypto/index.ts';
 import { prepareQuery } from '../../core/storage/prepared.ts';
 import type { ApplicationsTable, Database, DevicesTable } from '../../core/storage/schema.ts';
 
-const deviceByClientIdHash = prepareQuery<Database, { clientIdHash: string }>()((db, $) => db.selectFrom('devices').selectAll().where('client_id_hash', '=', $.clientIdHash));
+const deviceByClientIdHash = prepareQuery<Database, { clientIdHash: string }>()((db, $) =>
+  db.selectFrom('devices').selectAll().where('client_id_hash', '=', $.clientIdHash),
+);
 const applicationByUid = prepareQuery<Database, { uid: string }>()((db, $) => db.selectFrom('applications').selectAll().where('uid', '=', $.uid));
 
 /** The device whose client id this is; the Router stores only the id's SHA-256. */

@@ -19,12 +19,7 @@ export interface UserRecordAccess {
 }
 
 export async function folderMembership(db: Kysely<Database>, userUid: string, folderUid: string): Promise<MemberRow | null> {
-  const row = await db
-    .selectFrom('folder_members')
-    .selectAll()
-    .where('folder_uid', '=', folderUid)
-    .where('user_uid', '=', userUid)
-    .executeTakeFirst();
+  const row = await db.selectFrom('folder_members').selectAll().where('folder_uid', '=', folderUid).where('user_uid', '=', userUid).executeTakeFirst();
   return row ?? null;
 }
 
@@ -34,7 +29,15 @@ const recordWithMembership = prepareQuery<Database, { userUid: string; recordUid
     .selectFrom('records')
     .leftJoin('folder_members as m', (join) => join.onRef('m.folder_uid', '=', 'records.folder_uid').on('m.user_uid', '=', $.userUid))
     .selectAll('records')
-    .select(['m.folder_uid as m_folder_uid', 'm.key_type as m_key_type', 'm.wrapped_key as m_wrapped_key', 'm.can_edit as m_can_edit', 'm.can_share as m_can_share', 'm.is_owner as m_is_owner', 'm.added_at as m_added_at'])
+    .select([
+      'm.folder_uid as m_folder_uid',
+      'm.key_type as m_key_type',
+      'm.wrapped_key as m_wrapped_key',
+      'm.can_edit as m_can_edit',
+      'm.can_share as m_can_share',
+      'm.is_owner as m_is_owner',
+      'm.added_at as m_added_at',
+    ])
     .where('records.uid', '=', $.recordUid),
 );
 
@@ -43,8 +46,23 @@ export async function findUserRecordAccess(db: Kysely<Database>, userUid: string
   if (!row) return null;
   const { m_folder_uid, m_key_type, m_wrapped_key, m_can_edit, m_can_share, m_is_owner, m_added_at, ...record } = row;
   const membership: MemberRow | null =
-    m_folder_uid !== null && m_key_type !== null && m_wrapped_key !== null && m_can_edit !== null && m_can_share !== null && m_is_owner !== null && m_added_at !== null
-      ? { folder_uid: m_folder_uid, user_uid: userUid, key_type: m_key_type, wrapped_key: m_wrapped_key, can_edit: m_can_edit, can_share: m_can_share, is_owner: m_is_owner, added_at: m_added_at }
+    m_folder_uid !== null &&
+    m_key_type !== null &&
+    m_wrapped_key !== null &&
+    m_can_edit !== null &&
+    m_can_share !== null &&
+    m_is_owner !== null &&
+    m_added_at !== null
+      ? {
+          folder_uid: m_folder_uid,
+          user_uid: userUid,
+          key_type: m_key_type,
+          wrapped_key: m_wrapped_key,
+          can_edit: m_can_edit,
+          can_share: m_can_share,
+          is_owner: m_is_owner,
+          added_at: m_added_at,
+        }
       : null;
   if (record.owner_uid === userUid) return { record, canEdit: true, isOwner: true, membership };
   if (!membership) return null;
@@ -59,6 +77,7 @@ export async function requireReadableRecord(db: Kysely<Database>, userUid: strin
 
 export async function requireEditableRecord(db: Kysely<Database>, userUid: string, recordUid: string): Promise<UserRecordAccess> {
   const access = await requireReadableRecord(db, userUid, recordUid);
-  if (!access.canEdit) throw new PosternError('not_allowed', `You can view record ${recordUid} but not edit it; ask the folder owner for "can edit".`, { recordUid });
+  if (!access.canEdit)
+    throw new PosternError('not_allowed', `You can view record ${recordUid} but not edit it; ask the folder owner for "can edit".`, { recordUid });
   return access;
 }

@@ -78,7 +78,13 @@ function nextBackoffSeconds(limits: Limits, failures: number): number {
   return Math.ceil(Math.min(limits.loginBackoffMaxMs, BACKOFF_BASE_MS * 2 ** Math.min(30, failures - limits.loginFailuresPerWindow)) / 1000);
 }
 
-export async function noteLoginFailure(db: Kysely<Database>, email: string, clientIp: string, now: number, options: { throttled?: boolean } = {}): Promise<void> {
+export async function noteLoginFailure(
+  db: Kysely<Database>,
+  email: string,
+  clientIp: string,
+  now: number,
+  options: { throttled?: boolean } = {},
+): Promise<void> {
   await db
     .insertInto('login_failures')
     .values({ uid: newUid(), email, client_ip: clientIp, at: now, throttled: options.throttled ? 1 : 0 })

@@ -21,7 +21,13 @@ export function hashSessionToken(token: string): string {
   return sessionIdOf(token);
 }
 
-export async function createSession(db: Kysely<Database>, userUid: string, clientIp: string, now: number, ttlMs: number): Promise<{ token: string; expiresAt: number }> {
+export async function createSession(
+  db: Kysely<Database>,
+  userUid: string,
+  clientIp: string,
+  now: number,
+  ttlMs: number,
+): Promise<{ token: string; expiresAt: number }> {
   const token = toBase64Url(randomBytes(32));
   const expiresAt = now + ttlMs;
   await db

@@ -39,11 +39,19 @@ export interface ActionActor {
 
 async function boundConfiguration(db: Kysely<Database>, userUid: string, configUid: string, feature: PamFeature | undefined) {
   const access = await requireReadableRecord(db, userUid, configUid);
-  if (access.record.type !== 'pamConfiguration') throw new PosternError('bad_request', `Record ${configUid} is a ${access.record.type}, not a pamConfiguration.`);
+  if (access.record.type !== 'pamConfiguration')
+    throw new PosternError('bad_request', `Record ${configUid} is a ${access.record.type}, not a pamConfiguration.`);
   const binding = await db.selectFrom('pam_configurations').selectAll().where('config_uid', '=', configUid).executeTakeFirst();
-  if (!binding) throw new PosternError('bad_state', `PAM configuration ${configUid} names no gateway yet; save it again with a gatewayUid (\`postern record edit ${configUid} --field gatewayUid=…\`).`);
+  if (!binding)
+    throw new PosternError(
+      'bad_state',
+      `PAM configuration ${configUid} names no gateway yet; save it again with a gatewayUid (\`postern record edit ${configUid} --field gatewayUid=…\`).`,
+    );
   if (feature && (JSON.parse(binding.features) as Record<string, boolean>)[feature] !== true) {
-    throw new PosternError('not_allowed', `The "${feature}" feature is not enabled on PAM configuration ${configUid}.`, { configurationUid: configUid, feature });
+    throw new PosternError('not_allowed', `The "${feature}" feature is not enabled on PAM configuration ${configUid}.`, {
+      configurationUid: configUid,
+      feature,
+    });
   }
   return binding;
 }
@@ -55,7 +63,8 @@ export async function requireOwnGateway(db: Kysely<Database>, userUid: string, g
     .select(['devices.uid', 'devices.kind', 'devices.revoked_at', 'applications.owner_uid'])
     .where('devices.uid', '=', gatewayUid)
     .executeTakeFirst();
-  if (gateway?.kind !== 'gateway' || gateway.owner_uid !== userUid) throw new PosternError('not_allowed', `You do not manage a gateway ${gatewayUid}.`, { gatewayUid });
+  if (gateway?.kind !== 'gateway' || gateway.owner_uid !== userUid)
+    throw new PosternError('not_allowed', `You do not manage a gateway ${gatewayUid}.`, { gatewayUid });
   return gateway;
 }
 
@@ -81,13 +90,21 @@ async function start<N extends ActionName>(env: ActionEnv, actor: ActionActor, n
       recordUid = input.recordUid;
       const scheduled = input.configurationUid
         ? null
-        : await env.db.selectFrom('rotation_schedules').select(['configuration_uid', 'resource_uid']).where('record_uid', '=', input.recordUid).executeTakeFirst();
+        : await env.db
+            .selectFrom('rotation_schedules')
+            .select(['configuration_uid', 'resource_uid'])
+            .where('record_uid', '=', input.recordUid)
+            .executeTakeFirst();
       const configurationUid = input.configurationUid ?? scheduled?.configuration_uid;
-      if (!configurationUid) throw new PosternError('bad_request', `Which PAM configuration should "${name}" go through? Pass --config, or set one with \`postern rotation set\`.`);
+      if (!configurationUid)
+        throw new PosternError('bad_request', `Which PAM configuration should "${name}" go through? Pass --config, or set one with \`postern rotation set\`.`);
       gatewayUid = (await boundConfiguration(env.db, actor.userUid, configurationUid, spec.feature)).gateway_uid;
       Object.assign(resolved, { recordUid, configurationUid });
       if (contract.resource) {
-        Object.assign(resolved, await resolveLinkedResource(env.db, actor.userUid, { recordUid, named: input.resourceUid, scheduled: scheduled?.resource_uid }));
+        Object.assign(
+          resolved,
+          await resolveLinkedResource(env.db, actor.userUid, { recordUid, named: input.resourceUid, scheduled: scheduled?.resource_uid }),
+        );
       } else if (input.resourceUid) {
         throw new PosternError('bad_request', `"${name}" acts on the record itself and takes no resource.`);
       }
@@ -130,6 +147,7 @@ async function start<N extends ActionName>(env: ActionEnv, actor: ActionActor, n
   // `resolved` holds what the contract's flags and target say Resolved<N> holds (filled above).
   const params = gatewayParams(spec, resolved as Resolved<N>, caller);
   const result = await env.hub.deliver(gatewayUid, name, params, input.timeoutMs ?? spec.defaultTimeoutMs);
-  if (jobUid && result.code !== 'ok') await failJob(env.db, jobUid, 'failed', `${result.code}: ${result.message ?? 'the gateway did not start the job'}`, env.now());
+  if (jobUid && result.code !== 'ok')
+    await failJob(env.db, jobUid, 'failed', `${result.code}: ${result.message ?? 'the gateway did not start the job'}`, env.now());
   return { ...result, gatewayUid, ...(jobUid ? { jobUid } : {}) };
 }

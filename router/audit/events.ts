@@ -49,7 +49,16 @@ export async function recordEvent(db: Kysely<Database>, at: number, event: Audit
   }
   let open = aggregates.get(db);
   if (!open) aggregates.set(db, (open = new Map()));
-  const key = JSON.stringify([event.action, event.actorKind, event.actor, event.ownerUid, event.clientIp, event.outcome, event.recordUid ?? null, event.detail ?? null]);
+  const key = JSON.stringify([
+    event.action,
+    event.actorKind,
+    event.actor,
+    event.ownerUid,
+    event.clientIp,
+    event.outcome,
+    event.recordUid ?? null,
+    event.detail ?? null,
+  ]);
   const current = open.get(key);
   if (current && at - current.firstAt < AUDIT_AGGREGATION_WINDOW_MS && at >= current.firstAt) {
     current.count++;

@@ -20,11 +20,18 @@ export interface AuthenticatedGateway {
   ownerUid: string;
 }
 
-export async function authenticateGateway(db: Kysely<Database>, frame: AuthFrame, challenge: string, clientIp: string, now: number): Promise<AuthenticatedGateway> {
+export async function authenticateGateway(
+  db: Kysely<Database>,
+  frame: AuthFrame,
+  challenge: string,
+  clientIp: string,
+  now: number,
+): Promise<AuthenticatedGateway> {
   if (frame.nonce !== challenge) {
     throw new PosternError('replayed', 'The signed challenge is not the one this connection was given; a captured or reused challenge is refused.');
   }
-  if (Math.abs(frame.timestamp - now) > REQUEST_MAX_SKEW_MS) throw new PosternError('request_expired', 'The gateway clock is more than 5 minutes off the Router’s.');
+  if (Math.abs(frame.timestamp - now) > REQUEST_MAX_SKEW_MS)
+    throw new PosternError('request_expired', 'The gateway clock is more than 5 minutes off the Router’s.');
   let clientId: Uint8Array;
   try {
     clientId = fromBase64Url(frame.clientId);
@@ -35,7 +42,8 @@ export async function authenticateGateway(db: Kysely<Database>, frame: AuthFrame
   if (!device) throw new PosternError('unauthorized', 'Unknown gateway. Initialise it with `postern-gateway init --token …`.');
   if (device.kind !== 'gateway') throw new PosternError('not_allowed', 'This device is not a gateway; create one with `postern gateway create`.');
   if (device.revoked_at !== null) throw new PosternError('revoked', 'This gateway was removed.');
-  if (device.access_expires_at !== null && Number(device.access_expires_at) <= now) throw new PosternError('access_expired', 'This gateway’s access has expired.');
+  if (device.access_expires_at !== null && Number(device.access_expires_at) <= now)
+    throw new PosternError('access_expired', 'This gateway’s access has expired.');
   if (device.public_key === null) throw new PosternError('bad_state', 'This gateway has not been initialised; run `postern-gateway init --token …`.');
   if (!(await ecdsaVerify(fromBase64Url(device.public_key), gatewayAuthBytes(frame.nonce, frame.timestamp, frame.clientId), fromBase64Url(frame.signature)))) {
     throw new PosternError('bad_signature', 'The challenge signature does not verify with this gateway’s key.');

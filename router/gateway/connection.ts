@@ -141,7 +141,9 @@ export class GatewayConnection {
       }
       case 'job':
         // Job updates are applied in arrival order, one at a time.
-        this.jobChain = this.jobChain.then(() => this.hooks.onJob(this, frame.job)).catch((err) => this.hooks.logger.warn({ err: String(err), gateway: this.gatewayUid }, 'job update refused'));
+        this.jobChain = this.jobChain
+          .then(() => this.hooks.onJob(this, frame.job))
+          .catch((err) => this.hooks.logger.warn({ err: String(err), gateway: this.gatewayUid }, 'job update refused'));
         return;
       case 'auth':
         return this.fail(new PosternError('bad_state', 'Already authenticated.'));

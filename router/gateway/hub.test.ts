@@ -32,7 +32,8 @@ describe('gateway hub', () => {
       version: 'test-1',
       logger: quiet,
       backoff: { baseMs: 50, capMs: 200 },
-      onAction: async (frame) => (frame.action === 'gateway-info' ? { code: 'ok', data: { echo: frame.params } } : { code: 'bad_request', message: `unknown action ${frame.action}` }),
+      onAction: async (frame) =>
+        frame.action === 'gateway-info' ? { code: 'ok', data: { echo: frame.params } } : { code: 'bad_request', message: `unknown action ${frame.action}` },
     });
   }
 
@@ -120,7 +121,14 @@ describe('gateway hub', () => {
     const raw = await rawSocket();
     const timestamp = Date.now();
     raw.socket.send(
-      encodeFrame({ t: 'auth', clientId: config.clientId, nonce: raw.nonce, timestamp, version: 'x', signature: toBase64Url(await ecdsaSign(fromBase64Url(config.privateKey), gatewayAuthBytes(raw.nonce, timestamp, config.clientId))) }),
+      encodeFrame({
+        t: 'auth',
+        clientId: config.clientId,
+        nonce: raw.nonce,
+        timestamp,
+        version: 'x',
+        signature: toBase64Url(await ecdsaSign(fromBase64Url(config.privateKey), gatewayAuthBytes(raw.nonce, timestamp, config.clientId))),
+      }),
     );
     expect((await raw.next()).t).toBe('ready');
     // Never answer the action: the Router times the conversation out.

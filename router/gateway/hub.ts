@@ -60,7 +60,8 @@ export class GatewayHub {
     this.unserve = options.bus.serve(subjects.workerAction(options.workerId), async (payload) => {
       const forwarded = payload as ForwardedAction;
       const conn = this.connections.get(forwarded.gatewayUid);
-      if (!conn) return { code: 'wrong_instance', message: `Gateway ${forwarded.gatewayUid} is not connected to Worker ${options.workerId}.` } satisfies ActionResult;
+      if (!conn)
+        return { code: 'wrong_instance', message: `Gateway ${forwarded.gatewayUid} is not connected to Worker ${options.workerId}.` } satisfies ActionResult;
       return conn.request(forwarded.action, forwarded.params, forwarded.timeoutMs);
     });
   }
@@ -96,12 +97,28 @@ export class GatewayHub {
         if (previous && previous !== c) previous.close(4002, 'superseded by a newer connection');
         const at = now();
         await upsertGatewaySession.execute(db, { gatewayUid: c.gatewayUid, workerId: this.options.workerId, address: clientIp, version: c.version, at });
-        await recordEvent(db, at, { actorKind: 'device', actor: c.gatewayUid, ownerUid: c.gateway!.ownerUid, action: 'gateway.connect', clientIp, outcome: 'ok', detail: { version: c.version, worker: this.options.workerId } });
+        await recordEvent(db, at, {
+          actorKind: 'device',
+          actor: c.gatewayUid,
+          ownerUid: c.gateway!.ownerUid,
+          action: 'gateway.connect',
+          clientIp,
+          outcome: 'ok',
+          detail: { version: c.version, worker: this.options.workerId },
+        });
         logger.info({ gateway: c.gatewayUid, ip: clientIp, version: c.version }, 'gateway online');
       },
       onAuthFailed: async (error) => {
         logger.warn({ ip: clientIp, code: error.code }, 'gateway authentication refused');
-        await recordEvent(db, now(), { actorKind: 'device', actor: 'unknown', ownerUid: null, action: 'gateway.connect', clientIp, outcome: 'denied', detail: { code: error.code } });
+        await recordEvent(db, now(), {
+          actorKind: 'device',
+          actor: 'unknown',
+          ownerUid: null,
+          action: 'gateway.connect',
+          clientIp,
+          outcome: 'denied',
+          detail: { code: error.code },
+        });
       },
       onJob: (c, job) => applyJobUpdate(db, c.gatewayUid, job, now()),
       onClosed: async (c) => {
@@ -109,7 +126,14 @@ export class GatewayHub {
           this.connections.delete(c.gatewayUid);
           await db.deleteFrom('gateway_sessions').where('gateway_uid', '=', c.gatewayUid).where('worker_id', '=', this.options.workerId).execute();
           await interruptJobsOf(db, c.gatewayUid, now());
-          await recordEvent(db, now(), { actorKind: 'device', actor: c.gatewayUid, ownerUid: c.gateway!.ownerUid, action: 'gateway.disconnect', clientIp, outcome: 'ok' });
+          await recordEvent(db, now(), {
+            actorKind: 'device',
+            actor: c.gatewayUid,
+            ownerUid: c.gateway!.ownerUid,
+            action: 'gateway.disconnect',
+            clientIp,
+            outcome: 'ok',
+          });
           logger.info({ gateway: c.gatewayUid }, 'gateway offline');
         }
       },
@@ -144,7 +168,11 @@ export class GatewayHub {
     } catch (err) {
       const details = err instanceof PosternError ? err.details : undefined;
       if (details?.['timeout']) return { code: 'timeout', message: `Worker ${session.worker_id} did not answer in time.` };
-      if (details?.['busDown']) return { code: 'controller_down', message: `Gateway ${gatewayUid} is connected to Worker ${session.worker_id}, which this Router process cannot reach: the cluster bus (NATS) is down. Retry once it is back.` };
+      if (details?.['busDown'])
+        return {
+          code: 'controller_down',
+          message: `Gateway ${gatewayUid} is connected to Worker ${session.worker_id}, which this Router process cannot reach: the cluster bus (NATS) is down. Retry once it is back.`,
+        };
       return { code: 'controller_down', message: `Gateway ${gatewayUid} was on Worker ${session.worker_id}, which does not answer.` };
     }
   }
@@ -165,7 +193,11 @@ export class GatewayHub {
     for (const conn of [...this.connections.values()]) conn.close(1001, 'router shutting down');
     const now = this.options.now();
     await Promise.all(held.map((uid) => interruptJobsOf(this.options.db, uid, now).catch(() => 0)));
-    await this.options.db.deleteFrom('gateway_sessions').where('worker_id', '=', this.options.workerId).execute().catch(() => {});
+    await this.options.db
+      .deleteFrom('gateway_sessions')
+      .where('worker_id', '=', this.options.workerId)
+      .execute()
+      .catch(() => {});
   }
 
   /**
@@ -174,6 +206,10 @@ export class GatewayHub {
    */
   async recoverLostSessions(): Promise<void> {
     const lost = await interruptJobsOfLostSessions(this.options.db, this.options.workerId, this.options.now());
-    if (lost.gateways > 0) this.options.logger.warn({ gateways: lost.gateways, jobs: lost.jobs }, 'gateways were connected when this Router last stopped without cleaning up; their running jobs are interrupted until they report back');
+    if (lost.gateways > 0)
+      this.options.logger.warn(
+        { gateways: lost.gateways, jobs: lost.jobs },
+        'gateways were connected when this Router last stopped without cleaning up; their running jobs are interrupted until they report back',
+      );
   }
 }

@@ -61,7 +61,11 @@ describe.each(storageBackends())('RotationScheduler (%s)', (backend) => {
     answer = okAnswer;
   });
 
-  function scheduler(db: Kysely<Database>, workerId: string, extra: { tickMs?: number; startGraceMs?: number; connectedHere?: string[]; bus?: { ok: boolean } } = {}): RotationScheduler {
+  function scheduler(
+    db: Kysely<Database>,
+    workerId: string,
+    extra: { tickMs?: number; startGraceMs?: number; connectedHere?: string[]; bus?: { ok: boolean } } = {},
+  ): RotationScheduler {
     const { connectedHere, bus, ...tuning } = extra;
     const s = new RotationScheduler({
       db,
@@ -231,14 +235,20 @@ describe.each(storageBackends())('RotationScheduler (%s)', (backend) => {
 
   it('after start, lets a due schedule wait for its gateway to reconnect, within a grace period', async () => {
     clock = Date.UTC(2026, 0, 1, 12);
-    await dbA.insertInto('pam_configurations').values({ config_uid: 'cfg1', gateway_uid: 'gw1', features: '{"rotation":true}', updated_by: 'owner1', updated_at: 1 }).execute();
+    await dbA
+      .insertInto('pam_configurations')
+      .values({ config_uid: 'cfg1', gateway_uid: 'gw1', features: '{"rotation":true}', updated_by: 'owner1', updated_at: 1 })
+      .execute();
     const record = await addSchedule({ kind: 'once', at: clock - 60_000 }, clock - 60_000);
     const a = scheduler(dbA, 'head-a', { startGraceMs: 10_000 });
     expect(await a.tick()).toEqual({ due: 1, claimed: [], skipped: [record] });
     expect(await nextRunAt(record)).toBe(clock - 60_000);
     expect(await runsOf(record)).toEqual([]);
     // A session its own Worker left behind (a crash) does not count; a fresh one elsewhere does.
-    await dbA.insertInto('gateway_sessions').values({ gateway_uid: 'gw1', worker_id: 'head-a', address: '127.0.0.1', version: 't', connected_at: clock, last_seen_at: clock }).execute();
+    await dbA
+      .insertInto('gateway_sessions')
+      .values({ gateway_uid: 'gw1', worker_id: 'head-a', address: '127.0.0.1', version: 't', connected_at: clock, last_seen_at: clock })
+      .execute();
     expect((await a.tick()).claimed).toEqual([]);
     await dbA.updateTable('gateway_sessions').set({ worker_id: 'worker-2' }).execute();
     expect((await a.tick()).claimed).toEqual([record]);
@@ -261,7 +271,10 @@ describe.each(storageBackends())('RotationScheduler (%s)', (backend) => {
 
   it('while the cluster bus is down, leaves a due schedule due (unless its gateway is here) and fires it once when the bus is back', async () => {
     clock = Date.UTC(2026, 0, 1, 12);
-    await dbA.insertInto('pam_configurations').values({ config_uid: 'cfg1', gateway_uid: 'gw1', features: '{"rotation":true}', updated_by: 'owner1', updated_at: 1 }).execute();
+    await dbA
+      .insertInto('pam_configurations')
+      .values({ config_uid: 'cfg1', gateway_uid: 'gw1', features: '{"rotation":true}', updated_by: 'owner1', updated_at: 1 })
+      .execute();
     const bus = { ok: false };
     const record = await addSchedule({ kind: 'once', at: clock - 1_000 }, clock - 1_000);
     const a = scheduler(dbA, 'head-a', { startGraceMs: 0, bus });

@@ -190,7 +190,10 @@ export class RotationScheduler {
       next = nextRunAfter(rotationScheduleSchema.parse(JSON.parse(row.schedule)), Math.max(now, due));
     } catch (err) {
       await db.updateTable('rotation_schedules').set({ next_run_at: null }).where('record_uid', '=', row.record_uid).where('next_run_at', '=', due).execute();
-      logger.error({ record: row.record_uid, code: err instanceof PosternError ? err.code : 'bad_request' }, 'rotation schedule is unusable and was switched off; set it again with `postern rotation set`');
+      logger.error(
+        { record: row.record_uid, code: err instanceof PosternError ? err.code : 'bad_request' },
+        'rotation schedule is unusable and was switched off; set it again with `postern rotation set`',
+      );
       return false;
     }
 
@@ -230,7 +233,14 @@ export class RotationScheduler {
   private async fire(row: ScheduleRow, due: number): Promise<void> {
     const { db, hub, logger, now } = this.options;
     const env: ActionEnv = { db, hub, now };
-    const base = { actorKind: 'system' as const, actor: 'schedule', ownerUid: row.owner_uid, action: 'action.rotate', recordUid: row.record_uid, clientIp: SCHEDULER_ADDRESS };
+    const base = {
+      actorKind: 'system' as const,
+      actor: 'schedule',
+      ownerUid: row.owner_uid,
+      action: 'action.rotate',
+      recordUid: row.record_uid,
+      clientIp: SCHEDULER_ADDRESS,
+    };
     let outcome: string;
     try {
       let result: ActionOutcome;
@@ -238,7 +248,12 @@ export class RotationScheduler {
         result = await this.fireAction(
           env,
           { userUid: row.owner_uid, label: 'schedule' },
-          { action: 'rotate', recordUid: row.record_uid, configurationUid: row.configuration_uid, ...(row.resource_uid ? { resourceUid: row.resource_uid } : {}) },
+          {
+            action: 'rotate',
+            recordUid: row.record_uid,
+            configurationUid: row.configuration_uid,
+            ...(row.resource_uid ? { resourceUid: row.resource_uid } : {}),
+          },
         );
       } catch (err) {
         if (!(err instanceof PosternError)) throw err;
@@ -250,7 +265,10 @@ export class RotationScheduler {
           outcome: outcome === 'denied' ? 'denied' : 'failed',
           detail: { code: err.code, schedule: true, dueAt: due, ...(typeof reason === 'string' ? { reason } : {}) },
         });
-        logger.warn({ record: row.record_uid, owner: row.owner_uid, dueAt: due, code: err.code }, outcome === 'denied' ? 'scheduled rotation refused: the owner may no longer rotate this record' : 'scheduled rotation could not start');
+        logger.warn(
+          { record: row.record_uid, owner: row.owner_uid, dueAt: due, code: err.code },
+          outcome === 'denied' ? 'scheduled rotation refused: the owner may no longer rotate this record' : 'scheduled rotation could not start',
+        );
         return;
       }
       outcome = result.code === 'ok' ? 'ok' : result.code;

@@ -13,7 +13,12 @@ const NETWORK_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETI
 /** better-sqlite3's codes (extended ones start with these). */
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR|FULL|PROTOCOL|NOLFS)/;
 /** pg reports a lost connection or a pool timeout as a plain Error without a code. */
-const PG_MESSAGES = [/^Connection terminated/, /^timeout exceeded when trying to connect/, /^Client has encountered a connection error and is not queryable/, /^Connection terminated due to connection timeout/];
+const PG_MESSAGES = [
+  /^Connection terminated/,
+  /^timeout exceeded when trying to connect/,
+  /^Client has encountered a connection error and is not queryable/,
+  /^Connection terminated due to connection timeout/,
+];
 
 export type DatabaseFault = 'unreachable' | 'shutting_down' | 'overloaded' | 'locked' | 'read_only' | 'disk';
 

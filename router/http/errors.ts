@@ -14,7 +14,8 @@ export function toPosternError(err: unknown): PosternError {
     return new PosternError('bad_request', first ? `Invalid request: ${first.path || '(body)'}: ${first.message}` : 'Invalid request.', { issues });
   }
   const fault = databaseFault(err);
-  if (fault) return new PosternError('unavailable', describeDatabaseFault(fault), { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS, dependency: 'database', fault });
+  if (fault)
+    return new PosternError('unavailable', describeDatabaseFault(fault), { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS, dependency: 'database', fault });
   return new PosternError('internal', 'The Router hit an internal error; the details are in its log.');
 }
 

@@ -37,11 +37,23 @@ describe.each(storageBackends())('nonce sweeps (%s)', (backend) => {
     for (let i = 0; i < rows.length; i += 500) {
       const chunk = rows.slice(i, i + 500);
       if (table === 'vault_nonces') await db.insertInto('vault_nonces').values(chunk).execute();
-      else await db.insertInto('device_nonces').values(chunk.map((r) => ({ ...r, device_uid: 'device-1' }))).execute();
+      else
+        await db
+          .insertInto('device_nonces')
+          .values(chunk.map((r) => ({ ...r, device_uid: 'device-1' })))
+          .execute();
     }
   }
   const left = async (table: NonceTable, where: 'old' | 'live') =>
-    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('nonce', 'like', `${where}-%`).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('nonce', 'like', `${where}-%`)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   for (const table of ['vault_nonces', 'device_nonces'] as const) {
     it(`${table}: each step deletes about ${SWEEP_BATCH} of the oldest expired, until none is left; live nonces stay`, async () => {
@@ -64,7 +76,10 @@ describe.each(storageBackends())('nonce sweeps (%s)', (backend) => {
     await fill('vault_nonces', 10, 0);
     await sweepExpiredNoncesWhenDue(db, 'vault_nonces', NOW);
     expect(await left('vault_nonces', 'old')).toBe(0);
-    await db.insertInto('vault_nonces').values({ nonce: 'old-late', expires_at: NOW - 1 }).execute();
+    await db
+      .insertInto('vault_nonces')
+      .values({ nonce: 'old-late', expires_at: NOW - 1 })
+      .execute();
     await sweepExpiredNoncesWhenDue(db, 'vault_nonces', NOW + SWEEP_EVERY_MS - 1);
     expect(await left('vault_nonces', 'old')).toBe(1);
     await sweepExpiredNoncesWhenDue(db, 'vault_nonces', NOW + SWEEP_EVERY_MS);

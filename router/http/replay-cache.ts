@@ -16,12 +16,17 @@ export const VAULT_NONCE_TTL_MS = 2 * VAULT_REQUEST_MAX_SKEW_MS;
 /** Refuses a timestamp outside the skew window; the caller checks it before remembering the nonce. */
 export function assertFresh(timestamp: number, now: number): void {
   if (Math.abs(timestamp - now) > VAULT_REQUEST_MAX_SKEW_MS) {
-    throw new PosternError('request_expired', 'The request timestamp is more than 5 minutes from the Router’s clock; it was not processed. Check this computer’s clock and retry.');
+    throw new PosternError(
+      'request_expired',
+      'The request timestamp is more than 5 minutes from the Router’s clock; it was not processed. Check this computer’s clock and retry.',
+    );
   }
 }
 
 /** Written on every vault request: prepared (core/storage/prepared.ts). */
-const insertNonce = prepareQuery<Database, { nonce: string; expiresAt: number }>()((db, $) => db.insertInto('vault_nonces').values({ nonce: $.nonce, expires_at: $.expiresAt }));
+const insertNonce = prepareQuery<Database, { nonce: string; expiresAt: number }>()((db, $) =>
+  db.insertInto('vault_nonces').values({ nonce: $.nonce, expires_at: $.expiresAt }),
+);
 
 /** Records `nonce` as used, or refuses with `replayed` when it already was. */
 export async function rememberNonce(db: Kysely<Database>, nonce: string, now: number): Promise<void> {

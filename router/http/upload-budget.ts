@@ -30,7 +30,9 @@ export class UploadBudget {
       );
     }
     if (this.inFlight >= this.total) {
-      throw new PosternError('throttled', 'The Router is reading as many file uploads as it allows at once. Retry in a few seconds.', { retryAfterSeconds: RETRY_AFTER_SECONDS });
+      throw new PosternError('throttled', 'The Router is reading as many file uploads as it allows at once. Retry in a few seconds.', {
+        retryAfterSeconds: RETRY_AFTER_SECONDS,
+      });
     }
     this.active.set(client, mine + 1);
     this.inFlight++;

@@ -81,7 +81,12 @@ export async function applyJobUpdate(db: Kysely<Database>, gatewayUid: string, u
 
 /** The gateway's connection ended: its running jobs are interrupted until it reports them again. */
 export async function interruptJobsOf(db: Kysely<Database>, gatewayUid: string, now: number): Promise<number> {
-  const result = await db.updateTable('jobs').set({ status: 'interrupted', updated_at: now }).where('gateway_uid', '=', gatewayUid).where('status', '=', 'running').executeTakeFirst();
+  const result = await db
+    .updateTable('jobs')
+    .set({ status: 'interrupted', updated_at: now })
+    .where('gateway_uid', '=', gatewayUid)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 
@@ -102,7 +107,11 @@ export async function interruptJobsOfLostSessions(db: Kysely<Database>, workerId
 }
 
 export async function appendJobLog(db: Kysely<Database>, jobUid: string, lines: string[], now: number): Promise<void> {
-  const last = await db.selectFrom('job_logs').select((eb) => eb.fn.max('seq').as('seq')).where('job_uid', '=', jobUid).executeTakeFirst();
+  const last = await db
+    .selectFrom('job_logs')
+    .select((eb) => eb.fn.max('seq').as('seq'))
+    .where('job_uid', '=', jobUid)
+    .executeTakeFirst();
   let seq = Number(last?.seq ?? 0);
   await db
     .insertInto('job_logs')

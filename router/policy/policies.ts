@@ -14,7 +14,12 @@ export { isPolicy, POLICIES, type Policy } from '../../core/policies.ts';
 export const ADMINISTRATORS_ROLE = 'Administrators';
 
 export async function userPolicies(db: Kysely<Database>, userUid: string): Promise<Set<Policy>> {
-  const rows = await db.selectFrom('role_members').innerJoin('roles', 'roles.uid', 'role_members.role_uid').select('roles.policies').where('role_members.user_uid', '=', userUid).execute();
+  const rows = await db
+    .selectFrom('role_members')
+    .innerJoin('roles', 'roles.uid', 'role_members.role_uid')
+    .select('roles.policies')
+    .where('role_members.user_uid', '=', userUid)
+    .execute();
   const held = new Set<Policy>();
   for (const row of rows) for (const p of JSON.parse(row.policies) as string[]) if (isPolicy(p)) held.add(p);
   return held;
@@ -22,7 +27,9 @@ export async function userPolicies(db: Kysely<Database>, userUid: string): Promi
 
 export async function requirePolicy(db: Kysely<Database>, userUid: string, policy: Policy): Promise<void> {
   if (!(await userPolicies(db, userUid)).has(policy)) {
-    throw new PosternError('not_allowed', `Your roles do not include the "${policy}" policy. Ask a Postern administrator (\`postern role assign\`).`, { policy });
+    throw new PosternError('not_allowed', `Your roles do not include the "${policy}" policy. Ask a Postern administrator (\`postern role assign\`).`, {
+      policy,
+    });
   }
 }
 
@@ -39,7 +46,10 @@ export async function bootstrapAdministrator(db: Kysely<Database>, userUid: stri
   let role = await db.selectFrom('roles').select('uid').where('name', '=', ADMINISTRATORS_ROLE).executeTakeFirst();
   if (!role) {
     role = { uid: newUid() };
-    await db.insertInto('roles').values({ uid: role.uid, name: ADMINISTRATORS_ROLE, policies: JSON.stringify(POLICIES), created_at: now }).execute();
+    await db
+      .insertInto('roles')
+      .values({ uid: role.uid, name: ADMINISTRATORS_ROLE, policies: JSON.stringify(POLICIES), created_at: now })
+      .execute();
   }
   await db.insertInto('role_members').values({ role_uid: role.uid, user_uid: userUid }).execute();
   return true;

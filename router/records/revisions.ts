@@ -10,7 +10,11 @@ import type { Database } from '../../core/storage/schema.ts';
 export async function assertNoPendingTransaction(db: Kysely<Database>, recordUid: string): Promise<void> {
   const pending = await db.selectFrom('record_transactions').select('kind').where('record_uid', '=', recordUid).executeTakeFirst();
   if (pending) {
-    throw new PosternError('bad_state', `A ${pending.kind} of record ${recordUid} is in progress; the record cannot change until it is finalized or rolled back.`, { recordUid });
+    throw new PosternError(
+      'bad_state',
+      `A ${pending.kind} of record ${recordUid} is in progress; the record cannot change until it is finalized or rolled back.`,
+      { recordUid },
+    );
   }
 }
 
@@ -34,7 +38,10 @@ export async function writeRevision(
     );
   }
   const revision = change.expectedRevision + 1;
-  await db.insertInto('record_revisions').values({ record_uid: change.recordUid, revision, data: change.data, actor: change.actor, created_at: change.now }).execute();
+  await db
+    .insertInto('record_revisions')
+    .values({ record_uid: change.recordUid, revision, data: change.data, actor: change.actor, created_at: change.now })
+    .execute();
   return revision;
 }
 
@@ -66,12 +73,18 @@ export async function createRecord(db: Kysely<Database>, record: NewRecord): Pro
       updated_at: record.now,
     })
     .execute();
-  await db.insertInto('record_revisions').values({ record_uid: record.recordUid, revision: 1, data: record.data, actor: record.actor, created_at: record.now }).execute();
+  await db
+    .insertInto('record_revisions')
+    .values({ record_uid: record.recordUid, revision: 1, data: record.data, actor: record.actor, created_at: record.now })
+    .execute();
   return 1;
 }
 
 export async function deleteRecordCascade(db: Kysely<Database>, recordUid: string): Promise<void> {
-  await db.deleteFrom('record_links').where((eb) => eb.or([eb('parent_uid', '=', recordUid), eb('child_uid', '=', recordUid)])).execute();
+  await db
+    .deleteFrom('record_links')
+    .where((eb) => eb.or([eb('parent_uid', '=', recordUid), eb('child_uid', '=', recordUid)]))
+    .execute();
   await db.deleteFrom('files').where('record_uid', '=', recordUid).execute();
   await db.deleteFrom('record_transactions').where('record_uid', '=', recordUid).execute();
   await db.deleteFrom('record_revisions').where('record_uid', '=', recordUid).execute();

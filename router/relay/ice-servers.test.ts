@@ -25,7 +25,7 @@ describe('iceServersFor', () => {
     expect(() => iceServersFor(relay, 'USER.forged', now)).toThrow(/must not contain "\."/);
   });
 
-    it('gives nothing when no Relay is configured', () => {
+  it('gives nothing when no Relay is configured', () => {
     expect(iceServersFor(undefined, 'USER', Date.now())).toEqual({ iceServers: [], expiresAt: null });
     expect(iceServersFor({ urls: [], secret: relay.secret }, 'USER', Date.now())).toEqual({ iceServers: [], expiresAt: null });
   });

@@ -28,7 +28,8 @@ export const DEFAULT_TURN_TTL_SECONDS = 3600;
  */
 export function iceServersFor(relay: RelayConfig | null | undefined, who: string, now: number): { iceServers: IceServerEntry[]; expiresAt: number | null } {
   if (!relay || relay.urls.length === 0) return { iceServers: [], expiresAt: null };
-  if (who.includes('.')) throw new PosternError('internal', 'a TURN principal must not contain "." (the Relay counts its quota by the part before the first ".")');
+  if (who.includes('.'))
+    throw new PosternError('internal', 'a TURN principal must not contain "." (the Relay counts its quota by the part before the first ".")');
   const userId = `${who}.${toBase64Url(randomBytes(6))}`;
   const credentials = issueTurnRestCredentials(relay.secret, userId, relay.ttlSeconds ?? DEFAULT_TURN_TTL_SECONDS, now);
   return { iceServers: [{ urls: [...relay.urls], username: credentials.username, credential: credentials.password }], expiresAt: credentials.expiresAt };

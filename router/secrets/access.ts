@@ -32,7 +32,9 @@ const recordOfApp = prepareQuery<Database, { appUid: string; recordUid: string }
     .where('af.app_uid', '=', $.appUid)
     .where('records.uid', '=', $.recordUid),
 );
-const pendingOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) => db.selectFrom('record_transactions').selectAll().where('record_uid', '=', $.recordUid));
+const pendingOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) =>
+  db.selectFrom('record_transactions').selectAll().where('record_uid', '=', $.recordUid),
+);
 const pendingOfApp = prepareQuery<Database, { appUid: string }>()((db, $) =>
   db
     .selectFrom('record_transactions')

@@ -26,7 +26,12 @@ async function lookupsOf(wrap: string, since = 0): Promise<(boolean | 'refused')
   const out: (boolean | 'refused')[] = [];
   for (let i = since; i < unwraps.mock.calls.length; i++) {
     if (toBase64Url(unwraps.mock.calls[i]![1]) !== wrap) continue;
-    out.push(await (unwraps.mock.results[i]!.value as ReturnType<TransmissionKeyCache['unwrap']>).then((r) => r.remembered, () => 'refused' as const));
+    out.push(
+      await (unwraps.mock.results[i]!.value as ReturnType<TransmissionKeyCache['unwrap']>).then(
+        (r) => r.remembered,
+        () => 'refused' as const,
+      ),
+    );
   }
   return out;
 }
@@ -90,7 +95,8 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
     await owner.shareFolderToApplication(appC, folder, true);
     const a = await device(appC);
     const uids: string[] = [];
-    for (let n = 0; n < 20; n++) uids.push(await owner.addRecord(newRecordData('login', `r${n}`, { login: `l${n}`, password: `p${n}` }), { folderUid: folder }));
+    for (let n = 0; n < 20; n++)
+      uids.push(await owner.addRecord(newRecordData('login', `r${n}`, { login: `l${n}`, password: `p${n}` }), { folderUid: folder }));
     await a.addFile(uids[3]!, { name: 'f.txt', bytes: new Uint8Array([1, 2, 3]) });
     await a.updateSecret(uids[5]!, (d) => ({ ...d, fields: { ...d.fields, password: 'next' } }), { transaction: 'rotation' });
     type Raw = { records: Array<{ recordUid: string; files: unknown[]; pending: unknown }> };
@@ -105,7 +111,10 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
     expect(few.records[0]!.files).toHaveLength(1);
     expect(few.records[1]!.pending).not.toBeNull();
     // a record outside the app is refused on both paths, by name
-    for (const asked of [[uids[0]!, recordB], [...uids.slice(0, 17), recordB]]) {
+    for (const asked of [
+      [uids[0]!, recordB],
+      [...uids.slice(0, 17), recordB],
+    ]) {
       await expect(a.call('get_secret', { recordUids: asked })).rejects.toMatchObject({ code: 'not_allowed', details: { recordUid: recordB } });
     }
     await a.finalizeSecretUpdate(uids[5]!, { rollback: true });
@@ -242,13 +251,21 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
     await expect(a.getFolders()).rejects.toMatchObject({ code: 'revoked' });
 
     const [late] = await owner.addApplicationClients(appA, { firstAccessExpiresInMinutes: 1 });
-    await router.db.updateTable('devices').set({ first_access_expires_at: Date.now() - 1 }).where('uid', '=', late!.deviceUid).execute();
+    await router.db
+      .updateTable('devices')
+      .set({ first_access_expires_at: Date.now() - 1 })
+      .where('uid', '=', late!.deviceUid)
+      .execute();
     await expect(SecretsClient.redeemToken(late!.token)).rejects.toMatchObject({ code: 'token_expired' });
 
     const [short] = await owner.addApplicationClients(appA, { accessExpiresInMinutes: 5 });
     const config: SecretsConfig = await SecretsClient.redeemToken(short!.token);
     await new SecretsClient(config).getFolders();
-    await router.db.updateTable('devices').set({ access_expires_at: Date.now() - 1 }).where('uid', '=', short!.deviceUid).execute();
+    await router.db
+      .updateTable('devices')
+      .set({ access_expires_at: Date.now() - 1 })
+      .where('uid', '=', short!.deviceUid)
+      .execute();
     await expect(new SecretsClient(config).getFolders()).rejects.toMatchObject({ code: 'access_expired' });
   });
 
@@ -270,7 +287,11 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
     const codeOf = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
     expect(await codeOf(await send(new Uint8Array(100 * 1024)))).toBe('payload_too_large');
     expect(await codeOf(await send(randomBytes(10)))).toBe('bad_signature');
-    const unknownOp = await fetch(garbage.url.replace('get_folders', 'drop_tables'), { method: 'POST', headers: garbage.headers, body: garbage.body as Uint8Array<ArrayBuffer> });
+    const unknownOp = await fetch(garbage.url.replace('get_folders', 'drop_tables'), {
+      method: 'POST',
+      headers: garbage.headers,
+      body: garbage.body as Uint8Array<ArrayBuffer>,
+    });
     expect(await codeOf(unknownOp)).toBe('not_found');
     // A well-signed frame with the wrong shape: no nonce, and a body of the wrong type.
     await expect(a.send(await a.prepare('get_secret', { recordUids: 'all' } as never))).rejects.toMatchObject({ code: 'bad_request' });
@@ -340,6 +361,7 @@ describe.each(storageBackends())('secrets API for devices (%s)', (backend) => {
     expect(outcomes).toContain('secrets.get_folders:denied');
     expect(outcomes).toContain('secrets.register:ok');
     const codes = rows.filter((r) => r.outcome === 'denied').map((r) => JSON.parse(r.detail ?? '{}').code);
-    for (const code of ['bad_signature', 'replayed', 'request_expired', 'ip_locked', 'revoked', 'access_expired', 'token_expired']) expect(codes).toContain(code);
+    for (const code of ['bad_signature', 'replayed', 'request_expired', 'ip_locked', 'revoked', 'access_expired', 'token_expired'])
+      expect(codes).toContain(code);
   });
 });

@@ -85,7 +85,8 @@ export async function handleSecretsOperation(c: Context, deps: RouterDeps, limit
   const registering = operation === 'register';
   if (device.public_key === null) {
     if (!registering) await refuse(new PosternError('bad_state', 'This device has not been initialised yet; redeem its one-time token first.'));
-    if (Number(device.first_access_expires_at) <= now) await refuse(new PosternError('token_expired', 'The one-time access token has expired. Create a new one with `postern app client add`.'));
+    if (Number(device.first_access_expires_at) <= now)
+      await refuse(new PosternError('token_expired', 'The one-time access token has expired. Create a new one with `postern app client add`.'));
   } else if (registering) {
     await refuse(new PosternError('bad_state', 'This one-time token has already been used to initialise a device.'));
   }
@@ -145,7 +146,12 @@ async function serveOperation(call: AdmittedOperation, body: Uint8Array): Promis
   try {
     await insertDeviceNonce.execute(deps.db, { deviceUid: device.uid, nonce: frame.nonce, expiresAt: now + NONCE_TTL_MS });
   } catch (err) {
-    const seen = await deps.db.selectFrom('device_nonces').select('nonce').where('device_uid', '=', device.uid).where('nonce', '=', frame.nonce).executeTakeFirst();
+    const seen = await deps.db
+      .selectFrom('device_nonces')
+      .select('nonce')
+      .where('device_uid', '=', device.uid)
+      .where('nonce', '=', frame.nonce)
+      .executeTakeFirst();
     if (!seen) throw err; // a storage fault, not a replay
     await refuse(new PosternError('replayed', 'This request was already received once (nonce reused); it was not processed again.'));
   }
@@ -180,5 +186,7 @@ async function serveOperation(call: AdmittedOperation, body: Uint8Array): Promis
     }
   }
   deps.logger.info({ operation, device: device.uid, ip: clientIp }, 'secrets operation');
-  return new Response((await sealJson(transmissionKey, secretsResponseRoute(operation), result)) as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/octet-stream' } });
+  return new Response((await sealJson(transmissionKey, secretsResponseRoute(operation), result)) as Uint8Array<ArrayBuffer>, {
+    headers: { 'content-type': 'application/octet-stream' },
+  });
 }

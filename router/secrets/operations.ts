@@ -39,7 +39,9 @@ export const deviceHandlers: DeviceHandlers = {
   async get_folders(ctx) {
     const folders = await appFolders(ctx.db, ctx.app.uid);
     await ctx.audit({ action: 'secrets.get_folders', outcome: 'ok' });
-    return { folders: folders.map((f) => ({ folderUid: f.folder_uid, folderKey: f.wrapped_folder_key, canEdit: f.can_edit === 1, encryptedName: f.encrypted_name })) };
+    return {
+      folders: folders.map((f) => ({ folderUid: f.folder_uid, folderKey: f.wrapped_folder_key, canEdit: f.can_edit === 1, encryptedName: f.encrypted_name })),
+    };
   },
 
   async create_secret(ctx, input) {
@@ -64,15 +66,27 @@ export const deviceHandlers: DeviceHandlers = {
   async update_secret(ctx, input) {
     const record = await requireAppRecord(ctx.db, ctx.app.uid, input.recordUid, true);
     if (input.transactionType === 'general') {
-      const revision = await writeRevision(ctx.db, { recordUid: input.recordUid, expectedRevision: input.revision, data: input.data, actor: ctx.device.uid, now: ctx.now });
+      const revision = await writeRevision(ctx.db, {
+        recordUid: input.recordUid,
+        expectedRevision: input.revision,
+        data: input.data,
+        actor: ctx.device.uid,
+        now: ctx.now,
+      });
       await ctx.audit({ action: 'secrets.update_secret', outcome: 'ok', recordUid: input.recordUid, detail: { revision, transaction: 'general' } });
       return { revision, pending: false };
     }
     if (Number(record.revision) !== input.revision) {
-      throw new PosternError('conflict', `Record ${input.recordUid} is at revision ${record.revision}, not ${input.revision}; nothing was stored.`, { recordUid: input.recordUid, currentRevision: Number(record.revision) });
+      throw new PosternError('conflict', `Record ${input.recordUid} is at revision ${record.revision}, not ${input.revision}; nothing was stored.`, {
+        recordUid: input.recordUid,
+        currentRevision: Number(record.revision),
+      });
     }
     const existing = await ctx.db.selectFrom('record_transactions').select('kind').where('record_uid', '=', input.recordUid).executeTakeFirst();
-    if (existing) throw new PosternError('bad_state', `A rotation of record ${input.recordUid} is already pending; finalize or roll it back first.`, { recordUid: input.recordUid });
+    if (existing)
+      throw new PosternError('bad_state', `A rotation of record ${input.recordUid} is already pending; finalize or roll it back first.`, {
+        recordUid: input.recordUid,
+      });
     await ctx.db
       .insertInto('record_transactions')
       .values({ record_uid: input.recordUid, kind: 'rotation', base_revision: input.revision, data: input.data, actor: ctx.device.uid, created_at: ctx.now })
@@ -95,7 +109,10 @@ export const deviceHandlers: DeviceHandlers = {
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) throw new PosternError('conflict', `Record ${recordUid} changed while its rotation was pending.`, { recordUid });
       revision += 1;
-      await ctx.db.insertInto('record_revisions').values({ record_uid: recordUid, revision, data: pending.data, actor: ctx.device.uid, created_at: ctx.now }).execute();
+      await ctx.db
+        .insertInto('record_revisions')
+        .values({ record_uid: recordUid, revision, data: pending.data, actor: ctx.device.uid, created_at: ctx.now })
+        .execute();
     }
     await ctx.db.deleteFrom('record_transactions').where('record_uid', '=', recordUid).execute();
     await ctx.audit({ action: 'secrets.finalize_secret_update', outcome: 'ok', recordUid, detail: { rollback, revision } });
@@ -130,7 +147,17 @@ export const deviceHandlers: DeviceHandlers = {
     // Devices add plain attachments only: post-rotation scripts are for the record owner to add.
     await ctx.db
       .insertInto('files')
-      .values({ uid: input.fileUid, record_uid: input.recordUid, kind: 'attachment', file_key: input.fileKey, metadata: input.metadata, content: input.content, size, uploaded_by: ctx.device.uid, created_at: ctx.now })
+      .values({
+        uid: input.fileUid,
+        record_uid: input.recordUid,
+        kind: 'attachment',
+        file_key: input.fileKey,
+        metadata: input.metadata,
+        content: input.content,
+        size,
+        uploaded_by: ctx.device.uid,
+        created_at: ctx.now,
+      })
       .execute();
     await ctx.audit({ action: 'secrets.add_file', outcome: 'ok', recordUid: input.recordUid, detail: { fileUid: input.fileUid, size } });
     return {};

@@ -19,19 +19,19 @@ function plausibleUserUid(fakeSaltKey: Uint8Array, email: string): string {
 async function auditRegisterOverExisting(ctx: VaultCallContext, email: string, ownerUid: string): Promise<void> {
   const admins = await ctx.db.selectFrom('users').select('uid').where('is_admin', '=', 1).execute();
   for (const owner of new Set([ownerUid, ...admins.map((a) => a.uid)])) {
-    await ctx.audit({ action: 'account.register', outcome: 'denied', actorKind: 'anonymous', actor: email, ownerUid: owner, detail: { reason: 'account_exists', email } });
+    await ctx.audit({
+      action: 'account.register',
+      outcome: 'denied',
+      actorKind: 'anonymous',
+      actor: email,
+      ownerUid: owner,
+      detail: { reason: 'account_exists', email },
+    });
   }
 }
 
 export const accountHandlers: VaultHandlers<
-  | 'account.prelogin'
-  | 'account.register'
-  | 'account.login'
-  | 'account.logout'
-  | 'account.whoami'
-  | 'session.store-key'
-  | 'session.keys'
-  | 'users.public-key'
+  'account.prelogin' | 'account.register' | 'account.login' | 'account.logout' | 'account.whoami' | 'session.store-key' | 'session.keys' | 'users.public-key'
 > = {
   async 'account.prelogin'(ctx, { email }) {
     const user = await ctx.db.selectFrom('users').select('kdf').where('email', '=', email).executeTakeFirst();
@@ -53,7 +53,14 @@ export const accountHandlers: VaultHandlers<
       try {
         invitationUid = (await findUsableInvitation(ctx.db, input.email, input.invitation, ctx.now)).uid;
       } catch (err) {
-        await ctx.audit({ action: 'account.register', outcome: 'denied', actorKind: 'anonymous', actor: input.email, ownerUid: null, detail: { reason: 'invitation_required' } });
+        await ctx.audit({
+          action: 'account.register',
+          outcome: 'denied',
+          actorKind: 'anonymous',
+          actor: input.email,
+          ownerUid: null,
+          detail: { reason: 'invitation_required' },
+        });
         throw err;
       }
     }
@@ -64,7 +71,10 @@ export const accountHandlers: VaultHandlers<
     const verifier = verifierForAuthHash(fromBase64Url(input.authHash), authSalt);
     if (existing && invitationUid) {
       // Only a holder of a valid invitation for this very email learns it is taken.
-      throw new PosternError('conflict', `${input.email} already has an account on this server; the invitation was not used. Log in with that account, or ask the administrator.`);
+      throw new PosternError(
+        'conflict',
+        `${input.email} already has an account on this server; the invitation was not used. Log in with that account, or ask the administrator.`,
+      );
     }
     if (existing) {
       await auditRegisterOverExisting(ctx, input.email, existing.uid);
@@ -102,13 +112,27 @@ export const accountHandlers: VaultHandlers<
     try {
       await assertLoginAllowed(ctx.db, ctx.limits, email, ctx.clientIp, ctx.now);
     } catch (err) {
-      await ctx.audit({ action: 'account.login', outcome: 'denied', actorKind: 'anonymous', actor: email, ownerUid: user?.uid ?? null, detail: { reason: 'throttled' } });
+      await ctx.audit({
+        action: 'account.login',
+        outcome: 'denied',
+        actorKind: 'anonymous',
+        actor: email,
+        ownerUid: user?.uid ?? null,
+        detail: { reason: 'throttled' },
+      });
       throw err;
     }
     const ok = user !== undefined && equalBytes(verifierForAuthHash(fromBase64Url(authHash), fromBase64Url(user.auth_salt)), fromBase64Url(user.auth_verifier));
     if (!user || !ok) {
       await noteLoginFailure(ctx.db, email, ctx.clientIp, ctx.now);
-      await ctx.audit({ action: 'account.login', outcome: 'failed', actorKind: 'anonymous', actor: email, ownerUid: user?.uid ?? null, detail: { reason: 'bad_credentials' } });
+      await ctx.audit({
+        action: 'account.login',
+        outcome: 'failed',
+        actorKind: 'anonymous',
+        actor: email,
+        ownerUid: user?.uid ?? null,
+        detail: { reason: 'bad_credentials' },
+      });
       throw new PosternError('unauthorized', INVALID_LOGIN);
     }
     await clearLoginFailures(ctx.db, email, ctx.clientIp);
@@ -152,7 +176,13 @@ export const accountHandlers: VaultHandlers<
       .where('sessions.token_hash', '=', user.sessionTokenHash)
       .executeTakeFirstOrThrow();
     if (!row.session_data_key) throw new PosternError('bad_state', 'This session has no stored key; run `postern login` again.');
-    return { sessionDataKey: row.session_data_key, encryptedPrivateKey: row.encrypted_private_key, publicKey: row.public_key, userUid: user.uid, email: user.email };
+    return {
+      sessionDataKey: row.session_data_key,
+      encryptedPrivateKey: row.encrypted_private_key,
+      publicKey: row.public_key,
+      userUid: user.uid,
+      email: user.email,
+    };
   },
 
   async 'users.public-key'(ctx, { email }) {

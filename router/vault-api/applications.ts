@@ -19,7 +19,10 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
     await requirePolicy(ctx.db, user.uid, 'manage_applications');
     const exists = await ctx.db.selectFrom('applications').select('uid').where('uid', '=', input.appUid).executeTakeFirst();
     if (exists) throw new PosternError('conflict', `Application UID ${input.appUid} is already in use.`);
-    await ctx.db.insertInto('applications').values({ uid: input.appUid, owner_uid: user.uid, app_key: input.appKey, data: input.data, created_at: ctx.now }).execute();
+    await ctx.db
+      .insertInto('applications')
+      .values({ uid: input.appUid, owner_uid: user.uid, app_key: input.appKey, data: input.data, created_at: ctx.now })
+      .execute();
     await ctx.audit({ action: 'app.create', outcome: 'ok', detail: { appUid: input.appUid } });
     return {};
   },
@@ -32,13 +35,21 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
     if (membership?.can_share !== 1) {
       throw new PosternError('not_allowed', `You cannot share folder ${input.folderUid}; it needs the "can share" permission.`, { folderUid: input.folderUid });
     }
-    if (input.canEdit && membership.can_edit !== 1) throw new PosternError('not_allowed', 'You cannot give an application "can edit" on a folder you cannot edit.');
+    if (input.canEdit && membership.can_edit !== 1)
+      throw new PosternError('not_allowed', 'You cannot give an application "can edit" on a folder you cannot edit.');
     const folder = await ctx.db.selectFrom('folders').select('shared').where('uid', '=', input.folderUid).executeTakeFirstOrThrow();
-    if (folder.shared !== 1) throw new PosternError('bad_state', 'Only shared folders can be shared to an application. Create one with `postern folder add NAME --shared`.');
+    if (folder.shared !== 1)
+      throw new PosternError('bad_state', 'Only shared folders can be shared to an application. Create one with `postern folder add NAME --shared`.');
     await ctx.db.deleteFrom('application_folders').where('app_uid', '=', input.appUid).where('folder_uid', '=', input.folderUid).execute();
     await ctx.db
       .insertInto('application_folders')
-      .values({ app_uid: input.appUid, folder_uid: input.folderUid, wrapped_folder_key: input.wrappedFolderKey, can_edit: input.canEdit ? 1 : 0, added_at: ctx.now })
+      .values({
+        app_uid: input.appUid,
+        folder_uid: input.folderUid,
+        wrapped_folder_key: input.wrappedFolderKey,
+        can_edit: input.canEdit ? 1 : 0,
+        added_at: ctx.now,
+      })
       .execute();
     await ctx.audit({ action: 'app.share', outcome: 'ok', detail: { appUid: input.appUid, folderUid: input.folderUid, canEdit: input.canEdit } });
     return {};
@@ -76,7 +87,11 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
         })
         .execute();
       devices.push({ deviceUid, name: client.name, firstAccessExpiresAt });
-      await ctx.audit({ action: input.kind === 'gateway' ? 'gateway.create' : 'app.client.add', outcome: 'ok', detail: { appUid: input.appUid, deviceUid, ipLock: client.ipLock } });
+      await ctx.audit({
+        action: input.kind === 'gateway' ? 'gateway.create' : 'app.client.add',
+        outcome: 'ok',
+        detail: { appUid: input.appUid, deviceUid, ipLock: client.ipLock },
+      });
     }
     return { devices };
   },
@@ -106,7 +121,12 @@ export const applicationHandlers: VaultHandlers<'app.create' | 'app.share' | 'ap
   async 'app.client.remove'(ctx, { appUid, deviceUid }) {
     const user = requireUser(ctx);
     await requireOwnApplication(ctx.db, user.uid, appUid);
-    const result = await ctx.db.updateTable('devices').set({ revoked_at: ctx.now }).where('uid', '=', deviceUid).where('app_uid', '=', appUid).executeTakeFirst();
+    const result = await ctx.db
+      .updateTable('devices')
+      .set({ revoked_at: ctx.now })
+      .where('uid', '=', deviceUid)
+      .where('app_uid', '=', appUid)
+      .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new PosternError('not_found', `Application ${appUid} has no device ${deviceUid}.`);
     await ctx.audit({ action: 'app.client.remove', outcome: 'ok', detail: { appUid, deviceUid } });
     return {};

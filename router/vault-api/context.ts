@@ -30,7 +30,9 @@ export interface VaultCallContext {
   openRegistration: boolean;
   /** Present for every command outside PUBLIC_VAULT_COMMANDS. */
   user: SessionUser | null;
-  audit: (event: Omit<AuditEvent, 'clientIp' | 'actorKind' | 'actor' | 'ownerUid'> & Partial<Pick<AuditEvent, 'actorKind' | 'actor' | 'ownerUid'>>) => Promise<void>;
+  audit: (
+    event: Omit<AuditEvent, 'clientIp' | 'actorKind' | 'actor' | 'ownerUid'> & Partial<Pick<AuditEvent, 'actorKind' | 'actor' | 'ownerUid'>>,
+  ) => Promise<void>;
 }
 
 export function requireUser(ctx: VaultCallContext): SessionUser {

@@ -59,7 +59,11 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
     await expectError(await post('/api/v1/vault/account.whoami', JSON.stringify({ ...good, payload: toBase64Url(payload) }), asAlice()), 400, 'decrypt_failed');
     // A payload sealed for one command is refused by another (AAD binds the route).
     await expectError(await post('/api/v1/vault/account.logout', JSON.stringify(good), asAlice()), 400, 'decrypt_failed');
-    await expectError(await post('/api/v1/vault/account.whoami', JSON.stringify({ ...good, key: toBase64Url(randomBytes(120)) }), asAlice()), 400, 'decrypt_failed');
+    await expectError(
+      await post('/api/v1/vault/account.whoami', JSON.stringify({ ...good, key: toBase64Url(randomBytes(120)) }), asAlice()),
+      400,
+      'decrypt_failed',
+    );
   });
 
   it('refuses bodies over the limit with payload_too_large, even without Content-Length', async () => {
@@ -73,12 +77,21 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
         controller.close();
       },
     });
-    const response = await fetch(`${router.url}/api/v1/vault/account.whoami`, { method: 'POST', body: stream, headers: asAlice(), duplex: 'half' } as RequestInit);
+    const response = await fetch(`${router.url}/api/v1/vault/account.whoami`, {
+      method: 'POST',
+      body: stream,
+      headers: asAlice(),
+      duplex: 'half',
+    } as RequestInit);
     await expectError(response, 413, 'payload_too_large');
   });
 
   it('validates field types and names the field', async () => {
-    const response = await post('/api/v1/vault/record.add', await sealed('record.add', vaultRequestFrame({ recordUid: 42, type: 'login', recordKey: 'a', data: 'b' }, alice.session.sessionToken)), asAlice());
+    const response = await post(
+      '/api/v1/vault/record.add',
+      await sealed('record.add', vaultRequestFrame({ recordUid: 42, type: 'login', recordKey: 'a', data: 'b' }, alice.session.sessionToken)),
+      asAlice(),
+    );
     expect(response.status).toBe(400);
     const { error } = (await response.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe('bad_request');
@@ -89,14 +102,25 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
   it('refuses a record UID that is 22 characters but not 16 bytes with bad_request', async () => {
     // 'B' as the last character sets bits past the 128th: valid base64url, never a UID.
     for (const recordUid of ['AAAAAAAAAAAAAAAAAAAAAB', 'AAAAAAAAAAAAAAAAAAAA!A', 'AAAAAAAAAAAAAAAAAAAAA']) {
-      const response = await post('/api/v1/vault/record.add', await sealed('record.add', vaultRequestFrame({ recordUid, type: 'login', recordKey: 'AA', data: 'AA' }, alice.session.sessionToken)), asAlice());
+      const response = await post(
+        '/api/v1/vault/record.add',
+        await sealed('record.add', vaultRequestFrame({ recordUid, type: 'login', recordKey: 'AA', data: 'AA' }, alice.session.sessionToken)),
+        asAlice(),
+      );
       expect(response.status).toBe(400);
       const { error } = (await response.json()) as { error: { code: string; message: string } };
       expect(error.code).toBe('bad_request');
       expect(error.message).toContain('recordUid');
     }
     // The same call with a real UID gets past the UID check (and is refused later, for its data).
-    const ok = await post('/api/v1/vault/record.add', await sealed('record.add', vaultRequestFrame({ recordUid: toBase64Url(randomBytes(16)), type: 'login', recordKey: 'AA', data: 'AA' }, alice.session.sessionToken)), asAlice());
+    const ok = await post(
+      '/api/v1/vault/record.add',
+      await sealed(
+        'record.add',
+        vaultRequestFrame({ recordUid: toBase64Url(randomBytes(16)), type: 'login', recordKey: 'AA', data: 'AA' }, alice.session.sessionToken),
+      ),
+      asAlice(),
+    );
     const body = (await ok.json()) as { error?: { message: string } };
     expect(body.error?.message ?? '').not.toContain('recordUid');
   });
@@ -119,7 +143,12 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
     await expect(transport.call('vault.sync', {}, toBase64Url(randomBytes(32)))).rejects.toMatchObject({ code: 'unauthorized' });
     await expect(transport.call('vault.sync', {}, 'x'.repeat(500))).rejects.toMatchObject({ code: 'unauthorized' });
     const other = await VaultClient.login(transport, 'alice@example.com', 'alice master password');
-    await router.db.updateTable('sessions').set({ expires_at: Date.now() - 1 }).where('user_uid', '=', other.session.userUid).where('token_hash', '!=', '').execute();
+    await router.db
+      .updateTable('sessions')
+      .set({ expires_at: Date.now() - 1 })
+      .where('user_uid', '=', other.session.userUid)
+      .where('token_hash', '!=', '')
+      .execute();
     await expect(other.whoami()).rejects.toMatchObject({ code: 'session_expired' });
     await expect(alice.whoami()).rejects.toMatchObject({ code: 'session_expired' });
     alice = await VaultClient.login(transport, 'alice@example.com', 'alice master password');
@@ -141,9 +170,15 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
     expect(throttled).toBeInstanceOf(PosternError);
     expect((throttled as PosternError).code).toBe('throttled');
     expect((throttled as PosternError).details?.['retryAfterSeconds']).toBeGreaterThan(0);
-    const events = await router.db.selectFrom('events').selectAll().where('actor', '=', 'mallory-target@example.com').where('action', '=', 'account.login').execute();
+    const events = await router.db
+      .selectFrom('events')
+      .selectAll()
+      .where('actor', '=', 'mallory-target@example.com')
+      .where('action', '=', 'account.login')
+      .execute();
     // Identical refusals share one row that counts them (router/audit/events.ts).
-    const count = (outcome: string) => events.filter((e) => e.outcome === outcome).reduce((n, e) => n + (JSON.parse(e.detail ?? '{}') as { count: number }).count, 0);
+    const count = (outcome: string) =>
+      events.filter((e) => e.outcome === outcome).reduce((n, e) => n + (JSON.parse(e.detail ?? '{}') as { count: number }).count, 0);
     expect(count('failed')).toBe(3);
     expect(count('denied')).toBe(1);
   });
@@ -157,7 +192,9 @@ describe.each(storageBackends())('vault endpoint: bad input (%s)', (backend) => 
   });
 
   it('a second registration of the same email changes nothing, and does not say so (test/cli/registration.test.ts)', async () => {
-    await expect(registerAccount(transport, 'ALICE@example.com', 'whatever long password')).resolves.toMatchObject({ userUid: expect.stringMatching(/^[\w-]{22}$/) });
+    await expect(registerAccount(transport, 'ALICE@example.com', 'whatever long password')).resolves.toMatchObject({
+      userUid: expect.stringMatching(/^[\w-]{22}$/),
+    });
     await expect(VaultClient.login(transport, 'alice@example.com', 'whatever long password')).rejects.toMatchObject({ code: 'unauthorized' });
   });
 

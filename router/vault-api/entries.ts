@@ -7,7 +7,15 @@ import type { Database, FilesTable } from '../../core/storage/schema.ts';
 import type { RecordRow } from '../access/records.ts';
 
 export function toFileEntry(row: Omit<Selectable<FilesTable>, 'content'>): FileEntry {
-  return { fileUid: row.uid, recordUid: row.record_uid, kind: row.kind, fileKey: row.file_key, metadata: row.metadata, size: Number(row.size), approval: approvalOf(row) };
+  return {
+    fileUid: row.uid,
+    recordUid: row.record_uid,
+    kind: row.kind,
+    fileKey: row.file_key,
+    metadata: row.metadata,
+    size: Number(row.size),
+    approval: approvalOf(row),
+  };
 }
 
 /** The Router-signed approval of a script (core/protocol/script-approval.ts), when it has one. */
@@ -24,17 +32,38 @@ export interface RecordExtras {
 /** D1 binds at most 100 parameters per statement; stay under it on every backend. */
 const IN_LIST_CHUNK = 90;
 
-export const FILE_COLUMNS = ['uid', 'record_uid', 'kind', 'file_key', 'metadata', 'size', 'uploaded_by', 'created_at', 'approved_by', 'approved_at', 'approval_signature'] as const;
+export const FILE_COLUMNS = [
+  'uid',
+  'record_uid',
+  'kind',
+  'file_key',
+  'metadata',
+  'size',
+  'uploaded_by',
+  'created_at',
+  'approved_by',
+  'approved_at',
+  'approval_signature',
+] as const;
 
 /** The extras of one record, on the path of every record read: prepared (core/storage/prepared.ts). */
-const filesOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) => db.selectFrom('files').select(FILE_COLUMNS).where('record_uid', '=', $.recordUid).orderBy('created_at'));
-const linksOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) => db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', '=', $.recordUid));
+const filesOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) =>
+  db.selectFrom('files').select(FILE_COLUMNS).where('record_uid', '=', $.recordUid).orderBy('created_at'),
+);
+const linksOfRecord = prepareQuery<Database, { recordUid: string }>()((db, $) =>
+  db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', '=', $.recordUid),
+);
 
 type FileRow = Omit<Selectable<FilesTable>, 'content'>;
 type LinkRow = { parent_uid: string; child_uid: string; kind: string };
 
 /** Adds file and link rows to `extras` by record, keeping only the records `keep` accepts (all by default). */
-export function addExtras(extras: RecordExtras, fileRows: readonly FileRow[], linkRows: readonly LinkRow[], keep: (recordUid: string) => boolean = () => true): void {
+export function addExtras(
+  extras: RecordExtras,
+  fileRows: readonly FileRow[],
+  linkRows: readonly LinkRow[],
+  keep: (recordUid: string) => boolean = () => true,
+): void {
   for (const row of fileRows) {
     if (!keep(row.record_uid)) continue;
     const list = extras.files.get(row.record_uid) ?? [];
@@ -58,7 +87,9 @@ export async function loadRecordExtras(db: Kysely<Database>, recordUids: string[
     const fileRows = one
       ? await filesOfRecord.all(db, one)
       : await db.selectFrom('files').select(FILE_COLUMNS).where('record_uid', 'in', chunk).orderBy('created_at').execute();
-    const linkRows = one ? await linksOfRecord.all(db, one) : await db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', 'in', chunk).execute();
+    const linkRows = one
+      ? await linksOfRecord.all(db, one)
+      : await db.selectFrom('record_links').select(['parent_uid', 'child_uid', 'kind']).where('parent_uid', 'in', chunk).execute();
     addExtras(extras, fileRows, linkRows);
   }
   return extras;

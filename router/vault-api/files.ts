@@ -25,10 +25,18 @@ async function approveScript(
 ): Promise<ScriptApproval> {
   const approval = await signScriptApproval(
     subkeys.signing.privateKey,
-    { fileUid: file.uid, recordUid: file.record_uid, contentDigest: fileContentDigest({ fileKey: file.file_key, metadata: file.metadata, content: file.content }) },
+    {
+      fileUid: file.uid,
+      recordUid: file.record_uid,
+      contentDigest: fileContentDigest({ fileKey: file.file_key, metadata: file.metadata, content: file.content }),
+    },
     { approvedBy: approver, approvedAt: now },
   );
-  await db.updateTable('files').set({ approved_by: approval.approvedBy, approved_at: approval.approvedAt, approval_signature: approval.signature }).where('uid', '=', file.uid).execute();
+  await db
+    .updateTable('files')
+    .set({ approved_by: approval.approvedBy, approved_at: approval.approvedAt, approval_signature: approval.signature })
+    .where('uid', '=', file.uid)
+    .execute();
   return approval;
 }
 
@@ -54,7 +62,12 @@ export const fileHandlers: VaultHandlers<'file.upload' | 'file.download' | 'file
     await ctx.db.insertInto('files').values(row).execute();
     // Attaching a script is approving it: only a holder of the policy got this far.
     const approved = input.kind === 'script' ? await approveScript(ctx.db, ctx.subkeys, row, user.uid, ctx.now) : null;
-    await ctx.audit({ action: 'file.upload', outcome: 'ok', recordUid: input.recordUid, detail: { fileUid: input.fileUid, kind: input.kind, size, ...(approved ? { approved: true } : {}) } });
+    await ctx.audit({
+      action: 'file.upload',
+      outcome: 'ok',
+      recordUid: input.recordUid,
+      detail: { fileUid: input.fileUid, kind: input.kind, size, ...(approved ? { approved: true } : {}) },
+    });
     return {};
   },
 
@@ -74,7 +87,8 @@ export const fileHandlers: VaultHandlers<'file.upload' | 'file.download' | 'file
     // The approver must be able to read the script they vouch for, and hold the policy.
     await requireReadableRecord(ctx.db, user.uid, file.record_uid);
     await requirePolicy(ctx.db, user.uid, 'manage_rotation_scripts');
-    if (file.kind !== 'script') throw new PosternError('bad_request', `File ${fileUid} is an attachment, not a post-rotation script; there is nothing to approve.`, { fileUid });
+    if (file.kind !== 'script')
+      throw new PosternError('bad_request', `File ${fileUid} is an attachment, not a post-rotation script; there is nothing to approve.`, { fileUid });
     const approval = await approveScript(ctx.db, ctx.subkeys, file, user.uid, ctx.now);
     await ctx.audit({ action: 'file.script.approve', outcome: 'ok', recordUid: file.record_uid, detail: { fileUid } });
     return { approval };

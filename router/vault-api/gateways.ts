@@ -78,7 +78,8 @@ export const gatewayHandlers: VaultHandlers<'gateway.list' | 'gateway.remove' | 
   async 'pam.config.set'(ctx, input) {
     const user = requireUser(ctx);
     const access = await requireEditableRecord(ctx.db, user.uid, input.configUid);
-    if (access.record.type !== 'pamConfiguration') throw new PosternError('bad_request', `Record ${input.configUid} is a ${access.record.type}, not a pamConfiguration.`);
+    if (access.record.type !== 'pamConfiguration')
+      throw new PosternError('bad_request', `Record ${input.configUid} is a ${access.record.type}, not a pamConfiguration.`);
     await requireOwnGateway(ctx.db, user.uid, input.gatewayUid);
     // Each feature switched on or off takes the policy that configures it (the seed's policy list).
     const current = await ctx.db.selectFrom('pam_configurations').select('features').where('config_uid', '=', input.configUid).executeTakeFirst();
@@ -89,7 +90,13 @@ export const gatewayHandlers: VaultHandlers<'gateway.list' | 'gateway.remove' | 
     await ctx.db.deleteFrom('pam_configurations').where('config_uid', '=', input.configUid).execute();
     await ctx.db
       .insertInto('pam_configurations')
-      .values({ config_uid: input.configUid, gateway_uid: input.gatewayUid, features: JSON.stringify(input.features), updated_by: user.uid, updated_at: ctx.now })
+      .values({
+        config_uid: input.configUid,
+        gateway_uid: input.gatewayUid,
+        features: JSON.stringify(input.features),
+        updated_by: user.uid,
+        updated_at: ctx.now,
+      })
       .execute();
     await ctx.audit({ action: 'pam.config.set', outcome: 'ok', recordUid: input.configUid, detail: { gatewayUid: input.gatewayUid, ...input.features } });
     return {};

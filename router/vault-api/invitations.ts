@@ -30,14 +30,21 @@ export async function findUsableInvitation(db: Kysely<Database>, email: string, 
   } catch {
     // a malformed code is refused like any other unusable one
   }
-  const row = codeHash ? await db.selectFrom('invitations').select(['uid', 'email', 'expires_at', 'used_at']).where('code_hash', '=', codeHash).executeTakeFirst() : undefined;
+  const row = codeHash
+    ? await db.selectFrom('invitations').select(['uid', 'email', 'expires_at', 'used_at']).where('code_hash', '=', codeHash).executeTakeFirst()
+    : undefined;
   if (!row || row.email !== email || row.used_at !== null || Number(row.expires_at) <= now) throw new PosternError('not_allowed', INVITATION_REQUIRED);
   return { uid: row.uid };
 }
 
 /** Stamps the invitation used; false when another registration redeemed it first. */
 export async function redeemInvitation(db: Kysely<Database>, invitationUid: string, userUid: string, now: number): Promise<boolean> {
-  const result = await db.updateTable('invitations').set({ used_at: now, used_by: userUid }).where('uid', '=', invitationUid).where('used_at', 'is', null).executeTakeFirst();
+  const result = await db
+    .updateTable('invitations')
+    .set({ used_at: now, used_by: userUid })
+    .where('uid', '=', invitationUid)
+    .where('used_at', 'is', null)
+    .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
@@ -64,7 +71,14 @@ export const invitationHandlers: VaultHandlers<'invite.add' | 'invite.list' | 'i
     const rows = await ctx.db
       .selectFrom('invitations')
       .leftJoin('users', 'users.uid', 'invitations.created_by')
-      .select(['invitations.uid', 'invitations.email', 'invitations.created_at', 'invitations.expires_at', 'invitations.used_at', 'users.email as created_by_email'])
+      .select([
+        'invitations.uid',
+        'invitations.email',
+        'invitations.created_at',
+        'invitations.expires_at',
+        'invitations.used_at',
+        'users.email as created_by_email',
+      ])
       .orderBy('invitations.created_at', 'desc')
       .limit(1000)
       .execute();
@@ -85,7 +99,11 @@ export const invitationHandlers: VaultHandlers<'invite.add' | 'invite.list' | 'i
     let query = ctx.db.deleteFrom('invitations').where('used_at', 'is', null);
     query = invitationUid !== undefined ? query.where('uid', '=', invitationUid) : query.where('email', '=', email!);
     const removed = Number((await query.executeTakeFirst()).numDeletedRows);
-    if (removed === 0) throw new PosternError('not_found', `No pending invitation ${invitationUid ?? `for ${email}`}; see \`postern invite list\` (used invitations stay listed and cannot be withdrawn).`);
+    if (removed === 0)
+      throw new PosternError(
+        'not_found',
+        `No pending invitation ${invitationUid ?? `for ${email}`}; see \`postern invite list\` (used invitations stay listed and cannot be withdrawn).`,
+      );
     await ctx.audit({ action: 'invite.remove', outcome: 'ok', detail: { invitationUid: invitationUid ?? null, email: email ?? null, removed } });
     return { removed };
   },

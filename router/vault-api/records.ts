@@ -11,7 +11,10 @@ const LINKABLE_RESOURCES = new Set(['pamMachine', 'pamDatabase', 'pamDirectory',
 
 export function assertKnownRecordType(type: string): void {
   if (!isRecordType(type)) {
-    throw new PosternError('unknown_record_type', `Unknown record type "${type}". Known types: login, pamMachine, pamDatabase, pamDirectory, pamRemoteBrowser, pamUser, pamConfiguration.`);
+    throw new PosternError(
+      'unknown_record_type',
+      `Unknown record type "${type}". Known types: login, pamMachine, pamDatabase, pamDirectory, pamRemoteBrowser, pamUser, pamConfiguration.`,
+    );
   }
 }
 
@@ -44,7 +47,13 @@ export const recordHandlers: VaultHandlers<'record.add' | 'record.update' | 'rec
   async 'record.update'(ctx, input) {
     const user = requireUser(ctx);
     await requireEditableRecord(ctx.db, user.uid, input.recordUid);
-    const revision = await writeRevision(ctx.db, { recordUid: input.recordUid, expectedRevision: input.revision, data: input.data, actor: user.uid, now: ctx.now });
+    const revision = await writeRevision(ctx.db, {
+      recordUid: input.recordUid,
+      expectedRevision: input.revision,
+      data: input.data,
+      actor: user.uid,
+      now: ctx.now,
+    });
     await ctx.audit({ action: 'record.update', outcome: 'ok', recordUid: input.recordUid, detail: { revision } });
     return { revision };
   },
@@ -75,7 +84,10 @@ export const recordHandlers: VaultHandlers<'record.add' | 'record.update' | 'rec
     if (parentUid === childUid) throw new PosternError('bad_request', 'A record cannot be linked to itself.');
     if (kind === 'admin_credential') {
       if (!LINKABLE_RESOURCES.has(parent.record.type)) {
-        throw new PosternError('bad_request', `An administrative credential can be linked to a PAM resource (machine, database, directory, remote browser), not to a ${parent.record.type} record.`);
+        throw new PosternError(
+          'bad_request',
+          `An administrative credential can be linked to a PAM resource (machine, database, directory, remote browser), not to a ${parent.record.type} record.`,
+        );
       }
       if (child.record.type !== 'pamUser') {
         throw new PosternError('bad_request', `The linked credential must be a pamUser record, not ${child.record.type}.`);
@@ -83,7 +95,8 @@ export const recordHandlers: VaultHandlers<'record.add' | 'record.update' | 'rec
     }
     await ctx.db.deleteFrom('record_links').where('parent_uid', '=', parentUid).where('child_uid', '=', childUid).execute();
     // A resource has one admin credential: a new one replaces the old (rotations use exactly it).
-    if (kind === 'admin_credential') await ctx.db.deleteFrom('record_links').where('parent_uid', '=', parentUid).where('kind', '=', 'admin_credential').execute();
+    if (kind === 'admin_credential')
+      await ctx.db.deleteFrom('record_links').where('parent_uid', '=', parentUid).where('kind', '=', 'admin_credential').execute();
     await ctx.db.insertInto('record_links').values({ parent_uid: parentUid, child_uid: childUid, kind, created_by: user.uid, created_at: ctx.now }).execute();
     await ctx.audit({ action: 'record.link', outcome: 'ok', recordUid: parentUid, detail: { childUid, kind } });
     return {};

@@ -7,7 +7,11 @@ import type { VaultHandlers } from './handler.ts';
 
 function checkPolicies(policies: string[]): string[] {
   const unknown = policies.filter((p) => !isPolicy(p));
-  if (unknown.length) throw new PosternError('bad_request', `Unknown polic${unknown.length > 1 ? 'ies' : 'y'} ${unknown.map((p) => `"${p}"`).join(', ')}. Known: ${POLICIES.join(', ')}.`);
+  if (unknown.length)
+    throw new PosternError(
+      'bad_request',
+      `Unknown polic${unknown.length > 1 ? 'ies' : 'y'} ${unknown.map((p) => `"${p}"`).join(', ')}. Known: ${POLICIES.join(', ')}.`,
+    );
   return [...new Set(policies)];
 }
 
@@ -27,9 +31,21 @@ export const roleHandlers: VaultHandlers<'role.list' | 'role.add' | 'role.update
   async 'role.list'(ctx) {
     await requireAdmin(ctx.db, requireUser(ctx).uid);
     const roles = await ctx.db.selectFrom('roles').selectAll().orderBy('name').execute();
-    const members = await ctx.db.selectFrom('role_members').innerJoin('users', 'users.uid', 'role_members.user_uid').select(['role_members.role_uid', 'users.email']).execute();
+    const members = await ctx.db
+      .selectFrom('role_members')
+      .innerJoin('users', 'users.uid', 'role_members.user_uid')
+      .select(['role_members.role_uid', 'users.email'])
+      .execute();
     return {
-      roles: roles.map((r) => ({ roleUid: r.uid, name: r.name, policies: JSON.parse(r.policies) as string[], members: members.filter((m) => m.role_uid === r.uid).map((m) => m.email).sort() })),
+      roles: roles.map((r) => ({
+        roleUid: r.uid,
+        name: r.name,
+        policies: JSON.parse(r.policies) as string[],
+        members: members
+          .filter((m) => m.role_uid === r.uid)
+          .map((m) => m.email)
+          .sort(),
+      })),
       policies: [...POLICIES],
     };
   },
@@ -39,7 +55,10 @@ export const roleHandlers: VaultHandlers<'role.list' | 'role.add' | 'role.update
     const exists = await ctx.db.selectFrom('roles').select('uid').where('name', '=', name).executeTakeFirst();
     if (exists) throw new PosternError('conflict', `A role named "${name}" already exists.`);
     const roleUid = newUid();
-    await ctx.db.insertInto('roles').values({ uid: roleUid, name, policies: JSON.stringify(checkPolicies(policies)), created_at: ctx.now }).execute();
+    await ctx.db
+      .insertInto('roles')
+      .values({ uid: roleUid, name, policies: JSON.stringify(checkPolicies(policies)), created_at: ctx.now })
+      .execute();
     await ctx.audit({ action: 'role.add', outcome: 'ok', detail: { role: name, policies: policies.join(',') } });
     return { roleUid };
   },
@@ -47,7 +66,11 @@ export const roleHandlers: VaultHandlers<'role.list' | 'role.add' | 'role.update
   async 'role.update'(ctx, { name, policies }) {
     await requireAdmin(ctx.db, requireUser(ctx).uid);
     const role = await roleNamed(ctx, name);
-    await ctx.db.updateTable('roles').set({ policies: JSON.stringify(checkPolicies(policies)) }).where('uid', '=', role.uid).execute();
+    await ctx.db
+      .updateTable('roles')
+      .set({ policies: JSON.stringify(checkPolicies(policies)) })
+      .where('uid', '=', role.uid)
+      .execute();
     await ctx.audit({ action: 'role.update', outcome: 'ok', detail: { role: name, policies: policies.join(',') } });
     return {};
   },

@@ -25,7 +25,8 @@ export const rotationHandlers: VaultHandlers<'rotation.set' | 'rotation.get' | '
     const user = requireUser(ctx);
     await requirePolicy(ctx.db, user.uid, 'configure_rotation');
     const record = await requireEditableRecord(ctx.db, user.uid, input.recordUid);
-    if (record.record.type !== 'pamUser') throw new PosternError('bad_request', `Rotation is set on pamUser records; ${input.recordUid} is a ${record.record.type}.`);
+    if (record.record.type !== 'pamUser')
+      throw new PosternError('bad_request', `Rotation is set on pamUser records; ${input.recordUid} is a ${record.record.type}.`);
     const config = await requireReadableRecord(ctx.db, user.uid, input.configurationUid);
     if (config.record.type !== 'pamConfiguration') throw new PosternError('bad_request', `${input.configurationUid} is not a pamConfiguration record.`);
     if (input.resourceUid) await requireReadableRecord(ctx.db, user.uid, input.resourceUid);

@@ -30,7 +30,14 @@ export const syncHandlers: VaultHandlers<'vault.sync'> = {
       ? await ctx.db
           .selectFrom('folder_members')
           .innerJoin('users', 'users.uid', 'folder_members.user_uid')
-          .select(['folder_members.folder_uid', 'folder_members.user_uid', 'users.email', 'folder_members.can_edit', 'folder_members.can_share', 'folder_members.is_owner'])
+          .select([
+            'folder_members.folder_uid',
+            'folder_members.user_uid',
+            'users.email',
+            'folder_members.can_edit',
+            'folder_members.can_share',
+            'folder_members.is_owner',
+          ])
           .where('folder_members.folder_uid', 'in', sharedUids)
           .execute()
       : [];
@@ -61,11 +68,22 @@ export const syncHandlers: VaultHandlers<'vault.sync'> = {
       .where((eb) => (folderUids.length ? eb.or([eb('owner_uid', '=', user.uid), eb('folder_uid', 'in', folderUids)]) : eb('owner_uid', '=', user.uid)))
       .orderBy('created_at')
       .execute();
-    const extras = await loadRecordExtras(ctx.db, records.map((r) => r.uid));
+    const extras = await loadRecordExtras(
+      ctx.db,
+      records.map((r) => r.uid),
+    );
 
     const apps = await ctx.db.selectFrom('applications').selectAll().where('owner_uid', '=', user.uid).orderBy('created_at').execute();
     const appFolders = apps.length
-      ? await ctx.db.selectFrom('application_folders').selectAll().where('app_uid', 'in', apps.map((a) => a.uid)).execute()
+      ? await ctx.db
+          .selectFrom('application_folders')
+          .selectAll()
+          .where(
+            'app_uid',
+            'in',
+            apps.map((a) => a.uid),
+          )
+          .execute()
       : [];
 
     return {

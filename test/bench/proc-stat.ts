@@ -82,6 +82,7 @@ export async function waitForQuiet(
     if (!said) log(`other processes use ${others.toFixed(0)} % CPU; waiting up to ${waitS} s for < ${thresholdPercent} %`);
     said = true;
   } while (Date.now() - started < waitS * 1000);
-  if (said) log(others <= thresholdPercent ? `quiet after ${((Date.now() - started) / 1000).toFixed(0)} s` : `still ${others.toFixed(0)} % busy; measuring anyway`);
+  if (said)
+    log(others <= thresholdPercent ? `quiet after ${((Date.now() - started) / 1000).toFixed(0)} s` : `still ${others.toFixed(0)} % busy; measuring anyway`);
   return { waitedMs: Date.now() - started, othersPercent: others };
 }

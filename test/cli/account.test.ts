@@ -78,10 +78,7 @@ describe('postern account commands', () => {
   });
 
   it('whoami uses the saved session (the server comes from it when --server is omitted) and shows the policies', async () => {
-    const [human, json] = await Promise.all([
-      runCli(['whoami'], { home: alice.home }),
-      alice.ok(['whoami', '--json']),
-    ]);
+    const [human, json] = await Promise.all([runCli(['whoami'], { home: alice.home }), alice.ok(['whoami', '--json'])]);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/Email\s+alice@example\.com/);
     expect(human.stdout).toContain(router.url);

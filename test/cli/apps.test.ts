@@ -72,7 +72,9 @@ describe('postern app, secrets and events commands', () => {
       runCli(['--json', 'secrets', 'init', '--token', clients[1]!.token, '--config', file], { home: device }),
     ]);
     expect(list.stdout).toMatch(new RegExp(`${appUid}\\s+ci\\s+\\S+\\s+CI \\(edit\\)`));
-    expect(listJson.json().applications).toEqual([expect.objectContaining({ uid: appUid, name: 'ci', folders: [expect.objectContaining({ name: 'CI', canEdit: true })] })]);
+    expect(listJson.json().applications).toEqual([
+      expect.objectContaining({ uid: appUid, name: 'ci', folders: [expect.objectContaining({ name: 'CI', canEdit: true })] }),
+    ]);
     expect(removed.json()).toMatchObject({ removed: true, deviceUid: clients[0]!.deviceUid });
     expect(init.code).toBe(0);
     expect(init.json()).toMatchObject({ path: file, appUid, deviceUid: clients[1]!.deviceUid });
@@ -132,7 +134,8 @@ describe('postern app, secrets and events commands', () => {
     expect(seen.stdout).toBe('canary-ci-2\n');
     const events = all.json().events as { action: string; actor: string; actorKind: string; outcome: string; recordUid: string | null }[];
     const actions = new Set(events.map((e) => e.action));
-    for (const action of ['account.login', 'record.add', 'app.share', 'app.client.add', 'secrets.get_secret', 'secrets.update_secret']) expect(actions).toContain(action);
+    for (const action of ['account.login', 'record.add', 'app.share', 'app.client.add', 'secrets.get_secret', 'secrets.update_secret'])
+      expect(actions).toContain(action);
     expect(events).toContainEqual(expect.objectContaining({ action: 'secrets.get_secret', actorKind: 'device', outcome: 'denied' }));
     expect(events).toContainEqual(expect.objectContaining({ action: 'secrets.get_secret', actorKind: 'device', recordUid: sharedUid, outcome: 'ok' }));
     expect(human.stdout).toMatch(/^TIME\s+ACTOR\s+ACTION\s+RECORD\s+IP\s+OUTCOME\n/);
@@ -178,7 +181,11 @@ describe('postern app, secrets and events commands', () => {
     expect((listed.json().clients as Listed[]).find((c) => c.name === 'runner-2')!.accessExpiresAt).toBeNull();
 
     // Once that time has passed (moved here rather than waited for), the device is refused.
-    await router.db.updateTable('devices').set({ access_expires_at: Date.now() - 1 }).where('uid', '=', config.deviceUid).execute();
+    await router.db
+      .updateTable('devices')
+      .set({ access_expires_at: Date.now() - 1 })
+      .where('uid', '=', config.deviceUid)
+      .execute();
     const [expired, relisted] = await Promise.all([
       runCli(['--json', 'secrets', 'get', '--config', file], { home: device }),
       alice.ok(['--json', 'app', 'client', 'list', '--app', 'ci']),

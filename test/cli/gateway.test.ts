@@ -51,7 +51,12 @@ describe('postern gateway: provisioning end to end with postern-gateway', () => 
       admin.ok(['gateway', 'create', '--app', 'Gateways', '--name', 'gw-container', '--config-init', 'b64']),
     ]);
     gw = created.json();
-    expect(gw).toMatchObject({ gatewayUid: expect.stringMatching(UID), name: 'gw-e2e', ipLock: true, token: expect.stringMatching(/^127\.0\.0\.1:\d+:[\w-]{43}$/) });
+    expect(gw).toMatchObject({
+      gatewayUid: expect.stringMatching(UID),
+      name: 'gw-e2e',
+      ipLock: true,
+      token: expect.stringMatching(/^127\.0\.0\.1:\d+:[\w-]{43}$/),
+    });
     expect(gw.initCommand).toBe(`postern-gateway init --token ${gw.token}`);
     expect(human.stdout).toMatch(/^One-time token\s+127\.0\.0\.1:\d+:[\w-]{43}$/m);
     expect(human.stdout).toMatch(/^Redeem before\s+in (29|30) minutes \(\d{4}-/m);
@@ -92,12 +97,23 @@ describe('postern gateway: provisioning end to end with postern-gateway', () => 
     ]);
     expect(list.stdout).toMatch(/^NAME\s+GATEWAY UID\s+STATUS\s+VERSION\s+ADDRESS\s+CONNECTED SINCE\s+WORKER$/m);
     expect(list.stdout).toMatch(
-      new RegExp(`^gw-e2e\\s+${gw.gatewayUid}\\s+online\\s+${VERSION.replace(/\./g, '\\.')}\\s+127\\.0\\.0\\.1\\s+(just now|\\d+ \\w+ ago) \\(\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\)\\s+\\S+$`, 'm'),
+      new RegExp(
+        `^gw-e2e\\s+${gw.gatewayUid}\\s+online\\s+${VERSION.replace(/\./g, '\\.')}\\s+127\\.0\\.0\\.1\\s+(just now|\\d+ \\w+ ago) \\(\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\)\\s+\\S+$`,
+        'm',
+      ),
     );
     expect(list.stdout).toMatch(/^gw-later\s+[\w-]{22}\s+offline \(not initialised\)$/m);
     expect(list.stdout).toMatch(/^gw-container\s+[\w-]{22}\s+offline$/m);
     expect(listJson.json().gateways).toContainEqual(
-      expect.objectContaining({ gatewayUid: gw.gatewayUid, name: 'gw-e2e', status: 'online', online: true, version: VERSION, address: '127.0.0.1', revokedAt: null }),
+      expect.objectContaining({
+        gatewayUid: gw.gatewayUid,
+        name: 'gw-e2e',
+        status: 'online',
+        online: true,
+        version: VERSION,
+        address: '127.0.0.1',
+        revokedAt: null,
+      }),
     );
     expect(info.json()).toMatchObject({ gatewayUid: gw.gatewayUid, name: 'gw-e2e', data: { version: VERSION, gatewayUid: gw.gatewayUid, pid: gateway.pid } });
     expect(duplicate.code).toBe(1);

@@ -48,9 +48,14 @@ describe('postern folder and record commands', () => {
       alice.run(['--json', 'record', 'add', '--type', 'login', '--title', 'x', '--field', 'hostnme=a']),
     ]);
     expect(type.code).toBe(1);
-    expect(type.stderr).toMatch(/--type: unknown record type "server" \(valid: login, pamMachine, pamDatabase, pamDirectory, pamRemoteBrowser, pamUser, pamConfiguration\)/);
+    expect(type.stderr).toMatch(
+      /--type: unknown record type "server" \(valid: login, pamMachine, pamDatabase, pamDirectory, pamRemoteBrowser, pamUser, pamConfiguration\)/,
+    );
     expect(field.code).toBe(1);
-    expect(field.error()).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^--field: unknown field "hostnme" for login; valid fields: title, notes, login, password, url/) });
+    expect(field.error()).toMatchObject({
+      code: 'bad_request',
+      message: expect.stringMatching(/^--field: unknown field "hostnme" for login; valid fields: title, notes, login, password, url/),
+    });
   });
 
   it.concurrent('adds folders and records, lists them and shows a record with secrets masked', async () => {
@@ -60,9 +65,12 @@ describe('postern folder and record commands', () => {
 
     const [sub, user] = await Promise.all([
       alice.ok(['folder', 'add', 'Databases', '--shared', '--parent', 'Production']),
-      alice.ok(['--json', 'record', 'add', '--type', 'pamUser', '--title', 'db root', '--folder', 'Production', '--field', 'login=root', '--field-stdin', 'password'], {
-        stdin: 'canary-pw-1\n',
-      }),
+      alice.ok(
+        ['--json', 'record', 'add', '--type', 'pamUser', '--title', 'db root', '--folder', 'Production', '--field', 'login=root', '--field-stdin', 'password'],
+        {
+          stdin: 'canary-pw-1\n',
+        },
+      ),
     ]);
     expect(sub.stdout.trim()).toMatch(UID);
     userUid = user.json().uid;
@@ -70,9 +78,24 @@ describe('postern folder and record commands', () => {
 
     const [machine, database] = await Promise.all([
       alice.ok([
-        'record', 'add', '--type', 'pamMachine', '--title', 'web1', '--folder', folderUid,
-        '--field', 'hostname=web1.internal', '--field', 'port=22', '--field', 'pamSettings.protocol=ssh', '--field', 'NOOP=true',
-        '--link', userUid,
+        'record',
+        'add',
+        '--type',
+        'pamMachine',
+        '--title',
+        'web1',
+        '--folder',
+        folderUid,
+        '--field',
+        'hostname=web1.internal',
+        '--field',
+        'port=22',
+        '--field',
+        'pamSettings.protocol=ssh',
+        '--field',
+        'NOOP=true',
+        '--link',
+        userUid,
       ]),
       alice.ok(['record', 'add', '--type', 'pamDatabase', '--title', 'orders db', '--folder', 'Production', '--field', 'hostname=db1', '--field', 'port=5432']),
     ]);

@@ -85,7 +85,11 @@ describe('registration on an invitation-only Router (the default)', () => {
     expect(refusal(again, member.email).code).toBe('not_allowed');
 
     // threat model (docs/threat-model.md): anonymous — an expired code is refused
-    await router.db.updateTable('invitations').set({ expires_at: Date.now() - 1 }).where('email', '=', 'other@example.com').execute();
+    await router.db
+      .updateTable('invitations')
+      .set({ expires_at: Date.now() - 1 })
+      .where('email', '=', 'other@example.com')
+      .execute();
     const expired = await member.run(registerArgs('other@example.com', otherCode), { stdin: `${member.password}\n` });
     expect(refusal(expired, 'other@example.com').code).toBe('not_allowed');
 
@@ -170,8 +174,14 @@ describe('registration on a Router with open registration', () => {
 
     // The administrator and the account holder see the attempt in their audit events.
     for (const who of [admin, victim]) {
-      const events = (await who.ok(['--json', 'events', '--action', 'account.register'])).json<{ events: { outcome: string; actor: string; detail: Record<string, unknown> | null }[] }>().events;
-      expect(events).toEqual(expect.arrayContaining([expect.objectContaining({ outcome: 'denied', actor: victim.email, detail: expect.objectContaining({ reason: 'account_exists' }) })]));
+      const events = (await who.ok(['--json', 'events', '--action', 'account.register'])).json<{
+        events: { outcome: string; actor: string; detail: Record<string, unknown> | null }[];
+      }>().events;
+      expect(events).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ outcome: 'denied', actor: victim.email, detail: expect.objectContaining({ reason: 'account_exists' }) }),
+        ]),
+      );
     }
   });
 });

@@ -34,7 +34,12 @@ describe('postern role and the enforcement policies', () => {
     const [gateway] = await adminSdk.addApplicationClients(app, { kind: 'gateway', name: 'gw-ops' });
     [configUid, userUid] = await Promise.all([
       adminSdk.addRecord(
-        newRecordData('pamConfiguration', 'Ops PAM', { environment: 'local', gatewayUid: gateway!.deviceUid, applicationFolderUid: folder, features: { rotation: true } }),
+        newRecordData('pamConfiguration', 'Ops PAM', {
+          environment: 'local',
+          gatewayUid: gateway!.deviceUid,
+          applicationFolderUid: folder,
+          features: { rotation: true },
+        }),
         { folderUid: folder },
       ),
       adminSdk.addRecord(newRecordData('pamUser', 'ops svc', { login: 'svc', password: 'canary-ops' }), { folderUid: folder }),

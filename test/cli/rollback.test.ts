@@ -19,7 +19,11 @@ describe('postern get against a rolled-back Router database', () => {
     alice = new CliUser(router.url, 'rollback-alice@example.com');
     await alice.register();
     await alice.login();
-    recordUid = (await alice.ok(['--json', 'record', 'add', '--type', 'login', '--title', 'db root', '--field', 'login=root', '--field-stdin', 'password'], { stdin: 'old-password-1\n' })).json().uid;
+    recordUid = (
+      await alice.ok(['--json', 'record', 'add', '--type', 'login', '--title', 'db root', '--field', 'login=root', '--field-stdin', 'password'], {
+        stdin: 'old-password-1\n',
+      })
+    ).json().uid;
     await alice.ok(['record', 'edit', recordUid, '--field-stdin', 'password'], { stdin: 'new-password-2\n' });
     // Seen once at revision 2.
     expect((await alice.ok(['get', recordUid, '--field', 'password'])).stdout).toBe('new-password-2\n');
@@ -30,7 +34,12 @@ describe('postern get against a rolled-back Router database', () => {
   });
 
   async function restoreRevision(revision: number, data: number): Promise<void> {
-    const old = await router.db.selectFrom('record_revisions').select('data').where('record_uid', '=', recordUid).where('revision', '=', data).executeTakeFirstOrThrow();
+    const old = await router.db
+      .selectFrom('record_revisions')
+      .select('data')
+      .where('record_uid', '=', recordUid)
+      .where('revision', '=', data)
+      .executeTakeFirstOrThrow();
     await router.db.updateTable('records').set({ revision, data: old.data }).where('uid', '=', recordUid).execute();
   }
 

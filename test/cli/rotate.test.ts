@@ -152,7 +152,14 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
 
     gwA.scripts.set(uids['svc fail']!, (jobUid) => {
       gwA.job({ jobUid, status: 'running', progress: 10, step: 'fetching records', log: ['fetched 2 records'] });
-      gwA.job({ jobUid, status: 'failed', progress: 40, step: 'changing the password', message: 'The target refused the new password (password history).', log: ['ALTER USER refused'] });
+      gwA.job({
+        jobUid,
+        status: 'failed',
+        progress: 40,
+        step: 'changing the password',
+        message: 'The target refused the new password (password history).',
+        log: ['ALTER USER refused'],
+      });
     });
     gwA.scripts.set(uids['svc slow']!, (jobUid) => gwA.job({ jobUid, status: 'running', progress: 5, step: 'waiting for the target', log: ['db1 is busy'] }));
     gwA.scripts.set(uids['svc quick']!, (jobUid) => {
@@ -174,8 +181,10 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
       job = jobUid;
       gwA.job({ jobUid, status: 'running', progress: 20, step: 'fetching records', log: ['fetched the pamUser record and the PAM configuration'] });
     });
-    cue['changing'] = (jobUid) => gwA.job({ jobUid, status: 'running', progress: 60, step: 'changing the password on the target', log: ['connected to db1.internal:5432'] });
-    cue['done'] = (jobUid) => gwA.job({ jobUid, status: 'finished', progress: 100, step: 'done', message: 'Password rotated and verified.', log: ['verified the new password'] });
+    cue['changing'] = (jobUid) =>
+      gwA.job({ jobUid, status: 'running', progress: 60, step: 'changing the password on the target', log: ['connected to db1.internal:5432'] });
+    cue['done'] = (jobUid) =>
+      gwA.job({ jobUid, status: 'finished', progress: 100, step: 'done', message: 'Password rotated and verified.', log: ['verified the new password'] });
 
     // Records named by title; each next step is sent only once the CLI has printed the last one.
     const cli = streaming(admin, ['rotate', 'svc ok', '--config', 'PAM A', '--resource', 'orders db']);
@@ -208,7 +217,9 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
     expect(show.stdout).toMatch(new RegExp(`Record\\s+${uids['svc ok']}\\n`));
     expect(show.stdout).toMatch(/Started by\s+admin@example\.com\n/);
     expect(show.stdout).toMatch(/Log:\n {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}fetched the pamUser record/);
-    expect(list.json().jobs).toContainEqual(expect.objectContaining({ jobUid: job, action: 'rotate', status: 'finished', progress: 100, recordUid: uids['svc ok'] }));
+    expect(list.json().jobs).toContainEqual(
+      expect.objectContaining({ jobUid: job, action: 'rotate', status: 'finished', progress: 100, recordUid: uids['svc ok'] }),
+    );
   });
 
   it('exits 1 with the message when the rotation fails, in text and in JSON', async () => {
@@ -224,7 +235,13 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
 
     expect(json.code).toBe(1);
     const doc = json.json();
-    expect(doc.job).toMatchObject({ status: 'failed', progress: 40, step: 'changing the password', message: 'The target refused the new password (password history).', recordUid: uids['svc fail'] });
+    expect(doc.job).toMatchObject({
+      status: 'failed',
+      progress: 40,
+      step: 'changing the password',
+      message: 'The target refused the new password (password history).',
+      recordUid: uids['svc fail'],
+    });
     expect(doc.logs.map((l: { line: string }) => l.line)).toEqual(['fetched 2 records', 'ALTER USER refused']);
     expect(json.error()).toMatchObject({ code: 'job_failed', details: { jobUid: doc.job.jobUid, status: 'failed' } });
   });
@@ -256,11 +273,12 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
     expect(row.message).toMatch(/^admin_refused: sealed:v1:m:/);
     const show = await admin.ok(['--json', 'job', 'show', jobUid]);
     expect(show.json().job.message).toBe('admin_refused: db9.canary refused "ops9canary"');
-    expect(show.json().logs.filter((l: { sealed: boolean }) => l.sealed).map((l: { line: string }) => l.line)).toEqual([
-      'on db9.canary:22 as "ops9canary"',
-      'third',
-      '(sealed line 2 came after line 3: the Router reordered or repeated it; not shown)',
-    ]);
+    expect(
+      show
+        .json()
+        .logs.filter((l: { sealed: boolean }) => l.sealed)
+        .map((l: { line: string }) => l.line),
+    ).toEqual(['on db9.canary:22 as "ops9canary"', 'third', '(sealed line 2 came after line 3: the Router reordered or repeated it; not shown)']);
   });
 
   it('--no-wait returns the job at once; job show, list and cancel follow it to "cancelled"', async () => {
@@ -276,7 +294,9 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
     expect(show.stdout).toMatch(/Step\s+waiting for the target\n/);
     expect(show.stdout).toMatch(new RegExp(`Gateway\\s+${gwAUid}\\n`));
     expect(list.stdout).toMatch(/^JOB UID\s+ACTION\s+STATUS\s+STEP\s+RECORD\s+STARTED\s+BY$/m);
-    expect(list.stdout).toMatch(new RegExp(`^${jobUid}\\s+rotate\\s+running \\(5%\\)\\s+waiting for the target\\s+${uids['svc slow']}\\s+.*admin@example\\.com$`, 'm'));
+    expect(list.stdout).toMatch(
+      new RegExp(`^${jobUid}\\s+rotate\\s+running \\(5%\\)\\s+waiting for the target\\s+${uids['svc slow']}\\s+.*admin@example\\.com$`, 'm'),
+    );
 
     const follow = streaming(admin, ['job', 'show', jobUid, '--follow']);
     await follow.waitFor(/\[ {2}5%\] waiting for the target\n\[ {2}5%\] db1 is busy\n/);
@@ -300,9 +320,14 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
     expect(noWaitJson.json()).toEqual({ jobUid: expect.stringMatching(UID), gatewayUid: gwAUid, recordUid: uids['svc quick'], status: 'running' });
     expect(down.code).toBe(1);
     expect(down.stdout).toBe('');
-    expect(down.stderr).toMatch(/^postern: Rotation of [\w-]{22} could not start: .+\. The gateway is not connected to the Router\. Check it with `postern gateway list`.* \(controller_down\)$/m);
+    expect(down.stderr).toMatch(
+      /^postern: Rotation of [\w-]{22} could not start: .+\. The gateway is not connected to the Router\. Check it with `postern gateway list`.* \(controller_down\)$/m,
+    );
     expect(downJson.code).toBe(1);
-    expect(downJson.error()).toMatchObject({ code: 'controller_down', details: { gatewayUid: expect.stringMatching(UID), jobUid: expect.stringMatching(UID) } });
+    expect(downJson.error()).toMatchObject({
+      code: 'controller_down',
+      details: { gatewayUid: expect.stringMatching(UID), jobUid: expect.stringMatching(UID) },
+    });
     // The Router closed the job it had opened.
     const failedJob = downJson.error().details!['jobUid'] as string;
     expect((await sdk.getJob(failedJob)).job).toMatchObject({ status: 'failed', message: expect.stringMatching(/^controller_down/) });
@@ -317,8 +342,20 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
 
   it('sets, shows and clears rotation settings with a schedule and password rules; rotate then needs no --config', async () => {
     const set = await admin.ok([
-      '--json', 'rotation', 'set', 'svc quick', '--config', 'PAM A', '--resource', 'orders db',
-      '--schedule', 'weekly:mon,thu@04:30', '--tz', 'Europe/London', '--complexity', 'length=40,upper=2,digits=3,special=2,specialChars=!,#',
+      '--json',
+      'rotation',
+      'set',
+      'svc quick',
+      '--config',
+      'PAM A',
+      '--resource',
+      'orders db',
+      '--schedule',
+      'weekly:mon,thu@04:30',
+      '--tz',
+      'Europe/London',
+      '--complexity',
+      'length=40,upper=2,digits=3,special=2,specialChars=!,#',
     ]);
     expect(set.json()).toMatchObject({
       recordUid: uids['svc quick'],
@@ -331,7 +368,13 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
       passwordComplexity: 'length=40,upper=2,digits=3,special=2,specialChars=!,#',
     });
     // The rules are in the encrypted record; the schedule is the Router's.
-    expect((await sdk.getRecord(uids['svc quick']!)).data.fields['passwordComplexity']).toEqual({ length: 40, upper: 2, digits: 3, special: 2, specialChars: '!,#' });
+    expect((await sdk.getRecord(uids['svc quick']!)).data.fields['passwordComplexity']).toEqual({
+      length: 40,
+      upper: 2,
+      digits: 3,
+      special: 2,
+      specialChars: '!,#',
+    });
 
     const [show, quick, badSchedule, badComplexity, tooLong, noTz, first] = await Promise.all([
       admin.ok(['rotation', 'show', 'svc quick']),
@@ -350,7 +393,9 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
     // Configuration and resource come from the rotation settings.
     expect(quick.stdout).toMatch(/\[100%\] done\nRotation finished: Rotated\.\n$/);
     expect(badSchedule.code).toBe(2);
-    expect(badSchedule.stderr).toMatch(/^postern: --schedule: Schedule "weekly:fry@04:30": "fry" is not a weekday; use mon, tue, wed, thu, fri, sat, sun.* \(bad_request\)$/m);
+    expect(badSchedule.stderr).toMatch(
+      /^postern: --schedule: Schedule "weekly:fry@04:30": "fry" is not a weekday; use mon, tue, wed, thu, fri, sat, sun.* \(bad_request\)$/m,
+    );
     expect(badComplexity.code).toBe(2);
     expect(badComplexity.stderr).toMatch(/--complexity: "colour=blue" is not one of length=…, upper=…/);
     expect(tooLong.code).toBe(1);
@@ -362,7 +407,12 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
 
     // A failed --complexity changed nothing; keeping other settings, a new schedule replaces the old one.
     const again = await admin.ok(['--json', 'rotation', 'set', 'svc quick', '--schedule', 'once:+10m']);
-    expect(again.json()).toMatchObject({ configurationUid: uids['PAM A'], resourceUid: uids['orders db'], schedule: { kind: 'once' }, scheduleText: expect.stringMatching(/^once, at /) });
+    expect(again.json()).toMatchObject({
+      configurationUid: uids['PAM A'],
+      resourceUid: uids['orders db'],
+      schedule: { kind: 'once' },
+      scheduleText: expect.stringMatching(/^once, at /),
+    });
     expect(Date.parse(again.json().nextRunAt) - Date.now()).toBeGreaterThan(8 * 60_000);
     expect((await sdk.getRecord(uids['svc quick']!)).data.fields['passwordComplexity']).toMatchObject({ length: 40 });
 
@@ -379,14 +429,23 @@ describe('postern rotate, job, rotation and gateway info against a simulated gat
       admin.run(['--json', 'gateway', 'info', 'gw-a-2']),
     ]);
     expect(list.stdout).toMatch(/^NAME\s+GATEWAY UID\s+STATUS\s+VERSION\s+ADDRESS\s+CONNECTED SINCE\s+WORKER$/m);
-    expect(list.stdout).toMatch(new RegExp(`^gw-a-1\\s+${gwAUid}\\s+online\\s+sim-1\\.2\\.3\\s+127\\.0\\.0\\.1\\s+(just now|\\d+ \\w+ ago) \\(\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\)\\s+\\S+$`, 'm'));
+    expect(list.stdout).toMatch(
+      new RegExp(
+        `^gw-a-1\\s+${gwAUid}\\s+online\\s+sim-1\\.2\\.3\\s+127\\.0\\.0\\.1\\s+(just now|\\d+ \\w+ ago) \\(\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\)\\s+\\S+$`,
+        'm',
+      ),
+    );
     expect(list.stdout).toMatch(/^gw-a-2\s+[\w-]{22}\s+offline$/m);
     expect(info.stdout).toMatch(new RegExp(`Gateway\\s+gw-a-1 \\(${gwAUid}\\)\\n`));
     expect(info.stdout).toMatch(/Connected\s+.* from 127\.0\.0\.1\n/);
     expect(info.stdout).toMatch(/version\s+sim-1\.2\.3\n/);
     expect(info.stdout).toMatch(/tasks\.running\s+1\n/);
     expect(info.stdout).toMatch(/features\s+rotation, info\n/);
-    expect(infoJson.json()).toEqual({ gatewayUid: gwAUid, name: 'gw-a-1', data: { version: 'sim-1.2.3', hostname: 'sim-host', tasks: { running: 1, finished: 4 }, features: ['rotation', 'info'] } });
+    expect(infoJson.json()).toEqual({
+      gatewayUid: gwAUid,
+      name: 'gw-a-1',
+      data: { version: 'sim-1.2.3', hostname: 'sim-host', tasks: { running: 1, finished: 4 }, features: ['rotation', 'info'] },
+    });
     expect(infoDown.code).toBe(1);
     expect(infoDown.error()).toMatchObject({ code: 'controller_down', message: expect.stringMatching(/^Gateway gw-a-2 did not answer/) });
   });

@@ -42,7 +42,10 @@ describe('postern login and register when the Router key changes', () => {
     ]);
     for (const refused of [login, register, wrongAccept]) {
       expect(refused.code).toBe(1);
-      expect(refused.error()).toMatchObject({ code: 'router_key_changed', details: { knownFingerprint: oldFingerprint, presentedFingerprint: newFingerprint } });
+      expect(refused.error()).toMatchObject({
+        code: 'router_key_changed',
+        details: { knownFingerprint: oldFingerprint, presentedFingerprint: newFingerprint },
+      });
       expect(refused.error().message).toContain(oldFingerprint);
       expect(refused.error().message).toContain(newFingerprint);
     }

@@ -121,7 +121,12 @@ describe('postern server start', () => {
       try {
         const urls = server.info.relay!.urls;
         expect(server.info.relay!.embedded).toBe(true);
-        expect(urls).toEqual(expect.arrayContaining([expect.stringMatching(/^turn:127\.0\.0\.1:\d+\?transport=udp$/), expect.stringMatching(/^turn:127\.0\.0\.1:\d+\?transport=tcp$/)]));
+        expect(urls).toEqual(
+          expect.arrayContaining([
+            expect.stringMatching(/^turn:127\.0\.0\.1:\d+\?transport=udp$/),
+            expect.stringMatching(/^turn:127\.0\.0\.1:\d+\?transport=tcp$/),
+          ]),
+        );
         expect(statSync(join(server.info.dataDir, 'relay-secret')).mode & 0o777).toBe(0o600);
         const user = new CliUser(server.info.url, 'relay-user@example.com');
         await user.registerWithSdk();

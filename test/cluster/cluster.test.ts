@@ -15,7 +15,16 @@ import { registerAccount, VaultClient, VaultTransport } from '../../core/vault-c
 import type { FetchLike } from '../../core/vault-client/transport.ts';
 import { RouterLink, type ActionFrame } from '../../gateway/link/router-link.ts';
 import { tempDir } from '../cli/support.ts';
-import { clusterSkipReason, dataDirsWithSharedKey, freshPostgresDatabase, startRouterProcess, stopProcess, TEST_DATABASE, TEST_NATS, type RouterProcess } from './support.ts';
+import {
+  clusterSkipReason,
+  dataDirsWithSharedKey,
+  freshPostgresDatabase,
+  startRouterProcess,
+  stopProcess,
+  TEST_DATABASE,
+  TEST_NATS,
+  type RouterProcess,
+} from './support.ts';
 import { silentLogger } from '../../core/logger.ts';
 
 const quiet = silentLogger;
@@ -118,7 +127,9 @@ describe.skipIf(skip)(`Router Head and Workers on PostgreSQL + NATS${skip ? ` ($
       expect(await (await fetch(`${worker.info.url}/healthz`)).json()).toMatchObject({ status: 'ok', worker: worker.info.workerId });
     }
     // One Router key across the cluster, so a vault may be moved between Workers.
-    const keys = await Promise.all([workerA, workerB].map(async (w) => ((await (await fetch(`${w.info.url}/api/v1/router-key`)).json()) as { publicKey: string }).publicKey));
+    const keys = await Promise.all(
+      [workerA, workerB].map(async (w) => ((await (await fetch(`${w.info.url}/api/v1/router-key`)).json()) as { publicKey: string }).publicKey),
+    );
     expect(keys[0]).toBe(keys[1]);
   });
 
@@ -146,7 +157,12 @@ describe.skipIf(skip)(`Router Head and Workers on PostgreSQL + NATS${skip ? ` ($
     const gw = connectGateway(config, workerB, 'gw-rotating', rotations);
     await gw.whenOnline();
     const pamConfig = await owner.addRecord(
-      newRecordData('pamConfiguration', 'Local', { environment: 'local', gatewayUid: config.deviceUid, applicationFolderUid: folder, features: { rotation: true } }),
+      newRecordData('pamConfiguration', 'Local', {
+        environment: 'local',
+        gatewayUid: config.deviceUid,
+        applicationFolderUid: folder,
+        features: { rotation: true },
+      }),
       { folderUid: folder },
     );
     const pamUser = await owner.addRecord(newRecordData('pamUser', 'svc', { login: 'svc', password: 'old' }), { folderUid: folder });
@@ -194,7 +210,11 @@ describe.skipIf(skip)(`Router Head and Workers on PostgreSQL + NATS${skip ? ` ($
 
   it('stops the Head and a Worker cleanly on SIGTERM', async () => {
     const [headCode, aCode] = await Promise.all([stopProcess(head), stopProcess(workerA)]);
-    expect({ head: headCode, a: aCode, stderr: headCode === 0 && aCode === 0 ? '' : head.output().stderr + workerA.output().stderr }).toEqual({ head: 0, a: 0, stderr: '' });
+    expect({ head: headCode, a: aCode, stderr: headCode === 0 && aCode === 0 ? '' : head.output().stderr + workerA.output().stderr }).toEqual({
+      head: 0,
+      a: 0,
+      stderr: '',
+    });
     expect(workerA.output().stderr).toMatch(/Router stopped/);
   });
 });

@@ -32,7 +32,11 @@ async function rawVaultAnswer(url: string): Promise<{ status: number; retryAfter
     body: '{}',
     signal: AbortSignal.timeout(15_000),
   });
-  return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { error?: { code: string; message: string } } };
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    body: (await response.json()) as { error?: { code: string; message: string } },
+  };
 }
 
 async function health(url: string, path: '/healthz' | '/readyz'): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -57,7 +57,12 @@ describe('the path between a gateway and the Router goes dead', () => {
       expect(gateway.sendJob({ jobUid, status: 'finished', progress: 100, step: 'done' })).toBe(true);
       await waitUntil(async () => (await admin.getJob(jobUid)).job.status === 'finished', 5_000, 'the job is reported');
 
-      recordFault({ fault: `gateway ↔ Router path dead (no reset) for ${restoredAt - cutAt} ms, heartbeat ${HEARTBEAT.intervalMs}/${HEARTBEAT.timeoutMs} ms`, firstErrorMs: offlineMs, recoveryMs: backMs, outcomes: [] });
+      recordFault({
+        fault: `gateway ↔ Router path dead (no reset) for ${restoredAt - cutAt} ms, heartbeat ${HEARTBEAT.intervalMs}/${HEARTBEAT.timeoutMs} ms`,
+        firstErrorMs: offlineMs,
+        recoveryMs: backMs,
+        outcomes: [],
+      });
     } finally {
       await pam.gateway.stop();
       await proxy.close();

@@ -14,7 +14,16 @@ import { SecretsClient } from '../../core/secrets-client/index.ts';
 import { registerAccount, VaultClient, VaultTransport } from '../../core/vault-client/index.ts';
 import { RouterLink } from '../../gateway/link/router-link.ts';
 import { removeDir, tempDir } from '../cli/support.ts';
-import { clusterSkipReason, dataDirsWithSharedKey, freshPostgresDatabase, startRouterProcess, stopProcess, TEST_DATABASE, TEST_NATS, type RouterProcess } from '../cluster/support.ts';
+import {
+  clusterSkipReason,
+  dataDirsWithSharedKey,
+  freshPostgresDatabase,
+  startRouterProcess,
+  stopProcess,
+  TEST_DATABASE,
+  TEST_NATS,
+  type RouterProcess,
+} from '../cluster/support.ts';
 import { sleep } from '../schedule/support.ts';
 import { printFaultTable, recordFault, steadyLoad } from './measure.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
@@ -25,7 +34,8 @@ const skip = clusterSkipReason();
 
 afterAll(() => printFaultTable());
 
-const healthOf = async (url: string) => (await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) })).json()) as { status: string; bus?: { ok: boolean } };
+const healthOf = async (url: string) =>
+  (await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) })).json()) as { status: string; bus?: { ok: boolean } };
 
 describe.skipIf(skip)('NATS goes away under a Head and two Workers', () => {
   let root: string;
@@ -86,7 +96,11 @@ describe.skipIf(skip)('NATS goes away under a Head and two Workers', () => {
     await link.whenOnline();
     expect((await owner.sendAction({ action: 'gateway-info', gatewayUid: config.deviceUid })).code).toBe('ok');
 
-    const load = steadyLoad(20, () => owner.getRecord(record), (err) => (err as { code?: string }).code ?? 'untyped');
+    const load = steadyLoad(
+      20,
+      () => owner.getRecord(record),
+      (err) => (err as { code?: string }).code ?? 'untyped',
+    );
     const cutAt = Date.now();
     proxy.cut();
     await expect.poll(async () => (await healthOf(workerA.info.url)).bus?.ok, { timeout: 10_000, interval: 50 }).toBe(false);
@@ -125,6 +139,11 @@ describe.skipIf(skip)('NATS goes away under a Head and two Workers', () => {
     expect(link.connections).toBe(1);
     for (const p of [head, workerA, workerB]) expect(p.child.exitCode).toBeNull();
 
-    recordFault({ fault: `NATS cut for ${restoredAt - cutAt} ms (Head + 2 Workers; vault load on A, gateway on B)`, firstErrorMs: busDownSeenMs + refusedMs, recoveryMs: backMs, outcomes: during });
+    recordFault({
+      fault: `NATS cut for ${restoredAt - cutAt} ms (Head + 2 Workers; vault load on A, gateway on B)`,
+      firstErrorMs: busDownSeenMs + refusedMs,
+      recoveryMs: backMs,
+      outcomes: during,
+    });
   }, 90_000);
 });

@@ -106,7 +106,14 @@ describe('the Relay restarts under a relayed tunnel', () => {
     const newTunnelMs = Date.now() - recoveredFrom;
     await again.stop();
 
-    recordFault({ fault: 'Relay restarted under a relay-only tunnel (tunnel ended; a new one opened)', firstErrorMs: noticedMs, recoveryMs: newTunnelMs, outcomes: [] });
-    console.log(`[faults] Relay restart: the tunnel ended with "${String(closed?.['reason'])}" ${noticedMs} ms after it; a new relay-only tunnel carried data ${newTunnelMs} ms later`);
+    recordFault({
+      fault: 'Relay restarted under a relay-only tunnel (tunnel ended; a new one opened)',
+      firstErrorMs: noticedMs,
+      recoveryMs: newTunnelMs,
+      outcomes: [],
+    });
+    console.log(
+      `[faults] Relay restart: the tunnel ended with "${String(closed?.['reason'])}" ${noticedMs} ms after it; a new relay-only tunnel carried data ${newTunnelMs} ms later`,
+    );
   }, 120_000);
 });

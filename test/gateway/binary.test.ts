@@ -103,7 +103,11 @@ describe('postern-gateway binary', () => {
   it('refuses an expired token with token_expired and writes nothing', async () => {
     const h = home();
     const { token, deviceUid } = await owner.gatewayToken();
-    await router.db.updateTable('devices').set({ first_access_expires_at: Date.now() - 1 }).where('uid', '=', deviceUid).execute();
+    await router.db
+      .updateTable('devices')
+      .set({ first_access_expires_at: Date.now() - 1 })
+      .where('uid', '=', deviceUid)
+      .execute();
     const run = await runGateway(['init', '--token', token], { home: h });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^postern-gateway: The one-time gateway token has expired\. .* \(token_expired\)\n$/);
@@ -148,11 +152,19 @@ describe('postern-gateway binary', () => {
     const { deviceUid } = await initGateway(h);
     const folder = await owner.client.addFolder('Rotation targets', { shared: true });
     await owner.client.shareFolderToApplication(owner.appUid, folder, true);
-    const userUid = await owner.client.addRecord(newRecordData('pamUser', 'db root', { login: 'root', password: CANARY }, [{ label: 'Client Secret', value: `${CANARY}-custom` }]), {
-      folderUid: folder,
-    });
+    const userUid = await owner.client.addRecord(
+      newRecordData('pamUser', 'db root', { login: 'root', password: CANARY }, [{ label: 'Client Secret', value: `${CANARY}-custom` }]),
+      {
+        folderUid: folder,
+      },
+    );
     const configurationUid = await owner.client.addRecord(
-      newRecordData('pamConfiguration', 'Local network', { environment: 'local', gatewayUid: deviceUid, applicationFolderUid: folder, features: { rotation: true } }),
+      newRecordData('pamConfiguration', 'Local network', {
+        environment: 'local',
+        gatewayUid: deviceUid,
+        applicationFolderUid: folder,
+        features: { rotation: true },
+      }),
       { folderUid: folder },
     );
 

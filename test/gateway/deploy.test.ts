@@ -63,9 +63,7 @@ describe('deploy/ for the gateway', () => {
     const probe = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
     if (probe.status !== 0) return;
     const run = spawnSync('systemd-analyze', ['verify', '--man=no', join(REPO, 'deploy/systemd/postern-gateway.service')], { encoding: 'utf8' });
-    const complaints = `${run.stdout}${run.stderr}`
-      .split('\n')
-      .filter((l) => l.trim() && !l.includes('/usr/local/bin/postern-gateway is not executable'));
+    const complaints = `${run.stdout}${run.stderr}`.split('\n').filter((l) => l.trim() && !l.includes('/usr/local/bin/postern-gateway is not executable'));
     expect(complaints).toEqual([]);
   });
 

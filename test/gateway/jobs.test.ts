@@ -56,7 +56,14 @@ describe('gateway jobs', () => {
     const { token, deviceUid } = await owner.gatewayToken('jobs');
     const config = await SecretsClient.redeemToken(token);
     const secrets = gatedSecrets(config);
-    const service = new GatewayService({ config, version: 'test', logger: quiet, scrubber: new SecretScrubber(), secrets: secrets.reader, link: { backoff: { baseMs: 100, capMs: 400 } } });
+    const service = new GatewayService({
+      config,
+      version: 'test',
+      logger: quiet,
+      scrubber: new SecretScrubber(),
+      secrets: secrets.reader,
+      link: { backoff: { baseMs: 100, capMs: 400 } },
+    });
     try {
       service.start();
       await service.link.whenOnline();

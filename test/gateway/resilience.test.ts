@@ -108,9 +108,16 @@ describe('gateway resilience', () => {
 
     it('notices a half-open connection within the heartbeat timeout and reconnects (binary, --heartbeat-timeout 1)', async () => {
       expect(HEARTBEAT_TIMEOUT_MS).toBeLessThanOrEqual(30_000 - 1_000);
-      expect(new RouterLink({ server: router.url, clientId: 'x', privateKey: 'x', version: 'x', logger: memoryLogger().logger, onAction: async () => ({ code: 'ok' }) }).heartbeatTimeoutMs).toBe(
-        HEARTBEAT_TIMEOUT_MS,
-      );
+      expect(
+        new RouterLink({
+          server: router.url,
+          clientId: 'x',
+          privateKey: 'x',
+          version: 'x',
+          logger: memoryLogger().logger,
+          onAction: async () => ({ code: 'ok' }),
+        }).heartbeatTimeoutMs,
+      ).toBe(HEARTBEAT_TIMEOUT_MS);
       const proxy = await FreezableProxy.start({ host: '127.0.0.1', port: router.port });
       const h = home();
       const { token, deviceUid } = await owner.gatewayToken('half-open');
@@ -147,7 +154,9 @@ describe('gateway resilience', () => {
       writeFileSync(path, encodeConfig({ ...config, privateKey: toBase64Url(generateP256KeyPair().privateKey) }, 'json'), { mode: 0o600 });
       const gw = spawnGateway(['start', '--no-shell'], { home: h });
       try {
-        await expect.poll(() => (logText(h).match(/the Router refused this gateway/g) ?? []).length, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(2);
+        await expect
+          .poll(() => (logText(h).match(/the Router refused this gateway/g) ?? []).length, { timeout: 20_000, interval: 100 })
+          .toBeGreaterThanOrEqual(2);
         expect(logText(h)).toContain('"code":"bad_signature"');
         expect(router.router.hub.isConnectedHere(deviceUid)).toBe(false);
         expect(gw.child.exitCode).toBeNull();
@@ -209,7 +218,11 @@ describe('gateway resilience', () => {
     it('shows expired and removed gateways as refusals in its status, without giving up', async () => {
       const expired = await owner.gatewayToken('expired');
       const expiredConfig = await SecretsClient.redeemToken(expired.token);
-      await router.db.updateTable('devices').set({ access_expires_at: Date.now() - 1 }).where('uid', '=', expired.deviceUid).execute();
+      await router.db
+        .updateTable('devices')
+        .set({ access_expires_at: Date.now() - 1 })
+        .where('uid', '=', expired.deviceUid)
+        .execute();
       const a = inProcessGateway(expiredConfig, { backoff: { baseMs: 20, capMs: 100 } });
 
       const removed = await owner.gatewayToken('removed');

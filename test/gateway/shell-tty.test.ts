@@ -16,7 +16,11 @@ const hasScript = spawnSync('script', ['--version']).status === 0;
 function onTerminal(args: string[], home: string, steps: { waitFor: string | RegExp; send?: string }[]): Promise<{ code: number | null; text: string }> {
   const loader = join(REPO, 'node_modules/tsx/dist/loader.mjs');
   const command = `exec node --import file://${loader} ${join(REPO, 'gateway/cli/bin.ts')} ${args.join(' ')}`;
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: REPO, env: { ...process.env, POSTERN_HOME: home, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    cwd: REPO,
+    env: { ...process.env, POSTERN_HOME: home, TERM: 'dumb' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let text = '';
   let step = 0;
   const advance = () => {
@@ -71,10 +75,14 @@ describe.skipIf(!hasScript)('gateway shell on a terminal', () => {
   });
 
   it('offers no shell as a service, and stops on Ctrl-C', async () => {
-    const { code, text } = await onTerminal(['start', '--service', '--config', join(home, 'gateway-config.json'), '--log-dir', join(home, 'service-logs')], home, [
-      { waitFor: /postern-gateway \d/, send: '' },
-      { waitFor: /reconnecting to the Router/, send: '\u0003' },
-    ]);
+    const { code, text } = await onTerminal(
+      ['start', '--service', '--config', join(home, 'gateway-config.json'), '--log-dir', join(home, 'service-logs')],
+      home,
+      [
+        { waitFor: /postern-gateway \d/, send: '' },
+        { waitFor: /reconnecting to the Router/, send: '\u0003' },
+      ],
+    );
     expect(code, text).toBe(0);
     expect(text).not.toContain('postern-gateway> ');
   });

@@ -54,7 +54,11 @@ function childEnv(home: string, extra: Record<string, string | undefined>): Node
 }
 
 export function spawnGateway(args: string[], options: { home: string; env?: Record<string, string | undefined> }): GatewayProcess {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, BIN, ...args], { cwd: REPO, env: childEnv(options.home, options.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, BIN, ...args], {
+    cwd: REPO,
+    env: childEnv(options.home, options.env ?? {}),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -125,7 +129,12 @@ export async function provisionGateway(
   expectOk(await runGateway(['init', '--token', issued!.token], { home }), 'postern-gateway init');
   const deviceUid = issued!.deviceUid;
   const configurationUid = await vault.addRecord(
-    newRecordData('pamConfiguration', `${name} PAM`, { environment: 'local', gatewayUid: deviceUid, applicationFolderUid: folderUid, ...options.configuration }),
+    newRecordData('pamConfiguration', `${name} PAM`, {
+      environment: 'local',
+      gatewayUid: deviceUid,
+      applicationFolderUid: folderUid,
+      ...options.configuration,
+    }),
     { folderUid },
   );
   return { appUid, folderUid, deviceUid, configurationUid };

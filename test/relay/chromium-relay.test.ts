@@ -202,7 +202,9 @@ describe.skipIf(SKIP !== undefined)(`Chromium's WebRTC through Postern's TURN se
     });
     page = await browser.newPage();
     // crypto.subtle needs a secure context, which about:blank is not and http://127.0.0.1 is.
-    await page.route(`${PAGE_URL}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Postern relay test</title>' }));
+    await page.route(`${PAGE_URL}**`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Postern relay test</title>' }),
+    );
     await page.goto(PAGE_URL, { timeout: 10_000 });
     await page.evaluate(PAGE_SCRIPT);
   });
@@ -244,11 +246,14 @@ describe.skipIf(SKIP !== undefined)(`Chromium's WebRTC through Postern's TURN se
         expect(werift.pc.config.iceServers).toEqual(iceServers(turn, weriftCreds));
 
         await call('answer', offer.id, answered.sdp);
-        const opened = await call<{ open: boolean; setupMs: number | null; connectionState: string; states: string[]; candidateErrors: unknown[]; maxMessageSize: number | null }>(
-          'waitOpen',
-          offer.id,
-          CONNECT_MS,
-        );
+        const opened = await call<{
+          open: boolean;
+          setupMs: number | null;
+          connectionState: string;
+          states: string[];
+          candidateErrors: unknown[];
+          maxMessageSize: number | null;
+        }>('waitOpen', offer.id, CONNECT_MS);
         expect(opened.open, `Chromium's data channel did not open: ${JSON.stringify(opened)}; relay log: ${JSON.stringify(turnLog.slice(-20))}`).toBe(true);
         const dc = await withTimeout(werift.channel, CONNECT_MS, "werift's data channel open");
         const setupMs = Date.now() - started;
@@ -301,7 +306,9 @@ describe.skipIf(SKIP !== undefined)(`Chromium's WebRTC through Postern's TURN se
         for (const reason of Object.keys(atOpen.dropped)) expect(reason).toBe('no_permission');
         expect(m.dropped).toEqual(atOpen.dropped);
         // Only the unauthenticated first requests were challenged; no credential was refused.
-        expect(turnLog.slice(logStart).filter((l) => l.event === 'turn.auth.refused' || l.event === 'turn.peer.refused' || l.event === 'turn.request.refused')).toEqual([]);
+        expect(
+          turnLog.slice(logStart).filter((l) => l.event === 'turn.auth.refused' || l.event === 'turn.peer.refused' || l.event === 'turn.request.refused'),
+        ).toEqual([]);
 
         expect(offLoopback, 'UDP datagrams sent off loopback').toEqual([]);
 
@@ -311,7 +318,10 @@ describe.skipIf(SKIP !== undefined)(`Chromium's WebRTC through Postern's TURN se
         await call('close', offer.id);
         pageId = undefined;
         const released = await waitFor(
-          () => turnLog.slice(logStart).some((l) => l.event === 'turn.allocation.deleted' && l.fields['userId'] === 'chromium-user' && l.fields['why'] === 'refresh_zero'),
+          () =>
+            turnLog
+              .slice(logStart)
+              .some((l) => l.event === 'turn.allocation.deleted' && l.fields['userId'] === 'chromium-user' && l.fields['why'] === 'refresh_zero'),
           5_000,
         );
         expect(released, `Chromium did not release its allocation: ${JSON.stringify(turnLog.slice(logStart))}`).toBe(true);

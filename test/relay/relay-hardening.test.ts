@@ -153,7 +153,14 @@ describe('the Relay refuses IPv6 peers that carry IPv4 addresses it would not re
 
   beforeAll(async () => {
     // Loopback allow-listed, as an operator might for a lab: the mapped form must not ride on it.
-    relay = await startRelay({ host: '127.0.0.1', udpPort: 0, relayIps: { ipv4: '127.0.0.1', ipv6: '::1' }, realm: 'postern', authSecret: SECRET, allow: ['127.0.0.1/32'] });
+    relay = await startRelay({
+      host: '127.0.0.1',
+      udpPort: 0,
+      relayIps: { ipv4: '127.0.0.1', ipv6: '::1' },
+      realm: 'postern',
+      authSecret: SECRET,
+      allow: ['127.0.0.1/32'],
+    });
   });
   afterAll(() => relay.close());
 
@@ -206,7 +213,9 @@ describe('the Relay counts its allocation quota per account or gateway, with a c
     const config = { urls: relay.urls(), secret: SECRET };
     await allocated(await client(udpListener(relay.listeners)), credentialsFor(config, 'GATEWAY_UID'));
     // A fourth allocation is over the relay's cap, whoever asks.
-    const overCap = await (await client(udpListener(relay.listeners))).allocate(...Object.values(credentialsFor(config, 'ANOTHER_ACCOUNT')) as [string, string]);
+    const overCap = await (await client(udpListener(relay.listeners))).allocate(
+      ...(Object.values(credentialsFor(config, 'ANOTHER_ACCOUNT')) as [string, string]),
+    );
     expect(errorCode(overCap)).toBe(486);
 
     expect(relay.metrics().turn.quotaRefusals).toEqual({ principal: 1, relay: 1 });

@@ -13,7 +13,8 @@ import { postgresTarget } from './targets/postgres.ts';
 import { otherCa, TEST_PG_CA_FILE } from './tls-fixtures.ts';
 
 const caFile = TEST_PG_CA_FILE;
-const unavailable = postgresTarget.unavailable ?? (existsSync(caFile) ? null : `no test CA at ${caFile} (scripts/services/postgres.sh makes it when run as root)`);
+const unavailable =
+  postgresTarget.unavailable ?? (existsSync(caFile) ? null : `no test CA at ${caFile} (scripts/services/postgres.sh makes it when run as root)`);
 const canary = 'Tls-Canary-Initial-5e2a!';
 
 describe.skipIf(unavailable !== null)(`database TLS on rotation (CLI, gateway, real PostgreSQL)${unavailable ? ` — skipped: ${unavailable}` : ''}`, () => {
@@ -26,7 +27,8 @@ describe.skipIf(unavailable !== null)(`database TLS on rotation (CLI, gateway, r
     return { user, ...(await lab.addTarget({ resource, admin: postgresTarget.admin(), user: { ...user, password: canary } })) };
   }
 
-  const pendingRotations = async (userUid: string) => (await lab.router.db.selectFrom('record_transactions').selectAll().where('record_uid', '=', userUid).execute()).length;
+  const pendingRotations = async (userUid: string) =>
+    (await lab.router.db.selectFrom('record_transactions').selectAll().where('record_uid', '=', userUid).execute()).length;
 
   beforeAll(async () => {
     await postgresTarget.setup();

@@ -49,7 +49,9 @@ export class RotationLab {
   /** Starts (or restarts) the gateway; with `fault`, it kills itself after that rotation step. */
   async startGateway(fault?: FaultStep): Promise<GatewayProcess> {
     await this.stopGateway();
-    const gateway = await startConnectedGateway(this.gatewayHome, () => this.router.router.hub.isConnectedHere(this.deviceUid), { POSTERN_GATEWAY_FAULT: fault });
+    const gateway = await startConnectedGateway(this.gatewayHome, () => this.router.router.hub.isConnectedHere(this.deviceUid), {
+      POSTERN_GATEWAY_FAULT: fault,
+    });
     this.gateway = gateway;
     return gateway;
   }
@@ -63,7 +65,10 @@ export class RotationLab {
   async addTarget(target: LabTarget): Promise<{ resourceUid: string; adminUid: string; userUid: string }> {
     const v = this.vault;
     const adminUid = await v.addRecord(newRecordData('pamUser', `admin ${target.admin.login}`, { ...target.admin }), { folderUid: this.folderUid });
-    const resourceFields = { ...(target.resource.fields as Record<string, unknown>), pamSettings: { configurationUid: this.configurationUid, adminCredentialUid: adminUid } };
+    const resourceFields = {
+      ...(target.resource.fields as Record<string, unknown>),
+      pamSettings: { configurationUid: this.configurationUid, adminCredentialUid: adminUid },
+    };
     const resourceUid = await v.addRecord({ ...target.resource, fields: resourceFields } as RecordData, { folderUid: this.folderUid });
     const { custom, ...userFields } = target.user;
     const userUid = await v.addRecord(newRecordData('pamUser', `user ${target.user.login}`, userFields, custom ?? []), { folderUid: this.folderUid });

@@ -32,9 +32,12 @@ describe('post-rotation scripts run only when an administrator approved them (CL
   });
 
   async function noopUser(): Promise<string> {
-    return lab.vault.addRecord(newRecordData('pamUser', `noop ${newUid()}`, { login: 'app', password: 'Script-Canary-Initial-1!' }, [{ label: 'NOOP', value: 'true' }]), {
-      folderUid: lab.folderUid,
-    });
+    return lab.vault.addRecord(
+      newRecordData('pamUser', `noop ${newUid()}`, { login: 'app', password: 'Script-Canary-Initial-1!' }, [{ label: 'NOOP', value: 'true' }]),
+      {
+        folderUid: lab.folderUid,
+      },
+    );
   }
 
   /** Attaches through the CLI a script that leaves a marker when it runs; returns its file UID and marker. */
@@ -62,7 +65,11 @@ describe('post-rotation scripts run only when an administrator approved them (CL
     expect(existsSync(approved.marker)).toBe(true);
 
     // The approval of the legitimate script, copied onto the smuggled one.
-    const source = await lab.router.db.selectFrom('files').select(['approved_by', 'approved_at', 'approval_signature']).where('uid', '=', approved.fileUid).executeTakeFirstOrThrow();
+    const source = await lab.router.db
+      .selectFrom('files')
+      .select(['approved_by', 'approved_at', 'approval_signature'])
+      .where('uid', '=', approved.fileUid)
+      .executeTakeFirstOrThrow();
     expect(source.approval_signature).not.toBeNull();
     await lab.router.db.updateTable('files').set(source).where('uid', '=', smuggled.fileUid).execute();
     const copied = await lab.rotate(userUid);

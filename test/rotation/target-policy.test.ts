@@ -18,10 +18,14 @@ describe('rotation target policy (CLI, gateway)', () => {
     return lab.addTarget({ resource, admin: { login: 'dba', password: 'Admin-Pw-For-Policy-1' }, user: { login: 'app', password: canary } });
   }
 
-  const pendingRotations = async (userUid: string) => (await lab.router.db.selectFrom('record_transactions').selectAll().where('record_uid', '=', userUid).execute()).length;
+  const pendingRotations = async (userUid: string) =>
+    (await lab.router.db.selectFrom('record_transactions').selectAll().where('record_uid', '=', userUid).execute()).length;
 
   async function setPolicy(fields: Record<string, unknown>): Promise<void> {
-    await lab.vault.updateRecord(lab.configurationUid, (data) => ({ ...data, fields: { ...(data.fields as Record<string, unknown>), ...fields } }) as RecordData);
+    await lab.vault.updateRecord(
+      lab.configurationUid,
+      (data) => ({ ...data, fields: { ...(data.fields as Record<string, unknown>), ...fields } }) as RecordData,
+    );
   }
 
   beforeAll(async () => {

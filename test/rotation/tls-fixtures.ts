@@ -11,7 +11,11 @@ export const TEST_PG_CA_FILE = join(process.env['POSTERN_PG_TLS_DIR'] ?? '/var/l
 export function otherCa(): string {
   const dir = mkdtempSync(join(tmpdir(), 'postern-other-ca-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=Not the test CA', '-keyout', join(dir, 'k'), '-out', join(dir, 'c')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=Not the test CA', '-keyout', join(dir, 'k'), '-out', join(dir, 'c')],
+      { stdio: 'ignore' },
+    );
     return readFileSync(join(dir, 'c'), 'utf8');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -62,7 +62,10 @@ describe.each(storageBackends())('the Router authenticates before it reads a bod
     const start = () => {
       const request = hold(path, headers);
       request.send(firstBytes);
-      void request.response.then(() => answered.add(request), () => answered.add(request));
+      void request.response.then(
+        () => answered.add(request),
+        () => answered.add(request),
+      );
       return request;
     };
     const held = [start(), start()];
@@ -125,18 +128,27 @@ describe.each(storageBackends())('the Router authenticates before it reads a bod
     const upload = () => alice.uploadFile(recordUid, { name: 'note.txt', bytes: new TextEncoder().encode('hello') });
     let refused: PosternError | undefined;
     await expect
-      .poll(
-        async () => {
-          slow.heldAgain();
-          refused = (await upload().then(() => undefined, (e: unknown) => e)) as PosternError | undefined;
-          return refused?.code;
-        },
-        POLL,
-      )
+      .poll(async () => {
+        slow.heldAgain();
+        refused = (await upload().then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as PosternError | undefined;
+        return refused?.code;
+      }, POLL)
       .toBe('throttled');
     expect(refused!.details?.['retryAfterSeconds']).toBeGreaterThan(0);
     for (const s of slow.held) s.close();
-    await expect.poll(async () => (await upload().then(() => 'ok', (e: unknown) => (e as PosternError).code)), POLL).toBe('ok');
+    await expect
+      .poll(
+        async () =>
+          await upload().then(
+            () => 'ok',
+            (e: unknown) => (e as PosternError).code,
+          ),
+        POLL,
+      )
+      .toBe('ok');
   });
 
   it('refuses a third concurrent upload of one device with throttled', async () => {
@@ -153,10 +165,22 @@ describe.each(storageBackends())('the Router authenticates before it reads a bod
     await expect
       .poll(async () => {
         slow.heldAgain();
-        return addFile().then(() => 'ok', (e: unknown) => (e as PosternError).code);
+        return addFile().then(
+          () => 'ok',
+          (e: unknown) => (e as PosternError).code,
+        );
       }, POLL)
       .toBe('throttled');
     for (const s of slow.held) s.close();
-    await expect.poll(async () => (await addFile().then(() => 'ok', (e: unknown) => (e as PosternError).code)), POLL).toBe('ok');
+    await expect
+      .poll(
+        async () =>
+          await addFile().then(
+            () => 'ok',
+            (e: unknown) => (e as PosternError).code,
+          ),
+        POLL,
+      )
+      .toBe('ok');
   });
 });

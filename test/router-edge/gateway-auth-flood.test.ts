@@ -28,7 +28,9 @@ describe('failed gateway authentications are aggregated in the audit trail', () 
     const gw = await startConnectedGateway(home, () => router.router.hub.isConnectedHere(deviceUid));
     try {
       await owner.client.removeGateway(deviceUid);
-      await expect.poll(() => (logText(home).match(/the Router refused this gateway/g) ?? []).length, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(3);
+      await expect
+        .poll(() => (logText(home).match(/the Router refused this gateway/g) ?? []).length, { timeout: 30_000, interval: 100 })
+        .toBeGreaterThanOrEqual(3);
     } finally {
       await gw.stop();
     }

@@ -25,7 +25,12 @@ async function lookupsOf(wrap: string, since = 0): Promise<(boolean | 'refused')
   const out: (boolean | 'refused')[] = [];
   for (let i = since; i < unwraps.mock.calls.length; i++) {
     if (toBase64Url(unwraps.mock.calls[i]![1]) !== wrap) continue;
-    out.push(await (unwraps.mock.results[i]!.value as ReturnType<TransmissionKeyCache['unwrap']>).then((r) => r.remembered, () => 'refused' as const));
+    out.push(
+      await (unwraps.mock.results[i]!.value as ReturnType<TransmissionKeyCache['unwrap']>).then(
+        (r) => r.remembered,
+        () => 'refused' as const,
+      ),
+    );
   }
   return out;
 }
@@ -186,7 +191,11 @@ describe.each(storageBackends())('vault requests cannot be replayed (%s)', (back
       await registerAccount(transport, 'mallory@example.com', 'mallory master password');
       const mallory = await VaultClient.login(transport, 'mallory@example.com', 'mallory master password');
       // Mallory's own live session, alice's wrap, a payload under a key Mallory made.
-      const forged = await sealWithKey({ transmissionKey: generateAesKey(), wrappedKey: fromBase64Url(aliceWrap) }, 'vault/account.whoami', vaultRequestFrame({}, mallory.session.sessionToken));
+      const forged = await sealWithKey(
+        { transmissionKey: generateAesKey(), wrappedKey: fromBase64Url(aliceWrap) },
+        'vault/account.whoami',
+        vaultRequestFrame({}, mallory.session.sessionToken),
+      );
       const since = unwraps.mock.calls.length;
       const response = await fetch(`${router.url}/api/v1/vault/account.whoami`, {
         method: 'POST',

@@ -64,7 +64,13 @@ describe.skipIf(!pgBase)(pgTitle, () => {
     const pgHost = new URL(pgBase!);
     const port = await freePort();
     started = await startDeno(
-      ['run', '--no-prompt', `--allow-net=127.0.0.1:${port},${pgHost.hostname}:${pgHost.port || '5432'}`, '--allow-env=POSTERN_*,PG*', 'router/adapters/deno/main.ts'],
+      [
+        'run',
+        '--no-prompt',
+        `--allow-net=127.0.0.1:${port},${pgHost.hostname}:${pgHost.port || '5432'}`,
+        '--allow-env=POSTERN_*,PG*',
+        'router/adapters/deno/main.ts',
+      ],
       { POSTERN_DATABASE: db.url, POSTERN_ROUTER_KEY: toBase64Url(key.privateKey) },
       port,
     );
@@ -92,7 +98,18 @@ describe('Router under `deno serve` on SQLite (node:sqlite)', () => {
     const port = await freePort();
     started = await startDeno(
       // deno serve grants itself the listen address; the Router needs no other network access.
-      ['serve', '--no-prompt', '--host', '127.0.0.1', '--port', String(port), '--allow-env=POSTERN_*', `--allow-read=${dataDir}`, `--allow-write=${dataDir}`, 'router/adapters/deno/serve-entry.ts'],
+      [
+        'serve',
+        '--no-prompt',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--allow-env=POSTERN_*',
+        `--allow-read=${dataDir}`,
+        `--allow-write=${dataDir}`,
+        'router/adapters/deno/serve-entry.ts',
+      ],
       { POSTERN_DATA_DIR: dataDir },
       port,
     );

@@ -11,7 +11,14 @@ import { pamSetup, type PamSetup } from './support.ts';
 const HOUR = 3_600_000;
 
 function wallClock(ms: number, timeZone: string): { weekday: string; time: string } {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(ms);
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(ms);
   const get = (type: string) => parts.find((p) => p.type === type)!.value;
   return { weekday: get('weekday'), time: `${get('hour')}:${get('minute')}:${get('second')}` };
 }

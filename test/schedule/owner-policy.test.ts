@@ -29,7 +29,10 @@ describe.each(storageBackends())('scheduled rotation refused for its owner (%s)'
     const at = Date.now() + 1500;
     await pam.admin.setRotation(pam.user, { configurationUid: pam.config, schedule: { kind: 'once', at } });
     // The first account is the administrator; its role loses `rotate` before the run is due.
-    await pam.admin.updateRole('Administrators', POLICIES.filter((p) => p !== 'rotate'));
+    await pam.admin.updateRole(
+      'Administrators',
+      POLICIES.filter((p) => p !== 'rotate'),
+    );
     expect((await pam.admin.myPolicies()).policies).not.toContain('rotate');
 
     await expect.poll(() => runOutcomes(pam.user), { timeout: 6000, interval: 50 }).toEqual(['denied']);
@@ -40,7 +43,12 @@ describe.each(storageBackends())('scheduled rotation refused for its owner (%s)'
 
     const events = await pam.admin.events({ action: 'action.rotate', recordUid: pam.user });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actorKind: 'system', actor: 'schedule', outcome: 'denied', detail: { code: 'not_allowed', schedule: true, dueAt: at, reason: 'rotate' } });
+    expect(events[0]).toMatchObject({
+      actorKind: 'system',
+      actor: 'schedule',
+      outcome: 'denied',
+      detail: { code: 'not_allowed', schedule: true, dueAt: at, reason: 'rotate' },
+    });
     await pam.admin.updateRole('Administrators', [...POLICIES]);
   });
 

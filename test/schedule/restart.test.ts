@@ -57,7 +57,9 @@ describe.each(storageBackends())('rotation schedules across a Router restart (%s
     const missedRuns = await router.db.selectFrom('schedule_runs').selectAll().where('record_uid', '=', missed).execute();
     expect(missedRuns).toHaveLength(1);
     expect(missedRuns[0]).toMatchObject({ due_at: firstMissed });
-    const next = Number((await router.db.selectFrom('rotation_schedules').select('next_run_at').where('record_uid', '=', missed).executeTakeFirstOrThrow()).next_run_at);
+    const next = Number(
+      (await router.db.selectFrom('rotation_schedules').select('next_run_at').where('record_uid', '=', missed).executeTakeFirstOrThrow()).next_run_at,
+    );
     expect(next).toBe(nextRunAfter(daily, Number(missedRuns[0]!.fired_at)));
     expect(next).toBeGreaterThan(restartedAt);
     expect(next).toBeLessThanOrEqual(restartedAt + DAY);

@@ -45,7 +45,10 @@ export async function sharedStorage(backend: 'sqlite' | 'postgres'): Promise<Sha
 }
 
 /** A Router process on the shared storage (and, for several processes, a shared bus). */
-export function startRouterOn(storage: SharedStorage, options: { port?: number; cluster?: { workerId: string; bus: ClusterBus } } = {}): Promise<RunningRouter> {
+export function startRouterOn(
+  storage: SharedStorage,
+  options: { port?: number; cluster?: { workerId: string; bus: ClusterBus } } = {},
+): Promise<RunningRouter> {
   return startNodeRouter({
     dataDir: storage.dataDir,
     database: storage.database,
@@ -96,7 +99,12 @@ export async function pamSetup(url: string, email = 'admin@example.com', options
   gateway.start();
   await gateway.whenOnline();
   const config = await admin.addRecord(
-    newRecordData('pamConfiguration', 'Local', { environment: 'local', gatewayUid: gwConfig.deviceUid, applicationFolderUid: folder, features: { rotation: true } }),
+    newRecordData('pamConfiguration', 'Local', {
+      environment: 'local',
+      gatewayUid: gwConfig.deviceUid,
+      applicationFolderUid: folder,
+      features: { rotation: true },
+    }),
     { folderUid: folder },
   );
   const user = await admin.addRecord(newRecordData('pamUser', 'svc', { login: 'svc', password: 'old-canary' }), { folderUid: folder });

@@ -16,7 +16,11 @@ import { startTestRouter, type TestRouter } from '../support/router.ts';
 
 const blob = () => toBase64Url(randomBytes(60));
 const newUid = () => toBase64Url(randomBytes(16));
-const codeOf = (p: Promise<unknown>) => p.then(() => 'succeeded', (e: { code?: string }) => e.code ?? String(e));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'succeeded',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
 
 describe('authorization: what a user with partial rights cannot do', () => {
   let router: TestRouter;
@@ -54,7 +58,9 @@ describe('authorization: what a user with partial rights cannot do', () => {
       newRecordData('pamConfiguration', 'Team PAM', { environment: 'local', gatewayUid, applicationFolderUid: team, features: { rotation: true } }),
       { folderUid: team },
     );
-    adminCredential = await admin.addRecord(newRecordData('pamUser', 'root of prod', { login: 'root', password: 'admin-canary-password' }), { folderUid: vaultFolder });
+    adminCredential = await admin.addRecord(newRecordData('pamUser', 'root of prod', { login: 'root', password: 'admin-canary-password' }), {
+      folderUid: vaultFolder,
+    });
     victimResource = await admin.addRecord(
       newRecordData('pamMachine', 'prod web', { hostname: '127.0.0.1', port: 22, pamSettings: { adminCredentialUid: adminCredential } }),
       { folderUid: team },
@@ -68,7 +74,8 @@ describe('authorization: what a user with partial rights cannot do', () => {
     for (const u of Object.values(users)) u.cleanup();
   });
 
-  const as = (who: keyof typeof users) => (command: Parameters<VaultTransport['call']>[0], body: object) => transport.call(command, body as never, sdk[who].session.sessionToken);
+  const as = (who: keyof typeof users) => (command: Parameters<VaultTransport['call']>[0], body: object) =>
+    transport.call(command, body as never, sdk[who].session.sessionToken);
 
   describe('post-rotation scripts (item 1)', () => {
     // threat model (docs/threat-model.md): editor
@@ -102,7 +109,9 @@ describe('authorization: what a user with partial rights cannot do', () => {
         { folderUid: team },
       );
       expect(await codeOf(attempt)).toBe('not_allowed');
-      expect(await codeOf(as('mallory')('record.link', { parentUid: victimResource, childUid: adminCredential, kind: 'admin_credential' }))).toBe('not_allowed');
+      expect(await codeOf(as('mallory')('record.link', { parentUid: victimResource, childUid: adminCredential, kind: 'admin_credential' }))).toBe(
+        'not_allowed',
+      );
       // The admin's own resource, which Mallory can read, uses that credential: Mallory cannot rotate through it.
       await sdk.admin.linkRecords(victimResource, mallorysUser, 'credential');
       const outcome = await codeOf(sdk.mallory.sendAction({ action: 'rotate', recordUid: mallorysUser, configurationUid: configUid }));
@@ -125,17 +134,23 @@ describe('authorization: what a user with partial rights cannot do', () => {
         ['rotate', { resume: 'yes' }],
       ];
       for (const [action, params] of cases) {
-        const err = await sdk.mallory.sendAction({ action, recordUid: mallorysUser, configurationUid: configUid, params: params as never }).catch((e: { code: string; message: string }) => e);
+        const err = await sdk.mallory
+          .sendAction({ action, recordUid: mallorysUser, configurationUid: configUid, params: params as never })
+          .catch((e: { code: string; message: string }) => e);
         expect((err as { code?: string }).code, JSON.stringify(params)).toBe('bad_request');
       }
-      const unknownKey = await sdk.mallory.sendAction({ action: 'rotate', recordUid: mallorysUser, configurationUid: configUid, params: { resourceUid: victimResource } }).catch((e: Error) => e);
+      const unknownKey = await sdk.mallory
+        .sendAction({ action: 'rotate', recordUid: mallorysUser, configurationUid: configUid, params: { resourceUid: victimResource } })
+        .catch((e: Error) => e);
       expect((unknownKey as Error).message).toMatch(/does not take the parameter\(s\) resourceUid; it takes resume/);
     });
 
     // threat model (docs/threat-model.md): editor
     it('refuses a resource named beside the action that the requester cannot read, and a resource for an action that takes none', async () => {
       const hidden = await sdk.admin.addRecord(newRecordData('pamMachine', 'hidden', { hostname: '127.0.0.1', port: 22 }), { folderUid: vaultFolder });
-      expect(await codeOf(sdk.mallory.sendAction({ action: 'rotate', recordUid: mallorysUser, configurationUid: configUid, resourceUid: hidden }))).toBe('not_allowed');
+      expect(await codeOf(sdk.mallory.sendAction({ action: 'rotate', recordUid: mallorysUser, configurationUid: configUid, resourceUid: hidden }))).toBe(
+        'not_allowed',
+      );
       expect(await codeOf(sdk.mallory.sendAction({ action: 'gateway-info', gatewayUid, params: { recordUid: mallorysUser } }))).toBe('not_allowed');
     });
   });
@@ -146,7 +161,9 @@ describe('authorization: what a user with partial rights cannot do', () => {
       const bobUid = sdk.bob.session.userUid;
       const eveUid = sdk.eve.session.userUid;
       // Carol (share, no edit) tries to take Bob's edit right away.
-      expect(await codeOf(as('carol')('folder.share', { folderUid: team, userUid: bobUid, wrappedFolderKey: blob(), canEdit: false, canShare: false }))).toBe('not_allowed');
+      expect(await codeOf(as('carol')('folder.share', { folderUid: team, userUid: bobUid, wrappedFolderKey: blob(), canEdit: false, canShare: false }))).toBe(
+        'not_allowed',
+      );
       // Carol may change Eve (a viewer, fewer rights than hers), but the garbage key she sends is not stored.
       await as('carol')('folder.share', { folderUid: team, userUid: eveUid, wrappedFolderKey: blob(), canEdit: false, canShare: true });
       const eveView = await sdk.eve.sync();

@@ -60,7 +60,9 @@ describe('a rotation uses only the admin credential the Router authorised for th
 
   // threat model (docs/threat-model.md): editor
   it('refuses, before connecting anywhere, a resource that names an admin credential the requester cannot read', async () => {
-    const hostile = await mallorySdk.addRecord(newRecordData('pamMachine', 'my box', { hostname: '127.0.0.1', port: attacker.port }), { folderUid: lab.folderUid });
+    const hostile = await mallorySdk.addRecord(newRecordData('pamMachine', 'my box', { hostname: '127.0.0.1', port: attacker.port }), {
+      folderUid: lab.folderUid,
+    });
     // The vault publishes the admin as a link, which the Router refuses; the encrypted record keeps naming it.
     const named = await mallorySdk
       .updateRecord(hostile, (d) => ({ ...d, fields: { ...d.fields, pamSettings: { adminCredentialUid: adminCredential } } }) as RecordData)

@@ -24,7 +24,13 @@ describe('requireService', () => {
   });
 
   it('reads CI as scripts/test.sh does', () => {
-    for (const [value, ci] of [['true', true], ['1', true], ['false', false], ['0', false], ['', false]] as const) {
+    for (const [value, ci] of [
+      ['true', true],
+      ['1', true],
+      ['false', false],
+      ['0', false],
+      ['', false],
+    ] as const) {
       vi.stubEnv('CI', value);
       expect(underCi()).toBe(ci);
     }

@@ -141,7 +141,9 @@ export class TunnelLab {
     });
     const event = await Promise.race([
       ready,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`postern tunnel start was not ready after ${readyTimeoutMs / 1000} s\n${stderr}`)), readyTimeoutMs).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`postern tunnel start was not ready after ${readyTimeoutMs / 1000} s\n${stderr}`)), readyTimeoutMs).unref(),
+      ),
     ]).catch((err: Error) => {
       child.kill('SIGKILL');
       throw err;

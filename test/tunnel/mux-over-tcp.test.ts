@@ -212,9 +212,15 @@ describe('a tunnel over TCP', { timeout: 60_000 }, () => {
 
   it('keeps buffers bounded while one local client does not read, and other connections move', async () => {
     const window = 256 * 1024;
-    const { listener, client, gateway } = await rig([{ host: '127.0.0.1', port: sourcePort }, { host: '127.0.0.1', port: echoPort }], {
-      mux: { initialWindow: window, streamHighWater: window },
-    });
+    const { listener, client, gateway } = await rig(
+      [
+        { host: '127.0.0.1', port: sourcePort },
+        { host: '127.0.0.1', port: echoPort },
+      ],
+      {
+        mux: { initialWindow: window, streamHighWater: window },
+      },
+    );
     const slow = await dial(listener.port);
     slow.pause(); // never reads
     await until(() => client.connections().length === 1 && sourceWritten > 0, 'the source to start');

@@ -33,7 +33,10 @@ describe('tunnel target policy (CLI, gateway)', () => {
     const uid = await lab.addResource('pamMachine', 'metadata', '169.254.169.254', 80);
     const result = await lab.admin.run(['--json', 'tunnel', 'start', uid]);
     expect(result.code).not.toBe(0);
-    expect(result.error()).toMatchObject({ code: 'not_allowed', message: expect.stringMatching(/169\.254\.169\.254.*cloud metadata address.*allowMetadataTargets=true/) });
+    expect(result.error()).toMatchObject({
+      code: 'not_allowed',
+      message: expect.stringMatching(/169\.254\.169\.254.*cloud metadata address.*allowMetadataTargets=true/),
+    });
   }, 120_000);
 
   // threat model (docs/threat-model.md): editor — a resource outside the networks the PAM configuration allows
@@ -43,7 +46,10 @@ describe('tunnel target policy (CLI, gateway)', () => {
     await setPolicy({ targetNetworks: '10.0.0.0/8' });
     const refused = await lab.admin.run(['--json', 'tunnel', 'start', uid]);
     expect(refused.code).not.toBe(0);
-    expect(refused.error()).toMatchObject({ code: 'not_allowed', message: expect.stringContaining(`PAM configuration ${lab.configurationUid} restricts targets to 10.0.0.0/8 (targetNetworks)`) });
+    expect(refused.error()).toMatchObject({
+      code: 'not_allowed',
+      message: expect.stringContaining(`PAM configuration ${lab.configurationUid} restricts targets to 10.0.0.0/8 (targetNetworks)`),
+    });
 
     await setPolicy({ targetNetworks: '127.0.0.0/8' });
     const tunnel = await lab.tunnel(uid);

@@ -162,8 +162,14 @@ describe('tunnels through the gateway', () => {
     const seed = (record.data.fields as { trafficEncryptionSeed: string }).trafficEncryptionSeed;
     expect(seed).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const sessionId = newSignallingSessionId();
-    const offer = await sealSignalling(deriveSignallingKey(seed, echoUid), echoUid, { v: 1, sessionId, issuedAt: Date.now(), description: { type: 'offer', sdp: 'v=0\r\n' } });
-    const send = () => lab.vault.sendAction({ action: 'webrtc-session', recordUid: echoUid, configurationUid: lab.configurationUid, params: { sessionId, offer } });
+    const offer = await sealSignalling(deriveSignallingKey(seed, echoUid), echoUid, {
+      v: 1,
+      sessionId,
+      issuedAt: Date.now(),
+      description: { type: 'offer', sdp: 'v=0\r\n' },
+    });
+    const send = () =>
+      lab.vault.sendAction({ action: 'webrtc-session', recordUid: echoUid, configurationUid: lab.configurationUid, params: { sessionId, offer } });
     await send(); // answered or not (werift takes almost any SDP), the session id is now spent
     const second = await send();
     expect(second).toMatchObject({ code: 'bad_request', message: expect.stringContaining('replayed') });

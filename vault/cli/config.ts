@@ -125,13 +125,15 @@ const seenRevisionsFileSchema = z.object({
 function readSeenRevisionsFile(home: string): z.infer<typeof seenRevisionsFileSchema> {
   const path = seenRevisionsPath(home);
   if (!existsSync(path)) return { version: 1, accounts: {} };
-  const parsed = seenRevisionsFileSchema.safeParse((() => {
-    try {
-      return JSON.parse(readFileSync(path, 'utf8'));
-    } catch {
-      return null;
-    }
-  })());
+  const parsed = seenRevisionsFileSchema.safeParse(
+    (() => {
+      try {
+        return JSON.parse(readFileSync(path, 'utf8'));
+      } catch {
+        return null;
+      }
+    })(),
+  );
   // Refusing to run over a damaged file would lock the user out; forgetting only weakens detection.
   return parsed.success ? parsed.data : { version: 1, accounts: {} };
 }
@@ -163,4 +165,3 @@ export function forgetSession(home: string, server: string): boolean {
   writeConfig(home, config);
   return true;
 }
-

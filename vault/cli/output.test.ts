@@ -25,7 +25,13 @@ describe('CLI output', () => {
 
   it('aligns columns and prints JSON unchanged with --json', () => {
     const human = capture();
-    new Output(human, false).table(['UID', 'TITLE'], [['a', 'x'], ['bbbb', 'y']]);
+    new Output(human, false).table(
+      ['UID', 'TITLE'],
+      [
+        ['a', 'x'],
+        ['bbbb', 'y'],
+      ],
+    );
     expect(human.text().out).toBe('UID   TITLE\na     x\nbbbb  y\n');
     const json = capture();
     new Output(json, true).result({ title: 'a\u001bb' }, () => {
@@ -37,7 +43,10 @@ describe('CLI output', () => {
   it('maps errors to codes and exit codes', () => {
     expect(describeError(new UsageError('bad flag'))).toMatchObject({ code: 'bad_request', exitCode: 2 });
     expect(describeError(new PosternError('not_allowed', 'no'))).toMatchObject({ code: 'not_allowed', exitCode: 1 });
-    expect(describeError(Object.assign(new Error('ENOENT: no such file, open x'), { code: 'ENOENT', syscall: 'open' }))).toMatchObject({ code: 'bad_request', exitCode: 1 });
+    expect(describeError(Object.assign(new Error('ENOENT: no such file, open x'), { code: 'ENOENT', syscall: 'open' }))).toMatchObject({
+      code: 'bad_request',
+      exitCode: 1,
+    });
     expect(describeError(new Error('boom'))).toMatchObject({ code: 'internal', exitCode: 1 });
     const io = capture();
     reportError(io, false, { code: 'bad_request', message: 'two problems', details: { issues: [{ message: 'a: x' }, { message: 'b: y' }] }, exitCode: 1 });

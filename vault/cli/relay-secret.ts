@@ -40,6 +40,7 @@ export function readRelaySecretFile(file: string, flag: string, warn: (text: str
     throw new PosternError('not_found', `Cannot read ${flag} ${path}${code ? ` (${code})` : ''}.`);
   }
   const secret = text.replace(/\r?\n$/, '');
-  if (new TextEncoder().encode(secret).length < 16) throw new UsageError(`${flag} ${path} holds less than 16 bytes; the Relay's secret must be at least 128 bits.`);
+  if (new TextEncoder().encode(secret).length < 16)
+    throw new UsageError(`${flag} ${path} holds less than 16 bytes; the Relay's secret must be at least 128 bits.`);
   return secret;
 }

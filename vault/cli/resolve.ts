@@ -48,7 +48,10 @@ export async function resolveRecordUid(vault: VaultClient, uidOrTitle: string, w
   }
   if (matches.length === 1) return matches[0]!.uid;
   if (matches.length > 1) {
-    throw new PosternError('bad_request', `${what.flag}: several records are titled "${value}"; use a UID (${matches.map((r) => `${r.uid} ${r.type}`).join(', ')}).`);
+    throw new PosternError(
+      'bad_request',
+      `${what.flag}: several records are titled "${value}"; use a UID (${matches.map((r) => `${r.uid} ${r.type}`).join(', ')}).`,
+    );
   }
   throw new PosternError('not_found', `${what.flag}: no record titled "${value}" in your vault; see \`postern ls\`.`);
 }
@@ -69,7 +72,8 @@ export async function resolveGateway(vault: VaultClient, nameOrUid: string): Pro
     if (live.length > 0) named = live;
   }
   if (named.length === 1) return { gatewayUid: named[0]!.gatewayUid, name: named[0]!.name, entry: named[0]! };
-  if (named.length > 1) throw new PosternError('bad_request', `Several gateways are named "${value}"; use the UID (${named.map((g) => g.gatewayUid).join(', ')}).`);
+  if (named.length > 1)
+    throw new PosternError('bad_request', `Several gateways are named "${value}"; use the UID (${named.map((g) => g.gatewayUid).join(', ')}).`);
   if (UID_PATTERN.test(value)) return { gatewayUid: value, name: null, entry: null };
   throw new PosternError('not_found', `No gateway named or with UID "${value}". See \`postern gateway list\`.`);
 }

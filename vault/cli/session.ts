@@ -59,7 +59,10 @@ export async function withVault<T>(ctx: CliContext, fn: (vault: VaultClient) => 
  * (`--accept-new-router-key`) in a script. The first contact with a server trusts its key.
  */
 export async function confirmRouterKey(ctx: CliContext, server: string, presented: Uint8Array, acceptFingerprint: string | undefined): Promise<void> {
-  const known = knownRouterKey(readConfig(ctx.home, (t) => ctx.out.warn(t)), server);
+  const known = knownRouterKey(
+    readConfig(ctx.home, (t) => ctx.out.warn(t)),
+    server,
+  );
   const presentedFingerprint = routerKeyFingerprint(presented);
   if (known === undefined || known === toBase64Url(presented)) return;
   const knownFingerprint = routerKeyFingerprint(known);
@@ -70,10 +73,16 @@ export async function confirmRouterKey(ctx: CliContext, server: string, presente
     `(a new data directory, a restore).`;
   if (acceptFingerprint !== undefined) {
     if (acceptFingerprint.trim() === presentedFingerprint) return;
-    throw new PosternError('router_key_changed', `${summary} --accept-new-router-key ${acceptFingerprint.trim()} does not match the key presented now; nothing was sent.`, details);
+    throw new PosternError(
+      'router_key_changed',
+      `${summary} --accept-new-router-key ${acceptFingerprint.trim()} does not match the key presented now; nothing was sent.`,
+      details,
+    );
   }
   if (ctx.io.stdin.isTTY) {
-    ctx.io.stderr.write(`WARNING: ${summary}\nAsk the server's administrator for its key fingerprint before accepting.\nTrust ${presentedFingerprint} for ${server} and continue? [y/N] `);
+    ctx.io.stderr.write(
+      `WARNING: ${summary}\nAsk the server's administrator for its key fingerprint before accepting.\nTrust ${presentedFingerprint} for ${server} and continue? [y/N] `,
+    );
     const answer = (await readStdinLine(ctx.io, 'an answer')).trim();
     if (/^y(es)?$/i.test(answer)) return;
   }

@@ -20,7 +20,10 @@ function tunnel(dial: TunnelDial): { client: TunnelMux; gateway: TunnelMux } {
   const [a, b] = memoryChannelPair();
   const client = new TunnelMux(a, { role: 'client' });
   const gateway = new TunnelMux(b, { role: 'gateway', dial });
-  cleanup.push(() => client.close(), () => gateway.close());
+  cleanup.push(
+    () => client.close(),
+    () => gateway.close(),
+  );
   return { client, gateway };
 }
 
@@ -54,7 +57,7 @@ function drain(s: Socket): Promise<{ text: string; ended: boolean; error?: strin
 
 const nextClose = (l: TunnelListener): Promise<LocalConnectionClosed> => new Promise((resolve) => l.onClose(resolve));
 
-describe("startTunnelListener", { timeout: 10_000 }, () => {
+describe('startTunnelListener', { timeout: 10_000 }, () => {
   it('takes the first free port from 49152, or the one asked for', async () => {
     const { client } = tunnel(async () => echo);
     const first = await listener({ mux: client });

@@ -6,16 +6,19 @@
 import { PosternError } from '../../core/errors.ts';
 import { parseActionResult } from '../../core/protocol/actions.ts';
 import type { ActionOutcome } from '../../core/protocol/vault-api.ts';
-import {
-  deriveSignallingKey,
-  newSignallingSessionId,
-  openSignallingAnswer,
-  sealSignalling,
-} from '../../core/protocol/webrtc-signalling.ts';
+import { deriveSignallingKey, newSignallingSessionId, openSignallingAnswer, sealSignalling } from '../../core/protocol/webrtc-signalling.ts';
 import { isResourceRecordType, type RecordData } from '../../core/records/index.ts';
 import { TunnelMux, type TunnelMuxOptions, type TunnelTarget } from '../../core/tunnel/mux.ts';
 import { frameChannelOf } from '../../node/webrtc/datachannel.ts';
-import { createPeerConnection, DEFAULT_SCTP_PACKET, POSTERN_SCTP_MAX_PACKET, sctpPacketBytes, startSctpPathMtuDiscovery, waitForIceGatheringComplete, type RTCPeerConnection } from '../../node/webrtc/peer.ts';
+import {
+  createPeerConnection,
+  DEFAULT_SCTP_PACKET,
+  POSTERN_SCTP_MAX_PACKET,
+  sctpPacketBytes,
+  startSctpPathMtuDiscovery,
+  waitForIceGatheringComplete,
+  type RTCPeerConnection,
+} from '../../node/webrtc/peer.ts';
 import { withTrafficSeed, type VaultClient } from '../../core/vault-client/index.ts';
 
 const GATHER_TIMEOUT_MS = 5_000;
@@ -65,7 +68,10 @@ async function signallingSeed(vault: VaultClient, resourceUid: string, data: Rec
     return (updated.data.fields as { trafficEncryptionSeed: string }).trafficEncryptionSeed;
   } catch (err) {
     if (err instanceof PosternError && err.code === 'not_allowed') {
-      throw new PosternError('bad_state', `Resource ${resourceUid} has no tunnel seed yet, and you cannot edit it. Ask its owner to run \`postern tunnel start ${resourceUid}\` once (it adds one).`);
+      throw new PosternError(
+        'bad_state',
+        `Resource ${resourceUid} has no tunnel seed yet, and you cannot edit it. Ask its owner to run \`postern tunnel start ${resourceUid}\` once (it adds one).`,
+      );
     }
     throw err;
   }
@@ -95,17 +101,29 @@ export async function openTunnelSession(vault: VaultClient, options: TunnelSessi
   const key = deriveSignallingKey(seed, options.resourceUid);
 
   const { iceServers } = await vault.relayCredentials();
-  if (options.relayOnly && iceServers.length === 0) throw new PosternError('bad_state', 'The Router runs no Relay, so --relay-only cannot work; start the Router with its embedded Relay, or drop --relay-only.');
+  if (options.relayOnly && iceServers.length === 0)
+    throw new PosternError(
+      'bad_state',
+      'The Router runs no Relay, so --relay-only cannot work; start the Router with its embedded Relay, or drop --relay-only.',
+    );
   const pc = createPeerConnection({ iceServers, iceTransportPolicy: options.relayOnly ? 'relay' : 'all' });
   const sessionId = newSignallingSessionId();
   try {
     const dc = pc.createDataChannel(TUNNEL_CHANNEL_LABEL, { ordered: true });
-    progress(iceServers.length ? 'gathering ICE candidates (direct and through the Relay)' : 'gathering ICE candidates (direct only: the Router runs no Relay)');
+    progress(
+      iceServers.length ? 'gathering ICE candidates (direct and through the Relay)' : 'gathering ICE candidates (direct only: the Router runs no Relay)',
+    );
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGatheringComplete(pc, GATHER_TIMEOUT_MS);
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new PosternError('internal', 'werift produced no offer');
-    const offer = await sealSignalling(key, options.resourceUid, { v: 1, sessionId, issuedAt: Date.now(), description: { type: 'offer', sdp }, sctpMaxPacket: POSTERN_SCTP_MAX_PACKET });
+    const offer = await sealSignalling(key, options.resourceUid, {
+      v: 1,
+      sessionId,
+      issuedAt: Date.now(),
+      description: { type: 'offer', sdp },
+      sctpMaxPacket: POSTERN_SCTP_MAX_PACKET,
+    });
 
     progress('asking the gateway (through the Router, end-to-end encrypted)');
     const outcome = await vault.action('webrtc-session', { recordUid: options.resourceUid, configurationUid, params: { sessionId, offer } });
@@ -116,7 +134,16 @@ export async function openTunnelSession(vault: VaultClient, options: TunnelSessi
     progress('connecting (ICE, DTLS, SCTP)');
     await new Promise<void>((resolve, reject) => {
       if (dc.readyState === 'open') return resolve();
-      const timer = setTimeout(() => reject(new PosternError('bad_state', `The data channel to the gateway did not open within ${CHANNEL_OPEN_TIMEOUT_MS / 1000} s (no network path${options.relayOnly ? ' through the Relay' : ''}?).`)), CHANNEL_OPEN_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new PosternError(
+              'bad_state',
+              `The data channel to the gateway did not open within ${CHANNEL_OPEN_TIMEOUT_MS / 1000} s (no network path${options.relayOnly ? ' through the Relay' : ''}?).`,
+            ),
+          ),
+        CHANNEL_OPEN_TIMEOUT_MS,
+      );
       dc.stateChanged.subscribe((state) => {
         if (state === 'open') {
           clearTimeout(timer);

@@ -4,7 +4,8 @@ import type { RecordType } from '../record-types.ts';
 export const UID_A = 'AAAAAAAAAAAAAAAAAAAAAA';
 export const UID_B = 'abcdefghijklmnopqrstuw';
 export const UID_C = '0123456789-_012345678g';
-export const PEM_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n';
+export const PEM_KEY =
+  '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n';
 
 /** One valid `fields` example per record type. */
 export const VALID_FIELDS: Record<RecordType, Record<string, unknown>> = {

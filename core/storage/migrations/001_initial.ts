@@ -189,9 +189,21 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   for (const table of [
-    'events', 'device_nonces', 'devices', 'application_folders', 'applications', 'files',
-    'record_transactions', 'record_links', 'record_revisions', 'records', 'folder_members',
-    'folders', 'login_failures', 'sessions', 'users',
+    'events',
+    'device_nonces',
+    'devices',
+    'application_folders',
+    'applications',
+    'files',
+    'record_transactions',
+    'record_links',
+    'record_revisions',
+    'records',
+    'folder_members',
+    'folders',
+    'login_failures',
+    'sessions',
+    'users',
   ]) {
     await db.schema.dropTable(table).ifExists().execute();
   }

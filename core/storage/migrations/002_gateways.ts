@@ -8,8 +8,14 @@ import type { Kysely } from 'kysely';
  * features it allows), and rotation schedules with their exactly-once run claims.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('devices').addColumn('kind', 'text', (c) => c.notNull().defaultTo('device')).execute();
-  await db.schema.alterTable('users').addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('devices')
+    .addColumn('kind', 'text', (c) => c.notNull().defaultTo('device'))
+    .execute();
+  await db.schema
+    .alterTable('users')
+    .addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
 
   await db.schema
     .createTable('gateway_sessions')

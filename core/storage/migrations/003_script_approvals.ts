@@ -17,7 +17,11 @@ export async function up(db: Kysely<any>): Promise<void> {
   for (const role of admins) {
     const policies = JSON.parse(role.policies as string) as string[];
     if (!policies.includes('manage_rotation_scripts')) {
-      await db.updateTable('roles').set({ policies: JSON.stringify([...policies, 'manage_rotation_scripts']) }).where('uid', '=', role.uid).execute();
+      await db
+        .updateTable('roles')
+        .set({ policies: JSON.stringify([...policies, 'manage_rotation_scripts']) })
+        .where('uid', '=', role.uid)
+        .execute();
     }
   }
 }

@@ -14,7 +14,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('vault_nonces_expires').on('vault_nonces').column('expires_at').execute();
 
-  await db.schema.alterTable('login_failures').addColumn('throttled', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('login_failures')
+    .addColumn('throttled', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.createIndex('login_failures_pair').on('login_failures').columns(['email', 'client_ip', 'at']).execute();
 }
 

@@ -21,7 +21,10 @@ export function pluginFor(endpoint: Endpoint): RotationPlugin {
       const type = endpoint.databaseType ?? (endpoint.port === 5432 ? 'postgresql' : endpoint.port === 3306 ? 'mysql' : undefined);
       if (type === 'postgresql') return postgresPlugin;
       if (type === 'mysql' || type === 'mariadb') return mysqlPlugin;
-      throw new RotationFailure('unsupported', `Rotating ${type ?? 'this'} database users is not supported yet; set databaseType to postgresql, mysql or mariadb.`);
+      throw new RotationFailure(
+        'unsupported',
+        `Rotating ${type ?? 'this'} database users is not supported yet; set databaseType to postgresql, mysql or mariadb.`,
+      );
     }
   }
 }

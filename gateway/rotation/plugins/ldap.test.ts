@@ -83,7 +83,13 @@ const title = cfg
 
 describe.skipIf(!cfg)(title, () => {
   // The body of a skipped describe still runs (only its tests do not): give it values to read.
-  const c: LdapTestConfig = cfg ?? { url: 'ldap://127.0.0.1:3389', ldapsUrl: 'ldaps://127.0.0.1:3636', baseDn: 'dc=postern,dc=test', adminDn: '', adminPassword: '' };
+  const c: LdapTestConfig = cfg ?? {
+    url: 'ldap://127.0.0.1:3389',
+    ldapsUrl: 'ldaps://127.0.0.1:3636',
+    baseDn: 'dc=postern,dc=test',
+    adminDn: '',
+    adminPassword: '',
+  };
   const run = randomUUID().slice(0, 8);
   const people = `ou=people,${c.baseDn}`;
   const pamAdmins = `cn=pam-admins,ou=groups,${c.baseDn}`;
@@ -99,7 +105,11 @@ describe.skipIf(!cfg)(title, () => {
   const pw = (password: string): Credential => ({ kind: 'password', password });
 
   /** RFC 4514: escape what a DN attribute value cannot hold as is. */
-  const dnValue = (v: string): string => v.replace(/[\\,+"<>;=]/g, (ch) => `\\${ch}`).replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
+  const dnValue = (v: string): string =>
+    v
+      .replace(/[\\,+"<>;=]/g, (ch) => `\\${ch}`)
+      .replace(/^([ #])/, '\\$1')
+      .replace(/ $/, '\\ ');
 
   async function asRoot<T>(work: (client: Client) => Promise<T>): Promise<T> {
     const client = new Client({ url: c.url, timeout: 10_000, connectTimeout: 10_000 });
@@ -114,7 +124,12 @@ describe.skipIf(!cfg)(title, () => {
   /** A real simple bind, outside the plugin: true when the directory accepts the password. */
   async function canBind(dn: string, password: string, url = c.url): Promise<boolean> {
     // tlsOptions only for ldaps: ldapts connects with TLS whenever they are given.
-    const client = new Client({ url, timeout: 10_000, connectTimeout: 10_000, ...(url.startsWith('ldaps:') ? { tlsOptions: { rejectUnauthorized: false } } : {}) });
+    const client = new Client({
+      url,
+      timeout: 10_000,
+      connectTimeout: 10_000,
+      ...(url.startsWith('ldaps:') ? { tlsOptions: { rejectUnauthorized: false } } : {}),
+    });
     try {
       await client.bind(dn, password);
       return true;
@@ -450,7 +465,12 @@ describe.skipIf(!cfg)(title, () => {
     const old = `Old-${randomUUID()}`;
     const next = `New-"é😀\\-${randomUUID()}`;
     const u = await makeUser('ad-reset', old, { unicodePwd: old });
-    const { target: t, lines } = target({ ldaps: true, verifyTls: false, directoryType: 'active_directory', user: { login: u.login, distinguishedName: u.dn, credential: pw(old) } });
+    const { target: t, lines } = target({
+      ldaps: true,
+      verifyTls: false,
+      directoryType: 'active_directory',
+      user: { login: u.login, distinguishedName: u.dn, credential: pw(old) },
+    });
     await ldapPlugin.change(t, pw(next));
     expect((await storedUnicodePwd(u.dn))?.equals(encodeAdPassword(next))).toBe(true);
     expect(lines.join('\n')).toContain(`reset the unicodePwd of "${u.dn}"`);
@@ -463,7 +483,13 @@ describe.skipIf(!cfg)(title, () => {
     const next = `New-𝄞-${randomUUID()}`;
     // The user binds with userPassword here, so it holds the same current password.
     const u = await makeUser('ad-self', current, { unicodePwd: current });
-    const { target: t, lines } = target({ ldaps: true, verifyTls: false, admin: null, directoryType: 'Active Directory', user: { login: u.login, distinguishedName: u.dn, credential: pw(current) } });
+    const { target: t, lines } = target({
+      ldaps: true,
+      verifyTls: false,
+      admin: null,
+      directoryType: 'Active Directory',
+      user: { login: u.login, distinguishedName: u.dn, credential: pw(current) },
+    });
     await ldapPlugin.change(t, pw(next));
     expect((await storedUnicodePwd(u.dn))?.equals(encodeAdPassword(next))).toBe(true);
     expect(lines.join('\n')).toContain(`changed the unicodePwd of "${u.dn}"`);
@@ -472,7 +498,13 @@ describe.skipIf(!cfg)(title, () => {
     // nothing and the whole modify is refused: nothing is added.
     const other = await makeUser('ad-mismatch', current, { unicodePwd: `Something-else-${randomUUID()}` });
     const before = await storedUnicodePwd(other.dn);
-    const m = target({ ldaps: true, verifyTls: false, admin: null, directoryType: 'active_directory', user: { login: other.login, distinguishedName: other.dn, credential: pw(current) } });
+    const m = target({
+      ldaps: true,
+      verifyTls: false,
+      admin: null,
+      directoryType: 'active_directory',
+      user: { login: other.login, distinguishedName: other.dn, credential: pw(current) },
+    });
     const f = await failure(ldapPlugin.change(m.target, pw(next)));
     expect(f.reason).toBe('failed');
     expect(f.message).toContain('LDAP 16 noSuchAttribute');
@@ -495,7 +527,13 @@ describe.skipIf(!cfg)(title, () => {
     );
     created.push(dn);
     const next = `New-${randomUUID()}`;
-    const { target: t, lines } = target({ ldaps: true, verifyTls: false, directoryType: 'active_directory', baseDn: c.baseDn, user: { login: sam, credential: pw(old) } });
+    const { target: t, lines } = target({
+      ldaps: true,
+      verifyTls: false,
+      directoryType: 'active_directory',
+      baseDn: c.baseDn,
+      user: { login: sam, credential: pw(old) },
+    });
     await ldapPlugin.change(t, pw(next));
     expect(lines.join('\n')).toContain(`found "${dn}" for login "${sam}"`);
     expect((await storedUnicodePwd(dn))?.equals(encodeAdPassword(next))).toBe(true);

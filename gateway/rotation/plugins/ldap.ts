@@ -84,7 +84,10 @@ function flavourOf(target: RotationTarget): Flavour {
   const type = (target.endpoint.directoryType ?? '').toLowerCase().replace(/[\s_-]+/g, '');
   if (type === 'activedirectory') return 'active_directory';
   if (type === 'azuread') {
-    throw new RotationFailure('unsupported', `ldap ${where(target)}: directory type azure_ad has no LDAP password write; rotate Entra ID accounts through Microsoft Graph instead.`);
+    throw new RotationFailure(
+      'unsupported',
+      `ldap ${where(target)}: directory type azure_ad has no LDAP password write; rotate Entra ID accounts through Microsoft Graph instead.`,
+    );
   }
   return 'openldap';
 }
@@ -329,7 +332,10 @@ async function userDnOf(s: Session): Promise<string> {
   const base = target.endpoint.baseDn;
   const login = target.user.login;
   if (!base || !login) {
-    throw new RotationFailure('failed', `ldap ${where(target)}: the pamUser "${login}" has no distinguishedName and the pamDirectory no base DN to search for it; set one of them.`);
+    throw new RotationFailure(
+      'failed',
+      `ldap ${where(target)}: the pamUser "${login}" has no distinguishedName and the pamDirectory no base DN to search for it; set one of them.`,
+    );
   }
   // escapeFilter applies RFC 4515 to each value: * ( ) \ and NUL become \2a \28 \29 \5c \00.
   const filter = escapeFilter`(|(uid=${login})(sAMAccountName=${login})(cn=${login}))`;
@@ -338,10 +344,16 @@ async function userDnOf(s: Session): Promise<string> {
   );
   const dns = result.searchEntries.map((e) => e.dn);
   if (dns.length === 0) {
-    throw new RotationFailure('not_found', `ldap ${where(target)}: no entry under "${base}" has uid, sAMAccountName or cn "${login}"${target.admin ? '' : ' (searched anonymously; the directory may hide it)'}`);
+    throw new RotationFailure(
+      'not_found',
+      `ldap ${where(target)}: no entry under "${base}" has uid, sAMAccountName or cn "${login}"${target.admin ? '' : ' (searched anonymously; the directory may hide it)'}`,
+    );
   }
   if (dns.length > 1) {
-    throw new RotationFailure('failed', `ldap ${where(target)}: ${dns.length} entries under "${base}" match login "${login}" (${dns.map((d) => `"${d}"`).join(', ')}); set distinguishedName on the pamUser.`);
+    throw new RotationFailure(
+      'failed',
+      `ldap ${where(target)}: ${dns.length} entries under "${base}" match login "${login}" (${dns.map((d) => `"${d}"`).join(', ')}); set distinguishedName on the pamUser.`,
+    );
   }
   target.log(`ldap: found "${dns[0]}" for login "${login}" under "${base}"`);
   return dns[0]!;
@@ -365,7 +377,9 @@ async function setOpenLdapPassword(s: Session, dn: string, current: string | und
   // The fallback replaces for a self-change too: the bind with the current password proved it,
   // and a delete of the old value would need the server to match cleartext against its hash.
   s.ctx.target.log(`ldap: the directory does not support the Password Modify extended operation; replacing userPassword with a modify`);
-  await s.call('set-password', dn, () => s.client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [next] }) })));
+  await s.call('set-password', dn, () =>
+    s.client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [next] }) })),
+  );
   s.ctx.target.log(`ldap: set the password of "${dn}" by replacing userPassword`);
 }
 
@@ -394,7 +408,11 @@ export const ldapPlugin: RotationPlugin = {
     const nextPassword = passwordOf(next, keyRefused(target, 'the new credential'));
     const currentPassword = passwordOf(target.user.credential, keyRefused(target, `pamUser "${target.user.login}"`));
     const adminBind = target.admin ? adminBindOf(target, target.admin) : null;
-    if (nextPassword.length === 0) throw new RotationFailure('unsupported', `ldap ${where(target)}: refusing to set an empty password (LDAP treats an empty password as an anonymous bind).`);
+    if (nextPassword.length === 0)
+      throw new RotationFailure(
+        'unsupported',
+        `ldap ${where(target)}: refusing to set an empty password (LDAP treats an empty password as an anonymous bind).`,
+      );
     if (flavour === 'active_directory' && !target.endpoint.useSSL) {
       throw new RotationFailure(
         'unsupported',
@@ -414,7 +432,8 @@ export const ldapPlugin: RotationPlugin = {
       } else {
         // Self-rotation: find the DN anonymously if needed, then prove the current password.
         dn = await userDnOf(s);
-        if (currentPassword.length === 0) throw new RotationFailure('admin_refused', `ldap ${where(target)}: pamUser "${target.user.login}" has no current password to bind with.`);
+        if (currentPassword.length === 0)
+          throw new RotationFailure('admin_refused', `ldap ${where(target)}: pamUser "${target.user.login}" has no current password to bind with.`);
         await s.call('bind-self', dn, () => s.client.bind(dn, currentPassword));
         target.log(`ldap: bound as "${dn}" (self-rotation)`);
       }

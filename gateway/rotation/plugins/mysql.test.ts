@@ -38,7 +38,9 @@ async function probe(url: string): Promise<Probe> {
     const mariadb = /mariadb/i.test(String(v?.['version']));
     let passwordCheck: Probe['passwordCheck'] = 'unavailable';
     if (mariadb) {
-      const [rows] = await root.query<mysql.RowDataPacket[]>("SELECT PLUGIN_STATUS AS status FROM information_schema.ALL_PLUGINS WHERE PLUGIN_NAME = 'simple_password_check'");
+      const [rows] = await root.query<mysql.RowDataPacket[]>(
+        "SELECT PLUGIN_STATUS AS status FROM information_schema.ALL_PLUGINS WHERE PLUGIN_NAME = 'simple_password_check'",
+      );
       if (rows[0]) passwordCheck = rows[0]['status'] === 'ACTIVE' ? 'installed' : 'installable';
     }
     const sslOff = await root.query<mysql.RowDataPacket[]>('SELECT @@have_ssl AS have_ssl').then(
@@ -269,7 +271,16 @@ describe.skipIf(!MYSQL_URL)(`mysqlPlugin on a real MySQL/MariaDB${MYSQL_URL ? ''
     },
   );
 
-  const nasty = [`it's a "quote"`, 'back\\slash\\', `x\\' OR 1=1 -- `, `'; DROP USER 'postern_rot_nobody'@'%'; --`, `\\\\'\\"`, '$1$dollar$$', '  spaces  around  ', 'ünïcödé ✓ 密码'];
+  const nasty = [
+    `it's a "quote"`,
+    'back\\slash\\',
+    `x\\' OR 1=1 -- `,
+    `'; DROP USER 'postern_rot_nobody'@'%'; --`,
+    `\\\\'\\"`,
+    '$1$dollar$$',
+    '  spaces  around  ',
+    'ünïcödé ✓ 密码',
+  ];
 
   it('passwords with quotes, backslashes, dollars, spaces and non-ASCII rotate exactly (no SQL injection)', async () => {
     const [firstPw, adminPw] = [password(), password()];
@@ -327,8 +338,12 @@ describe.skipIf(!MYSQL_URL)(`mysqlPlugin on a real MySQL/MariaDB${MYSQL_URL ? ''
     await run(makeTarget(account(user, canary), account(weakAdmin, adminPw)), (t) => mysqlPlugin.change(t, { kind: 'password', password: canary }));
     await run(makeTarget(account(user, canary), account(admin, canary)), (t) => mysqlPlugin.change(t, { kind: 'password', password: canary }));
     await run(makeTarget(account(user, canary), null), (t) => mysqlPlugin.verify(t, { kind: 'password', password: `${canary}-wrong` }));
-    await run(makeTarget(account(user, canary), account(admin, canary), { endpoint: { ...endpoint, hostname: '127.0.0.1', port: 1 } }), (t) => mysqlPlugin.change(t, { kind: 'password', password: canary }));
-    await run(makeTarget(account(user, canary), account(admin, canary), { endpoint: { ...endpoint, useSSL: true } }), (t) => mysqlPlugin.change(t, { kind: 'password', password: canary }));
+    await run(makeTarget(account(user, canary), account(admin, canary), { endpoint: { ...endpoint, hostname: '127.0.0.1', port: 1 } }), (t) =>
+      mysqlPlugin.change(t, { kind: 'password', password: canary }),
+    );
+    await run(makeTarget(account(user, canary), account(admin, canary), { endpoint: { ...endpoint, useSSL: true } }), (t) =>
+      mysqlPlugin.change(t, { kind: 'password', password: canary }),
+    );
     expect(errors.length).toBeGreaterThanOrEqual(4);
     for (const err of errors) {
       expect(err).toBeInstanceOf(RotationFailure);
@@ -341,23 +356,28 @@ describe.skipIf(!MYSQL_URL)(`mysqlPlugin on a real MySQL/MariaDB${MYSQL_URL ? ''
   });
 
   it('an unreachable port is unreachable', async () => {
-    const target = makeTarget(account(name('user'), password()), account(name('admin'), password()), { endpoint: { ...endpoint, hostname: '127.0.0.1', port: 1 } });
+    const target = makeTarget(account(name('user'), password()), account(name('admin'), password()), {
+      endpoint: { ...endpoint, hostname: '127.0.0.1', port: 1 },
+    });
     const err = await failure(mysqlPlugin.change(target, { kind: 'password', password: password() }));
     expect(err.reason).toBe('unreachable');
     expect(err.message).toContain('127.0.0.1:1');
     expect((await failure(mysqlPlugin.verify(target, { kind: 'password', password: password() }))).reason).toBe('unreachable');
   });
 
-  it.skipIf(!server?.sslOff)(`useSSL against a server without TLS fails clearly instead of hanging${server?.sslOff ? '' : ' (skipped: the server offers TLS)'}`, async () => {
-    const pw = password();
-    const user = await createUser(pw);
-    const target = makeTarget(account(user, pw), null, { endpoint: { ...endpoint, useSSL: true } });
-    const err = await failure(mysqlPlugin.change(target, { kind: 'password', password: password() }));
-    expect(err.reason).toBe('unreachable');
-    expect(err.message).toMatch(/TLS/);
-    expect((await failure(mysqlPlugin.verify(target, { kind: 'password', password: pw }))).message).toMatch(/TLS/);
-    await expectPassword(user, pw);
-  });
+  it.skipIf(!server?.sslOff)(
+    `useSSL against a server without TLS fails clearly instead of hanging${server?.sslOff ? '' : ' (skipped: the server offers TLS)'}`,
+    async () => {
+      const pw = password();
+      const user = await createUser(pw);
+      const target = makeTarget(account(user, pw), null, { endpoint: { ...endpoint, useSSL: true } });
+      const err = await failure(mysqlPlugin.change(target, { kind: 'password', password: password() }));
+      expect(err.reason).toBe('unreachable');
+      expect(err.message).toMatch(/TLS/);
+      expect((await failure(mysqlPlugin.verify(target, { kind: 'password', password: pw }))).message).toMatch(/TLS/);
+      await expectPassword(user, pw);
+    },
+  );
 
   describe('against a server that accepts TCP and never answers', () => {
     let silent: Server;
@@ -406,21 +426,24 @@ describe.skipIf(!MYSQL_URL)(`mysqlPlugin on a real MySQL/MariaDB${MYSQL_URL ? ''
     expect((await failure(mysqlPlugin.change(target, { kind: 'password', password: '' }))).reason).toBe('policy_refused');
   });
 
-  it.skipIf(!server?.sslOff)(`without useSSL, falls back to plaintext only because the server offers no TLS, and says so; useSSL false never tries TLS${server?.sslOff ? '' : ' (skipped: the server offers TLS)'}`, async () => {
-    const old = password();
-    const user = await createUser(old);
-    const preferring = makeTarget(account(user, old), null, { endpoint: { ...endpoint, preferTls: true } });
-    // The rotation's check before step 1 reads the greeting's capability flags and lets it pass...
-    await mysqlPlugin.checkTarget!(preferring);
-    // ...but not when the resource requires TLS.
-    const requiring = makeTarget(account(user, old), null, { endpoint: { ...endpoint, useSSL: true } });
-    expect((await failure(mysqlPlugin.checkTarget!(requiring))).message).toMatch(/does not offer TLS, and this resource requires it \(useSSL\)/);
-    const next = password();
-    await mysqlPlugin.change(preferring, { kind: 'password', password: next });
-    expect(preferring.lines.join('\n')).toContain('plaintext: the server offers no TLS');
-    await expectPassword(user, next);
-    const off = makeTarget(account(user, next), null);
-    expect(await mysqlPlugin.verify(off, { kind: 'password', password: next })).toBe(true);
-    expect(off.lines.join('\n')).toContain('plaintext: useSSL is false');
-  });
+  it.skipIf(!server?.sslOff)(
+    `without useSSL, falls back to plaintext only because the server offers no TLS, and says so; useSSL false never tries TLS${server?.sslOff ? '' : ' (skipped: the server offers TLS)'}`,
+    async () => {
+      const old = password();
+      const user = await createUser(old);
+      const preferring = makeTarget(account(user, old), null, { endpoint: { ...endpoint, preferTls: true } });
+      // The rotation's check before step 1 reads the greeting's capability flags and lets it pass...
+      await mysqlPlugin.checkTarget!(preferring);
+      // ...but not when the resource requires TLS.
+      const requiring = makeTarget(account(user, old), null, { endpoint: { ...endpoint, useSSL: true } });
+      expect((await failure(mysqlPlugin.checkTarget!(requiring))).message).toMatch(/does not offer TLS, and this resource requires it \(useSSL\)/);
+      const next = password();
+      await mysqlPlugin.change(preferring, { kind: 'password', password: next });
+      expect(preferring.lines.join('\n')).toContain('plaintext: the server offers no TLS');
+      await expectPassword(user, next);
+      const off = makeTarget(account(user, next), null);
+      expect(await mysqlPlugin.verify(off, { kind: 'password', password: next })).toBe(true);
+      expect(off.lines.join('\n')).toContain('plaintext: useSSL is false');
+    },
+  );
 });

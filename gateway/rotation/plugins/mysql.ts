@@ -148,10 +148,17 @@ function checkTls(target: RotationTarget): Promise<void> {
           got = Buffer.concat([got, d]);
           if (got.length < 4 || got.length < 4 + got.readUIntLE(0, 3)) return;
           const greeting = got.subarray(4, 4 + got.readUIntLE(0, 3));
-          if (greeting[0] === 0xff) return reject(new RotationFailure('unreachable', `${NAME}: ${at} refused the connection before the login (${greeting.length >= 3 ? greeting.readUInt16LE(1) : 'error'})`));
+          if (greeting[0] === 0xff)
+            return reject(
+              new RotationFailure(
+                'unreachable',
+                `${NAME}: ${at} refused the connection before the login (${greeting.length >= 3 ? greeting.readUInt16LE(1) : 'error'})`,
+              ),
+            );
           const versionEnd = greeting.indexOf(0, 1);
           const capsAt = versionEnd + 1 + 4 + 8 + 1;
-          if (greeting[0] !== 10 || versionEnd < 0 || greeting.length < capsAt + 2) return reject(new RotationFailure('unreachable', `${NAME}: ${at} did not greet like MySQL or MariaDB`));
+          if (greeting[0] !== 10 || versionEnd < 0 || greeting.length < capsAt + 2)
+            return reject(new RotationFailure('unreachable', `${NAME}: ${at} did not greet like MySQL or MariaDB`));
           if ((greeting.readUInt16LE(capsAt) & CLIENT_SSL) === 0) return resolve(false);
           const request = Buffer.alloc(4 + 32);
           request.writeUIntLE(32, 0, 3);
@@ -177,7 +184,10 @@ function who(session: Session): string {
 async function prepareSession(conn: PromiseConnection, session: Session): Promise<{ mariadb: boolean; currentUser: string }> {
   let row: RowDataPacket | undefined;
   try {
-    const [rows] = await conn.query<RowDataPacket[]>({ sql: 'SELECT @@SESSION.sql_mode AS mode, VERSION() AS version, CURRENT_USER() AS me', timeout: session.timeoutMs });
+    const [rows] = await conn.query<RowDataPacket[]>({
+      sql: 'SELECT @@SESSION.sql_mode AS mode, VERSION() AS version, CURRENT_USER() AS me',
+      timeout: session.timeoutMs,
+    });
     row = rows[0];
     const modes = String(row?.['mode'] ?? '').split(',');
     if (modes.includes('NO_BACKSLASH_ESCAPES')) {
@@ -351,7 +361,9 @@ async function policyConditions(conn: PromiseConnection, err: unknown, session: 
   if (errorInfo(err).errno !== 1396) return [];
   try {
     const [rows] = await conn.query<RowDataPacket[]>({ sql: 'SHOW WARNINGS', timeout: session.timeoutMs });
-    return rows.filter((r) => POLICY_ERRNOS.has(Number(r['Code']))).map((r) => serverText({ errno: Number(r['Code']), message: String(r['Message']) }, session).slice(2));
+    return rows
+      .filter((r) => POLICY_ERRNOS.has(Number(r['Code'])))
+      .map((r) => serverText({ errno: Number(r['Code']), message: String(r['Message']) }, session).slice(2));
   } catch {
     return [];
   }
@@ -362,7 +374,10 @@ function changeFailure(err: unknown, session: Session, account: string, policy: 
   const at = addressOf(session.endpoint);
   const detail = serverText(info, session);
   if (policy.length > 0) {
-    return new RotationFailure('policy_refused', `${NAME}: ${at} refused the new password for ${account} (1819 ER_NOT_VALID_PASSWORD, reported as ${label(info)}: ${policy.join('; ')})`);
+    return new RotationFailure(
+      'policy_refused',
+      `${NAME}: ${at} refused the new password for ${account} (1819 ER_NOT_VALID_PASSWORD, reported as ${label(info)}: ${policy.join('; ')})`,
+    );
   }
   switch (info.errno) {
     case 1396: // ER_CANNOT_USER: no such account

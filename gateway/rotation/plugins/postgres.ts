@@ -112,9 +112,13 @@ function checkTls(target: RotationTarget): Promise<void> {
  * so its own text would never log in. Refused before anything is sent.
  */
 function refuseUnsafePassword(password: string, user: string): void {
-  if (password === '') throw new RotationFailure('policy_refused', `${NAME}: refusing to set an empty password for "${user}" (PostgreSQL would remove the password instead)`);
+  if (password === '')
+    throw new RotationFailure('policy_refused', `${NAME}: refusing to set an empty password for "${user}" (PostgreSQL would remove the password instead)`);
   if (/^md5[0-9a-f]{32}$/.test(password) || password.startsWith('SCRAM-SHA-256$')) {
-    throw new RotationFailure('policy_refused', `${NAME}: the new password for "${user}" looks like a stored password hash, which PostgreSQL would take as the hash itself`);
+    throw new RotationFailure(
+      'policy_refused',
+      `${NAME}: the new password for "${user}" looks like a stored password hash, which PostgreSQL would take as the hash itself`,
+    );
   }
 }
 
@@ -293,7 +297,10 @@ function queryFailure(err: unknown, session: Session, doing: string): RotationFa
   }
   if (!isSqlState(code)) {
     // The socket died or went silent after the statement was sent: the server may have committed.
-    return new RotationFailure('failed', `${NAME}: lost the connection to ${at} while ${doing} (${code ?? 'connection closed or timed out'}); whether it was applied is unknown`);
+    return new RotationFailure(
+      'failed',
+      `${NAME}: lost the connection to ${at} while ${doing} (${code ?? 'connection closed or timed out'}); whether it was applied is unknown`,
+    );
   }
   return new RotationFailure('failed', `${NAME}: ${at} failed ${doing} (${code}${serverText(info, session)})`);
 }

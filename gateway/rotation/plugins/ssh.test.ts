@@ -51,8 +51,7 @@ const HAS_ROOT_KEYS = IS_ROOT && existsSync(ROOT_KEYS);
 // ---------------------------------------------------------------------------------------------
 // Local users and keys
 
-const run = (cmd: string, args: string[], input?: string) =>
-  execFileSync(cmd, args, { input, stdio: ['pipe', 'pipe', 'pipe'], encoding: 'utf8' });
+const run = (cmd: string, args: string[], input?: string) => execFileSync(cmd, args, { input, stdio: ['pipe', 'pipe', 'pipe'], encoding: 'utf8' });
 
 const RUN_ID = randomBytes(3).toString('hex');
 let serial = 0;
@@ -223,7 +222,9 @@ describe.skipIf(SKIP !== undefined)(`ssh rotation plugin on a real sshd${SKIP ? 
     // Remove only this run's key line, so a suite running at the same time keeps its own.
     if (rootKeysBefore !== undefined && rootAdmin?.credential.kind === 'key') {
       const mine = rootAdmin.credential.publicKey.trim();
-      const rest = readFileSync(ROOT_KEYS, 'utf8').split('\n').filter((line) => line.trim() !== mine);
+      const rest = readFileSync(ROOT_KEYS, 'utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== mine);
       writeFileSync(ROOT_KEYS, rest.join('\n'), { mode: 0o600 });
     }
     rmSync(keyDir, { recursive: true, force: true });
@@ -278,7 +279,9 @@ describe.skipIf(SKIP !== undefined)(`ssh rotation plugin on a real sshd${SKIP ? 
     it('a wrong admin password is admin_refused and the user keeps its password', async () => {
       const old = strong();
       const user = createUser('u', old);
-      const admin: Account = sudoAdmin ? { login: sudoAdmin.login, credential: pw('not-the-admin-password') } : { login: 'root', credential: pw('not-the-root-password') };
+      const admin: Account = sudoAdmin
+        ? { login: sudoAdmin.login, credential: pw('not-the-admin-password') }
+        : { login: 'root', credential: pw('not-the-root-password') };
       const { target } = build({ login: user, credential: pw(old) }, admin);
       const err = await expectFailure(sshPlugin.change(target, pw(strong())), 'admin_refused');
       expect(err.message).toContain(admin.login);
@@ -584,7 +587,9 @@ describe.skipIf(SKIP !== undefined)(`ssh rotation plugin on a real sshd${SKIP ? 
         throw new Error('not_allowed: the folder is shared read-only');
       };
       const err = await expectFailure(sshPlugin.checkTarget!(readOnly), 'host_key_unpinned');
-      expect(err.message).toMatch(/could not record the one it saw, SHA256:\S+ \(not_allowed: the folder is shared read-only\); nothing was sent\. .*set the resource's hostKey/);
+      expect(err.message).toMatch(
+        /could not record the one it saw, SHA256:\S+ \(not_allowed: the folder is shared read-only\); nothing was sent\. .*set the resource's hostKey/,
+      );
       delete readOnly.pinHostKey;
       await expectFailure(sshPlugin.checkTarget!(readOnly), 'host_key_unpinned');
     });

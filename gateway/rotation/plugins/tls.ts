@@ -77,13 +77,21 @@ export async function checkTlsBeforeLogin(target: RotationTarget, name: string, 
     }
     socket!.removeAllListeners();
     await new Promise<void>((resolve, reject) => {
-      const secure = connectTls({ socket: socket!, host: endpoint.hostname, ...tlsOptionsOf(endpoint), ...(isIP(endpoint.hostname) ? {} : { servername: endpoint.hostname }) });
+      const secure = connectTls({
+        socket: socket!,
+        host: endpoint.hostname,
+        ...tlsOptionsOf(endpoint),
+        ...(isIP(endpoint.hostname) ? {} : { servername: endpoint.hostname }),
+      });
       socket = secure;
       secure.once('secureConnect', () => resolve());
       secure.once('error', reject);
     }).catch((err: Error & { code?: string }) => {
       if (target.signal.aborted) throw cancelled();
-      throw new RotationFailure('unreachable', `${name}: the TLS handshake with ${at} failed (${err.code ?? 'TLS error'})${tlsVerifyHint(endpoint)}; nothing was sent`);
+      throw new RotationFailure(
+        'unreachable',
+        `${name}: the TLS handshake with ${at} failed (${err.code ?? 'TLS error'})${tlsVerifyHint(endpoint)}; nothing was sent`,
+      );
     });
   } finally {
     clearTimeout(timer);

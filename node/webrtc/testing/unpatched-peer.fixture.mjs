@@ -20,7 +20,7 @@ const hash = createHash('sha256');
 
 function pattern(seed, offset, length) {
   const buf = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) buf[i] = (seed * 31 + ((offset + i) * 2654435761) >>> 13) & 0xff;
+  for (let i = 0; i < length; i++) buf[i] = ((seed * 31 + (offset + i) * 2654435761) >>> 13) & 0xff;
   return buf;
 }
 

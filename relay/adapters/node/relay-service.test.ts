@@ -59,7 +59,25 @@ describe('relay service: TURN over TCP and TLS', () => {
     dir = mkdtempSync(join(tmpdir(), 'postern-relay-tls-'));
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
       { stdio: 'ignore' },
     );
     ca = readFileSync(join(dir, 'cert.pem'));
@@ -89,7 +107,11 @@ describe('relay service: TURN over TCP and TLS', () => {
 
   it('lists its URLs per transport', () => {
     const [udp, tcp, tls] = open.listeners;
-    expect(open.urls()).toEqual([`turn:127.0.0.1:${udp!.port}?transport=udp`, `turn:127.0.0.1:${tcp!.port}?transport=tcp`, `turns:127.0.0.1:${tls!.port}?transport=tcp`]);
+    expect(open.urls()).toEqual([
+      `turn:127.0.0.1:${udp!.port}?transport=udp`,
+      `turn:127.0.0.1:${tcp!.port}?transport=tcp`,
+      `turns:127.0.0.1:${tls!.port}?transport=tcp`,
+    ]);
   });
 
   for (const transport of ['tcp', 'tls'] as const) {
@@ -171,9 +193,22 @@ describe('relay service: TURN over TCP and TLS', () => {
     const tid = newTransactionId();
     const valid = [
       buildStunMessage({ method: METHOD.BINDING, messageClass: 'request', transactionId: newTransactionId(), attributes: [] }, { fingerprint: true }),
-      buildStunMessage({ method: METHOD.ALLOCATE, messageClass: 'request', transactionId: tid, attributes: [encodeAttribute(codecs.requestedTransport, TRANSPORT.UDP), encodeAttribute(codecs.username, u.username)] }, { fingerprint: true }),
+      buildStunMessage(
+        {
+          method: METHOD.ALLOCATE,
+          messageClass: 'request',
+          transactionId: tid,
+          attributes: [encodeAttribute(codecs.requestedTransport, TRANSPORT.UDP), encodeAttribute(codecs.username, u.username)],
+        },
+        { fingerprint: true },
+      ),
       buildChannelData(0x4001, new Uint8Array(37).map(byte), 'tcp'),
-      buildStunMessage({ method: METHOD.SEND, messageClass: 'indication', transactionId: tid, attributes: [encodeAttribute(codecs.xorPeerAddress, { address: '127.0.0.1', port: 9 }, tid), encodeAttribute(codecs.data, new Uint8Array(21))] }),
+      buildStunMessage({
+        method: METHOD.SEND,
+        messageClass: 'indication',
+        transactionId: tid,
+        attributes: [encodeAttribute(codecs.xorPeerAddress, { address: '127.0.0.1', port: 9 }, tid), encodeAttribute(codecs.data, new Uint8Array(21))],
+      }),
     ];
     const stream = (): Uint8Array => {
       const kind = Math.floor(rand() * 3);
@@ -263,21 +298,55 @@ describe('relay service: TURN over TCP and TLS', () => {
   // -t: TCP to the server. -s: Send indications (uclient's channel numbers, e.g. 0x542A, are
   // outside RFC 8656's 0x4000–0x4FFF, which we refuse with 400). -c: no RTCP pair. -y: client
   // to client through two relayed 127.0.0.1 addresses, so against the loopback-allowing relay.
-  const uclientTest = UCLIENT ? 'relays turnutils_uclient -t (TURN over TCP) without loss' : 'relays turnutils_uclient -t (skipped: turnutils_uclient is not installed; it is in the Debian package coturn)';
-  it.skipIf(!requireService("coturn's turnutils_uclient", 'POSTERN_TEST_UCLIENT', UCLIENT))(uclientTest, async () => {
-    const { username, password } = creds('uclient-tcp');
-    const args = ['-t', '-s', '-c', '-y', '-u', username, '-w', password, '-n', '20', '-l', '500', '-m', '2', '-p', String(addr(open, 'tcp').port), '127.0.0.1'];
-    const run = await runUclient(args);
-    expect(run.lost, run.output).toBe(0);
-    expect(run.sent, run.output).toBeGreaterThan(0);
-    expect(run.received, run.output).toBe(run.sent);
-  }, 90_000);
+  const uclientTest = UCLIENT
+    ? 'relays turnutils_uclient -t (TURN over TCP) without loss'
+    : 'relays turnutils_uclient -t (skipped: turnutils_uclient is not installed; it is in the Debian package coturn)';
+  it.skipIf(!requireService("coturn's turnutils_uclient", 'POSTERN_TEST_UCLIENT', UCLIENT))(
+    uclientTest,
+    async () => {
+      const { username, password } = creds('uclient-tcp');
+      const args = [
+        '-t',
+        '-s',
+        '-c',
+        '-y',
+        '-u',
+        username,
+        '-w',
+        password,
+        '-n',
+        '20',
+        '-l',
+        '500',
+        '-m',
+        '2',
+        '-p',
+        String(addr(open, 'tcp').port),
+        '127.0.0.1',
+      ];
+      const run = await runUclient(args);
+      expect(run.lost, run.output).toBe(0);
+      expect(run.sent, run.output).toBeGreaterThan(0);
+      expect(run.received, run.output).toBe(run.sent);
+    },
+    90_000,
+  );
 });
 
 describe('relay service: IPv6', () => {
-  const title = HAS_IPV6_LOOPBACK ? 'relays on udp6 from ::1, and makes dual-stack allocations' : 'relays on udp6 (skipped: this machine has no IPv6 loopback ::1)';
+  const title = HAS_IPV6_LOOPBACK
+    ? 'relays on udp6 from ::1, and makes dual-stack allocations'
+    : 'relays on udp6 (skipped: this machine has no IPv6 loopback ::1)';
   it.skipIf(!HAS_IPV6_LOOPBACK)(title, async () => {
-    const relay = await startRelay({ host: '::1', udpPort: 0, tcpPort: 0, relayIps: { ipv4: '127.0.0.1', ipv6: '::1' }, realm: REALM, authSecret: SECRET, allow: ['::1/128', '127.0.0.1/32'] });
+    const relay = await startRelay({
+      host: '::1',
+      udpPort: 0,
+      tcpPort: 0,
+      relayIps: { ipv4: '127.0.0.1', ipv6: '::1' },
+      realm: REALM,
+      authSecret: SECRET,
+      allow: ['::1/128', '127.0.0.1/32'],
+    });
     const peer6 = await echoPeer('::1');
     const peer4 = await echoPeer('127.0.0.1');
     const clients: TurnTestClient[] = [];

@@ -108,7 +108,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   if (options.tlsPort !== undefined && !options.tls) throw new PosternError('bad_request', 'a TLS port needs a certificate and key');
   let relayIps = options.relayIps;
   if (!relayIps) {
-    if (WILDCARD.has(options.host)) throw new PosternError('bad_request', `listening on ${options.host} needs an explicit relay address (relayIps): peers must be told a real address of this machine`);
+    if (WILDCARD.has(options.host))
+      throw new PosternError(
+        'bad_request',
+        `listening on ${options.host} needs an explicit relay address (relayIps): peers must be told a real address of this machine`,
+      );
     relayIps = isIpv6(options.host) ? { ipv6: options.host } : { ipv4: options.host };
   }
   const families = relayFamilies(relayIps);
@@ -154,9 +158,15 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   try {
     udp.push(await listenUdp(server, { host: options.host, port: options.udpPort, recvBufferBytes: options.recvBufferBytes, log }));
     if (options.tcpPort !== undefined) streams.push(await listenStream(server, { ...options.stream, host: options.host, port: options.tcpPort, log }));
-    if (options.tlsPort !== undefined) streams.push(await listenStream(server, { ...options.stream, host: options.host, port: options.tlsPort, tls: options.tls, log }));
+    if (options.tlsPort !== undefined)
+      streams.push(await listenStream(server, { ...options.stream, host: options.host, port: options.tlsPort, tls: options.tls, log }));
     if (options.metricsPort !== undefined) {
-      metricsHttp = await startMetricsHttp({ host: options.metricsHost ?? '127.0.0.1', port: options.metricsPort, render: metricsText, healthy: () => !closing });
+      metricsHttp = await startMetricsHttp({
+        host: options.metricsHost ?? '127.0.0.1',
+        port: options.metricsPort,
+        render: metricsText,
+        healthy: () => !closing,
+      });
     }
   } catch (e) {
     await close();
@@ -169,7 +179,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   log('info', 'relay.started', { listeners, relayIps, realm: options.realm, allow: options.allow ?? [], metrics: metricsHttp?.url });
 
   return {
-    urls: () => listeners.map((l) => (l.transport === 'tls' ? `turns:${shownHost}:${l.port}?transport=tcp` : `turn:${shownHost}:${l.port}?transport=${l.transport}`)),
+    urls: () =>
+      listeners.map((l) => (l.transport === 'tls' ? `turns:${shownHost}:${l.port}?transport=tcp` : `turn:${shownHost}:${l.port}?transport=${l.transport}`)),
     listeners,
     metricsUrl: metricsHttp?.url,
     metrics: () => ({ turn: server.metrics, listeners: listenerMetrics() }),

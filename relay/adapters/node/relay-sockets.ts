@@ -56,7 +56,10 @@ export function relayFamilies(addresses: RelayAddresses): RelayFamily[] {
   return (['ipv4', 'ipv6'] as const).filter((f) => addresses[f] !== undefined);
 }
 
-export function nodeRelaySockets(addresses: RelayAddresses, options: { recvBufferBytes?: number | undefined; log?: TurnLog | undefined } = {}): RelaySocketFactory {
+export function nodeRelaySockets(
+  addresses: RelayAddresses,
+  options: { recvBufferBytes?: number | undefined; log?: TurnLog | undefined } = {},
+): RelaySocketFactory {
   const recvBuffer = options.recvBufferBytes ?? DEFAULT_RECV_BUFFER;
   const log = options.log ?? (() => {});
   return async (onPacket: (bytes: Uint8Array, from: TransportAddressInput) => void, family: RelayFamily): Promise<RelaySocket> => {

@@ -133,7 +133,10 @@ export async function listenStream(server: TurnServer, options: StreamListenOpti
 
   let listener: Server;
   if (options.tls) {
-    const tls = createTlsServer({ cert: toBuffer(options.tls.cert), key: toBuffer(options.tls.key), minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, onConnection);
+    const tls = createTlsServer(
+      { cert: toBuffer(options.tls.cert), key: toBuffer(options.tls.key), minVersion: 'TLSv1.2', handshakeTimeout: 10_000 },
+      onConnection,
+    );
     tls.on('tlsClientError', (e) => log('info', 'turn.tls.handshake_failed', { error: e.message }));
     listener = tls;
   } else {

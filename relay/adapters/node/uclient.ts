@@ -21,7 +21,9 @@ export interface UclientRun {
 /** Runs turnutils_uclient with `args` (rejecting, with its output, if it fails) and parses its summary. */
 export async function runUclient(args: readonly string[], timeoutMs = 60_000): Promise<UclientRun> {
   const output = await new Promise<string>((resolve, reject) => {
-    execFile(UCLIENT, args, { timeout: timeoutMs }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stdout}${stderr}`)) : resolve(`${stdout}${stderr}`)));
+    execFile(UCLIENT, args, { timeout: timeoutMs }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${error.message}\n${stdout}${stderr}`)) : resolve(`${stdout}${stderr}`),
+    );
   });
   const lost = /Total lost packets (\d+)/.exec(output);
   const totals = /start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)/.exec(output);

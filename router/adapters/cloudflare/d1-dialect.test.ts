@@ -31,7 +31,14 @@ function fakeD1(): D1DatabaseBinding {
 describe('D1 dialect', () => {
   it('runs the bundled migrations next to D1’s own tables, and again as a no-op', async () => {
     const db = d1Kysely(fakeD1());
-    expect(await migrateToLatest(db)).toEqual(['001_initial', '002_gateways', '003_script_approvals', '004_router_edge', '005_invitations', '006_nonce_expiry']);
+    expect(await migrateToLatest(db)).toEqual([
+      '001_initial',
+      '002_gateways',
+      '003_script_approvals',
+      '004_router_edge',
+      '005_invitations',
+      '006_nonce_expiry',
+    ]);
     expect(await migrateToLatest(db)).toEqual([]);
     const tables = (await db.introspection.getTables()).map((t) => t.name);
     expect(tables).toContain('users');

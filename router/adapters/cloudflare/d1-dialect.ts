@@ -109,7 +109,9 @@ class D1Introspector implements DatabaseIntrospector {
   }
 
   async getTables(options: DatabaseMetadataOptions = { withInternalKyselyTables: false }): Promise<TableMetadata[]> {
-    const { rows } = await sql<{ name: string; type: string }>`select name, type from sqlite_master where type in ('table', 'view') order by name`.execute(this.db);
+    const { rows } = await sql<{ name: string; type: string }>`select name, type from sqlite_master where type in ('table', 'view') order by name`.execute(
+      this.db,
+    );
     const wanted = rows.filter((t) => !isInternalTable(t.name) && (options.withInternalKyselyTables || !KYSELY_TABLES.has(t.name)));
     const tables: TableMetadata[] = [];
     for (const table of wanted) {

@@ -56,7 +56,10 @@ export function optionsFromEnv(): DenoRouterOptions {
     routerKey: env('POSTERN_ROUTER_KEY'),
     hostname: env('POSTERN_HOST'),
     port: port === undefined ? undefined : Number(port),
-    trustedProxies: env('POSTERN_TRUSTED_PROXIES')?.split(',').map((v) => v.trim()).filter((v) => v !== ''),
+    trustedProxies: env('POSTERN_TRUSTED_PROXIES')
+      ?.split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
     logLevel: level === 'debug' || level === 'info' || level === 'warn' || level === 'error' ? level : undefined,
   };
 }
@@ -67,7 +70,13 @@ export async function createDenoRouter(options: DenoRouterOptions): Promise<Deno
   const keys = await loadOrCreateRouterKeys({ envValue: options.routerKey, dataDir: options.dataDir });
   const db = await openStorage(parseStorageLocation(database));
   const logger = consoleLogger(options.logLevel ?? 'info');
-  const router = createRouter({ db, keys, logger, clientIp: denoClientIp(parseTrustedProxies(options.trustedProxies ?? [])), ...(options.limits ? { limits: options.limits } : {}) });
+  const router = createRouter({
+    db,
+    keys,
+    logger,
+    clientIp: denoClientIp(parseTrustedProxies(options.trustedProxies ?? [])),
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
   const app = router.app;
   return {
     // Hono hands the second argument on as `c.env`, where conninfo.ts finds the peer address.

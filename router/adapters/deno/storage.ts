@@ -13,7 +13,6 @@ import { denoRuntime } from './deno-api.ts';
 
 export { parseStorageLocation, type StorageLocation } from '../../../core/storage/location.ts';
 
-
 export async function openStorage(location: StorageLocation): Promise<Kysely<Database>> {
   const db =
     location.kind === 'postgres'

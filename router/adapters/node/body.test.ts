@@ -90,7 +90,12 @@ describe('readNodeBody', () => {
 });
 
 /** A POST written by hand, so that the declared length and the body sent can disagree. */
-function rawPost(url: string, headers: Record<string, string>, body: Buffer, send: boolean): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function rawPost(
+  url: string,
+  headers: Record<string, string>,
+  body: Buffer,
+  send: boolean,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${url}/echo`, { method: 'POST', headers });
     req.on('response', (res) => {

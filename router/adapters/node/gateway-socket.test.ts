@@ -6,7 +6,14 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ecdsaSign, fromBase64Url, toBase64Url } from '../../../core/crypto/index.ts';
-import { decodeRouterFrame, encodeFrame, gatewayAuthBytes, GATEWAY_WS_PATH, MAX_GATEWAY_FRAME_BYTES, type RouterToGateway } from '../../../core/protocol/gateway-wire.ts';
+import {
+  decodeRouterFrame,
+  encodeFrame,
+  gatewayAuthBytes,
+  GATEWAY_WS_PATH,
+  MAX_GATEWAY_FRAME_BYTES,
+  type RouterToGateway,
+} from '../../../core/protocol/gateway-wire.ts';
 import { SecretsClient, type SecretsConfig } from '../../../core/secrets-client/index.ts';
 import { registerAccount, VaultClient, VaultTransport } from '../../../core/vault-client/index.ts';
 import { gatewaySocketUrl } from '../../../gateway/link/router-link.ts';

@@ -18,7 +18,10 @@ describe('nodeLogger', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     for (let n = 0; n < 2000; n++) logger.info({ n }, 'line');
     await logger.flush();
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { n: number; msg: string; service: string });
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { n: number; msg: string; service: string });
     expect(lines.map((l) => l.n)).toEqual(Array.from({ length: 2000 }, (_, n) => n));
     expect(lines[0]).toMatchObject({ msg: 'line', service: 'postern-router' });
     await logger.flush(); // nothing pending: still resolves

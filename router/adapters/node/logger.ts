@@ -13,7 +13,12 @@ import type { Logger } from '../../../core/logger.ts';
  * the Router's CPU per vault request, test/bench/vault-api). Lines still buffered when the
  * process exits, even after an uncaught error, are written by pino's exit handler.
  */
-export function nodeLogger(options: { dataDir: string | null; level?: string; stdout?: boolean; base?: Record<string, string> }): Logger & { flush(): Promise<void> } {
+export function nodeLogger(options: {
+  dataDir: string | null;
+  level?: string;
+  stdout?: boolean;
+  base?: Record<string, string>;
+}): Logger & { flush(): Promise<void> } {
   const streams: pino.StreamEntry[] = [];
   if (options.dataDir) {
     const dir = join(options.dataDir, 'logs');

@@ -41,7 +41,7 @@ describe.skipIf(!NATS)(`NatsBus on a real nats-server${NATS ? '' : ' (skipped: P
     await client?.close();
   });
 
-  it('round-trips JSON between processes, and carries a handler\'s PosternError back', async () => {
+  it("round-trips JSON between processes, and carries a handler's PosternError back", async () => {
     const subject = `${prefix}.echo`;
     const seen: unknown[] = [];
     const stop = server.serve(subject, async (payload) => {

@@ -56,7 +56,10 @@ export class NatsBus implements ClusterBus {
 
   /** Connect to the broker; fails with a readable `PosternError` when it cannot be reached. */
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
-    const servers = options.url.split(',').map((s) => s.trim()).filter(Boolean);
+    const servers = options.url
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     let nc: NatsConnection;
     try {
       nc = await connect({
@@ -90,7 +93,10 @@ export class NatsBus implements ClusterBus {
     // While reconnecting, nats.js would hold the request until its timeout (an action's, up to
     // minutes): answer at once instead, so the vault hears why.
     if (this.disconnectedSince !== null) {
-      throw new PosternError('internal', `The cluster bus (NATS) is disconnected and reconnecting; ${subject} cannot be reached until it is back.`, { unavailable: true, busDown: true });
+      throw new PosternError('internal', `The cluster bus (NATS) is disconnected and reconnecting; ${subject} cannot be reached until it is back.`, {
+        unavailable: true,
+        busDown: true,
+      });
     }
     let msg: Msg;
     try {

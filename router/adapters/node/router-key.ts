@@ -18,6 +18,9 @@ export function loadOrCreateRouterKeys(dataDir: string): RouterKeys {
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const pair = generateP256KeyPair();
-  writeFileSync(file, JSON.stringify({ algorithm: 'p256', privateKey: toBase64Url(pair.privateKey), createdAt: new Date().toISOString() }) + '\n', { mode: 0o600, flag: 'wx' });
+  writeFileSync(file, JSON.stringify({ algorithm: 'p256', privateKey: toBase64Url(pair.privateKey), createdAt: new Date().toISOString() }) + '\n', {
+    mode: 0o600,
+    flag: 'wx',
+  });
   return pair;
 }

@@ -65,7 +65,11 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
   const location = parseStorageLocation(options.database ?? join(options.dataDir, 'postern.db'));
   if (role !== 'embedded') {
     if (!options.cluster) throw new PosternError('bad_request', `The ${role} role needs the cluster bus (NATS) to the other Router processes.`);
-    if (location.kind !== 'postgres') throw new PosternError('bad_request', `The ${role} role needs PostgreSQL shared by the Head and every Worker; SQLite is for the embedded single-process Router.`);
+    if (location.kind !== 'postgres')
+      throw new PosternError(
+        'bad_request',
+        `The ${role} role needs PostgreSQL shared by the Head and every Worker; SQLite is for the embedded single-process Router.`,
+      );
   }
   const trustedProxies = parseTrustedProxies(options.trustedProxies ?? []);
   const db = await openStorage(location);
@@ -110,7 +114,8 @@ export async function startNodeRouter(options: NodeRouterOptions): Promise<Runni
     throw err;
   }
   // Gateway WebSockets (gateway-socket.ts); the Head holds none: gateways connect to Workers.
-  const gatewaySockets: GatewaySockets | null = role === 'head' ? null : acceptGatewaySockets(server as import('node:http').Server, router.hub, { trustedProxies });
+  const gatewaySockets: GatewaySockets | null =
+    role === 'head' ? null : acceptGatewaySockets(server as import('node:http').Server, router.hub, { trustedProxies });
   const port = (server.address() as AddressInfo).port;
   logger.info({ host, port, role }, role === 'head' ? 'router head running (health check only)' : 'router listening');
   return {
@@ -147,6 +152,11 @@ function headApp(headId: string, router: Router): Hono {
     const bus = router.hub.busStatus();
     return c.json({ status: db.ok && bus.ok ? 'ok' : 'degraded', version: ROUTER_VERSION, role: 'head', head: headId, database: db, bus });
   });
-  app.notFound((c) => c.json(new PosternError('not_found', 'This is a Postern Router Head: it serves only /healthz. Vaults, devices and gateways talk to the Workers.').toJSON(), 404));
+  app.notFound((c) =>
+    c.json(
+      new PosternError('not_found', 'This is a Postern Router Head: it serves only /healthz. Vaults, devices and gateways talk to the Workers.').toJSON(),
+      404,
+    ),
+  );
   return app;
 }

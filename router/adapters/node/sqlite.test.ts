@@ -62,7 +62,21 @@ describe('routerSqlite', () => {
     expect(mode()).toBe(1);
     await db.insertInto('invitations').values({ uid: 'i1', code_hash: 'h', email: 'a@example.com', created_by: 'u', created_at: 1, expires_at: 2 }).execute();
     expect(mode()).toBe(2);
-    await db.insertInto('events').values({ uid: 'e1', at: 1, actor_kind: 'user', actor: 'a', owner_uid: null, action: 'x', record_uid: null, client_ip: '127.0.0.1', outcome: 'ok', detail: null }).execute();
+    await db
+      .insertInto('events')
+      .values({
+        uid: 'e1',
+        at: 1,
+        actor_kind: 'user',
+        actor: 'a',
+        owner_uid: null,
+        action: 'x',
+        record_uid: null,
+        client_ip: '127.0.0.1',
+        outcome: 'ok',
+        detail: null,
+      })
+      .execute();
     expect(mode()).toBe(1);
     await db.destroy();
   });
@@ -96,7 +110,11 @@ describe('routerSqlite', () => {
   it('prepares each SQL text once and still answers every query right', async () => {
     const { wrapped, db } = await open();
     expect(wrapped.prepare('select 1 as one')).toBe(wrapped.prepare('select 1 as one'));
-    for (let i = 0; i < 5; i++) await db.insertInto('vault_nonces').values({ nonce: `n${i}`, expires_at: i }).execute();
+    for (let i = 0; i < 5; i++)
+      await db
+        .insertInto('vault_nonces')
+        .values({ nonce: `n${i}`, expires_at: i })
+        .execute();
     const rows = await db.selectFrom('vault_nonces').select(['nonce', 'expires_at']).where('expires_at', '>=', 3).orderBy('expires_at').execute();
     expect(rows).toEqual([
       { nonce: 'n3', expires_at: 3 },

@@ -16,7 +16,6 @@ import { startWalCheckpointer } from './wal-checkpointer.ts';
 export { parseStorageLocation, type StorageLocation } from '../../../core/storage/location.ts';
 export { POSTGRES_POOL } from '../postgres-pool.ts';
 
-
 /**
  * The database holds ciphertext, but also who has which records, the audit trail and session
  * hashes: it is for the Router's user alone, whatever the umask or the --data directory's mode.
@@ -41,9 +40,12 @@ export async function openStorage(location: StorageLocation): Promise<Kysely<Dat
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('secure_delete = ON');
-    const checkpointer = location.path === ':memory:' ? null : startWalCheckpointer(sqlite, location.path, (message) =>
-      process.emitWarning(`SQLite checkpoint thread: ${message}; the Router's connection checkpoints by itself meanwhile.`),
-    );
+    const checkpointer =
+      location.path === ':memory:'
+        ? null
+        : startWalCheckpointer(sqlite, location.path, (message) =>
+            process.emitWarning(`SQLite checkpoint thread: ${message}; the Router's connection checkpoints by itself meanwhile.`),
+          );
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: routerSqlite(sqlite, { onClose: () => void checkpointer?.stop() }) }) });
   } else {
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: postgresPool(location.url) }) });

@@ -27,7 +27,8 @@ function aggregate(path: string): Map<string, { count: number; bytes: number }> 
     const name = snap.strings[snap.nodes[i + nameAt]!] ?? '?';
     // Objects and closures by constructor/function name; strings, numbers, code and the
     // like by type only (their "name" is their content).
-    const key = type === 'object' || type === 'closure' || type === 'native' || type === 'hidden' || type === 'array' ? `${type} ${name.slice(0, 60)}` : `(${type})`;
+    const key =
+      type === 'object' || type === 'closure' || type === 'native' || type === 'hidden' || type === 'array' ? `${type} ${name.slice(0, 60)}` : `(${type})`;
     const g = groups.get(key) ?? { count: 0, bytes: 0 };
     g.count++;
     g.bytes += snap.nodes[i + sizeAt]!;

@@ -196,7 +196,13 @@ export async function openLoop(options: LoadOptions, fire: () => Promise<string>
     const epoch0 = performance.timeOrigin + start + warm * interval;
     const mono0 = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000 + (start + warm * interval) * 1000;
     for (let m = 0; m < sentMeasured; m++) {
-      const cells = [(m * interval).toFixed(3), lag[m]!.toFixed(3), answered[m] ? rtt[m]!.toFixed(3) : '', (epoch0 + m * interval).toFixed(3), (mono0 + m * interval * 1000).toFixed(0)];
+      const cells = [
+        (m * interval).toFixed(3),
+        lag[m]!.toFixed(3),
+        answered[m] ? rtt[m]!.toFixed(3) : '',
+        (epoch0 + m * interval).toFixed(3),
+        (mono0 + m * interval * 1000).toFixed(0),
+      ];
       lines.push(cells.join(','));
     }
     writeFileSync(options.samplesPath, `${lines.join('\n')}\n`);

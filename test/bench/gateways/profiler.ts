@@ -23,7 +23,11 @@ export async function startAllocationProfile(): Promise<(path: string) => Promis
   const session = new Session();
   session.connect();
   await session.post('HeapProfiler.enable');
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 32_768,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
   return async (path) => {
     const { profile } = await session.post('HeapProfiler.stopSampling');
     writeFileSync(path, JSON.stringify(profile));

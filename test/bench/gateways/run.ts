@@ -219,7 +219,23 @@ async function runOne(setup: Setup, count: number, keysFile: string, keys: Retur
     if (priority !== 0) setPriority(worker.pid!, priority);
     const empty = await worker.call<MemorySample>('memory', {}, 60_000);
     gateways = track(
-      spawnTsChild('gateways', join(HERE, 'simulated-gateways.ts'), ['--mode', setup === 'ws-echo' ? 'echo' : 'postern', '--url', url, '--keys', keysFile, '--client', client, ...(gatewayPingMs ? ['--ping-ms', String(gatewayPingMs)] : [])], [], ROOT),
+      spawnTsChild(
+        'gateways',
+        join(HERE, 'simulated-gateways.ts'),
+        [
+          '--mode',
+          setup === 'ws-echo' ? 'echo' : 'postern',
+          '--url',
+          url,
+          '--keys',
+          keysFile,
+          '--client',
+          client,
+          ...(gatewayPingMs ? ['--ping-ms', String(gatewayPingMs)] : []),
+        ],
+        [],
+        ROOT,
+      ),
     );
     if (priority !== 0) setPriority(gateways.pid!, priority);
     const connectArgs = (upTo: number) => ({ upTo, concurrency, perClientTimeoutMs: 30_000, deadlineMs: 60_000 + upTo * 25 });
@@ -275,7 +291,9 @@ async function runOne(setup: Setup, count: number, keysFile: string, keys: Retur
 
     if (opts['heap-snapshots']) {
       profiles.fullHeapSnapshot = join(RESULTS, 'profiles', `${setup}-${count}-${stamp}-full.heapsnapshot`);
-      log(`writing heap snapshots; see them per connection with: npx tsx test/bench/gateways/heap-diff.ts ${profiles.warmHeapSnapshot} ${profiles.fullHeapSnapshot} ${size - warm}`);
+      log(
+        `writing heap snapshots; see them per connection with: npx tsx test/bench/gateways/heap-diff.ts ${profiles.warmHeapSnapshot} ${profiles.fullHeapSnapshot} ${size - warm}`,
+      );
       await worker.call('heapSnapshot', { path: profiles.fullHeapSnapshot }, 600_000);
     }
     if (opts.samples) {
@@ -344,7 +362,15 @@ async function runOne(setup: Setup, count: number, keysFile: string, keys: Retur
     }
     // With --repeat, the table shows the run with the median p99; the JSON keeps all of them.
     const median = [...phases].sort((x, y) => x.load.rtt.p99 - y.load.rtt.p99)[Math.floor((phases.length - 1) / 2)]!;
-    Object.assign(result, median, { repeats: phases.map((ph) => ({ p50: ph.load.rtt.p50, p99: ph.load.rtt.p99, max: ph.load.rtt.max, errors: ph.load.errors, machineCpuPercent: ph.machineCpuPercentUnderLoad })) });
+    Object.assign(result, median, {
+      repeats: phases.map((ph) => ({
+        p50: ph.load.rtt.p50,
+        p99: ph.load.rtt.p99,
+        max: ph.load.rtt.max,
+        errors: ph.load.errors,
+        machineCpuPercent: ph.machineCpuPercentUnderLoad,
+      })),
+    });
     result.phases = phases;
     result.connectedAfterLoad = await worker.call<number>('size', {}, 30_000);
     result.memory!.afterLoad = await worker.call<MemorySample>('memory', {}, 120_000);
@@ -417,7 +443,23 @@ function mainTable(runs: RunResult[]): string {
 
 function detailTable(runs: RunResult[]): string {
   return table(
-    ['setup', 'connections', 'JS heap/conn (KB)', 'native/conn (KB)', 'raw RSS/conn (KB)', 'connect (/s)', 'p99.9 (ms)', 'p99 from schedule (ms)', 'loop delay p99 (ms)', 'GC max / total (ms)', 'gateways loop delay p99 (ms)', 'worker CPU (%)', 'gateways CPU (%)', 'machine CPU (%)', 'drops'],
+    [
+      'setup',
+      'connections',
+      'JS heap/conn (KB)',
+      'native/conn (KB)',
+      'raw RSS/conn (KB)',
+      'connect (/s)',
+      'p99.9 (ms)',
+      'p99 from schedule (ms)',
+      'loop delay p99 (ms)',
+      'GC max / total (ms)',
+      'gateways loop delay p99 (ms)',
+      'worker CPU (%)',
+      'gateways CPU (%)',
+      'machine CPU (%)',
+      'drops',
+    ],
     runs.map((r) => [
       SETUP_LABEL[r.setup],
       int(r.connections),
@@ -454,14 +496,19 @@ function verdicts(runs: RunResult[]): string[] {
 
 // ---------------------------------------------------------------- main
 
-const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+const stamp = new Date()
+  .toISOString()
+  .replace(/:/g, '-')
+  .replace(/\.\d+Z$/, 'Z');
 
 async function main(): Promise<void> {
   const began = Date.now();
   const deadlineMs = counts.reduce((sum, c) => sum + setups.length * (240_000 + c * 60 + (warmup + seconds) * 1000 + timeoutMs), 120_000);
   guardRun(deadlineMs, live, () => scratch);
 
-  console.log(`Postern gateway benchmark: counts ${counts.join(', ')}; ${rate} actions/s for ${warmup} s warm-up + ${seconds} s${repeat > 1 ? `, ${repeat} times` : ''}; setups ${setups.join(', ')}; ${client} gateway clients;${workerFlags.length ? ` worker flags ${workerFlags.join(' ')};` : ''}${routerHeartbeatMs ? ` Router heartbeat ${routerHeartbeatMs} ms;` : ''}${gatewayPingMs ? ` gateway ping ${gatewayPingMs} ms;` : ''} ulimit -n ${fdLimit()}`);
+  console.log(
+    `Postern gateway benchmark: counts ${counts.join(', ')}; ${rate} actions/s for ${warmup} s warm-up + ${seconds} s${repeat > 1 ? `, ${repeat} times` : ''}; setups ${setups.join(', ')}; ${client} gateway clients;${workerFlags.length ? ` worker flags ${workerFlags.join(' ')};` : ''}${routerHeartbeatMs ? ` Router heartbeat ${routerHeartbeatMs} ms;` : ''}${gatewayPingMs ? ` gateway ping ${gatewayPingMs} ms;` : ''} ulimit -n ${fdLimit()}`,
+  );
   scratch = mkdtempSync(join(tmpdir(), 'postern-bench-'));
   const runs: RunResult[] = [];
   let keygenMs = 0;
@@ -502,7 +549,23 @@ async function main(): Promise<void> {
         benchmark: 'gateways',
         date: new Date(began).toISOString(),
         command: `npx tsx test/bench/gateways/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
-        options: { counts, rate, seconds, warmup, repeat, timeoutMs, concurrency, setups, client, workerFlags, routerHeartbeatMs, gatewayPingMs, quietWaitS, quietThreshold, priority },
+        options: {
+          counts,
+          rate,
+          seconds,
+          warmup,
+          repeat,
+          timeoutMs,
+          concurrency,
+          setups,
+          client,
+          workerFlags,
+          routerHeartbeatMs,
+          gatewayPingMs,
+          quietWaitS,
+          quietThreshold,
+          priority,
+        },
         environment: {
           node: process.version,
           platform: `${process.platform} ${process.arch}`,

@@ -30,7 +30,15 @@ import { startCpuProfile } from './profiler.ts';
 import type { BenchGatewayKey } from './provision.ts';
 import { silentLogger } from '../../../core/logger.ts';
 
-const { values } = parseArgs({ options: { mode: { type: 'string' }, url: { type: 'string' }, keys: { type: 'string' }, client: { type: 'string', default: 'lean' }, 'ping-ms': { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string' },
+    url: { type: 'string' },
+    keys: { type: 'string' },
+    client: { type: 'string', default: 'lean' },
+    'ping-ms': { type: 'string' },
+  },
+});
 const mode = values.mode;
 const url = values.url;
 const clientKind = values.client;
@@ -131,7 +139,8 @@ function leanGatewayClient(key: BenchGatewayKey, index: number): Client {
             const timestamp = Date.now();
             // Nothing else comes before the Router has this answer, so signing asynchronously reorders nothing.
             void ecdsaSign(privateKey, gatewayAuthBytes(frame.nonce, timestamp, key.clientId)).then(
-              (signature) => ws.send(encodeFrame({ t: 'auth', clientId: key.clientId, nonce: frame.nonce, timestamp, version: VERSION, signature: toBase64Url(signature) })),
+              (signature) =>
+                ws.send(encodeFrame({ t: 'auth', clientId: key.clientId, nonce: frame.nonce, timestamp, version: VERSION, signature: toBase64Url(signature) })),
               () => (counters.refusals['signing failed'] = (counters.refusals['signing failed'] ?? 0) + 1),
             );
             return;

@@ -183,7 +183,9 @@ if (setup === 'postern') {
               // Same size and shape as the Router's action frame.
               const id = newUid();
               pending.set(id, resolve);
-              sockets[Math.floor(Math.random() * sockets.length)]!.send(JSON.stringify({ t: 'action', id, action: 'gateway-info', params: {}, timeoutMs: args.timeoutMs }));
+              sockets[Math.floor(Math.random() * sockets.length)]!.send(
+                JSON.stringify({ t: 'action', id, action: 'gateway-info', params: {}, timeoutMs: args.timeoutMs }),
+              );
             }),
         ),
       );

@@ -59,7 +59,10 @@ const chosen = opts.scenarios.split(',').map((n) => {
 });
 const repeat = Number(opts.repeat);
 
-const which = (cmd: string): string => spawnSync('sh', ['-c', `command -v ${cmd}`]).stdout?.toString().trim() ?? '';
+const which = (cmd: string): string =>
+  spawnSync('sh', ['-c', `command -v ${cmd}`])
+    .stdout?.toString()
+    .trim() ?? '';
 const UCLIENT = which('turnutils_uclient');
 const TURNSERVER = which('turnserver');
 if (!UCLIENT || !TURNSERVER) {
@@ -113,7 +116,9 @@ async function waitForStun(port: number): Promise<void> {
 /** User + system CPU seconds of a process so far (Linux /proc). */
 /** The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets). */
 function udpRcvbufErrors(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const lines = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
   const [names, values] = lines.map((l) => l.split(/\s+/));
   const i = names?.indexOf('RcvbufErrors') ?? -1;
   return i > 0 ? Number(values?.[i]) : Number.NaN;
@@ -215,11 +220,21 @@ async function startCoturn(dir: string): Promise<Server> {
 }
 
 async function startPostern(): Promise<Server> {
-  const child = spawn(process.execPath, [...(process.env.RELAY_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.RELAY_CPU_PROF] : []), '--import', 'tsx', join(ROOT, 'test/bench/relay/relay-process.ts'), JSON.stringify({ realm: REALM, allow: ['127.0.0.1/32'], maxAllocationsPerUser: 1000 })], {
-    cwd: ROOT,
-    env: { ...process.env, BENCH_RELAY_SECRET: SECRET },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.RELAY_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.RELAY_CPU_PROF] : []),
+      '--import',
+      'tsx',
+      join(ROOT, 'test/bench/relay/relay-process.ts'),
+      JSON.stringify({ realm: REALM, allow: ['127.0.0.1/32'], maxAllocationsPerUser: 1000 }),
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_RELAY_SECRET: SECRET },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const ports = await new Promise<{ udp: number; tcp: number }>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -314,7 +329,20 @@ async function measure(server: Server, scenario: Scenario, run: number): Promise
 }
 
 function table(rows: Result[]): string {
-  const headers = ['scenario', 'server', 'sent', 'recv', 'loss %', 'RTT ms', 'jitter ms', 'recv MB/s', 'wall s', 'server CPU s', 'server drops', 'client drops'];
+  const headers = [
+    'scenario',
+    'server',
+    'sent',
+    'recv',
+    'loss %',
+    'RTT ms',
+    'jitter ms',
+    'recv MB/s',
+    'wall s',
+    'server CPU s',
+    'server drops',
+    'client drops',
+  ];
   const cells = rows.map((r) => [
     r.scenario,
     r.server,
@@ -353,7 +381,10 @@ try {
       }
     }
   }
-  results.sort((a, b) => chosen.findIndex((s) => s.name === a.scenario) - chosen.findIndex((s) => s.name === b.scenario) || a.run - b.run || a.server.localeCompare(b.server));
+  results.sort(
+    (a, b) =>
+      chosen.findIndex((s) => s.name === a.scenario) - chosen.findIndex((s) => s.name === b.scenario) || a.run - b.run || a.server.localeCompare(b.server),
+  );
   console.log(`\nturnutils_uclient ${COMMON.join(' ')} <scenario args> -u USER -w PASS -p PORT 127.0.0.1\n`);
   for (const s of chosen) console.log(`  ${s.name.padEnd(10)} ${s.args.join(' ')}`);
   console.log(`\n${table(results)}`);

@@ -40,7 +40,8 @@ const { values: opts } = parseArgs({
 });
 const users = Number(opts.users);
 const concurrencies = opts.concurrency.split(',').map(Number);
-if (!Number.isInteger(users) || users < 1 || concurrencies.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--users and --concurrency take positive integers');
+if (!Number.isInteger(users) || users < 1 || concurrencies.some((c) => !Number.isInteger(c) || c < 1))
+  throw new Error('--users and --concurrency take positive integers');
 
 interface TargetSpec {
   name: string;
@@ -99,9 +100,11 @@ function quantiles(values: number[]): { p50: number; p95: number; mean: number }
 
 async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
 }
 
 async function benchTarget(key: string, spec: TargetSpec): Promise<Round[]> {
@@ -135,8 +138,20 @@ async function benchTarget(key: string, spec: TargetSpec): Promise<Round[]> {
       const refSeconds = (performance.now() - refStart) / 1000;
       // The reference changed the passwords behind the vault's back: put the vault's back.
       for (const a of accounts) await spec.direct(a.login, spec.adapter.admin(), await lab.password(a.userUid));
-      const refSteps = Object.fromEntries(STEPS.map((s) => [s, s === 'change' || s === 'total' ? quantiles(refTimes) : { p50: NaN, p95: NaN, mean: NaN }])) as Round['steps'];
-      rounds.push({ target: spec.name, setup: 'reference: driver, direct', concurrency, rotations: accounts.length, failed: 0, seconds: refSeconds, perMinute: (accounts.length / refSeconds) * 60, steps: refSteps, verifiedLogins: accounts.length });
+      const refSteps = Object.fromEntries(
+        STEPS.map((s) => [s, s === 'change' || s === 'total' ? quantiles(refTimes) : { p50: NaN, p95: NaN, mean: NaN }]),
+      ) as Round['steps'];
+      rounds.push({
+        target: spec.name,
+        setup: 'reference: driver, direct',
+        concurrency,
+        rotations: accounts.length,
+        failed: 0,
+        seconds: refSeconds,
+        perMinute: (accounts.length / refSeconds) * 60,
+        steps: refSteps,
+        verifiedLogins: accounts.length,
+      });
 
       console.error(`[${spec.name}] rotating ${accounts.length} users, ${concurrency} at a time…`);
       const jobs: string[] = [];
@@ -164,7 +179,9 @@ async function benchTarget(key: string, spec: TargetSpec): Promise<Round[]> {
       for (const jobUid of jobs) {
         const job = await lab.router.db.selectFrom('jobs').select(['record_uid']).where('uid', '=', jobUid).executeTakeFirstOrThrow();
         const stored = await lab.router.db.selectFrom('job_logs').select(['seq', 'at', 'line']).where('job_uid', '=', jobUid).orderBy('seq').execute();
-        const lines = await new JobLogReader(lab.vault, jobUid, job.record_uid).lines(stored.map((l) => ({ seq: Number(l.seq), at: Number(l.at), line: l.line })));
+        const lines = await new JobLogReader(lab.vault, jobUid, job.record_uid).lines(
+          stored.map((l) => ({ seq: Number(l.seq), at: Number(l.at), line: l.line })),
+        );
         const at = (marker: string) => Number(lines.find((l) => l.line.startsWith(marker))?.at ?? NaN);
         const t = [Number(lines[0]?.at), ...MARKERS.map(at), Number(lines.at(-1)?.at)];
         (['fetch', 'store', 'change', 'verify', 'finalize'] as const).forEach((step, i) => perStep[step].push(t[i + 1]! - t[i]!));
@@ -200,7 +217,9 @@ for (const key of opts.targets.split(',')) {
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
 console.log(`\nRotations through one gateway, ${users} users per target (times in ms, p50 / p95)\n`);
-console.log('| target | setup | concurrency | rotations | failed | rotations/min | ' + STEPS.map((s) => `${s} p50/p95`).join(' | ') + ' | vault password logs in |');
+console.log(
+  '| target | setup | concurrency | rotations | failed | rotations/min | ' + STEPS.map((s) => `${s} p50/p95`).join(' | ') + ' | vault password logs in |',
+);
 console.log('|---|---|--:|--:|--:|--:|' + STEPS.map(() => '--:').join('|') + '|--:|');
 for (const r of rounds) {
   console.log(

@@ -238,7 +238,9 @@ async function sendAll(channel: RTCDataChannel, spec: RunSpec, inst: Instrumenta
   const debug = process.env.BENCH_DEBUG
     ? setInterval(() => {
         const s = channel.sctp?.sctp as unknown as WeriftSctpInternals | undefined;
-        console.error(`[sender ${Date.now() - startedAt} ms] sent ${(sent / 1e6).toFixed(1)} MB buffered ${channel.bufferedAmount} cwnd ${s?.cwnd} flight ${s?.flightSize} outQ ${s?.outboundQueue?.length} sentQ ${s?.sentQueue?.length} peerRwnd ${s?.peerRwnd} srtt ${s?.srtt?.toFixed?.(4)} rto ${s?.rto}`);
+        console.error(
+          `[sender ${Date.now() - startedAt} ms] sent ${(sent / 1e6).toFixed(1)} MB buffered ${channel.bufferedAmount} cwnd ${s?.cwnd} flight ${s?.flightSize} outQ ${s?.outboundQueue?.length} sentQ ${s?.sentQueue?.length} peerRwnd ${s?.peerRwnd} srtt ${s?.srtt?.toFixed?.(4)} rto ${s?.rto}`,
+        );
       }, 500)
     : undefined;
   for (let seq = 0; seq < count; seq++) {
@@ -284,7 +286,15 @@ function receive(channel: RTCDataChannel, spec: RunSpec, inst: Instrumentation):
       clearInterval(watchdog);
       inst.hook();
       const cpu = process.cpuUsage(cpu0);
-      resolve({ endedAt: Date.now(), firstAt, cpuMs: (cpu.user + cpu.system) / 1000, datagrams: inst.stats.datagrams, received, verified: verified && !error, ...(error ? { error } : {}) });
+      resolve({
+        endedAt: Date.now(),
+        firstAt,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        datagrams: inst.stats.datagrams,
+        received,
+        verified: verified && !error,
+        ...(error ? { error } : {}),
+      });
     };
     // Stop at the deadline; a stalled transfer reports what arrived.
     const watchdog = setInterval(() => {
@@ -445,7 +455,21 @@ async function runnerMain(): Promise<void> {
           try {
             row = await runOne(mode, spec, cpuProf);
           } catch (e) {
-            row = { mode, variant, msg, mbps: 0, cpu: 0, mbPerCpuS: 0, datagrams: 0, packet: 0, retransmits: 0, t3: 0, polls: 0, verified: false, note: String(e).slice(0, 80) };
+            row = {
+              mode,
+              variant,
+              msg,
+              mbps: 0,
+              cpu: 0,
+              mbPerCpuS: 0,
+              datagrams: 0,
+              packet: 0,
+              retransmits: 0,
+              t3: 0,
+              polls: 0,
+              verified: false,
+              note: String(e).slice(0, 80),
+            };
           }
           rows.push(row);
           console.log(fmt(row));

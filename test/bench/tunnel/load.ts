@@ -165,15 +165,16 @@ if (role === 'targets') {
       const ok = socket.write(BLOCK.subarray(off, off + n));
       written += n;
       off = (off + n) % BLOCK.length;
-      if (!ok) await new Promise<void>((r) => {
-        const go = () => {
-          socket.off('drain', go);
-          socket.off('close', go);
-          r();
-        };
-        socket.on('drain', go);
-        socket.on('close', go);
-      });
+      if (!ok)
+        await new Promise<void>((r) => {
+          const go = () => {
+            socket.off('drain', go);
+            socket.off('close', go);
+            r();
+          };
+          socket.on('drain', go);
+          socket.on('close', go);
+        });
     }
     if (!closed && !timeout) socket.end();
     await done;
@@ -182,7 +183,18 @@ if (role === 'targets') {
     socket.destroy();
     const reply = Buffer.concat(chunks).toString('utf8').trim();
     const verified = reply === want;
-    return { type: 'bulk', id: req.id, ok: verified && !timeout && !failure, connectMs, ms, written, reply, verified, timeout, ...(failure ? { error: failure } : {}) };
+    return {
+      type: 'bulk',
+      id: req.id,
+      ok: verified && !timeout && !failure,
+      connectMs,
+      ms,
+      written,
+      reply,
+      verified,
+      timeout,
+      ...(failure ? { error: failure } : {}),
+    };
   };
 
   const rr = async (req: RrRequest): Promise<RrResult> => {

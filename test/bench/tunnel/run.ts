@@ -349,10 +349,28 @@ async function prepare(setup: SetupName): Promise<Prepared> {
     const ssh = spawn(
       'ssh',
       [
-        '-v', '-N', '-F', '/dev/null',
-        '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'ExitOnForwardFailure=yes',
-        '-i', sshd.key, '-p', String(sshd.port),
-        '-L', `127.0.0.1:${ls}:127.0.0.1:${sinkPort}`, '-L', `127.0.0.1:${le}:127.0.0.1:${echoPort}`,
+        '-v',
+        '-N',
+        '-F',
+        '/dev/null',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'ExitOnForwardFailure=yes',
+        '-i',
+        sshd.key,
+        '-p',
+        String(sshd.port),
+        '-L',
+        `127.0.0.1:${ls}:127.0.0.1:${sinkPort}`,
+        '-L',
+        `127.0.0.1:${le}:127.0.0.1:${echoPort}`,
         'root@127.0.0.1',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -487,7 +505,19 @@ interface SetupResult {
   werift?: string;
   notes: string[];
   error?: string;
-  rr?: { parallel: number; rounds: number; size: number; failed: number; errors: string[]; timeout: boolean; wallMs: number; perSecond: number; rtt: ReturnType<typeof summary>; setup: ReturnType<typeof summary>; cpu: Cpu };
+  rr?: {
+    parallel: number;
+    rounds: number;
+    size: number;
+    failed: number;
+    errors: string[];
+    timeout: boolean;
+    wallMs: number;
+    perSecond: number;
+    rtt: ReturnType<typeof summary>;
+    setup: ReturnType<typeof summary>;
+    cpu: Cpu;
+  };
   bulk?: {
     bytes: number;
     ok: boolean;
@@ -581,7 +611,9 @@ async function measure(setup: SetupName): Promise<SetupResult> {
       cpu: bulkCpu,
       reply: b.reply,
     };
-    console.log(b.ok ? `${fmt(result.bulk.MBps, 1)} MB/s` : b.timeout ? `time limit after ${fmt(progress.bytes / 1048576, 1)} MiB` : `failed (${b.error ?? b.reply})`);
+    console.log(
+      b.ok ? `${fmt(result.bulk.MBps, 1)} MB/s` : b.timeout ? `time limit after ${fmt(progress.bytes / 1048576, 1)} MiB` : `failed (${b.error ?? b.reply})`,
+    );
   } catch (e) {
     result.error = (e as Error).message;
   } finally {
@@ -598,10 +630,25 @@ function fmt(n: number | null | undefined, digits = 1): string {
 }
 function printTable(rows: SetupResult[]): string {
   const head = [
-    'setup', 'path', 'werift c/g',
-    'bulk MB/s', 'MiB/s', 's', 'ok', 'pause s', 'MB/CPU-s',
-    'rr p50 ms', 'rr p99 ms', 'conn p50 ms', 'conn p99 ms', 'rr/s', 'failed',
-    'bulk CPU s fwd-c/fwd-s/run', 'mach/others% bulk', 'rr CPU s fwd-c/fwd-s/run', 'mach/others% rr',
+    'setup',
+    'path',
+    'werift c/g',
+    'bulk MB/s',
+    'MiB/s',
+    's',
+    'ok',
+    'pause s',
+    'MB/CPU-s',
+    'rr p50 ms',
+    'rr p99 ms',
+    'conn p50 ms',
+    'conn p99 ms',
+    'rr/s',
+    'failed',
+    'bulk CPU s fwd-c/fwd-s/run',
+    'mach/others% bulk',
+    'rr CPU s fwd-c/fwd-s/run',
+    'mach/others% rr',
   ];
   const load = (c?: Cpu) => (c ? `${fmt(c.machinePct, 0)}/${fmt(c.othersPct, 0)}` : '-');
   const cpu3 = (c?: Cpu) => (c ? `${fmt(c.fwdClient, 2)}/${fmt(c.fwdServer, 2)}/${fmt(c.runner, 2)}` : '-');
@@ -610,15 +657,34 @@ function printTable(rows: SetupResult[]): string {
     const rr = r.rr;
     const okText = !b ? '-' : b.ok ? 'yes' : b.timeout ? `timeout after ${fmt(b.sinkBytes / 1048576, 1)} MiB` : `NO (${b.error ?? b.reply.slice(0, 20)})`;
     return [
-      r.setup, r.path ?? (r.error ? `ERROR: ${r.error.slice(0, 60)}` : '-'), r.werift ?? '-',
-      fmt(b?.MBps, 1), fmt(b?.MiBps, 1), fmt(b ? b.ms / 1000 : null, 2), okText, fmt(b ? b.maxPauseMs / 1000 : null, 2), fmt(b?.mbPerCpuSecond, 0),
-      fmt(rr?.rtt.p50, 2), fmt(rr?.rtt.p99, 2), fmt(rr?.setup.p50, 1), fmt(rr?.setup.p99, 1), fmt(rr?.perSecond, 0), rr ? `${rr.failed}${rr.timeout ? ' (time limit)' : ''}` : '-',
-      cpu3(b?.cpu), load(b?.cpu), cpu3(rr?.cpu), load(rr?.cpu),
+      r.setup,
+      r.path ?? (r.error ? `ERROR: ${r.error.slice(0, 60)}` : '-'),
+      r.werift ?? '-',
+      fmt(b?.MBps, 1),
+      fmt(b?.MiBps, 1),
+      fmt(b ? b.ms / 1000 : null, 2),
+      okText,
+      fmt(b ? b.maxPauseMs / 1000 : null, 2),
+      fmt(b?.mbPerCpuSecond, 0),
+      fmt(rr?.rtt.p50, 2),
+      fmt(rr?.rtt.p99, 2),
+      fmt(rr?.setup.p50, 1),
+      fmt(rr?.setup.p99, 1),
+      fmt(rr?.perSecond, 0),
+      rr ? `${rr.failed}${rr.timeout ? ' (time limit)' : ''}` : '-',
+      cpu3(b?.cpu),
+      load(b?.cpu),
+      cpu3(rr?.cpu),
+      load(rr?.cpu),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 3 || i === 6 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  const text = [line(head), `|${widths.map((w, i) => (i < 3 || i === 6 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...body.map(line)].join('\n');
+  const text = [
+    line(head),
+    `|${widths.map((w, i) => (i < 3 || i === 6 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...body.map(line),
+  ].join('\n');
   console.log(text);
   return text;
 }
@@ -628,7 +694,9 @@ function printTable(rows: SetupResult[]): string {
 const started = new Date();
 console.log(
   `tunnel bench: ${MIB} MiB bulk, ${PARALLEL} × ${ROUNDS} round trips of ${SIZE} B, limit ${MAX_MS / 1000} s, setups ${SETUPS.join(',')}; ` +
-    `${cpus().length} CPUs, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+    `${cpus().length} CPUs, load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
 );
 const t = await startChild('targets');
 targets = t.child;

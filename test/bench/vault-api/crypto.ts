@@ -57,7 +57,6 @@ export interface CryptoRow {
   productUses: 'noble' | 'WebCrypto' | 'node:crypto' | 'node:crypto + noble';
 }
 
-
 async function measure(fn: () => unknown, ms: number): Promise<CryptoMeasurement> {
   const run = async (until: number) => {
     let ops = 0;
@@ -169,7 +168,10 @@ export async function measureCrypto(ms: number, log: (msg: string) => void = () 
   };
   check(same(nobleEcdhSharedX(alice.privateKey, bob.publicKey), await webEcdhSharedX(alice.privateKey, bob.publicKey, true)), 'ECDH');
   check(await webEcdsaVerify(alice.publicKey, message, nobleSignature), 'ECDSA (WebCrypto verifying noble)');
-  check(nobleEcdsaVerify(alice.publicKey, message, ecdsaNormalizeSignature(await webEcdsaSign(alice.privateKey, message))), 'ECDSA (noble verifying WebCrypto)');
+  check(
+    nobleEcdsaVerify(alice.publicKey, message, ecdsaNormalizeSignature(await webEcdsaSign(alice.privateKey, message))),
+    'ECDSA (noble verifying WebCrypto)',
+  );
   check(same(nobleAesGcmSeal(aesRaw, iv, block, undefined), await webAesGcmSeal(aesRaw, iv, block, undefined)), 'AES-GCM');
   check(same(nobleEciesDecrypt(bob.privateKey, bob.publicKey, wrapped), transmissionKey), 'ECIES (noble opening the product wrap)');
   check(same(await webEciesDecrypt(bob.privateKey, bob.publicKey, wrapped), transmissionKey), 'ECIES (WebCrypto opening the product wrap)');

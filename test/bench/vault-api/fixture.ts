@@ -29,7 +29,11 @@ export async function provisionFixture(url: string, records: number): Promise<Fi
   const folderUid = await vault.addFolder('Bench', { shared: true });
   const recordUids: string[] = [];
   for (let i = 0; i < records; i++) {
-    const data = newRecordData('login', `bench ${i + 1}`, { login: `user${i + 1}`, password: toBase64Url(randomBytes(18)), url: `https://app${i + 1}.example.com` });
+    const data = newRecordData('login', `bench ${i + 1}`, {
+      login: `user${i + 1}`,
+      password: toBase64Url(randomBytes(18)),
+      url: `https://app${i + 1}.example.com`,
+    });
     recordUids.push(await vault.addRecord(data, { folderUid }));
   }
   const appUid = await vault.createApplication('bench');

@@ -130,7 +130,7 @@ async function run(args: RunArgs): Promise<LoadResult> {
     for (let n = client; ; n++) {
       let t0 = performance.now();
       if (interval > 0) {
-        const scheduled = begin + ((client / clientCount) + (n - client)) * interval;
+        const scheduled = begin + (client / clientCount + (n - client)) * interval;
         if (scheduled > t0) await sleep(scheduled - t0);
         t0 = scheduled;
       }

@@ -95,7 +95,10 @@ const quietWaitS = intOption('quiet-wait', opts['quiet-wait'], 0, 3_600);
 const quietThreshold = intOption('quiet-threshold', opts['quiet-threshold'], 1, 100 * cpus().length);
 const cryptoMs = intOption('crypto-ms', opts['crypto-ms'], 0, 60_000);
 const rates = opts.rate.split(',').map((r) => intOption('rate', r.trim(), 0, 1_000_000));
-const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+const stamp = new Date()
+  .toISOString()
+  .replace(/:/g, '-')
+  .replace(/\.\d+Z$/, 'Z');
 
 // ---------------------------------------------------------------- one run
 
@@ -160,7 +163,15 @@ async function runOne(setup: LoadSetup, clients: number, rate: number): Promise<
   mkdirSync(dataDir, { recursive: true });
   const procs = Math.min(clientsProcs, clients);
   const result: Partial<RunResult> = { setup, clients, offeredRate: rate, loadProcesses: procs };
-  const server = track(spawnTsChild(setup === 'hono' ? 'hono' : 'router', join(HERE, 'server.ts'), ['--setup', setup === 'hono' ? 'hono' : 'postern', '--data-dir', dataDir], [], ROOT));
+  const server = track(
+    spawnTsChild(
+      setup === 'hono' ? 'hono' : 'router',
+      join(HERE, 'server.ts'),
+      ['--setup', setup === 'hono' ? 'hono' : 'postern', '--data-dir', dataDir],
+      [],
+      ROOT,
+    ),
+  );
   const loaders: ChildPeer[] = [];
   try {
     const { url } = await server.waitEvent<{ url: string }>('listening', 60_000);
@@ -176,7 +187,11 @@ async function runOne(setup: LoadSetup, clients: number, rate: number): Promise<
     log(`${procs} load process${procs > 1 ? 'es' : ''} making ${shares.join(' + ')} clients`);
     await Promise.all(
       loaders.map((l, i) =>
-        l.call('prepare', { setup, clients: shares[i]!, timeoutMs, ...(fixtureFile ? { fixtureFile } : { url }) } satisfies PrepareArgs, 120_000 + shares[i]! * 1_000),
+        l.call(
+          'prepare',
+          { setup, clients: shares[i]!, timeoutMs, ...(fixtureFile ? { fixtureFile } : { url }) } satisfies PrepareArgs,
+          120_000 + shares[i]! * 1_000,
+        ),
       ),
     );
     result.setupMs = Date.now() - began;
@@ -191,7 +206,11 @@ async function runOne(setup: LoadSetup, clients: number, rate: number): Promise<
     log(`${rate > 0 ? `paced at ${rate} requests/s` : 'closed loop'}: ${warmup} s warm-up + ${seconds} s measured`);
     const startAt = Date.now() + 300;
     const running = loaders.map((l, i) =>
-      l.call<LoadResult>('run', { startAt, warmupMs: warmup * 1000, measureMs: seconds * 1000, rate: (rate * shares[i]!) / clients } satisfies RunArgs, (warmup + seconds) * 1000 + timeoutMs + 60_000),
+      l.call<LoadResult>(
+        'run',
+        { startAt, warmupMs: warmup * 1000, measureMs: seconds * 1000, rate: (rate * shares[i]!) / clients } satisfies RunArgs,
+        (warmup + seconds) * 1000 + timeoutMs + 60_000,
+      ),
     );
     // The window's edges, read from outside the measured processes.
     await sleep(startAt + warmup * 1000 - Date.now());
@@ -281,7 +300,23 @@ const pct = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '—');
 
 function mainTable(runs: RunResult[]): string {
   return markdownTable(
-    ['setup', 'clients', 'load', 'requests/s', 'p50 (ms)', 'p99 (ms)', 'errors', 'Router CPU ms/request', 'requests/s per Router core', 'Router CPU (%)', 'load CPU (% per process)', 'load CPU ms/request', 'machine CPU (%)', 'Router loop delay p99 / max (ms)', 'limited by'],
+    [
+      'setup',
+      'clients',
+      'load',
+      'requests/s',
+      'p50 (ms)',
+      'p99 (ms)',
+      'errors',
+      'Router CPU ms/request',
+      'requests/s per Router core',
+      'Router CPU (%)',
+      'load CPU (% per process)',
+      'load CPU ms/request',
+      'machine CPU (%)',
+      'Router loop delay p99 / max (ms)',
+      'limited by',
+    ],
     runs.map((r) => [
       SETUP_LABEL[r.setup],
       String(r.clients),
@@ -311,9 +346,17 @@ function verdicts(runs: RunResult[]): string[] {
     const cpu = `${ms(r.routerCpuMsPerRequest, 3)} ms Router CPU/request (${int(r.requestsPerRouterCore)}/s per core) ${r.routerCpuMsPerRequest <= TARGET_CPU_MS ? 'meets' : 'misses'} the target`;
     // In a closed loop every client waits for its answer, so latency is clients ÷ throughput
     // (Little's law) whatever the server does: the p99 target is judged on paced runs.
-    const littles = r.offeredRate === 0 ? ` (closed loop: ${r.clients} clients ÷ ${int(r.requestsPerSecond)}/s ≈ ${ms((r.clients / r.requestsPerSecond) * 1000)} ms of queueing by construction; see the paced runs)` : '';
-    const p99 = r.clients >= TARGET_P99_CLIENTS ? `; p99 ${ms(r.latencyMs.p99)} ms ${r.latencyMs.p99 < TARGET_P99_MS ? 'meets' : 'misses'} the ${TARGET_P99_MS} ms target${littles}` : '';
-    const over = ref ? `; the bare Hono route costs ${ms(ref.routerCpuMsPerRequest, 3)} ms, so ${ms(r.routerCpuMsPerRequest - ref.routerCpuMsPerRequest, 3)} ms is Postern's` : '';
+    const littles =
+      r.offeredRate === 0
+        ? ` (closed loop: ${r.clients} clients ÷ ${int(r.requestsPerSecond)}/s ≈ ${ms((r.clients / r.requestsPerSecond) * 1000)} ms of queueing by construction; see the paced runs)`
+        : '';
+    const p99 =
+      r.clients >= TARGET_P99_CLIENTS
+        ? `; p99 ${ms(r.latencyMs.p99)} ms ${r.latencyMs.p99 < TARGET_P99_MS ? 'meets' : 'misses'} the ${TARGET_P99_MS} ms target${littles}`
+        : '';
+    const over = ref
+      ? `; the bare Hono route costs ${ms(ref.routerCpuMsPerRequest, 3)} ms, so ${ms(r.routerCpuMsPerRequest - ref.routerCpuMsPerRequest, 3)} ms is Postern's`
+      : '';
     const ceiling = (cpus().length * 1000) / (r.routerCpuMsPerRequest + r.loadCpuMsPerRequest);
     const clientsNote = `; the clients spend ${ms(r.loadCpuMsPerRequest, 3)} ms CPU per request, so these ${cpus().length} cores top out near ${int(ceiling)} requests/s with Router and clients on them`;
     lines.push(`${SETUP_LABEL[r.setup]} × ${r.clients}${r.offeredRate > 0 ? ` paced at ${int(r.offeredRate)}/s` : ''}: ${cpu}${p99}${over}${clientsNote}.`);
@@ -322,7 +365,10 @@ function verdicts(runs: RunResult[]): string[] {
     `Columns: CPU from /proc over the measured window, all threads; 100 % = one core, the machine has ${cpus().length}. "load CPU" is each load-generator process (the clients' own sealing, signing and opening); when "machine CPU" is near ${cpus().length * 100} the Router and the clients share the cores, and requests/s is what the machine as a whole does: "requests/s per Router core" (completed ÷ Router CPU-seconds) is the number to compare with the target.`,
   );
   const noisy = runs.filter((r) => r.othersCpuPercent > quietThreshold);
-  if (noisy.length) lines.push(`Other processes used more than ${quietThreshold} % CPU during: ${noisy.map((r) => `${SETUP_LABEL[r.setup]} × ${r.clients} (${pct(r.othersCpuPercent)} %)`).join(', ')}; rerun for cleaner numbers.`);
+  if (noisy.length)
+    lines.push(
+      `Other processes used more than ${quietThreshold} % CPU during: ${noisy.map((r) => `${SETUP_LABEL[r.setup]} × ${r.clients} (${pct(r.othersCpuPercent)} %)`).join(', ')}; rerun for cleaner numbers.`,
+    );
   return lines;
 }
 
@@ -330,7 +376,8 @@ function verdicts(runs: RunResult[]): string[] {
 
 async function main(): Promise<void> {
   const began = Date.now();
-  const budgetMs = setups.length * clientCounts.length * rates.length * (240_000 + quietWaitS * 1000 + (warmup + seconds) * 1000 + timeoutMs) + 120_000 + cryptoMs * 20;
+  const budgetMs =
+    setups.length * clientCounts.length * rates.length * (240_000 + quietWaitS * 1000 + (warmup + seconds) * 1000 + timeoutMs) + 120_000 + cryptoMs * 20;
   guardRun(budgetMs, live, () => scratch);
 
   console.log(
@@ -353,8 +400,12 @@ async function main(): Promise<void> {
   const totalMs = Date.now() - began;
   const main = mainTable(runs);
   const notes = verdicts(runs);
-  const cryptoText = crypto.length ? `\n\nCrypto in one process, one operation at a time (${cryptoMs} ms per cell; CPU = the whole process, all threads):\n\n${cryptoTable(crypto)}` : '';
-  console.log(`\n${main}\n\n${notes.join('\n')}${cryptoText}\n\nNode ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}. Total run time ${(totalMs / 1000).toFixed(0)} s.`);
+  const cryptoText = crypto.length
+    ? `\n\nCrypto in one process, one operation at a time (${cryptoMs} ms per cell; CPU = the whole process, all threads):\n\n${cryptoTable(crypto)}`
+    : '';
+  console.log(
+    `\n${main}\n\n${notes.join('\n')}${cryptoText}\n\nNode ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}. Total run time ${(totalMs / 1000).toFixed(0)} s.`,
+  );
   for (const r of runs.filter((x) => x.error)) console.log(`${SETUP_LABEL[r.setup]} × ${r.clients} failed: ${r.error}`);
   for (const r of runs.filter((x) => x.errors > 0)) console.log(`${SETUP_LABEL[r.setup]} × ${r.clients} errors: ${JSON.stringify(r.errorCodes)}`);
 
@@ -374,7 +425,14 @@ async function main(): Promise<void> {
         date: new Date(began).toISOString(),
         command: `npx tsx test/bench/vault-api/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
         options: { setups, clientCounts, seconds, warmup, clientsProcs, records, timeoutMs, quietWaitS, quietThreshold, cryptoMs },
-        environment: { node: process.version, platform: `${process.platform} ${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', totalMemoryBytes: totalmem(), commit },
+        environment: {
+          node: process.version,
+          platform: `${process.platform} ${process.arch}`,
+          cpus: cpus().length,
+          cpuModel: cpus()[0]?.model ?? 'unknown',
+          totalMemoryBytes: totalmem(),
+          commit,
+        },
         targets: { requestsPerRouterCore: TARGET_PER_CORE, routerCpuMsPerRequest: TARGET_CPU_MS, p99Ms: TARGET_P99_MS, p99AtClients: TARGET_P99_CLIENTS },
         totalMs,
         table: main,

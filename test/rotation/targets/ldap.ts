@@ -50,12 +50,16 @@ export const ldapTarget: TargetAdapter = {
   async setup() {
     // A directory admin that is not the rootDN: a member of cn=pam-admins, which slapd.sh lets write userPassword.
     admin.distinguishedName = await addPerson(admin.login, admin.password);
-    await asRoot((c) => c.modify(pamAdmins(), new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [admin.distinguishedName] }) })));
+    await asRoot((c) =>
+      c.modify(pamAdmins(), new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [admin.distinguishedName] }) })),
+    );
   },
   async cleanup() {
     if (!env) return;
     await asRoot(async (c) => {
-      await c.modify(pamAdmins(), new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: [admin.distinguishedName] }) })).catch(() => {});
+      await c
+        .modify(pamAdmins(), new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: [admin.distinguishedName] }) }))
+        .catch(() => {});
       for (const dn of created) await c.del(dn).catch(() => {});
     });
   },

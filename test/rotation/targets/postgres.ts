@@ -22,14 +22,17 @@ export const postgresTarget: TargetAdapter = {
     // (scripts/services/postgres.sh adds that pg_hba.conf rule).
     await superuser.query(`CREATE ROLE ${admin.login} LOGIN CREATEROLE PASSWORD ${literal(admin.password)} IN ROLE postern_password_login`);
     if (await postgresTarget.canLogin({ login: admin.login }, 'surely-not-the-password')) {
-      throw new Error('PostgreSQL accepts any password on 127.0.0.1 for members of postern_password_login (trust auth); run scripts/services/postgres.sh as root, which adds a scram-sha-256 rule for them.');
+      throw new Error(
+        'PostgreSQL accepts any password on 127.0.0.1 for members of postern_password_login (trust auth); run scripts/services/postgres.sh as root, which adds a scram-sha-256 rule for them.',
+      );
     }
   },
   async cleanup() {
     for (const login of [...created, admin.login]) await superuser.query(`DROP ROLE IF EXISTS ${login}`).catch(() => {});
     await superuser?.end();
   },
-  resource: (port = Number(new URL(base!).port || 5432)) => newRecordData('pamDatabase', `postgres ${suffix}`, { hostname: '127.0.0.1', port, databaseType: 'postgresql' }),
+  resource: (port = Number(new URL(base!).port || 5432)) =>
+    newRecordData('pamDatabase', `postgres ${suffix}`, { hostname: '127.0.0.1', port, databaseType: 'postgresql' }),
   admin: () => admin,
   async newUser(password) {
     const login = `postern_app_${suffix}_${created.length}`;
@@ -41,7 +44,14 @@ export const postgresTarget: TargetAdapter = {
   },
   async canLogin(user, password) {
     const url = new URL(base!);
-    const client = new pg.Client({ host: url.hostname, port: Number(url.port || 5432), user: user.login, password, database: 'postgres', connectionTimeoutMillis: 5000 });
+    const client = new pg.Client({
+      host: url.hostname,
+      port: Number(url.port || 5432),
+      user: user.login,
+      password,
+      database: 'postgres',
+      connectionTimeoutMillis: 5000,
+    });
     try {
       await client.connect();
       await client.query('select 1');

@@ -75,7 +75,9 @@ export const sshTarget: TargetAdapter = {
         const uid = Number(execFileSync('id', ['-u', login]).toString().trim());
         const gid = Number(execFileSync('id', ['-g', login]).toString().trim());
         mkdirSync(`${home}/.ssh`, { mode: 0o700, recursive: true });
-        writeFileSync(`${home}/.ssh/authorized_keys`, `# keys of ${login}\n${readFileSync(join(dir, 'id.pub'), 'utf8').trim()}\n${unrelatedLine}\n`, { mode: 0o600 });
+        writeFileSync(`${home}/.ssh/authorized_keys`, `# keys of ${login}\n${readFileSync(join(dir, 'id.pub'), 'utf8').trim()}\n${unrelatedLine}\n`, {
+          mode: 0o600,
+        });
         chownSync(`${home}/.ssh`, uid, gid);
         chownSync(`${home}/.ssh/authorized_keys`, uid, gid);
         return { login, privateKey, unrelatedLine };

@@ -29,9 +29,7 @@ function deviceStatus(d: DeviceEntry, now: number): string {
 }
 
 export function registerAppCommands(program: Command, io: CliIo): void {
-  const app = program
-    .command('app')
-    .description('Secrets Manager applications: what a gateway, a CI job or a service uses to read the folders shared to it.');
+  const app = program.command('app').description('Secrets Manager applications: what a gateway, a CI job or a service uses to read the folders shared to it.');
 
   app
     .command('create')
@@ -104,10 +102,10 @@ export function registerAppCommands(program: Command, io: CliIo): void {
     )
     .requiredOption('--app <app>', 'application name or UID')
     .option('--name <name>', 'device name (with --count, suffixed -1, -2, …; default: random)')
+    .addOption(new Option('--first-access-expires-in-min <min>', 'minutes the token stays redeemable, 1 to 1440').default(60).argParser(integerIn(1, 1440)))
     .addOption(
-      new Option('--first-access-expires-in-min <min>', 'minutes the token stays redeemable, 1 to 1440').default(60).argParser(integerIn(1, 1440)),
+      new Option('--access-expire-in-min <min>', 'minutes the device keeps access after creation (default: no expiry)').argParser(integerIn(1, 5_256_000)),
     )
-    .addOption(new Option('--access-expire-in-min <min>', 'minutes the device keeps access after creation (default: no expiry)').argParser(integerIn(1, 5_256_000)))
     .option('--unlock-ip', 'do not lock the device to the IP address of its first request')
     .addOption(new Option('--count <n>', 'number of tokens, 1 to 100').default(1).argParser(integerIn(1, 100)))
     .addOption(
@@ -149,7 +147,9 @@ Examples:
           return;
         }
         const format = options.configInit;
-        ctx.out.warn('The device configuration printed below is as sensitive as a password: it reads every secret shared to the application. Store it in a secret store, never in a repository or a log.');
+        ctx.out.warn(
+          'The device configuration printed below is as sensitive as a password: it reads every secret shared to the application. Store it in a secret store, never in a repository or a log.',
+        );
         if (!options.unlockIp) {
           ctx.out.warn("The device is locked to this machine's IP address (it redeemed the token); add --unlock-ip if the configuration will run elsewhere.");
         }
@@ -167,7 +167,14 @@ Examples:
           () => {
             if (format === 'b64') for (const c of configs) ctx.out.raw(`${encodeConfig(c.config, 'b64')}\n`);
             else if (configs.length === 1) ctx.out.raw(`${encodeConfig(configs[0]!.config, 'json')}\n`);
-            else ctx.out.raw(`${JSON.stringify(configs.map((c) => c.config), null, 2)}\n`);
+            else
+              ctx.out.raw(
+                `${JSON.stringify(
+                  configs.map((c) => c.config),
+                  null,
+                  2,
+                )}\n`,
+              );
           },
         );
       });
@@ -200,7 +207,15 @@ Examples:
         ctx.out.result({ appUid: application.uid, clients: value }, () =>
           ctx.out.table(
             ['DEVICE UID', 'NAME', 'STATUS', 'REGISTERED', 'LAST SEEN', 'IP LOCK', 'ACCESS EXPIRES'],
-            value.map((d) => [d.deviceUid, d.name, d.status, d.registeredAt, d.lastSeenAt, d.ipLock ? (d.lockedIp ?? 'on first use') : 'off', d.accessExpiresAt ?? 'never']),
+            value.map((d) => [
+              d.deviceUid,
+              d.name,
+              d.status,
+              d.registeredAt,
+              d.lastSeenAt,
+              d.ipLock ? (d.lockedIp ?? 'on first use') : 'off',
+              d.accessExpiresAt ?? 'never',
+            ]),
             'No clients. Add one with `postern app client add --app NAME`.',
           ),
         );

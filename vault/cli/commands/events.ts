@@ -34,7 +34,11 @@ Examples:
     .action(async (options: EventsOptions, command: Command) => {
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
-        const events = await vault.events({ limit: options.limit, ...(options.action ? { action: options.action } : {}), ...(options.record ? { recordUid: options.record } : {}) });
+        const events = await vault.events({
+          limit: options.limit,
+          ...(options.action ? { action: options.action } : {}),
+          ...(options.record ? { recordUid: options.record } : {}),
+        });
         const value = events.map((e) => ({
           uid: e.uid,
           at: isoTime(e.at),

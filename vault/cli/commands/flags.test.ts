@@ -53,7 +53,10 @@ describe('--policy', () => {
 
 describe('action outcomes', () => {
   it('turns a refusal into an error with the code and advice', () => {
-    const err = actionFailure({ code: 'controller_down', message: 'Gateway X is not connected to the Router.', gatewayUid: 'g'.repeat(22), jobUid: 'j'.repeat(22) }, 'Rotation of R could not start');
+    const err = actionFailure(
+      { code: 'controller_down', message: 'Gateway X is not connected to the Router.', gatewayUid: 'g'.repeat(22), jobUid: 'j'.repeat(22) },
+      'Rotation of R could not start',
+    );
     expect(err.code).toBe('controller_down');
     expect(err.message).toBe(
       'Rotation of R could not start: Gateway X is not connected to the Router. The gateway is not connected to the Router. Check it with `postern gateway list`, and on its host `postern-gateway start`.',

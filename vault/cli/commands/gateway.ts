@@ -75,12 +75,13 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
     .requiredOption('--app <app>', 'application name or UID (see `postern app list`)')
     .requiredOption('--name <name>', 'gateway name, e.g. the site or network it serves')
     .addOption(
-      new Option('--config-init <format>', 'redeem the token here and print the ready gateway configuration instead (for GATEWAY_CONFIG / a secret store)').choices(['b64', 'json']),
+      new Option(
+        '--config-init <format>',
+        'redeem the token here and print the ready gateway configuration instead (for GATEWAY_CONFIG / a secret store)',
+      ).choices(['b64', 'json']),
     )
     .option('--unlock-ip', 'do not lock the gateway to the IP address that first uses the token')
-    .addOption(
-      new Option('--first-access-expires-in-min <min>', 'minutes the token stays redeemable, 1 to 1440').default(60).argParser(integerIn(1, 1440)),
-    )
+    .addOption(new Option('--first-access-expires-in-min <min>', 'minutes the token stays redeemable, 1 to 1440').default(60).argParser(integerIn(1, 1440)))
     .addHelpText(
       'after',
       `
@@ -98,7 +99,10 @@ Examples:
         const application = await vault.findApplication(options.app);
         const existing = (await vault.listGateways()).find((g) => g.name === name && g.revokedAt === null);
         if (existing) {
-          throw new PosternError('conflict', `A gateway named "${name}" already exists (${existing.gatewayUid}); choose another name or remove it first (\`postern gateway remove ${existing.gatewayUid}\`).`);
+          throw new PosternError(
+            'conflict',
+            `A gateway named "${name}" already exists (${existing.gatewayUid}); choose another name or remove it first (\`postern gateway remove ${existing.gatewayUid}\`).`,
+          );
         }
         const [issued] = await vault.addApplicationClients(application.uid, {
           kind: 'gateway',
@@ -143,11 +147,14 @@ Examples:
             'Store it in a secret store, never in a repository or a log.',
         );
         if (!options.unlockIp) {
-          ctx.out.warn("The IP lock binds the gateway to the first address that uses this configuration, which is this machine's (it redeemed the token). Add --unlock-ip if the gateway runs elsewhere.");
+          ctx.out.warn(
+            "The IP lock binds the gateway to the first address that uses this configuration, which is this machine's (it redeemed the token). Add --unlock-ip if the gateway runs elsewhere.",
+          );
         }
         const config = await SecretsClient.redeemToken(token.token, { server: vault.transport.server });
-        ctx.out.result({ gatewayUid: token.deviceUid, name: token.name, appUid: application.uid, format, config: format === 'json' ? config : encodeConfig(config, 'b64') }, () =>
-          ctx.out.raw(`${encodeConfig(config, format)}\n`),
+        ctx.out.result(
+          { gatewayUid: token.deviceUid, name: token.name, appUid: application.uid, format, config: format === 'json' ? config : encodeConfig(config, 'b64') },
+          () => ctx.out.raw(`${encodeConfig(config, format)}\n`),
         );
       });
     });
@@ -196,7 +203,9 @@ Examples:
         ctx.out.result({ gatewayUid: target.gatewayUid, name: target.name, data: outcome.data ?? null }, () => {
           ctx.out.pairs([
             ['Gateway', `${target.name ?? ''} (${target.gatewayUid})`.trim()],
-            ...(target.entry?.connectedSince ? ([['Connected', `${whenText(target.entry.connectedSince)} from ${target.entry.address ?? '?'}`]] as [string, string][]) : []),
+            ...(target.entry?.connectedSince
+              ? ([['Connected', `${whenText(target.entry.connectedSince)} from ${target.entry.address ?? '?'}`]] as [string, string][])
+              : []),
             ...flatten(outcome.data ?? {}),
           ]);
         });
@@ -217,7 +226,9 @@ Examples:
         const target = await resolveGateway(vault, nameOrUid);
         await vault.removeGateway(target.gatewayUid);
         ctx.out.result({ gatewayUid: target.gatewayUid, name: target.name, removed: true }, () =>
-          ctx.out.line(`Removed gateway ${target.name ? `${target.name} (${target.gatewayUid})` : target.gatewayUid}; it has been disconnected and its configuration no longer works.`),
+          ctx.out.line(
+            `Removed gateway ${target.name ? `${target.name} (${target.gatewayUid})` : target.gatewayUid}; it has been disconnected and its configuration no longer works.`,
+          ),
         );
       });
     });

@@ -106,7 +106,9 @@ Then, on Bob's machine:
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
         const removed = await vault.removeInvitation(target.trim());
-        ctx.out.result({ target: target.trim(), removed }, () => ctx.out.line(`Withdrew ${removed} pending invitation${removed === 1 ? '' : 's'} (${target.trim()}).`));
+        ctx.out.result({ target: target.trim(), removed }, () =>
+          ctx.out.line(`Withdrew ${removed} pending invitation${removed === 1 ? '' : 's'} (${target.trim()}).`),
+        );
       });
     });
 }

@@ -23,7 +23,12 @@ export interface FollowedJob {
 }
 
 /** A job and its lines from `afterSeq` on, opened for this user. */
-async function readJob(vault: VaultClient, reader: JobLogReader | null, uid: string, afterSeq: number): Promise<{ job: JobEntry; logs: JobLogLine[]; reader: JobLogReader }> {
+async function readJob(
+  vault: VaultClient,
+  reader: JobLogReader | null,
+  uid: string,
+  afterSeq: number,
+): Promise<{ job: JobEntry; logs: JobLogLine[]; reader: JobLogReader }> {
   const state = await vault.getJob(uid, afterSeq);
   const r = reader ?? new JobLogReader(vault, uid, state.job.recordUid);
   return { job: await r.job(state.job), logs: await r.lines(state.logs), reader: r };
@@ -88,7 +93,8 @@ export async function followJob(ctx: CliContext, vault: VaultClient, uid: string
     // gateway reports it when it is back. Say so once and keep watching.
     if (job.status === 'interrupted' && !interruptedShown) {
       interruptedShown = true;
-      if (printLines) ctx.out.line(`${percent(job.progress)} interrupted: the gateway lost its connection to the Router while this ran; waiting for it to report back`);
+      if (printLines)
+        ctx.out.line(`${percent(job.progress)} interrupted: the gateway lost its connection to the Router while this ran; waiting for it to report back`);
     }
     if (job.status === 'running') interruptedShown = false;
     if (job.status !== 'running' && job.status !== 'interrupted') return { job, logs };
@@ -135,10 +141,14 @@ export function finishJob(ctx: CliContext, followed: FollowedJob, label = 'Job')
   });
   if (job.status === 'finished') return;
   const what = job.status === 'cancelled' ? 'was cancelled' : 'failed';
-  throw new CliError(`job_${job.status}`, `${label} ${job.jobUid} ${what}${job.message ? `: ${job.message}` : ''}${/[.!?]$/.test(job.message ?? '') ? '' : '.'}`, {
-    jobUid: job.jobUid,
-    status: job.status,
-  });
+  throw new CliError(
+    `job_${job.status}`,
+    `${label} ${job.jobUid} ${what}${job.message ? `: ${job.message}` : ''}${/[.!?]$/.test(job.message ?? '') ? '' : '.'}`,
+    {
+      jobUid: job.jobUid,
+      status: job.status,
+    },
+  );
 }
 
 /** A non-`ok` answer to an action, as an error the user can act on. */

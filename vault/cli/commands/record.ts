@@ -95,7 +95,9 @@ function mimeFor(path: string): string {
 /** A stored file name made safe to create in the current directory. */
 function safeFileName(name: string, fallback: string): string {
   // eslint-disable-next-line no-control-regex
-  const cleaned = basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const cleaned = basename(name.replace(/\\/g, '/'))
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim();
   return cleaned === '' || cleaned === '.' || cleaned === '..' ? fallback : cleaned;
 }
 
@@ -150,7 +152,16 @@ async function showRecord(ctx: CliContext, vault: VaultClient, uid: string, opti
       ctx.out.line('Files:');
       ctx.out.table(
         ['FILE UID', 'KIND', 'NAME', 'SIZE'],
-        record.files.map((f) => [f.uid, f.kind === 'script' ? (f.approved ? 'post-rotation script (approved)' : 'post-rotation script (NOT approved: gateways will not run it)') : 'attachment', f.name, `${f.size} B`]),
+        record.files.map((f) => [
+          f.uid,
+          f.kind === 'script'
+            ? f.approved
+              ? 'post-rotation script (approved)'
+              : 'post-rotation script (NOT approved: gateways will not run it)'
+            : 'attachment',
+          f.name,
+          `${f.size} B`,
+        ]),
       );
     }
     if (record.links.length > 0) {
@@ -161,7 +172,8 @@ async function showRecord(ctx: CliContext, vault: VaultClient, uid: string, opti
         record.links.map((l) => [l.childUid, l.kind === 'admin_credential' ? 'administrative credential' : l.kind]),
       );
     }
-    if (!options.unmask && fields.some((f) => f.value === '********')) ctx.out.notice('Secrets are masked; add --unmask to show them, or --field NAME for one raw value.');
+    if (!options.unmask && fields.some((f) => f.value === '********'))
+      ctx.out.notice('Secrets are masked; add --unmask to show them, or --field NAME for one raw value.');
   });
 }
 
@@ -220,7 +232,10 @@ Examples:
             await vault.linkRecords(uid, options.link, 'admin_credential');
           } catch (err) {
             if (err instanceof PosternError) {
-              throw new PosternError(err.code, `Record ${uid} was created, but linking ${options.link} failed: ${err.message} Retry with \`postern record link ${uid} ${options.link}\`.`);
+              throw new PosternError(
+                err.code,
+                `Record ${uid} was created, but linking ${options.link} failed: ${err.message} Retry with \`postern record link ${uid} ${options.link}\`.`,
+              );
             }
             throw err;
           }
@@ -231,7 +246,9 @@ Examples:
 
   record
     .command('edit')
-    .description('Change fields of a record you can edit. The change is made against the latest revision; a concurrent change is refused (conflict), never overwritten.')
+    .description(
+      'Change fields of a record you can edit. The change is made against the latest revision; a concurrent change is refused (conflict), never overwritten.',
+    )
     .argument('<uid>', 'record UID', recordUid)
     .option('--title <title>', 'new title')
     .option('--field <name=value>', 'set a field (repeatable; `name=` removes it; see below)', collect)
@@ -261,7 +278,7 @@ Examples:
     .description(
       'Attach a file to a record (encrypted here with its own key; at most 10 MiB). With --script the file is a post-rotation script, ' +
         'which the gateway runs after rotating the record. Scripts run as code on the gateway, so attaching one needs the ' +
-        'manage_rotation_scripts policy (an administrator\'s); attaching it approves it.',
+        "manage_rotation_scripts policy (an administrator's); attaching it approves it.",
     )
     .argument('<uid>', 'record UID', recordUid)
     .argument('<file>', 'path of the file to attach')
@@ -278,7 +295,8 @@ Examples:
       const ctx = contextOf(command, io);
       const path = resolve(file);
       const size = statSync(path).size;
-      if (size > MAX_FILE_BYTES) throw new PosternError('payload_too_large', `${file} is ${size} bytes; files are limited to ${MAX_FILE_BYTES} bytes (10 MiB).`);
+      if (size > MAX_FILE_BYTES)
+        throw new PosternError('payload_too_large', `${file} is ${size} bytes; files are limited to ${MAX_FILE_BYTES} bytes (10 MiB).`);
       const bytes = new Uint8Array(readFileSync(path));
       const name = options.name ?? basename(path);
       const kind = options.script ? 'script' : 'attachment';
@@ -301,7 +319,9 @@ Examples:
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
         const approved = await vault.approveScript(fileUid);
-        ctx.out.result({ fileUid, approvedBy: approved.by, approvedAt: isoTime(approved.at) }, () => ctx.out.line(`Script ${fileUid} approved; gateways will run it after rotations.`));
+        ctx.out.result({ fileUid, approvedBy: approved.by, approvedAt: isoTime(approved.at) }, () =>
+          ctx.out.line(`Script ${fileUid} approved; gateways will run it after rotations.`),
+        );
       });
     });
 
@@ -321,7 +341,8 @@ Examples:
     .action(async (fileUid: string, options: { out?: string; force?: boolean }, command: Command) => {
       const ctx = contextOf(command, io);
       const refuseExisting = (path: string) => {
-        if (existsSync(path) && !options.force) throw new PosternError('conflict', `${path} already exists; pass --force to replace it or --out to choose another path.`);
+        if (existsSync(path) && !options.force)
+          throw new PosternError('conflict', `${path} already exists; pass --force to replace it or --out to choose another path.`);
       };
       if (options.out !== undefined && options.out !== '-') refuseExisting(resolve(options.out));
       await withVault(ctx, async (vault) => {
@@ -353,7 +374,9 @@ Examples:
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
         await vault.linkRecords(resourceUid, userUid, options.kind);
-        ctx.out.result({ parentUid: resourceUid, childUid: userUid, kind: options.kind }, () => ctx.out.line(`Linked ${userUid} to ${resourceUid} (${options.kind}).`));
+        ctx.out.result({ parentUid: resourceUid, childUid: userUid, kind: options.kind }, () =>
+          ctx.out.line(`Linked ${userUid} to ${resourceUid} (${options.kind}).`),
+        );
       });
     });
 
@@ -392,7 +415,14 @@ Examples:
         ctx.out.result(value, () => {
           ctx.out.table(
             ['FOLDER UID', 'NAME', 'SHARED', 'PERMISSIONS', 'MEMBERS', 'PARENT'],
-            folders.map((f) => [f.uid, f.name, f.shared ? 'yes' : 'no', permissionText(f), f.shared ? f.members.length : '', folderLabel(view.folders, f.parentUid)]),
+            folders.map((f) => [
+              f.uid,
+              f.name,
+              f.shared ? 'yes' : 'no',
+              permissionText(f),
+              f.shared ? f.members.length : '',
+              folderLabel(view.folders, f.parentUid),
+            ]),
             'No folders.',
           );
           ctx.out.line();
@@ -402,7 +432,8 @@ Examples:
             'No records.',
           );
         });
-        if (view.unreadable.length > 0) ctx.out.warn(`${view.unreadable.length} record(s) could not be decrypted with your keys: ${view.unreadable.join(', ')}`);
+        if (view.unreadable.length > 0)
+          ctx.out.warn(`${view.unreadable.length} record(s) could not be decrypted with your keys: ${view.unreadable.join(', ')}`);
       });
     });
 

@@ -22,7 +22,11 @@ function harness(env: Record<string, string> = {}) {
     stdin: process.stdin,
     env,
   } as unknown as CliIo;
-  const program = new Command('postern').option('--json').option('--server <url>').exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+  const program = new Command('postern')
+    .option('--json')
+    .option('--server <url>')
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
   registerRelayCommands(program, io);
   return { program, out: () => stdout, err: () => stderr };
 }
@@ -35,7 +39,25 @@ describe('postern relay start', () => {
     const before = new Set(process.listeners('SIGTERM'));
     const h = harness();
     try {
-      const run = h.program.parseAsync(['--json', 'relay', 'start', '--port', '0', '--tcp-port', '0', '--metrics-port', '0', '--secret-file', secretFile, '--allow', '10.20.0.0/16', '--verbose'], { from: 'user' });
+      const run = h.program.parseAsync(
+        [
+          '--json',
+          'relay',
+          'start',
+          '--port',
+          '0',
+          '--tcp-port',
+          '0',
+          '--metrics-port',
+          '0',
+          '--secret-file',
+          secretFile,
+          '--allow',
+          '10.20.0.0/16',
+          '--verbose',
+        ],
+        { from: 'user' },
+      );
       for (let i = 0; i < 200 && !h.out().includes('"pid"'); i++) await new Promise((r) => setTimeout(r, 25));
       const info = JSON.parse(h.out()) as { urls: string[]; metrics: string; allow: string[] };
       expect(info.urls).toHaveLength(2);
@@ -56,8 +78,14 @@ describe('postern relay start', () => {
 
   it('refuses to start without a secret, with --tls-port but no certificate, and with a bad --allow', async () => {
     await expect(harness().program.parseAsync(['relay', 'start', '--port', '0'], { from: 'user' })).rejects.toThrow(UsageError);
-    await expect(harness({ POSTERN_RELAY_SECRET: SECRET }).program.parseAsync(['relay', 'start', '--port', '0', '--tls-port', '0'], { from: 'user' })).rejects.toThrow(/--tls-port needs --cert/);
-    await expect(harness({ POSTERN_RELAY_SECRET: SECRET }).program.parseAsync(['relay', 'start', '--allow', 'intranet'], { from: 'user' })).rejects.toMatchObject({ code: 'commander.invalidArgument' });
-    await expect(harness({ POSTERN_RELAY_SECRET: 'short' }).program.parseAsync(['relay', 'start', '--port', '0'], { from: 'user' })).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(
+      harness({ POSTERN_RELAY_SECRET: SECRET }).program.parseAsync(['relay', 'start', '--port', '0', '--tls-port', '0'], { from: 'user' }),
+    ).rejects.toThrow(/--tls-port needs --cert/);
+    await expect(
+      harness({ POSTERN_RELAY_SECRET: SECRET }).program.parseAsync(['relay', 'start', '--allow', 'intranet'], { from: 'user' }),
+    ).rejects.toMatchObject({ code: 'commander.invalidArgument' });
+    await expect(harness({ POSTERN_RELAY_SECRET: 'short' }).program.parseAsync(['relay', 'start', '--port', '0'], { from: 'user' })).rejects.toMatchObject({
+      code: 'bad_request',
+    });
   });
 });

@@ -38,7 +38,8 @@ const SECRET_ENV = 'POSTERN_RELAY_SECRET';
 
 function ipFlag(value: string, previous: string[] | undefined): string[] {
   const v = value.trim();
-  if (!/^[0-9a-fA-F:.]+$/.test(v) || (!v.includes('.') && !v.includes(':'))) throw new InvalidArgumentError('Expected an IPv4 or IPv6 address of this machine.');
+  if (!/^[0-9a-fA-F:.]+$/.test(v) || (!v.includes('.') && !v.includes(':')))
+    throw new InvalidArgumentError('Expected an IPv4 or IPv6 address of this machine.');
   return collect(v, previous);
 }
 
@@ -71,18 +72,36 @@ export function registerRelayCommands(program: Command, io: CliIo): void {
     .option('--host <addr>', 'address to listen on; also the relayed address unless --relay-ip is given', '127.0.0.1')
     .addOption(new Option('--port <n>', 'UDP port (0 picks a free one)').default(3478).argParser(integerIn(0, 65535)))
     .addOption(new Option('--tcp-port <n>', 'also serve TURN over TCP on this port (3478 is usual)').argParser(integerIn(0, 65535)))
-    .addOption(new Option('--tls-port <n>', 'also serve TURN over TLS (turns:) on this port (5349 is usual); needs --cert and --key').argParser(integerIn(0, 65535)))
+    .addOption(
+      new Option('--tls-port <n>', 'also serve TURN over TLS (turns:) on this port (5349 is usual); needs --cert and --key').argParser(integerIn(0, 65535)),
+    )
     .option('--cert <file>', 'PEM certificate chain for --tls-port')
     .option('--key <file>', 'PEM private key for --tls-port (keep it mode 0600)')
-    .option('--relay-ip <addr>', 'address relayed sockets bind to and peers send to; one IPv4 and/or one IPv6 (repeat); required when --host is 0.0.0.0 or ::', ipFlag)
+    .option(
+      '--relay-ip <addr>',
+      'address relayed sockets bind to and peers send to; one IPv4 and/or one IPv6 (repeat); required when --host is 0.0.0.0 or ::',
+      ipFlag,
+    )
     .option('--public-host <name>', 'host name clients are given in the turn: URLs (default: --host)')
     .addOption(new Option('--metrics-port <n>', 'serve /metrics (Prometheus) and /healthz over HTTP on this port').argParser(integerIn(0, 65535)))
     .option('--metrics-host <addr>', 'address of the metrics endpoint; keep it loopback or a private network', '127.0.0.1')
     .option('--realm <realm>', 'TURN realm, part of every credential; the Router must use the same', 'postern')
     .option('--secret-file <file>', `file holding the shared secret (else $${SECRET_ENV}); at least 16 bytes, mode 0600`)
-    .option('--allow <cidr>', 'let the relay reach this non-public range (repeat); loopback, private, link-local and metadata addresses are refused otherwise', cidrFlag)
-    .addOption(new Option('--max-allocations <n>', 'concurrent allocations per account or gateway, however many credentials it holds').default(100).argParser(integerIn(1, 100000)))
-    .addOption(new Option('--max-allocations-total <n>', 'concurrent allocations of the whole relay (each is one or two UDP sockets: keep it under the open-file limit)').default(1000).argParser(integerIn(1, 1000000)))
+    .option(
+      '--allow <cidr>',
+      'let the relay reach this non-public range (repeat); loopback, private, link-local and metadata addresses are refused otherwise',
+      cidrFlag,
+    )
+    .addOption(
+      new Option('--max-allocations <n>', 'concurrent allocations per account or gateway, however many credentials it holds')
+        .default(100)
+        .argParser(integerIn(1, 100000)),
+    )
+    .addOption(
+      new Option('--max-allocations-total <n>', 'concurrent allocations of the whole relay (each is one or two UDP sockets: keep it under the open-file limit)')
+        .default(1000)
+        .argParser(integerIn(1, 1000000)),
+    )
     .option('--verbose', 'log every allocation and refusal (JSON lines on stderr); warnings are always logged')
     .addHelpText(
       'after',
@@ -104,7 +123,8 @@ Examples:
     .action(async (options: StartOptions, command: Command) => {
       const ctx = contextOf(command, io);
       if (options.tlsPort !== undefined && (!options.cert || !options.key)) throw new UsageError('--tls-port needs --cert FILE and --key FILE (PEM).');
-      if (options.tlsPort === undefined && (options.cert || options.key)) throw new UsageError('--cert and --key are for --tls-port; add --tls-port 5349 to serve TURN over TLS.');
+      if (options.tlsPort === undefined && (options.cert || options.key))
+        throw new UsageError('--cert and --key are for --tls-port; add --tls-port 5349 to serve TURN over TLS.');
       const relayIps: { ipv4?: string; ipv6?: string } = {};
       for (const ip of options.relayIp ?? []) {
         const family = ip.includes(':') ? 'ipv6' : 'ipv4';
@@ -149,13 +169,19 @@ Examples:
         });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE') throw new PosternError('conflict', `A relay port on ${options.host} is already in use (another relay, or coturn?); choose others with --port / --tcp-port / --tls-port / --metrics-port.`);
+        if (code === 'EADDRINUSE')
+          throw new PosternError(
+            'conflict',
+            `A relay port on ${options.host} is already in use (another relay, or coturn?); choose others with --port / --tcp-port / --tls-port / --metrics-port.`,
+          );
         if (code === 'EADDRNOTAVAIL') throw new PosternError('bad_request', `${options.host} (or a --relay-ip) is not an address of this machine.`);
         if (code === 'EACCES') throw new PosternError('not_allowed', 'Ports below 1024 need root or CAP_NET_BIND_SERVICE.');
-        if (err instanceof Error && /PEM|certificate|key/i.test(err.message) && tls) throw new PosternError('bad_request', `--cert / --key could not be used: ${err.message}`);
+        if (err instanceof Error && /PEM|certificate|key/i.test(err.message) && tls)
+          throw new PosternError('bad_request', `--cert / --key could not be used: ${err.message}`);
         throw err;
       }
-      if (/^(127\.|::1$)/.test(options.host)) ctx.out.warn(`Listening on ${options.host} only: clients on other machines cannot reach this relay (use --host).`);
+      if (/^(127\.|::1$)/.test(options.host))
+        ctx.out.warn(`Listening on ${options.host} only: clients on other machines cannot reach this relay (use --host).`);
       if (options.allow?.length) ctx.out.warn(`Peers in ${options.allow.join(', ')} can be reached through this relay by anyone holding credentials.`);
       const info = {
         urls: relay.urls(),

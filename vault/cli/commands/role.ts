@@ -12,12 +12,17 @@ import { UsageError } from '../../../core/errors.ts';
 
 /** `--policy a --policy b,c`, `all` for every policy; unknown names are a usage error. */
 export function policiesFrom(values: string[] | undefined): string[] {
-  const names = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  const names = (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
   if (names.length === 0) throw new UsageError('Give at least one --policy (see `postern role policies`).');
   if (names.some((n) => n.toLowerCase() === 'all')) return [...POLICY_NAMES];
   const unknown = names.filter((n) => !POLICY_NAMES.includes(n));
   if (unknown.length > 0) {
-    throw new UsageError(`Unknown polic${unknown.length > 1 ? 'ies' : 'y'} ${unknown.map((n) => `"${n}"`).join(', ')}. Known: ${POLICY_NAMES.join(', ')} (or "all").`);
+    throw new UsageError(
+      `Unknown polic${unknown.length > 1 ? 'ies' : 'y'} ${unknown.map((n) => `"${n}"`).join(', ')}. Known: ${POLICY_NAMES.join(', ')} (or "all").`,
+    );
   }
   return [...new Set(names)];
 }
@@ -128,7 +133,9 @@ Examples:
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
         await vault.unassignRole(name, options.user);
-        ctx.out.result({ name, user: options.user.trim().toLowerCase(), assigned: false }, () => ctx.out.line(`${options.user.trim()} no longer has role "${name}".`));
+        ctx.out.result({ name, user: options.user.trim().toLowerCase(), assigned: false }, () =>
+          ctx.out.line(`${options.user.trim()} no longer has role "${name}".`),
+        );
       });
     });
 

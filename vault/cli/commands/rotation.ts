@@ -36,7 +36,9 @@ export function complexityAssignments(spec: string): string[] {
     const eq = part.indexOf('=');
     const key = COMPLEXITY_KEYS.find((k) => k.toLowerCase() === (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase());
     if (eq < 0 || !key) {
-      throw new UsageError(`--complexity: "${part.trim()}" is not one of ${COMPLEXITY_KEYS.map((k) => `${k}=…`).join(', ')}. Example: length=32,upper=2,digits=2,specialChars=!@#$`);
+      throw new UsageError(
+        `--complexity: "${part.trim()}" is not one of ${COMPLEXITY_KEYS.map((k) => `${k}=…`).join(', ')}. Example: length=32,upper=2,digits=2,specialChars=!@#$`,
+      );
     }
     if (seen.has(key)) throw new UsageError(`--complexity: ${key} is given twice.`);
     seen.add(key);
@@ -50,14 +52,17 @@ export function complexityAssignments(spec: string): string[] {
 export function complexityText(data: RecordData): string {
   const pc = (data.fields as { passwordComplexity?: Record<string, unknown> }).passwordComplexity;
   if (!pc) return '';
-  return COMPLEXITY_KEYS.filter((k) => pc[k] !== undefined).map((k) => `${k}=${String(pc[k])}`).join(',');
+  return COMPLEXITY_KEYS.filter((k) => pc[k] !== undefined)
+    .map((k) => `${k}=${String(pc[k])}`)
+    .join(',');
 }
 
 function applyComplexity(data: RecordData, assignments: string[]): RecordData {
   try {
     return applyFieldAssignments(data, assignments);
   } catch (err) {
-    if (err instanceof PosternError) throw new PosternError(err.code, `--complexity: ${err.message.replace(/pamUser\.passwordComplexity\.?/g, '')}`, err.details);
+    if (err instanceof PosternError)
+      throw new PosternError(err.code, `--complexity: ${err.message.replace(/pamUser\.passwordComplexity\.?/g, '')}`, err.details);
     throw err;
   }
 }
@@ -97,7 +102,9 @@ interface SetOptions {
 export function registerRotationCommands(program: Command, io: CliIo): void {
   const rotation = program
     .command('rotation')
-    .description('Rotation settings of pamUser records: which PAM configuration (and so which gateway) rotates them, on what schedule, with what password rules.');
+    .description(
+      'Rotation settings of pamUser records: which PAM configuration (and so which gateway) rotates them, on what schedule, with what password rules.',
+    );
 
   rotation
     .command('set')
@@ -169,7 +176,10 @@ Examples:
           ctx.out.pairs([
             ['Configuration', entry.configurationUid],
             ['Resource', entry.resourceUid ?? ''],
-            ['Next run', entry.nextRunAt === null ? (entry.schedule.kind === 'on-demand' ? 'when you run `postern rotate`' : 'never') : whenText(entry.nextRunAt)],
+            [
+              'Next run',
+              entry.nextRunAt === null ? (entry.schedule.kind === 'on-demand' ? 'when you run `postern rotate`' : 'never') : whenText(entry.nextRunAt),
+            ],
             ...(complexitySet !== null ? ([['Password rules', complexitySet]] as [string, string][]) : []),
           ]);
         });
@@ -194,7 +204,10 @@ Examples:
             ['Resource', entry.resourceUid ?? ''],
             ['Schedule', value.scheduleText],
             ['As --schedule', `${value.spec}${value.timeZone && value.timeZone !== 'UTC' ? ` --tz ${value.timeZone}` : ''}`],
-            ['Next run', entry.nextRunAt === null ? (entry.schedule.kind === 'on-demand' ? 'only on demand' : 'none (already ran)') : whenText(entry.nextRunAt)],
+            [
+              'Next run',
+              entry.nextRunAt === null ? (entry.schedule.kind === 'on-demand' ? 'only on demand' : 'none (already ran)') : whenText(entry.nextRunAt),
+            ],
             ['Password rules', value.passwordComplexity ?? 'default (length=32)'],
             ['Updated', whenText(entry.updatedAt)],
           ]),
@@ -283,12 +296,13 @@ async function rotateNow(ctx: CliContext, record: string, options: RotateOptions
     const jobUid = outcome.jobUid;
     if (!options.wait) {
       ctx.out.result({ jobUid, gatewayUid: outcome.gatewayUid ?? null, recordUid, status: 'running' }, () => ctx.out.line(jobUid));
-      if (!ctx.out.json) ctx.out.notice(`${resume ? 'Resuming the rotation' : 'Rotation'} started as job ${jobUid}. Follow it with \`postern job show ${jobUid} --follow\`.`);
+      if (!ctx.out.json)
+        ctx.out.notice(`${resume ? 'Resuming the rotation' : 'Rotation'} started as job ${jobUid}. Follow it with \`postern job show ${jobUid} --follow\`.`);
       return;
     }
-    if (!ctx.out.json) ctx.out.notice(`${label} ${recordUid} as job ${jobUid} on gateway ${outcome.gatewayUid ?? '?'}. Ctrl-C stops watching, not the rotation.`);
+    if (!ctx.out.json)
+      ctx.out.notice(`${label} ${recordUid} as job ${jobUid} on gateway ${outcome.gatewayUid ?? '?'}. Ctrl-C stops watching, not the rotation.`);
     const followed = await followJob(ctx, vault, jobUid, { timeoutMs: options.timeout * 1000 });
     finishJob(ctx, followed, 'Rotation');
   });
 }
-

@@ -110,7 +110,8 @@ Examples:
         path = defaultConfigPath(ctx);
       }
       // Refuse before redeeming: a token spent on a file we then cannot write is a token lost.
-      if (existsSync(path) && !options.force) throw new PosternError('conflict', `${path} already exists; pass --force to replace it, or --config to choose another file.`);
+      if (existsSync(path) && !options.force)
+        throw new PosternError('conflict', `${path} already exists; pass --force to replace it, or --config to choose another file.`);
       const config = await SecretsClient.redeemToken(options.token, ctx.serverOption ? { server: ctx.serverOption } : {});
       writePrivateFile(path, `${encodeConfig(config, 'json')}\n`, { overwrite: options.force === true });
       ctx.out.result({ path, server: config.server, appUid: config.appUid, deviceUid: config.deviceUid }, () => {
@@ -176,10 +177,16 @@ Examples:
             ...(record.pending ? ([['Pending', `a rotation in flight since ${isoTime(record.pending.createdAt)}`]] as [string, string][]) : []),
           ]);
           ctx.out.line();
-          ctx.out.table(['FIELD', 'VALUE'], fields.map((f) => [f.name, f.value]));
+          ctx.out.table(
+            ['FIELD', 'VALUE'],
+            fields.map((f) => [f.name, f.value]),
+          );
           if (record.files.length > 0) {
             ctx.out.line();
-            ctx.out.table(['FILE UID', 'KIND', 'NAME', 'SIZE'], record.files.map((f) => [f.uid, f.kind, f.name, `${f.size} B`]));
+            ctx.out.table(
+              ['FILE UID', 'KIND', 'NAME', 'SIZE'],
+              record.files.map((f) => [f.uid, f.kind, f.name, `${f.size} B`]),
+            );
           }
         },
       );

@@ -50,7 +50,12 @@ function workerIdFlag(value: string): string {
 
 /** `<hostname>-<pid>`, reduced to the characters a Worker id may hold. */
 export function defaultWorkerId(host = hostname(), pid = process.pid): string {
-  const name = host.split('.')[0]!.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'router';
+  const name =
+    host
+      .split('.')[0]!
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'router';
   return `${name}-${pid}`;
 }
 
@@ -80,19 +85,32 @@ export function registerServerCommands(program: Command, io: CliIo): void {
     .option('--host <host>', 'address to bind; keep 127.0.0.1 unless a TLS proxy fronts the Router', '127.0.0.1')
     .option('--database <url>', 'a SQLite file path or a postgres:// URL (default: <data>/postern.db; head and worker need PostgreSQL)')
     .addOption(
-      new Option('--role <role>', 'embedded: Head and Worker in this one process; head: the rotation schedule only; worker: vault, devices and gateway connections')
+      new Option(
+        '--role <role>',
+        'embedded: Head and Worker in this one process; head: the rotation schedule only; worker: vault, devices and gateway connections',
+      )
         .choices(ROLES)
         .default('embedded'),
     )
-    .addOption(new Option('--worker-id <id>', 'this process\'s id in the cluster, also the sticky cookie\'s value (default: <hostname>-<pid>)').argParser(workerIdFlag))
+    .addOption(
+      new Option('--worker-id <id>', "this process's id in the cluster, also the sticky cookie's value (default: <hostname>-<pid>)").argParser(workerIdFlag),
+    )
     .addOption(new Option('--nats <url>', 'the NATS broker between Head and Workers, e.g. nats://127.0.0.1:4222 (head and worker)').env('POSTERN_NATS_URL'))
     .option('--no-relay', 'do not run the embedded Relay (TURN) next to the Router: tunnels then use direct paths only')
-    .addOption(new Option('--relay-port <n>', 'UDP and TCP port of the embedded Relay (if the default is taken, a free one is used)').default(DEFAULT_RELAY_PORT).argParser(integerIn(0, 65535)))
+    .addOption(
+      new Option('--relay-port <n>', 'UDP and TCP port of the embedded Relay (if the default is taken, a free one is used)')
+        .default(DEFAULT_RELAY_PORT)
+        .argParser(integerIn(0, 65535)),
+    )
     .option('--relay-host <address>', 'address the embedded Relay binds to and relays from (default: --host)')
     .option('--relay-public-host <name>', 'the name or address clients are told to reach the Relay at (default: --relay-host)')
-    .option('--relay-allow <cidr>', 'a non-public network the Relay may reach (repeatable; by default it refuses loopback, private and link-local peers)', collect)
+    .option(
+      '--relay-allow <cidr>',
+      'a non-public network the Relay may reach (repeatable; by default it refuses loopback, private and link-local peers)',
+      collect,
+    )
     .option('--relay-url <url>', 'use an external Relay (`postern relay start`) instead: its turn: URL (repeatable); needs --relay-secret-file', collect)
-    .option('--relay-secret-file <file>', 'the external Relay\'s shared secret (the file given to `postern relay start --secret-file`)')
+    .option('--relay-secret-file <file>', "the external Relay's shared secret (the file given to `postern relay start --secret-file`)")
     .option(
       '--trusted-proxy <cidr>',
       'a reverse proxy (address or CIDR range) whose X-Forwarded-For is believed (repeatable); the client is the right-most hop that is not a trusted proxy. Without it the header is ignored',
@@ -138,7 +156,8 @@ Examples:
               `SQLite (${options.database ? 'the file given' : 'the default'}) lives on one machine and serves only the embedded Router.`,
           );
         }
-        if (!options.nats) throw new UsageError(`--role ${role} needs the NATS broker the Router processes talk through: pass --nats nats://HOST:4222 or set POSTERN_NATS_URL.`);
+        if (!options.nats)
+          throw new UsageError(`--role ${role} needs the NATS broker the Router processes talk through: pass --nats nats://HOST:4222 or set POSTERN_NATS_URL.`);
       } else if (options.nats && command.getOptionValueSource('nats') === 'cli') {
         throw new UsageError('--nats is for --role head or --role worker; the embedded Router keeps its messages in-process.');
       } else if (options.workerId) {
@@ -154,7 +173,7 @@ Examples:
         }
       }
       if ((options.relayUrl?.length ?? 0) > 0 !== (options.relaySecretFile !== undefined)) {
-        throw new UsageError('--relay-url and --relay-secret-file go together: the Router signs TURN credentials with the external Relay\'s secret.');
+        throw new UsageError("--relay-url and --relay-secret-file go together: the Router signs TURN credentials with the external Relay's secret.");
       }
       // Relay: an external one when named; otherwise the embedded one (not on the Head, which serves no clients).
       let embeddedRelay: EmbeddedRelay | null = null;
@@ -164,7 +183,9 @@ Examples:
       } else if (options.relay && role === 'embedded') {
         const relayHost = options.relayHost ?? options.host;
         if (relayHost === '0.0.0.0' || relayHost === '::') {
-          throw new UsageError(`The embedded Relay needs a real address of this machine to relay from (peers are told it): pass --relay-host ADDRESS (and --relay-public-host NAME if clients reach it by another name), or --no-relay.`);
+          throw new UsageError(
+            `The embedded Relay needs a real address of this machine to relay from (peers are told it): pass --relay-host ADDRESS (and --relay-public-host NAME if clients reach it by another name), or --no-relay.`,
+          );
         }
         try {
           embeddedRelay = await startEmbeddedRelay({
@@ -177,12 +198,17 @@ Examples:
           });
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'EADDRINUSE') throw new PosternError('conflict', `Relay port ${options.relayPort} on ${relayHost} is already in use; choose another with --relay-port, or --no-relay.`);
+          if (code === 'EADDRINUSE')
+            throw new PosternError(
+              'conflict',
+              `Relay port ${options.relayPort} on ${relayHost} is already in use; choose another with --relay-port, or --no-relay.`,
+            );
           if (code === 'EADDRNOTAVAIL') throw new PosternError('bad_request', `--relay-host ${relayHost} is not an address of this machine.`);
           throw err;
         }
         relayConfig = { urls: embeddedRelay.urls, secret: embeddedRelay.secret };
-        if (embeddedRelay.movedFrom !== undefined) ctx.out.warn(`Relay port ${embeddedRelay.movedFrom} is in use; the embedded Relay took free ports instead (${embeddedRelay.urls.join(', ')}).`);
+        if (embeddedRelay.movedFrom !== undefined)
+          ctx.out.warn(`Relay port ${embeddedRelay.movedFrom} is in use; the embedded Relay took free ports instead (${embeddedRelay.urls.join(', ')}).`);
       }
       // Loaded here, not at the top: the Router (SQLite, pg, pino, hono) costs every other command ~0.5 s of startup.
       const { startNodeRouter, ROUTER_KEY_FILE, NatsBus, redactNatsUrl } = await import('../../../router/adapters/node/index.ts');
@@ -204,12 +230,16 @@ Examples:
         await bus?.close();
         await embeddedRelay?.close();
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE') throw new PosternError('conflict', `Port ${options.port} on ${options.host} is already in use (another Router?); choose another with --port.`);
+        if (code === 'EADDRINUSE')
+          throw new PosternError('conflict', `Port ${options.port} on ${options.host} is already in use (another Router?); choose another with --port.`);
         if (code === 'EADDRNOTAVAIL') throw new PosternError('bad_request', `--host ${options.host} is not an address of this machine.`);
         throw err;
       }
       if (!/^(127\.|localhost$|::1$)/.test(options.host)) {
-        if (role === 'head') ctx.out.warn(`The Head's health check listens on ${options.host}: keep that an address of the private network, never one reachable from the internet.`);
+        if (role === 'head')
+          ctx.out.warn(
+            `The Head's health check listens on ${options.host}: keep that an address of the private network, never one reachable from the internet.`,
+          );
         else ctx.out.warn(`Listening on ${options.host} over plain HTTP: put a TLS-terminating proxy in front before anyone connects from another machine.`);
       }
       const info = {

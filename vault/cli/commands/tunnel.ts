@@ -50,7 +50,10 @@ const show = (t: TunnelTarget) => (t.host.includes(':') ? `[${t.host}]:${t.port}
 async function start(ctx: CliContext, record: string, options: StartOptions): Promise<void> {
   const remote = options.remote ? parseRemote(options.remote) : undefined;
   // Loaded here, not at the top: WebRTC (werift) would cost every other command its start-up time.
-  const [{ openTunnelSession, TunnelRefused }, { startTunnelListener }] = await Promise.all([import('../../tunnel/session.ts'), import('../../tunnel/local-listener.ts')]);
+  const [{ openTunnelSession, TunnelRefused }, { startTunnelListener }] = await Promise.all([
+    import('../../tunnel/session.ts'),
+    import('../../tunnel/local-listener.ts'),
+  ]);
   await withVault(ctx, async (vault) => {
     const resourceUid = await resolveRecordUid(vault, record, { flag: 'RECORD', types: ['pamMachine', 'pamDatabase', 'pamDirectory'] });
     const configurationUid = options.config ? await resolveRecordUid(vault, options.config, { flag: '--config', types: ['pamConfiguration'] }) : undefined;
@@ -66,11 +69,20 @@ async function start(ctx: CliContext, record: string, options: StartOptions): Pr
     });
     let listener: Awaited<ReturnType<typeof startTunnelListener>>;
     try {
-      listener = await startTunnelListener({ mux: session.mux, host: options.host, ...(options.port !== undefined ? { port: options.port } : {}), ...(remote ? { target: remote } : {}) });
+      listener = await startTunnelListener({
+        mux: session.mux,
+        host: options.host,
+        ...(options.port !== undefined ? { port: options.port } : {}),
+        ...(remote ? { target: remote } : {}),
+      });
     } catch (err) {
       await session.close('the local listener could not start');
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') throw new PosternError('conflict', `Port ${options.port} on ${options.host} is in use; choose another with --port, or leave it out for the first free one from 49152.`);
+      if (code === 'EADDRINUSE')
+        throw new PosternError(
+          'conflict',
+          `Port ${options.port} on ${options.host} is in use; choose another with --port, or leave it out for the first free one from 49152.`,
+        );
       if (code === 'EADDRNOTAVAIL') throw new PosternError('bad_request', `--host ${options.host} is not an address of this machine.`);
       throw err;
     }
@@ -88,7 +100,8 @@ async function start(ctx: CliContext, record: string, options: StartOptions): Pr
     // Listen for the stop signal before saying we are ready: whoever reads that line may stop us at once.
     const stopping = stopSignal().then((s) => `stopped (${s})`);
     const json = ctx.out.json;
-    const event = (value: Record<string, unknown>, human: string) => (json ? ctx.out.raw(`${JSON.stringify({ at: new Date().toISOString(), ...value })}\n`) : ctx.out.line(human));
+    const event = (value: Record<string, unknown>, human: string) =>
+      json ? ctx.out.raw(`${JSON.stringify({ at: new Date().toISOString(), ...value })}\n`) : ctx.out.line(human);
     event(
       { event: 'ready', listen: listener.address, target: show(target), resourceUid, sessionId: session.sessionId, path: session.path() },
       `Tunnel to "${title}" (${show(target)}) is ready: connect to ${listener.address}\n  path ${session.path()}, session ${session.sessionId}\n  Ctrl-C (or \`postern tunnel stop ${resourceUid}\`) closes it.`,
@@ -121,7 +134,8 @@ async function start(ctx: CliContext, record: string, options: StartOptions): Pr
     await listener.close();
     await session.close(why);
     event({ event: 'closed', why }, `Tunnel closed: ${why}.`);
-    if (why.startsWith('the tunnel ended')) throw new PosternError('bad_state', `The tunnel to ${show(target)} ended: ${why.slice('the tunnel ended ('.length, -1)}. Local connections were closed.`);
+    if (why.startsWith('the tunnel ended'))
+      throw new PosternError('bad_state', `The tunnel to ${show(target)} ended: ${why.slice('the tunnel ended ('.length, -1)}. Local connections were closed.`);
   });
 }
 
@@ -130,13 +144,13 @@ export function registerTunnelCommands(program: Command, io: CliIo): void {
 
   tunnel
     .command('start')
-    .description('Open a local port that leads to RECORD\'s host and port through its gateway; runs until Ctrl-C.')
+    .description("Open a local port that leads to RECORD's host and port through its gateway; runs until Ctrl-C.")
     .argument('<RECORD>', 'the pamMachine, pamDatabase or pamDirectory (UID or title)')
     .addOption(new Option('--port <n>', 'local port (default: the first free one from 49152)').argParser(integerIn(1, 65535)))
     .option('--host <address>', 'local address to listen on; anyone who can reach it can use the tunnel', '127.0.0.1')
     .option('--config <pamConfiguration>', 'the PAM configuration (default: the one the record names)')
-    .option('--remote <host:port>', 'ask for this target instead of the record\'s own (it must be the record\'s host with its port or a mapped port)')
-    .option('--relay-only', 'use only paths through the Router\'s Relay (TURN), never direct ones')
+    .option('--remote <host:port>', "ask for this target instead of the record's own (it must be the record's host with its port or a mapped port)")
+    .option('--relay-only', "use only paths through the Router's Relay (TURN), never direct ones")
     .addHelpText(
       'after',
       `

@@ -52,12 +52,16 @@ export function connect(target: RotationTarget, account: Account, role: Role): P
   return new Promise((resolve, reject) => {
     if (target.signal.aborted) return reject(cancelled(target));
     const client = new Client();
-    const finish = settleOnce(target.signal, () => cancelled(target), (err) => {
-      if (err) {
-        client.end();
-        reject(err);
-      } else resolve(client);
-    });
+    const finish = settleOnce(
+      target.signal,
+      () => cancelled(target),
+      (err) => {
+        if (err) {
+          client.end();
+          reject(err);
+        } else resolve(client);
+      },
+    );
     client.on('ready', () => {
       target.log(`ssh: connected to ${hostname}:${port} as '${account.login}'`);
       finish(null);

@@ -97,11 +97,15 @@ export async function checkHostKey(target: RotationTarget): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     if (target.signal.aborted) return reject(cancelled(target));
     const client = new Client();
-    const finish = settleOnce(target.signal, () => cancelled(target), (err) => {
-      client.end();
-      if (err) reject(err);
-      else resolve();
-    });
+    const finish = settleOnce(
+      target.signal,
+      () => cancelled(target),
+      (err) => {
+        client.end();
+        if (err) reject(err);
+        else resolve();
+      },
+    );
     // 'handshake' comes once the key exchange (and the server's signature) checked out.
     client.on('handshake', () => finish(null));
     client.on('error', (err: Error & { level?: string; code?: string }) => {

@@ -31,7 +31,10 @@ export function secretsOf(target: RotationTarget, next?: Credential): string[] {
 /** Remote output fit for a message: secrets removed, control characters folded, short. */
 export function scrubbed(text: string, secrets: readonly string[], max = 200): string {
   // eslint-disable-next-line no-control-regex
-  const s = withoutSecrets(text, secrets).replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const s = withoutSecrets(text, secrets)
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return clipped(s, max);
 }
 

@@ -32,94 +32,106 @@ export async function changePasswordSelf(target: RotationTarget, password: strin
   if (user.credential.kind !== 'password') throw new RotationFailure('unsupported', `ssh ${where(target)}: self-rotation needs the current password`);
   const current = user.credential.password;
   const secrets = secretsOf(target, { kind: 'password', password });
-  await withConnection(target, user, 'user', (client) =>
-    new Promise<void>((resolve, reject) => {
-      let channel: ClientChannel | undefined;
-      let settled = false;
-      let transcript = '';
-      let pending = ''; // output since our last answer
-      const answered: PromptKind[] = [];
-      let code: number | null = null;
-      const timedOut = () => `ssh ${where(target)}: passwd for '${user.login}' did not finish within ${target.timeoutMs} ms (${describe()})`;
-      const timer = setTimeout(() => fail(new RotationFailure('failed', timedOut())), target.timeoutMs);
-      const onAbort = () => fail(cancelled(target));
-      target.signal.addEventListener('abort', onAbort, { once: true });
-      function describe(): string {
-        const text = scrubbed(transcript.split(/\r?\n/).filter((l) => !promptKind(l)).join(' '), secrets);
-        return text || 'no output';
-      }
-      function done(err: RotationFailure | null) {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        target.signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      }
-      function fail(err: RotationFailure) {
-        // Hanging up kills passwd (SIGHUP) before it has written anything.
-        channel?.close();
-        done(err);
-      }
-      function answer(kind: PromptKind, text: string) {
-        answered.push(kind);
-        pending = '';
-        channel?.write(`${text}\n`);
-      }
-      function onOutput(chunk: string) {
-        transcript = (transcript + chunk).slice(-MAX_OUTPUT);
-        pending += chunk;
-        const lastLine = pending.split(/\r?\n/).pop() ?? '';
-        const kind = promptKind(lastLine);
-        if (!kind) return;
-        if (kind === 'current') {
-          if (answered.includes('current')) {
-            return fail(new RotationFailure('admin_refused', `ssh ${where(target)}: passwd refused the current password of '${user.login}' (${describe()})`));
-          }
-          return answer('current', current);
+  await withConnection(
+    target,
+    user,
+    'user',
+    (client) =>
+      new Promise<void>((resolve, reject) => {
+        let channel: ClientChannel | undefined;
+        let settled = false;
+        let transcript = '';
+        let pending = ''; // output since our last answer
+        const answered: PromptKind[] = [];
+        let code: number | null = null;
+        const timedOut = () => `ssh ${where(target)}: passwd for '${user.login}' did not finish within ${target.timeoutMs} ms (${describe()})`;
+        const timer = setTimeout(() => fail(new RotationFailure('failed', timedOut())), target.timeoutMs);
+        const onAbort = () => fail(cancelled(target));
+        target.signal.addEventListener('abort', onAbort, { once: true });
+        function describe(): string {
+          const text = scrubbed(
+            transcript
+              .split(/\r?\n/)
+              .filter((l) => !promptKind(l))
+              .join(' '),
+            secrets,
+          );
+          return text || 'no output';
         }
-        if (kind === 'new') {
-          if (answered.includes('new')) {
-            const why = describe();
-            const reason = PAM_POLICY_REFUSAL.test(pending) || PAM_POLICY_REFUSAL.test(transcript) ? 'policy_refused' : 'failed';
-            return fail(new RotationFailure(reason, `ssh ${where(target)}: passwd refused the new password of '${user.login}' (${why})`));
-          }
-          return answer('new', password);
-        }
-        if (!answered.includes('new') || answered.includes('retype')) {
-          return fail(new RotationFailure('failed', `ssh ${where(target)}: passwd for '${user.login}' asked for confirmation out of turn (${describe()})`));
-        }
-        return answer('retype', password);
-      }
-      // LC_ALL=C: the prompts and messages we read are the English ones. `env` is a program, so
-      // this works whatever the login shell is.
-      client.exec('env LC_ALL=C LANG=C passwd', { pty: { term: 'dumb', rows: 24, cols: 200 } }, (err, ch) => {
-        if (settled) return void ch?.close();
-        if (err) return fail(new RotationFailure('failed', `ssh ${where(target)}: cannot run passwd (${err.message})`));
-        channel = ch;
-        ch.on('data', (d: Buffer) => onOutput(d.toString('utf8')));
-        ch.stderr.on('data', (d: Buffer) => onOutput(d.toString('utf8')));
-        ch.on('exit', (c: number | null) => {
-          code = typeof c === 'number' ? c : null;
-        });
-        ch.on('close', () => {
+        function done(err: RotationFailure | null) {
           if (settled) return;
-          if (code === 0 && answered.includes('retype')) {
-            target.log(`ssh: password of '${user.login}' changed with passwd (self-rotation)`);
-            return done(null);
+          settled = true;
+          clearTimeout(timer);
+          target.signal.removeEventListener('abort', onAbort);
+          if (err) reject(err);
+          else resolve();
+        }
+        function fail(err: RotationFailure) {
+          // Hanging up kills passwd (SIGHUP) before it has written anything.
+          channel?.close();
+          done(err);
+        }
+        function answer(kind: PromptKind, text: string) {
+          answered.push(kind);
+          pending = '';
+          channel?.write(`${text}\n`);
+        }
+        function onOutput(chunk: string) {
+          transcript = (transcript + chunk).slice(-MAX_OUTPUT);
+          pending += chunk;
+          const lastLine = pending.split(/\r?\n/).pop() ?? '';
+          const kind = promptKind(lastLine);
+          if (!kind) return;
+          if (kind === 'current') {
+            if (answered.includes('current')) {
+              return fail(new RotationFailure('admin_refused', `ssh ${where(target)}: passwd refused the current password of '${user.login}' (${describe()})`));
+            }
+            return answer('current', current);
           }
-          const why = describe();
-          const how = code === null ? 'no exit status' : `exit ${code}`;
-          if (code === 127) return done(new RotationFailure('unsupported', `ssh ${where(target)}: passwd is not installed on the target (${how})`));
-          if (PAM_POLICY_REFUSAL.test(transcript)) {
-            return done(new RotationFailure('policy_refused', `ssh ${where(target)}: passwd refused the new password of '${user.login}' (${how}: ${why})`));
+          if (kind === 'new') {
+            if (answered.includes('new')) {
+              const why = describe();
+              const reason = PAM_POLICY_REFUSAL.test(pending) || PAM_POLICY_REFUSAL.test(transcript) ? 'policy_refused' : 'failed';
+              return fail(new RotationFailure(reason, `ssh ${where(target)}: passwd refused the new password of '${user.login}' (${why})`));
+            }
+            return answer('new', password);
           }
-          if (answered.length === 1 && answered[0] === 'current') {
-            return done(new RotationFailure('admin_refused', `ssh ${where(target)}: passwd refused the current password of '${user.login}' (${how}: ${why})`));
+          if (!answered.includes('new') || answered.includes('retype')) {
+            return fail(new RotationFailure('failed', `ssh ${where(target)}: passwd for '${user.login}' asked for confirmation out of turn (${describe()})`));
           }
-          done(new RotationFailure('failed', `ssh ${where(target)}: passwd for '${user.login}' failed (${how}: ${why})`));
+          return answer('retype', password);
+        }
+        // LC_ALL=C: the prompts and messages we read are the English ones. `env` is a program, so
+        // this works whatever the login shell is.
+        client.exec('env LC_ALL=C LANG=C passwd', { pty: { term: 'dumb', rows: 24, cols: 200 } }, (err, ch) => {
+          if (settled) return void ch?.close();
+          if (err) return fail(new RotationFailure('failed', `ssh ${where(target)}: cannot run passwd (${err.message})`));
+          channel = ch;
+          ch.on('data', (d: Buffer) => onOutput(d.toString('utf8')));
+          ch.stderr.on('data', (d: Buffer) => onOutput(d.toString('utf8')));
+          ch.on('exit', (c: number | null) => {
+            code = typeof c === 'number' ? c : null;
+          });
+          ch.on('close', () => {
+            if (settled) return;
+            if (code === 0 && answered.includes('retype')) {
+              target.log(`ssh: password of '${user.login}' changed with passwd (self-rotation)`);
+              return done(null);
+            }
+            const why = describe();
+            const how = code === null ? 'no exit status' : `exit ${code}`;
+            if (code === 127) return done(new RotationFailure('unsupported', `ssh ${where(target)}: passwd is not installed on the target (${how})`));
+            if (PAM_POLICY_REFUSAL.test(transcript)) {
+              return done(new RotationFailure('policy_refused', `ssh ${where(target)}: passwd refused the new password of '${user.login}' (${how}: ${why})`));
+            }
+            if (answered.length === 1 && answered[0] === 'current') {
+              return done(
+                new RotationFailure('admin_refused', `ssh ${where(target)}: passwd refused the current password of '${user.login}' (${how}: ${why})`),
+              );
+            }
+            done(new RotationFailure('failed', `ssh ${where(target)}: passwd for '${user.login}' failed (${how}: ${why})`));
+          });
         });
-      });
-    }),
+      }),
   );
 }

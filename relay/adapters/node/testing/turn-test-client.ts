@@ -65,7 +65,12 @@ export class TurnTestClient {
     if (transport === 'udp') {
       const socket: UdpSocket = createSocket(server.address.includes(':') ? 'udp6' : 'udp4');
       await new Promise<void>((r) => socket.bind(0, server.address.includes(':') ? '::1' : '127.0.0.1', () => r()));
-      const c = new TurnTestClient('udp', (b) => socket.send(b, server.port, server.address), () => socket.close(), new Promise(() => {}));
+      const c = new TurnTestClient(
+        'udp',
+        (b) => socket.send(b, server.port, server.address),
+        () => socket.close(),
+        new Promise(() => {}),
+      );
       c.localPort = socket.address().port;
       socket.on('message', (m) => c.#receive(new Uint8Array(m)));
       return c;
@@ -79,7 +84,12 @@ export class TurnTestClient {
     });
     socket.on('error', () => {});
     const ended = new Promise<void>((r) => socket.once('close', () => r()));
-    const c = new TurnTestClient(transport, (b) => socket.write(b), () => socket.destroy(), ended);
+    const c = new TurnTestClient(
+      transport,
+      (b) => socket.write(b),
+      () => socket.destroy(),
+      ended,
+    );
     c.#stream = socket;
     c.localPort = socket.localPort ?? 0;
     const framer = new TurnStreamFramer();
@@ -128,8 +138,16 @@ export class TurnTestClient {
   async request(method: number, attrs: StunAttributeInput[] | ((transactionId: Uint8Array) => StunAttributeInput[]), sign = true): Promise<StunMessage> {
     const transactionId = newTransactionId();
     const attributes = typeof attrs === 'function' ? attrs(transactionId) : attrs;
-    const auth: StunAttributeInput[] = sign && this.key ? [encodeAttribute(codecs.username, this.username), encodeAttribute(codecs.realm, this.realm), encodeAttribute(codecs.nonce, this.nonce)] : [];
-    this.send(buildStunMessage({ method, messageClass: 'request', transactionId, attributes: [...attributes, ...auth] }, { integrityKey: sign ? this.key : undefined, fingerprint: true }));
+    const auth: StunAttributeInput[] =
+      sign && this.key
+        ? [encodeAttribute(codecs.username, this.username), encodeAttribute(codecs.realm, this.realm), encodeAttribute(codecs.nonce, this.nonce)]
+        : [];
+    this.send(
+      buildStunMessage(
+        { method, messageClass: 'request', transactionId, attributes: [...attributes, ...auth] },
+        { integrityKey: sign ? this.key : undefined, fingerprint: true },
+      ),
+    );
     return this.#until(() => {
       const i = this.#stun.findIndex((m) => m.messageClass !== 'indication' && Buffer.from(m.transactionId).equals(Buffer.from(transactionId)));
       return i < 0 ? undefined : this.#stun.splice(i, 1)[0];
