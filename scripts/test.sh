@@ -74,6 +74,10 @@ source scripts/services/runtimes.sh
 echo "== typecheck"
 npx tsc --noEmit -p tsconfig.json
 
+# Lint and format with the rules in biome.json; `npx biome check --write .` fixes what it can.
+echo "== lint"
+npx biome ci --reporter=summary .
+
 echo "== tests on Node $(node --version)"
 # The JSON report only feeds the skip count below; people read the default reporter, or theirs.
 reporters=(--reporter=default)
