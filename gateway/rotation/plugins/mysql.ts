@@ -40,9 +40,17 @@ import mysql from 'mysql2';
 import type { Connection as PromiseConnection, RowDataPacket } from 'mysql2/promise';
 import type { RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
-import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, unlessCancelled, withoutSecrets } from './common.ts';
-import { WrongPassword, cancelledSession, describeLogin, loginSucceeds, verifySession, type DatabaseSession as Session } from './database-session.ts';
-import { checkTlsBeforeLogin, tlsDescription, tlsModeOf, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
+import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, withoutSecrets } from './common.ts';
+import {
+  WrongPassword,
+  describeLogin,
+  loginSucceeds,
+  verifySession,
+  withDatabaseSession,
+  type DatabaseDriver,
+  type DatabaseSession as Session,
+} from './database-session.ts';
+import { checkTlsBeforeLogin, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
 
 const NAME = 'mysql';
 /** How long a polite close (COM_QUIT) may take before the socket is simply destroyed. */
@@ -208,69 +216,35 @@ async function prepareSession(conn: PromiseConnection, session: Session): Promis
  */
 async function withConnection<T>(target: RotationTarget, session: Session, step: (conn: PromiseConnection) => Promise<T>): Promise<T> {
   const { endpoint } = session;
-  if (target.signal.aborted) throw cancelledSession(NAME, endpoint, 'before connecting', false);
-  target.log(`${NAME}: connecting to ${addressOf(endpoint)} as ${who(session)}`);
-  const mode = tlsModeOf(endpoint);
-  const open = (tls: boolean) => {
-    const c = mysql.createConnection({
-      host: endpoint.hostname,
-      port: endpoint.port,
-      user: mysqlAccount(session.account.login).name,
-      password: session.password,
-      // No database: ALTER USER needs none, and an account may have no privilege on any.
-      connectTimeout: session.timeoutMs,
-      ...(tls ? { ssl: { ...tlsOptionsOf(endpoint), verifyIdentity: tlsOptionsOf(endpoint).rejectUnauthorized } } : {}),
-      multipleStatements: false,
-    });
-    // Handshake errors come as the first 'error' event (caught below); one on a connection lost
-    // while idle would crash the gateway without a listener.
-    c.on('error', () => {});
-    return c;
-  };
-  let usedTls = mode !== 'off';
-  let core = open(usedTls);
-  let conn = core.promise();
-
-  let stage = 'while connecting';
-  let connected = false;
-  const run = async (): Promise<T> => {
-    const started = Date.now();
-    const handshake = () =>
+  const driver: DatabaseDriver<{ core: mysql.Connection; conn: PromiseConnection }> = {
+    name: NAME,
+    open: (tls) => {
+      const core = mysql.createConnection({
+        host: endpoint.hostname,
+        port: endpoint.port,
+        user: mysqlAccount(session.account.login).name,
+        password: session.password,
+        // No database: ALTER USER needs none, and an account may have no privilege on any.
+        connectTimeout: session.timeoutMs,
+        ...(tls ? { ssl: { ...tlsOptionsOf(endpoint), verifyIdentity: tlsOptionsOf(endpoint).rejectUnauthorized } } : {}),
+        multipleStatements: false,
+      });
+      // Handshake errors come as the first 'error' event (caught by connect); one on a connection
+      // lost while idle would crash the gateway without a listener.
+      core.on('error', () => {});
+      return { core, conn: core.promise() };
+    },
+    connect: ({ core }) =>
       new Promise<void>((resolve, reject) => {
         core.once('connect', () => resolve());
         core.once('error', reject);
-      });
-    try {
-      try {
-        await handshake();
-      } catch (err) {
-        // Only a server whose handshake offers no SSL lets `prefer` go on in plaintext; a failed
-        // TLS handshake or certificate never does. No credential was sent before this error.
-        if (mode !== 'prefer' || errorInfo(err).code !== 'HANDSHAKE_NO_SSL_SUPPORT') throw err;
-        core.destroy();
-        usedTls = false;
-        core = open(false);
-        conn = core.promise();
-        await handshake();
-      }
-    } catch (err) {
-      throw connectFailure(err, session, Date.now() - started >= session.timeoutMs);
-    }
-    target.log(`${NAME}: ${addressOf(endpoint)}: ${tlsDescription(endpoint, usedTls)}`);
-    connected = true;
-    stage = 'after connecting';
-    return step(conn);
+      }),
+    offersNoTls: (err) => errorInfo(err).code === 'HANDSHAKE_NO_SSL_SUPPORT',
+    connectFailure: (err, timedOut) => connectFailure(err, session, timedOut),
+    close: ({ conn }, polite) => close(conn, polite),
+    destroy: ({ core }) => core.destroy(),
   };
-
-  try {
-    return await unlessCancelled(target.signal, run(), () => {
-      const failure = cancelledSession(NAME, endpoint, stage, stage !== 'while connecting');
-      core.destroy();
-      return failure;
-    });
-  } finally {
-    await close(conn, connected && !target.signal.aborted);
-  }
+  return withDatabaseSession(target, session, driver, who(session), ({ conn }) => step(conn));
 }
 
 async function close(conn: PromiseConnection, polite: boolean): Promise<void> {

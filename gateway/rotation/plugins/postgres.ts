@@ -23,9 +23,17 @@
 import pg from 'pg';
 import type { RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
-import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, unlessCancelled, withoutSecrets } from './common.ts';
-import { WrongPassword, cancelledSession, describeLogin, loginSucceeds, verifySession, type DatabaseSession as Session } from './database-session.ts';
-import { checkTlsBeforeLogin, tlsDescription, tlsModeOf, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
+import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, withoutSecrets } from './common.ts';
+import {
+  WrongPassword,
+  describeLogin,
+  loginSucceeds,
+  verifySession,
+  withDatabaseSession,
+  type DatabaseDriver,
+  type DatabaseSession as Session,
+} from './database-session.ts';
+import { checkTlsBeforeLogin, tlsOptionsOf, tlsVerifyHint } from './tls.ts';
 
 const NAME = 'postgresql';
 /** A client-side backstop after the server's own statement_timeout, for a peer that went silent. */
@@ -132,66 +140,37 @@ function who(session: Session): string {
  */
 async function withClient<T>(target: RotationTarget, session: Session, step: (client: pg.Client) => Promise<T>): Promise<T> {
   const { endpoint, account } = session;
-  if (target.signal.aborted) throw cancelledSession(NAME, endpoint, 'before connecting', false);
-  const mode = tlsModeOf(endpoint);
-  const makeClient = (tls: boolean): pg.Client => {
-    const c = new pg.Client({
-      host: endpoint.hostname,
-      port: endpoint.port,
-      user: account.login,
-      password: session.password,
-      database: account.connectDatabase ?? 'postgres',
-      // `false` (not undefined) so that PGSSLMODE and friends in the gateway's environment do not decide.
-      ssl: tls ? tlsOptionsOf(endpoint) : false,
-      connectionTimeoutMillis: target.timeoutMs,
-      statement_timeout: target.timeoutMs,
-      query_timeout: target.timeoutMs + QUERY_TIMEOUT_GRACE_MS,
-      application_name: 'postern-gateway',
-    });
-    // A connection lost mid-query is reported through that query; a lost idle one only as an
-    // 'error' event, which must have a listener or it would take the gateway down.
-    c.on('error', () => {});
-    return c;
+  const driver: DatabaseDriver<pg.Client> = {
+    name: NAME,
+    open: (tls) => {
+      const c = new pg.Client({
+        host: endpoint.hostname,
+        port: endpoint.port,
+        user: account.login,
+        password: session.password,
+        database: account.connectDatabase ?? 'postgres',
+        // `false` (not undefined) so that PGSSLMODE and friends in the gateway's environment do not decide.
+        ssl: tls ? tlsOptionsOf(endpoint) : false,
+        connectionTimeoutMillis: target.timeoutMs,
+        statement_timeout: target.timeoutMs,
+        query_timeout: target.timeoutMs + QUERY_TIMEOUT_GRACE_MS,
+        application_name: 'postern-gateway',
+      });
+      // A connection lost mid-query is reported through that query; a lost idle one only as an
+      // 'error' event, which must have a listener or it would take the gateway down.
+      c.on('error', () => {});
+      return c;
+    },
+    connect: async (client) => {
+      await client.connect();
+    },
+    // The server's 'N' to SSLRequest.
+    offersNoTls: (err) => /does not support SSL/i.test(errorInfo(err).message ?? ''),
+    connectFailure: (err, timedOut) => connectFailure(err, session, timedOut),
+    close,
+    destroy: (client) => client.connection.stream.destroy(),
   };
-  let usedTls = mode !== 'off';
-  let client = makeClient(usedTls);
-
-  let connected = false;
-  let stage = 'while connecting';
-
-  const run = async (): Promise<T> => {
-    const started = Date.now();
-    target.log(`${NAME}: connecting to ${addressOf(endpoint)} as ${who(session)}`);
-    try {
-      try {
-        await client.connect();
-      } catch (err) {
-        // The server's own "no SSL here" ('N') is the only answer that lets `prefer` go on in
-        // plaintext; a failed handshake or certificate never does. Nothing was sent yet.
-        if (mode !== 'prefer' || !/does not support SSL/i.test(errorInfo(err).message ?? '')) throw err;
-        await close(client, false);
-        usedTls = false;
-        client = makeClient(false);
-        await client.connect();
-      }
-    } catch (err) {
-      throw connectFailure(err, session, Date.now() - started >= target.timeoutMs);
-    }
-    target.log(`${NAME}: ${addressOf(endpoint)}: ${tlsDescription(endpoint, usedTls)}`);
-    connected = true;
-    stage = 'after connecting';
-    return step(client);
-  };
-
-  try {
-    return await unlessCancelled(target.signal, run(), () => {
-      const failure = cancelledSession(NAME, endpoint, stage, stage !== 'while connecting');
-      client.connection.stream.destroy();
-      return failure;
-    });
-  } finally {
-    await close(client, connected && !target.signal.aborted);
-  }
+  return withDatabaseSession(target, session, driver, who(session), step);
 }
 
 async function close(client: pg.Client, polite: boolean): Promise<void> {
