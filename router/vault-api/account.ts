@@ -109,30 +109,19 @@ export const accountHandlers: VaultHandlers<
 
   async 'account.login'(ctx, { email, authHash }) {
     const user = await ctx.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+    /** A login that did not open a session: by the caller's email, in the named account's trail when there is one. */
+    const refused = (outcome: 'denied' | 'failed', reason: 'throttled' | 'bad_credentials') =>
+      ctx.audit({ action: 'account.login', outcome, actorKind: 'anonymous', actor: email, ownerUid: user?.uid ?? null, detail: { reason } });
     try {
       await assertLoginAllowed(ctx.db, ctx.limits, email, ctx.clientIp, ctx.now);
     } catch (err) {
-      await ctx.audit({
-        action: 'account.login',
-        outcome: 'denied',
-        actorKind: 'anonymous',
-        actor: email,
-        ownerUid: user?.uid ?? null,
-        detail: { reason: 'throttled' },
-      });
+      await refused('denied', 'throttled');
       throw err;
     }
     const ok = user !== undefined && equalBytes(verifierForAuthHash(fromBase64Url(authHash), fromBase64Url(user.auth_salt)), fromBase64Url(user.auth_verifier));
     if (!user || !ok) {
       await noteLoginFailure(ctx.db, email, ctx.clientIp, ctx.now);
-      await ctx.audit({
-        action: 'account.login',
-        outcome: 'failed',
-        actorKind: 'anonymous',
-        actor: email,
-        ownerUid: user?.uid ?? null,
-        detail: { reason: 'bad_credentials' },
-      });
+      await refused('failed', 'bad_credentials');
       throw new PosternError('unauthorized', INVALID_LOGIN);
     }
     await clearLoginFailures(ctx.db, email, ctx.clientIp);
