@@ -6,7 +6,7 @@
  */
 import type { Account, Endpoint, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
-import { addressOf, unlessCancelled } from './common.ts';
+import { addressOf, passwordOf, secretsOf, unlessCancelled } from './common.ts';
 import { tlsDescription, tlsModeOf } from './tls.ts';
 
 /** Who a database session logs in as: the admin, the user rotating itself, or the user being verified. */
@@ -43,9 +43,25 @@ export class WrongPassword extends RotationFailure {
   }
 }
 
+/**
+ * The session change() logs in with: the admin when the resource names one, else the user
+ * rotating itself with its current password. `keyRefused` words the refusal of a key credential.
+ */
+export function changeSession(target: RotationTarget, newPassword: string, keyRefused: (what: string) => string): DatabaseSession {
+  const actor = target.admin ?? target.user;
+  return {
+    endpoint: target.endpoint,
+    account: actor,
+    password: passwordOf(actor.credential, keyRefused(target.admin ? "the admin's credential" : "the user's current credential")),
+    role: target.admin ? 'admin' : 'self',
+    secrets: secretsOf(target, newPassword),
+    timeoutMs: target.timeoutMs,
+  };
+}
+
 /** The session verify() logs in with: the user itself, with the password being verified. */
-export function verifySession(target: RotationTarget, password: string, secrets: readonly string[]): DatabaseSession {
-  return { endpoint: target.endpoint, account: target.user, password, role: 'user', secrets, timeoutMs: target.timeoutMs };
+export function verifySession(target: RotationTarget, password: string): DatabaseSession {
+  return { endpoint: target.endpoint, account: target.user, password, role: 'user', secrets: secretsOf(target, password), timeoutMs: target.timeoutMs };
 }
 
 /**

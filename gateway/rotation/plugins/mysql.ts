@@ -40,10 +40,11 @@ import mysql from 'mysql2';
 import type { Connection as PromiseConnection, RowDataPacket } from 'mysql2/promise';
 import type { RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
-import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, withoutSecrets } from './common.ts';
+import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, withoutSecrets } from './common.ts';
 import {
   WrongPassword,
   describeLogin,
+  changeSession,
   loginSucceeds,
   verifySession,
   withDatabaseSession,
@@ -86,15 +87,7 @@ export const mysqlPlugin: RotationPlugin = {
     if (newPassword === '') {
       throw new RotationFailure('policy_refused', `${NAME}: refusing to set an empty password for ${account} (it would let the account log in without one)`);
     }
-    const actor = target.admin ?? target.user;
-    const session: Session = {
-      endpoint: target.endpoint,
-      account: actor,
-      password: passwordOf(actor.credential, keyRefused(target.admin ? "the admin's credential" : "the user's current credential")),
-      role: target.admin ? 'admin' : 'self',
-      secrets: secretsOf(target, newPassword),
-      timeoutMs: target.timeoutMs,
-    };
+    const session = changeSession(target, newPassword, keyRefused);
     await withConnection(target, session, async (conn) => {
       const server = await prepareSession(conn, session);
       let sql: string;
@@ -124,7 +117,7 @@ export const mysqlPlugin: RotationPlugin = {
     const password = passwordOf(credential, keyRefused('the credential to verify'));
     // An empty password would test "does the account have no password", not a credential.
     if (password === '') return false;
-    const session = verifySession(target, password, secretsOf(target, password));
+    const session = verifySession(target, password);
     return loginSucceeds(target, NAME, `'${mysqlAccount(target.user.login).name}'`, () =>
       withConnection(target, session, async (conn) => {
         try {

@@ -23,10 +23,11 @@
 import pg from 'pg';
 import type { RotationPlugin, RotationTarget } from '../plugin.ts';
 import { RotationFailure } from '../plugin.ts';
-import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, secretsOf, withoutSecrets } from './common.ts';
+import { UNREACHABLE_SOCKET_CODES, addressOf, clipped, endWithin, firstCause, passwordOf, withoutSecrets } from './common.ts';
 import {
   WrongPassword,
   describeLogin,
+  changeSession,
   loginSucceeds,
   verifySession,
   withDatabaseSession,
@@ -55,15 +56,7 @@ export const postgresPlugin: RotationPlugin = {
   async change(target, next) {
     const newPassword = passwordOf(next, keyRefused('the new credential'));
     refuseUnsafePassword(newPassword, target.user.login);
-    const actor = target.admin ?? target.user;
-    const session: Session = {
-      endpoint: target.endpoint,
-      account: actor,
-      password: passwordOf(actor.credential, keyRefused(target.admin ? "the admin's credential" : "the user's current credential")),
-      role: target.admin ? 'admin' : 'self',
-      secrets: secretsOf(target, newPassword),
-      timeoutMs: target.timeoutMs,
-    };
+    const session = changeSession(target, newPassword, keyRefused);
     const user = target.user.login;
     await withClient(target, session, async (client) => {
       target.log(`${NAME}: changing the password of role "${user}" on ${addressOf(target.endpoint)}`);
@@ -82,7 +75,7 @@ export const postgresPlugin: RotationPlugin = {
     // PostgreSQL never stores an empty password (see refuseUnsafePassword), so it cannot be right;
     // and pg refuses to send one to a SCRAM server, which would read as a connection failure.
     if (password === '') return false;
-    const session = verifySession(target, password, secretsOf(target, password));
+    const session = verifySession(target, password);
     return loginSucceeds(target, NAME, `"${target.user.login}"`, () =>
       withClient(target, session, async (client) => {
         try {
