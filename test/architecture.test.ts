@@ -101,6 +101,14 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('gives every top-level folder its line in the README map of the code', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const map = readme.slice(readme.indexOf('## Map of the code'));
+    const rows = new Set([...map.matchAll(/^\| `([^`/]+)\/` \|/gm)].map((m) => m[1]));
+    const folders = readdirSync(ROOT).filter((name) => !name.startsWith('.') && name !== 'node_modules' && statSync(join(ROOT, name)).isDirectory());
+    expect(folders.filter((f) => !rows.has(f))).toEqual([]);
+  });
+
   it('keeps the parts from importing each other (the CLI may start the Node Router and the Node relay)', () => {
     const target = (file: string, spec: string) => (spec.startsWith('.') ? resolveSpec(file, spec) : spec);
     const cross: string[] = [];
