@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   // Raised by clients, never by the Router: the server's identity or its data cannot be trusted.
   router_key_changed: 409,
   rollback_detected: 409,
+  // Raised by clients, never by the Router: the server did not answer at all (refused, reset, DNS).
+  unreachable: 503,
   internal: 500,
 } as const;
 

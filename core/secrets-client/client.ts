@@ -133,7 +133,7 @@ export class SecretsClient {
     try {
       response = await this.fetchImpl(request.url, { method: 'POST', headers: request.headers, body: request.body as Uint8Array<ArrayBuffer> });
     } catch (err) {
-      throw new PosternError('internal', `Cannot reach the Postern server at ${this.config.server}: ${(err as Error).message}`);
+      throw new PosternError('unreachable', `Cannot reach the Postern server at ${this.config.server}: ${(err as Error).message}`);
     }
     if (!response.ok) throw await errorFromResponse(response);
     const bytes = new Uint8Array(await response.arrayBuffer());

@@ -42,7 +42,7 @@ export async function fetchRouterKeys(server: string, fetchImpl: FetchLike = fet
   try {
     response = await fetchImpl(`${normaliseServerUrl(server)}/api/v1/router-key`);
   } catch (err) {
-    throw new PosternError('internal', `Cannot reach the Postern server at ${normaliseServerUrl(server)}: ${describeFetchError(err)}`);
+    throw new PosternError('unreachable', `Cannot reach the Postern server at ${normaliseServerUrl(server)}: ${describeFetchError(err)}`);
   }
   if (!response.ok) throw await errorFromResponse(response);
   const { publicKey, signingKey } = (await response.json()) as { publicKey: string; signingKey?: string };
@@ -90,7 +90,7 @@ export class VaultTransport {
         body: JSON.stringify(toWireEnvelope(sealed)),
       });
     } catch (err) {
-      throw new PosternError('internal', `Cannot reach the Postern server at ${this.server}: ${describeFetchError(err)}`);
+      throw new PosternError('unreachable', `Cannot reach the Postern server at ${this.server}: ${describeFetchError(err)}`);
     }
     if (!response.ok) throw await errorFromResponse(response);
     const { payload } = (await response.json()) as { payload: string };

@@ -84,7 +84,7 @@ describe('gateway jobs', () => {
       const resumed = await resumeOwner(router, owner);
       await expect.poll(async () => (await resumed.getJob(jobUid)).job.status, { timeout: 10_000 }).toBe('failed');
       const { job, logs } = await resumed.getJob(jobUid);
-      expect(job.message).toMatch(/^internal: Cannot reach the Postern server/);
+      expect(job.message).toMatch(/^unreachable: Cannot reach the Postern server/);
       expect(logs.at(-1)?.line).toBe(job.message);
       expect(service.tasks.pendingUpdates).toBe(0);
     } finally {

@@ -4,6 +4,15 @@
  */
 import { main } from './program.ts';
 
+// A reader that went away (`postern events | head -1`) is not an error: stop quietly with status
+// 0, as Unix tools do, rather than die on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 const code = await main(process.argv);
 process.exitCode = code;
 // A finished command exits even if a library left a handle open (werift keeps TURN timers and

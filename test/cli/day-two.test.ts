@@ -1,0 +1,74 @@
+/**
+ * The CLI for day two (issue 12), through the real `postern` against a real Router: what an
+ * administrator meets once the first day's setup is done.
+ */
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRouter, type TestRouter } from '../support/router.ts';
+import { CliUser, removeDir, runCli, spawnCli, tempDir } from './support.ts';
+
+/** A loopback port nothing listens on (taken, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('postern on day two', () => {
+  let router: TestRouter;
+  let alice: CliUser;
+
+  beforeAll(async () => {
+    router = await startTestRouter();
+    alice = new CliUser(router.url, 'alice@example.com');
+    await alice.registerWithSdk();
+    await alice.loginWithSdk();
+    await alice.ok(['folder', 'add', 'Servers']);
+  });
+  afterAll(async () => {
+    alice?.cleanup();
+    await router?.stop();
+  });
+
+  it('stops quietly with status 0 when its reader goes away (`postern events | head -1`)', async () => {
+    // The reading end is closed before the CLI has started, so its first write meets EPIPE.
+    const child = spawnCli(['--server', router.url, 'events'], { home: alice.home });
+    child.stdout!.destroy();
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin!.end();
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('says a server that does not answer is unreachable, not an internal error', async () => {
+    const server = `http://127.0.0.1:${await closedPort()}`;
+    const home = tempDir('postern-cli-unreachable-');
+    try {
+      const r = await runCli(['--json', '--server', server, 'login', '--email', 'alice@example.com', '--password-stdin'], { home, stdin: 'x\n' });
+      expect(r.code).toBe(1);
+      expect(r.error().code).toBe('unreachable');
+      expect(r.error().message).toContain(`Cannot reach the Postern server at ${server}`);
+      expect(r.error().message).toContain('ECONNREFUSED');
+      // A logged-in user whose server has gone away gets the same code from any command.
+      const other = await startTestRouter();
+      const bob = new CliUser(other.url, 'bob@example.com');
+      try {
+        await bob.registerWithSdk();
+        await bob.loginWithSdk();
+        await other.stop();
+        const down = await bob.run(['--json', 'ls']);
+        expect(down.code).toBe(1);
+        expect(down.error().code).toBe('unreachable');
+        expect(down.error().message).toContain(`Cannot reach the Postern server at ${other.url}`);
+      } finally {
+        bob.cleanup();
+      }
+    } finally {
+      removeDir(home);
+    }
+  });
+});
