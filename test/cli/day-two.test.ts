@@ -44,6 +44,23 @@ describe('postern on day two', () => {
     expect(code).toBe(0);
   });
 
+  it('remembers the server after logout: the next login goes back to it without --server', async () => {
+    const carol = new CliUser(router.url, 'carol@example.com');
+    try {
+      await carol.registerWithSdk();
+      await carol.login();
+      await runCli(['logout'], { home: carol.home }).then((r) => expect(r.code, r.stderr).toBe(0));
+      // No --server and no POSTERN_SERVER: the default would be another address.
+      const again = await runCli(['--json', 'login', '--email', carol.email, '--password-stdin'], { home: carol.home, stdin: `${carol.password}\n` });
+      expect(again.code, again.stderr).toBe(0);
+      const who = await runCli(['--json', 'whoami'], { home: carol.home });
+      expect(who.json().email).toBe(carol.email);
+      expect(who.json().server).toBe(router.url);
+    } finally {
+      carol.cleanup();
+    }
+  });
+
   it('says a server that does not answer is unreachable, not an internal error', async () => {
     const server = `http://127.0.0.1:${await closedPort()}`;
     const home = tempDir('postern-cli-unreachable-');

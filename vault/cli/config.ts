@@ -33,7 +33,7 @@ const sessionSchema = z.object({
 
 const configSchema = z.object({
   version: z.literal(1),
-  /** The server of the last successful login: the default for `--server`. */
+  /** The server of the last successful login, kept after logout: the default for `--server`. */
   currentServer: z.string().optional(),
   /** Keyed by the normalised server URL (`http://127.0.0.1:8080`, `https://vault.example.com`). */
   sessions: z.record(z.string(), sessionSchema),
@@ -161,7 +161,7 @@ export function forgetSession(home: string, server: string): boolean {
   const config = readConfig(home);
   if (!config.sessions[server]) return false;
   delete config.sessions[server];
-  if (config.currentServer === server) delete config.currentServer;
+  // The server stays the default: the next `postern login` goes back to it without --server.
   writeConfig(home, config);
   return true;
 }
