@@ -5,7 +5,7 @@
  * spent on a file that cannot be written is lost.
  */
 import { PosternError } from '../../core/errors.ts';
-import { encodeConfig, SecretsClient } from '../../core/secrets-client/index.ts';
+import { encodeConfig, parseOneTimeToken, SecretsClient } from '../../core/secrets-client/index.ts';
 import { writePrivateFile } from '../../node/private-file.ts';
 import { configTarget, GATEWAY_CONFIG_ENV, prepareConfigTarget } from '../config.ts';
 import { printable, type GatewayIo } from './io.ts';
@@ -30,10 +30,25 @@ export async function initGateway(options: InitOptions, io: GatewayIo): Promise<
   // `--token -` reads it from stdin: out of `ps` and the shell history.
   const token = options.token === '-' ? (await readStdin(io.stdin)).trim() : options.token;
   if (token === '') throw new PosternError('bad_request', 'No token on stdin; pipe the one-time token in, or pass it as --token TOKEN.');
+  const createOne = 'Create a gateway and its token with `postern gateway create` (or `postern app client add --kind gateway`) and run init again.';
+  try {
+    parseOneTimeToken(token);
+  } catch {
+    throw new PosternError(
+      'bad_request',
+      `The one-time token is malformed: copy it again exactly as \`postern gateway create\` printed it (HOST:PORT:SECRET). ${createOne}`,
+    );
+  }
   let config: Awaited<ReturnType<typeof SecretsClient.redeemToken>>;
   try {
     config = await SecretsClient.redeemToken(token, options.server ? { server: options.server } : {});
   } catch (err) {
+    if (err instanceof PosternError && err.code === 'unauthorized') {
+      throw new PosternError(
+        'unauthorized',
+        `The Router does not know this one-time token: it was never issued there, or its gateway was removed. ${createOne}`,
+      );
+    }
     if (err instanceof PosternError && err.code === 'token_expired') {
       throw new PosternError(
         'token_expired',

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRouter, type TestRouter } from '../support/router.ts';
-import { CliUser, removeDir, runCli, spawnCli, tempDir } from './support.ts';
+import { CliUser, removeDir, runCli, runGateway, spawnCli, tempDir } from './support.ts';
 
 /** A loopback port nothing listens on (taken, then released). */
 async function closedPort(): Promise<number> {
@@ -58,6 +58,25 @@ describe('postern on day two', () => {
       expect(who.json().server).toBe(router.url);
     } finally {
       carol.cleanup();
+    }
+  });
+
+  it('postern-gateway init with a bad token says how to get a good one (postern gateway create)', async () => {
+    const host = new URL(router.url).host;
+    const home = tempDir('postern-gateway-init-');
+    try {
+      const unknown = await runGateway(['init', '--config', `${home}/gateway.json`, '--token', `${host}:${'A'.repeat(43)}`], { home });
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('does not know this one-time token');
+      const malformed = await runGateway(['init', '--config', `${home}/gateway.json`, '--token', `${host}:not-a-token`], { home });
+      expect(malformed.code).toBe(1);
+      expect(malformed.stderr).toContain('malformed');
+      for (const r of [unknown, malformed]) {
+        expect(r.stderr).toContain('postern gateway create');
+        expect(r.stderr).not.toContain('postern secrets init');
+      }
+    } finally {
+      removeDir(home);
     }
   });
 
