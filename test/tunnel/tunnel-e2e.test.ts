@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSignallingSessionId, sealSignalling, deriveSignallingKey } from '../../core/protocol/webrtc-signalling.ts';
 import { requireService } from '../support/services.ts';
+import { spawnCli } from '../cli/support.ts';
 import { TunnelLab, type RunningTunnel } from './lab.ts';
 
 const run = promisify(execFile);
@@ -93,6 +94,31 @@ describe('tunnels through the gateway', () => {
     await lab?.close();
     echo?.close();
     sink?.close();
+  });
+
+  it('prints its ready message as real lines for a person (no literal \\n), and stops on Ctrl-C', async () => {
+    const child = spawnCli(['--server', lab.router.url, 'tunnel', 'start', echoUid], { home: lab.admin.home });
+    child.stdin!.end();
+    let stdout = '';
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          stdout += d;
+          if (stdout.includes('closes it.\n')) resolve();
+        });
+        void exited.then((code) => reject(new Error(`postern tunnel start exited ${code}:\n${stdout}`)));
+      });
+    } finally {
+      child.kill('SIGINT');
+    }
+    await exited;
+    const lines = stdout.split('\n');
+    const ready = lines.findIndex((l) => l.startsWith('Tunnel to "echo box"'));
+    expect(lines[ready]).toMatch(/is ready: connect to 127\.0\.0\.1:\d+$/);
+    expect(lines[ready + 1]).toMatch(/^ {2}path .+, session \S+$/);
+    expect(lines[ready + 2]).toBe(`  Ctrl-C (or \`postern tunnel stop ${echoUid}\`) closes it.`);
+    expect(stdout).not.toContain('\\n');
   });
 
   it('prints where to connect and carries bytes both ways, byte-exact', async () => {

@@ -100,12 +100,17 @@ async function start(ctx: CliContext, record: string, options: StartOptions): Pr
     // Listen for the stop signal before saying we are ready: whoever reads that line may stop us at once.
     const stopping = stopSignal().then((s) => `stopped (${s})`);
     const json = ctx.out.json;
-    const event = (value: Record<string, unknown>, human: string) =>
-      json ? ctx.out.raw(`${JSON.stringify({ at: new Date().toISOString(), ...value })}\n`) : ctx.out.line(human);
-    event(
-      { event: 'ready', listen: listener.address, target: show(target), resourceUid, sessionId: session.sessionId, path: session.path() },
-      `Tunnel to "${title}" (${show(target)}) is ready: connect to ${listener.address}\n  path ${session.path()}, session ${session.sessionId}\n  Ctrl-C (or \`postern tunnel stop ${resourceUid}\`) closes it.`,
-    );
+    // A human rendering of several lines is given as lines: each is made printable on its own, so
+    // a newline in a record's title stays escaped while ours are real line breaks.
+    const event = (value: Record<string, unknown>, human: string | readonly string[]) => {
+      if (json) ctx.out.raw(`${JSON.stringify({ at: new Date().toISOString(), ...value })}\n`);
+      else for (const line of typeof human === 'string' ? [human] : human) ctx.out.line(line);
+    };
+    event({ event: 'ready', listen: listener.address, target: show(target), resourceUid, sessionId: session.sessionId, path: session.path() }, [
+      `Tunnel to "${title}" (${show(target)}) is ready: connect to ${listener.address}`,
+      `  path ${session.path()}, session ${session.sessionId}`,
+      `  Ctrl-C (or \`postern tunnel stop ${resourceUid}\`) closes it.`,
+    ]);
     const shownPath = session.path();
     void session.pathSettled.then((path) => {
       if (path !== shownPath) event({ event: 'path', path }, `  path ${path}`);
