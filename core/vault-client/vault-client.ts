@@ -299,7 +299,19 @@ export class VaultClient {
 
   // ---- folders ----
 
-  async addFolder(name: string, options: { shared: boolean; parentUid?: string }): Promise<string> {
+  /**
+   * Creates a folder. A second folder of the same name in the same parent is refused (`conflict`)
+   * unless `allowDuplicate`: names are ciphertext to the Router, so only a client can check.
+   */
+  async addFolder(name: string, options: { shared: boolean; parentUid?: string; allowDuplicate?: boolean }): Promise<string> {
+    if (!options.allowDuplicate) {
+      const parentUid = options.parentUid ?? null;
+      const same = (await this.currentView()).folders.find((f) => f.parentUid === parentUid && f.name === name);
+      if (same) {
+        const where = parentUid === null ? 'at the top level' : `in folder ${parentUid}`;
+        throw new PosternError('conflict', `A folder named "${name}" already exists ${where} (${same.uid}).`, { folderUid: same.uid });
+      }
+    }
     const folderUid = newUid();
     const folderKey = generateAesKey();
     await this.call('folder.add', {

@@ -19,13 +19,14 @@ async function closedPort(): Promise<number> {
 describe('postern on day two', () => {
   let router: TestRouter;
   let alice: CliUser;
+  let serversUid: string;
 
   beforeAll(async () => {
     router = await startTestRouter();
     alice = new CliUser(router.url, 'alice@example.com');
     await alice.registerWithSdk();
     await alice.loginWithSdk();
-    await alice.ok(['folder', 'add', 'Servers']);
+    serversUid = (await alice.ok(['--json', 'folder', 'add', 'Servers'])).json().uid;
   });
   afterAll(async () => {
     alice?.cleanup();
@@ -42,6 +43,19 @@ describe('postern on day two', () => {
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     expect(stderr).toBe('');
     expect(code).toBe(0);
+  });
+
+  it('refuses a second folder of the same name in the same parent, unless --allow-duplicate', async () => {
+    const again = await alice.run(['--json', 'folder', 'add', 'Servers']);
+    expect(again.code).toBe(1);
+    expect(again.error()).toMatchObject({ code: 'conflict', details: { folderUid: serversUid } });
+    expect(again.error().message).toContain('A folder named "Servers" already exists at the top level');
+    expect(again.error().message).toContain('--allow-duplicate');
+    // The same name elsewhere is another folder; --allow-duplicate is for someone who means it.
+    const inside = await alice.ok(['--json', 'folder', 'add', 'Servers', '--parent', serversUid]);
+    expect(inside.json()).toMatchObject({ name: 'Servers', parentUid: serversUid });
+    const twin = await alice.ok(['--json', 'folder', 'add', 'Servers', '--allow-duplicate']);
+    expect(twin.json().uid).not.toBe(serversUid);
   });
 
   it('remembers the server after logout: the next login goes back to it without --server', async () => {

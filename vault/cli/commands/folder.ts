@@ -2,6 +2,7 @@
  * `postern folder add | share`: folders, and sharing them with other users.
  */
 import type { Command } from 'commander';
+import { PosternError } from '../../../core/errors.ts';
 import { contextOf } from '../context.ts';
 import type { CliIo } from '../output.ts';
 import { resolveFolderUid } from '../resolve.ts';
@@ -10,6 +11,7 @@ import { withVault } from '../session.ts';
 interface AddOptions {
   shared?: boolean;
   parent?: string;
+  allowDuplicate?: boolean;
 }
 
 interface ShareOptions {
@@ -30,6 +32,7 @@ export function registerFolderCommands(program: Command, io: CliIo): void {
     .argument('<name>', 'folder name (encrypted; the server never sees it)')
     .option('--shared', 'make it a shared folder (required to share it with users or applications)')
     .option('--parent <folder>', 'create it inside this folder (name or UID)')
+    .option('--allow-duplicate', 'create it even if a folder of that name already exists there')
     .addHelpText(
       'after',
       `
@@ -41,7 +44,14 @@ Examples:
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
         const parentUid = options.parent ? await resolveFolderUid(vault, options.parent) : undefined;
-        const uid = await vault.addFolder(name, { shared: options.shared === true, ...(parentUid ? { parentUid } : {}) });
+        const uid = await vault
+          .addFolder(name, { shared: options.shared === true, allowDuplicate: options.allowDuplicate === true, ...(parentUid ? { parentUid } : {}) })
+          .catch((err: unknown) => {
+            if (err instanceof PosternError && err.code === 'conflict') {
+              throw new PosternError('conflict', `${err.message} Use that one, or pass --allow-duplicate to create a second.`, err.details);
+            }
+            throw err;
+          });
         ctx.out.result({ uid, name, shared: options.shared === true, parentUid: parentUid ?? null }, () => ctx.out.line(uid));
       });
     });
