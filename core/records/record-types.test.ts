@@ -57,7 +57,7 @@ describe('isUid', () => {
 
 describe('secret fields', () => {
   it('exports the secret names', () => {
-    expect([...SECRET_FIELD_NAMES].sort()).toEqual(['clientSecret', 'oneTimeCode', 'password', 'privateKey', 'secretAccessKey']);
+    expect([...SECRET_FIELD_NAMES].sort()).toEqual(['clientSecret', 'oneTimeCode', 'password', 'privateKey', 'secretAccessKey', 'trafficEncryptionSeed']);
   });
   it('matches names, dotted paths and labels loosely', () => {
     for (const n of [
@@ -70,6 +70,7 @@ describe('secret fields', () => {
       'Private Key',
       'client_secret',
       'pamSettings.connection.password',
+      'trafficEncryptionSeed',
     ]) {
       expect(isSecretField(n), n).toBe(true);
     }

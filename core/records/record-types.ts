@@ -269,7 +269,23 @@ export interface RecordFieldsByType {
 // Secrets
 // ---------------------------------------------------------------------------------------------
 
-export const SECRET_FIELD_NAMES = ['password', 'privateKey', 'secretAccessKey', 'clientSecret', 'oneTimeCode'] as const;
+/**
+ * The names of the fields whose spec is `secret`, in any record type (password, privateKey,
+ * trafficEncryptionSeed, …): derived from the schemas, so a new secret field is masked and
+ * scrubbed without a second list to keep in step.
+ */
+export const SECRET_FIELD_NAMES: readonly string[] = (() => {
+  const names = new Set<string>();
+  const walk = (shape: Record<string, z.ZodType>): void => {
+    for (const [name, schema] of Object.entries(shape)) {
+      const spec = fieldSpecOf(schema);
+      if (spec?.kind === 'secret') names.add(name);
+      if (spec?.kind === 'object' && spec.shape) walk(spec.shape);
+    }
+  };
+  for (const schema of Object.values(fieldSchemas)) walk(schema.shape as Record<string, z.ZodType>);
+  return [...names];
+})();
 
 const SECRET_KEYS = new Set(SECRET_FIELD_NAMES.map((n) => n.toLowerCase()));
 

@@ -58,6 +58,41 @@ describe('postern on day two', () => {
     expect(twin.json().uid).not.toBe(serversUid);
   });
 
+  it('get masks every secret field, the traffic encryption seed included, unless --unmask', async () => {
+    const seed = `seed-canary-${Date.now()}`;
+    const add = await alice.ok(
+      [
+        '--json',
+        'record',
+        'add',
+        '--type',
+        'pamMachine',
+        '--title',
+        'web-1',
+        '--folder',
+        serversUid,
+        '--field',
+        'hostname=10.0.0.5',
+        '--field',
+        'port=22',
+        '--field-stdin',
+        'trafficEncryptionSeed',
+      ],
+      { stdin: `${seed}\n` },
+    );
+    const uid = add.json().uid as string;
+    for (const args of [
+      ['get', uid],
+      ['--json', 'get', uid],
+    ]) {
+      const shown = await alice.ok(args);
+      expect(shown.stdout).not.toContain(seed);
+      expect(shown.stdout).toContain('trafficEncryptionSeed');
+      expect(shown.stdout).toContain('********');
+    }
+    expect((await alice.ok(['get', uid, '--unmask'])).stdout).toContain(seed);
+  });
+
   it('remembers the server after logout: the next login goes back to it without --server', async () => {
     const carol = new CliUser(router.url, 'carol@example.com');
     try {
