@@ -50,6 +50,8 @@ export interface ActionContract {
   resource: boolean;
   /** Long work: the Router opens a job first and names it; the gateway answers with it and reports progress. */
   job: boolean;
+  /** For a `record` action: the record types it works on, checked before anything else is resolved or opened (any when absent). */
+  recordTypes?: readonly string[];
   /** Sets up WebRTC: the Router adds the gateway's own TURN credentials (its Relay). */
   relay: boolean;
   /** What the caller may put in `params`: strict, so a key the Router sets itself is refused. Flat scalars (./vault-api.ts). */
@@ -112,6 +114,7 @@ export const ACTION_CONTRACTS = {
    */
   rotate: {
     target: 'record',
+    recordTypes: ['pamUser'],
     resource: true,
     job: true,
     relay: false,

@@ -12,7 +12,15 @@
  */
 import type { Kysely } from 'kysely';
 import { PosternError } from '../../core/errors.ts';
-import { ACTION_CONTRACTS, ACTION_NAMES, isActionName, parseCallerParams, type ActionName } from '../../core/protocol/actions.ts';
+import {
+  ACTION_CONTRACTS,
+  ACTION_NAMES,
+  isActionName,
+  isRotationResourceType,
+  parseCallerParams,
+  type ActionContract,
+  type ActionName,
+} from '../../core/protocol/actions.ts';
 import type { ActionOutcome, VaultInput } from '../../core/protocol/vault-api.ts';
 import type { Database } from '../../core/storage/schema.ts';
 import { requireReadableRecord } from '../access/records.ts';
@@ -86,7 +94,9 @@ async function start<N extends ActionName>(env: ActionEnv, actor: ActionActor, n
   switch (contract.target) {
     case 'record': {
       if (!input.recordUid) throw new PosternError('bad_request', `"${name}" needs a record UID.`);
-      await requireReadableRecord(env.db, actor.userUid, input.recordUid);
+      const { record } = await requireReadableRecord(env.db, actor.userUid, input.recordUid);
+      const recordTypes = (contract as ActionContract).recordTypes;
+      if (recordTypes && !recordTypes.includes(record.type)) throw wrongRecordType(name, input.recordUid, record.type, recordTypes);
       recordUid = input.recordUid;
       const scheduled = input.configurationUid
         ? null
@@ -150,4 +160,12 @@ async function start<N extends ActionName>(env: ActionEnv, actor: ActionActor, n
   if (jobUid && result.code !== 'ok')
     await failJob(env.db, jobUid, 'failed', `${result.code}: ${result.message ?? 'the gateway did not start the job'}`, env.now());
   return { ...result, gatewayUid, ...(jobUid ? { jobUid } : {}) };
+}
+
+/** An action sent to a record of a type it does not work on, said before any job or gateway is involved. */
+function wrongRecordType(name: ActionName, recordUid: string, type: string, expected: readonly string[]): PosternError {
+  const hint = isRotationResourceType(type)
+    ? ` It is a resource: rotate the account that lives on it, \`postern rotate ACCOUNT --resource ${recordUid}\`.`
+    : '';
+  return new PosternError('bad_request', `"${name}" works on a ${expected.join(' or ')}; record ${recordUid} is a ${type}.${hint}`, { recordUid, type });
 }

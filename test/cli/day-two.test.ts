@@ -93,6 +93,35 @@ describe('postern on day two', () => {
     expect((await alice.ok(['get', uid, '--unmask'])).stdout).toContain(seed);
   });
 
+  it('rotate on a resource says it rotates an account, before asking for a configuration or opening a job', async () => {
+    const machine = (
+      await alice.ok([
+        '--json',
+        'record',
+        'add',
+        '--type',
+        'pamMachine',
+        '--title',
+        'db-host',
+        '--folder',
+        serversUid,
+        '--field',
+        'hostname=10.0.0.6',
+        '--field',
+        'port=22',
+      ])
+    ).json().uid as string;
+    for (const target of [machine, 'db-host']) {
+      const r = await alice.run(['--json', 'rotate', target]);
+      expect(r.code).toBe(1);
+      expect(r.error()).toMatchObject({ code: 'bad_request', details: { recordUid: machine, type: 'pamMachine' } });
+      expect(r.error().message).toContain('"rotate" works on a pamUser');
+      expect(r.error().message).toContain(`postern rotate ACCOUNT --resource ${machine}`);
+    }
+    // Nothing was started: no job exists to list.
+    expect((await alice.ok(['--json', 'job', 'list'])).json()).toEqual({ jobs: [] });
+  });
+
   it('remembers the server after logout: the next login goes back to it without --server', async () => {
     const carol = new CliUser(router.url, 'carol@example.com');
     try {
