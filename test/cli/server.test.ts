@@ -59,6 +59,29 @@ describe('postern server start', () => {
     removeDir(elsewhere);
   });
 
+  it('tells a person on another port the exact line that points postern at it', async () => {
+    const banner = tempDir('postern-cli-server-banner-');
+    const child = spawnCli(['server', 'start', '--port', '0'], { home: banner });
+    let stdout = '';
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      await new Promise<void>((done, fail) => {
+        child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          stdout += d;
+          if (stdout.includes('Press Ctrl-C to stop.')) done();
+        });
+        void exited.then((code) => fail(new Error(`server exited ${code}\n${stdout}`)));
+      });
+      const url = /^Postern Router listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(stdout)?.[1];
+      expect(url, stdout).toBeDefined();
+      expect(stdout).toContain(`Clients on this machine: export POSTERN_SERVER=${url}\n`);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      removeDir(banner);
+    }
+  });
+
   it('serves the Router from $POSTERN_HOME/server and stops cleanly on SIGTERM', async () => {
     const server = await startServer(['--port', '0'], home);
     const { info } = server;

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { PosternError, UsageError } from '../../../core/errors.ts';
 import { parseCidr } from '../../../core/net/ip-address.ts';
-import { ensureHome } from '../config.ts';
+import { DEFAULT_SERVER, ensureHome } from '../config.ts';
 import { contextOf } from '../context.ts';
 import { collect, integerIn } from '../flags.ts';
 import { DEFAULT_RELAY_PORT, startEmbeddedRelay, type EmbeddedRelay } from '../embedded-relay.ts';
@@ -271,6 +271,8 @@ Examples:
         if (info.relay) ctx.out.line(`  relay     ${info.relay.urls.join(', ')}${info.relay.embedded ? ' (embedded; secret in relay-secret)' : ''}`);
         else if (role !== 'head') ctx.out.line('  relay     none (tunnels use direct paths only)');
         ctx.out.line(`  key       ${info.routerKey} (back it up: clients pin its public half${clustered ? '; every Head and Worker needs the same one' : ''})`);
+        // A Router away from the CLI's default address: say the line that points `postern` at it.
+        if (role !== 'head' && router.url !== DEFAULT_SERVER) ctx.out.line(`Clients on this machine: export POSTERN_SERVER=${router.url}`);
         ctx.out.line('Press Ctrl-C to stop.');
       });
       const signal = await stopping;
