@@ -89,10 +89,11 @@ describe('postern gateway: provisioning end to end with postern-gateway', () => 
       .toBe(true);
     const connectedAfterMs = Date.now() - started;
 
-    const [list, listJson, info, duplicate] = await Promise.all([
+    const [list, listJson, info, infoText, duplicate] = await Promise.all([
       admin.ok(['gateway', 'list']),
       admin.ok(['--json', 'gateway', 'list', '--app', 'Gateways']),
       admin.ok(['--json', 'gateway', 'info', 'gw-e2e']),
+      admin.ok(['gateway', 'info', 'gw-e2e']),
       admin.run(['--json', 'gateway', 'create', '--app', 'Gateways', '--name', 'gw-e2e']),
     ]);
     expect(list.stdout).toMatch(/^NAME\s+GATEWAY UID\s+STATUS\s+VERSION\s+ADDRESS\s+CONNECTED SINCE\s+WORKER$/m);
@@ -116,6 +117,10 @@ describe('postern gateway: provisioning end to end with postern-gateway', () => 
       }),
     );
     expect(info.json()).toMatchObject({ gatewayUid: gw.gatewayUid, name: 'gw-e2e', data: { version: VERSION, gatewayUid: gw.gatewayUid, pid: gateway.pid } });
+    // For a person, the gateway's times read as times, not epoch milliseconds.
+    expect(infoText.stdout).toMatch(/^startedAt\s+(just now|\d+ \w+ ago) \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/m);
+    expect(infoText.stdout).toMatch(/^connectedSince\s+(just now|\d+ \w+ ago) \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/m);
+    expect(infoText.stdout).not.toMatch(/\b\d{13}\b/);
     expect(duplicate.code).toBe(1);
     expect(duplicate.error()).toMatchObject({ code: 'conflict', message: expect.stringMatching(/A gateway named "gw-e2e" already exists/) });
     console.log(`[cli gateway e2e] start → online ${connectedAfterMs} ms`);

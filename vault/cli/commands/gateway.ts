@@ -53,6 +53,9 @@ function flatten(value: unknown, prefix = '', into: [string, string][] = []): [s
     for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, into);
   } else if (Array.isArray(value)) {
     into.push([prefix || 'value', value.every((v) => v === null || typeof v !== 'object') ? value.join(', ') : JSON.stringify(value)]);
+  } else if (typeof value === 'number' && /(At|Since)$/.test(prefix)) {
+    // Epoch milliseconds (startedAt, connectedSince): when, for a person.
+    into.push([prefix, whenText(value)]);
   } else {
     into.push([prefix || 'value', value === null || value === undefined ? '' : String(value)]);
   }
