@@ -122,6 +122,56 @@ describe('postern on day two', () => {
     expect((await alice.ok(['--json', 'job', 'list'])).json()).toEqual({ jobs: [] });
   });
 
+  it('takes a title wherever it took a record UID: get, record edit, record link', async () => {
+    const host = (
+      await alice.ok([
+        '--json',
+        'record',
+        'add',
+        '--type',
+        'pamMachine',
+        '--title',
+        'app-host',
+        '--folder',
+        serversUid,
+        '--field',
+        'hostname=10.0.0.7',
+        '--field',
+        'port=22',
+      ])
+    ).json().uid as string;
+    const admin = (
+      await alice.ok(['--json', 'record', 'add', '--type', 'pamUser', '--title', 'app-host admin', '--folder', serversUid, '--field', 'login=root'])
+    ).json().uid as string;
+    await alice.ok(['record', 'edit', 'app-host', '--field', 'port=2222']);
+    expect((await alice.ok(['get', 'app-host', '--field', 'port'])).stdout).toBe('2222\n');
+    await alice.ok(['record', 'link', 'app-host', 'app-host admin']);
+    expect((await alice.ok(['--json', 'get', host])).json()).toMatchObject({ uid: host });
+    const links = JSON.stringify((await alice.ok(['--json', 'get', 'app-host'])).json());
+    expect(links).toContain(admin);
+    // A title that names no record, or several, is refused with what to do.
+    const missing = await alice.run(['--json', 'get', 'no such host']);
+    expect(missing.error()).toMatchObject({ code: 'not_found' });
+    expect(missing.error().message).toContain('no record titled "no such host"');
+    await alice.ok([
+      'record',
+      'add',
+      '--type',
+      'pamMachine',
+      '--title',
+      'app-host',
+      '--folder',
+      serversUid,
+      '--field',
+      'hostname=10.0.0.8',
+      '--field',
+      'port=22',
+    ]);
+    const several = await alice.run(['--json', 'get', 'app-host']);
+    expect(several.error()).toMatchObject({ code: 'bad_request' });
+    expect(several.error().message).toContain('several records are titled "app-host"');
+  });
+
   it('remembers the server after logout: the next login goes back to it without --server', async () => {
     const carol = new CliUser(router.url, 'carol@example.com');
     try {

@@ -7,7 +7,7 @@ import { basename, extname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { PosternError, UsageError } from '../../../core/errors.ts';
 import { MAX_FILE_BYTES } from '../../../core/protocol/vault-api.ts';
-import { applyFieldAssignments, recordFieldsForDisplay, RECORD_TYPES, type RecordData } from '../../../core/records/index.ts';
+import { applyFieldAssignments, RECORD_TYPES, RESOURCE_RECORD_TYPES, recordFieldsForDisplay, type RecordData } from '../../../core/records/index.ts';
 import type { VaultClient, VaultRecord } from '../../../core/vault-client/index.ts';
 import { writePrivateFile } from '../../../node/private-file.ts';
 import { contextOf, type CliContext } from '../context.ts';
@@ -15,7 +15,7 @@ import { printRecordField } from '../record-field.ts';
 import { collect, fileUid as fileUidArg, recordUid } from '../flags.ts';
 import { isoTime, type CliIo } from '../output.ts';
 import { readSecretLine } from '../password.ts';
-import { folderLabel, permissionText, resolveFolderUid } from '../resolve.ts';
+import { folderLabel, permissionText, resolveFolderUid, resolveRecordUid } from '../resolve.ts';
 import { withVault } from '../session.ts';
 
 /** Resource types that take a linked pamUser as their administrative credential. */
@@ -249,7 +249,7 @@ Examples:
     .description(
       'Change fields of a record you can edit. The change is made against the latest revision; a concurrent change is refused (conflict), never overwritten.',
     )
-    .argument('<uid>', 'record UID', recordUid)
+    .argument('<record>', 'record UID or title')
     .option('--title <title>', 'new title')
     .option('--field <name=value>', 'set a field (repeatable; `name=` removes it; see below)', collect)
     .option('--field-stdin <name>', 'read the new value of field NAME from the first line of stdin (a hidden prompt on a terminal)')
@@ -262,12 +262,13 @@ Examples:
   $ postern record edit 3Rt0dV1Jm2Kq8m0dYc1xWg --field port=2222 --field pamSettings.protocol=ssh
   $ postern record edit 3Rt0dV1Jm2Kq8m0dYc1xWg --title "db root (prod)" --field notes=`,
     )
-    .action(async (uid: string, options: EditOptions, command: Command) => {
+    .action(async (record: string, options: EditOptions, command: Command) => {
       const ctx = contextOf(command, io);
       const assignments = await fieldAssignments(io, options);
       if (options.title !== undefined) assignments.push(`title=${options.title}`);
       if (assignments.length === 0) throw new UsageError('Nothing to change: give --field name=value, --field-stdin NAME or --title.');
       await withVault(ctx, async (vault) => {
+        const uid = await resolveRecordUid(vault, record, { flag: 'RECORD' });
         const { revision } = await vault.updateRecord(uid, (current) => applyChanges(current, assignments));
         ctx.out.result({ uid, revision }, () => ctx.out.line(`Record ${uid} updated (revision ${revision}).`));
       });
@@ -280,7 +281,7 @@ Examples:
         'which the gateway runs after rotating the record. Scripts run as code on the gateway, so attaching one needs the ' +
         "manage_rotation_scripts policy (an administrator's); attaching it approves it.",
     )
-    .argument('<uid>', 'record UID', recordUid)
+    .argument('<record>', 'record UID or title')
     .argument('<file>', 'path of the file to attach')
     .option('--script', 'mark the file as a post-rotation script')
     .option('--name <name>', 'name to store (default: the file name)')
@@ -291,7 +292,7 @@ Examples:
   $ postern record attach 3Rt0dV1Jm2Kq8m0dYc1xWg ./ca.pem
   $ postern record attach 3Rt0dV1Jm2Kq8m0dYc1xWg ./restart-app.sh --script`,
     )
-    .action(async (uid: string, file: string, options: { script?: boolean; name?: string }, command: Command) => {
+    .action(async (record: string, file: string, options: { script?: boolean; name?: string }, command: Command) => {
       const ctx = contextOf(command, io);
       const path = resolve(file);
       const size = statSync(path).size;
@@ -301,6 +302,7 @@ Examples:
       const name = options.name ?? basename(path);
       const kind = options.script ? 'script' : 'attachment';
       await withVault(ctx, async (vault) => {
+        const uid = await resolveRecordUid(vault, record, { flag: 'RECORD' });
         const fileUid = await vault.uploadFile(uid, { name, mime: mimeFor(path), bytes, kind });
         ctx.out.result({ fileUid, recordUid: uid, name, kind, size: bytes.byteLength }, () => ctx.out.line(fileUid));
       });
@@ -366,13 +368,18 @@ Examples:
       'Link a pamUser record to a resource (machine, database, directory, remote browser) as its administrative credential. ' +
         'Users who can see the resource can then connect through it without being able to read the credential.',
     )
-    .argument('<resource-uid>', 'UID of the resource record', recordUid)
-    .argument('<user-uid>', 'UID of the pamUser record', recordUid)
+    .argument('<resource>', 'the resource record (UID or title)')
+    .argument('<user>', 'the pamUser record (UID or title)')
     .addOption(new Option('--kind <kind>', 'link kind').choices(['admin_credential', 'credential']).default('admin_credential'))
-    .addHelpText('after', '\nExample:\n  $ postern record link <pamMachine UID> <pamUser UID>')
-    .action(async (resourceUid: string, userUid: string, options: { kind: 'admin_credential' | 'credential' }, command: Command) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ postern record link "web-1" "web-1 admin"\n  $ postern record link <pamMachine UID> <pamUser UID> --kind credential',
+    )
+    .action(async (resource: string, user: string, options: { kind: 'admin_credential' | 'credential' }, command: Command) => {
       const ctx = contextOf(command, io);
       await withVault(ctx, async (vault) => {
+        const resourceUid = await resolveRecordUid(vault, resource, { flag: 'RESOURCE', types: [...RESOURCE_RECORD_TYPES] });
+        const userUid = await resolveRecordUid(vault, user, { flag: 'USER', types: ['pamUser'] });
         await vault.linkRecords(resourceUid, userUid, options.kind);
         ctx.out.result({ parentUid: resourceUid, childUid: userUid, kind: options.kind }, () =>
           ctx.out.line(`Linked ${userUid} to ${resourceUid} (${options.kind}).`),
@@ -443,18 +450,19 @@ Examples:
       'Show one record: its fields (secrets masked unless --unmask), files and links. ' +
         'With --field NAME, print only that raw value (unmasked) and a newline, for scripts.',
     )
-    .argument('<uid>', 'record UID', recordUid)
+    .argument('<record>', 'record UID or title')
     .option('--field <name>', 'print only this field: a field name, dotted path, title, notes, type or custom.<label>')
     .option('--unmask', 'show secret values in the table')
     .addHelpText(
       'after',
       `
 Examples:
+  $ postern get "db root"
   $ postern get 3Rt0dV1Jm2Kq8m0dYc1xWg
   $ PGPASSWORD="$(postern get 3Rt0dV1Jm2Kq8m0dYc1xWg --field password)" psql -h db1 -U root`,
     )
-    .action(async (uid: string, options: { field?: string; unmask?: boolean }, command: Command) => {
+    .action(async (record: string, options: { field?: string; unmask?: boolean }, command: Command) => {
       const ctx = contextOf(command, io);
-      await withVault(ctx, (vault) => showRecord(ctx, vault, uid, options));
+      await withVault(ctx, async (vault) => showRecord(ctx, vault, await resolveRecordUid(vault, record, { flag: 'RECORD' }), options));
     });
 }
