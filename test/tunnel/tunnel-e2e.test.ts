@@ -117,6 +117,7 @@ describe('tunnels through the gateway', () => {
     const ready = lines.findIndex((l) => l.startsWith('Tunnel to "echo box"'));
     expect(lines[ready]).toMatch(/is ready: connect to 127\.0\.0\.1:\d+$/);
     expect(lines[ready + 1]).toMatch(/^ {2}path .+, session \S+$/);
+    expect(lines[ready + 1]).not.toContain('--relay-only');
     expect(lines[ready + 2]).toBe(`  Ctrl-C (or \`postern tunnel stop ${echoUid}\`) closes it.`);
     expect(stdout).not.toContain('\\n');
   });
@@ -171,6 +172,7 @@ describe('tunnels through the gateway', () => {
     const before = lab.relay.server.metrics.bytesClientToPeer;
     const t = await lab.tunnel(echoUid, ['--relay-only']);
     expect(String(t.events.find((e) => e.event === 'ready')!['path'])).toMatch(/relay/);
+    expect(t.events.find((e) => e.event === 'ready')).toMatchObject({ relayOnly: true });
     // The Relay listens on this host's loopback: the relayed path takes 16 KiB packets too.
     await expect.poll(() => t.events.find((e) => e.event === 'path')?.['path']).toMatch(/^relay→\w+ \(16 KiB packets\)$/);
     const data = nodeRandomBytes(2 * 1024 * 1024);

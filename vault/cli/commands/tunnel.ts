@@ -106,9 +106,10 @@ async function start(ctx: CliContext, record: string, options: StartOptions): Pr
       if (json) ctx.out.raw(`${JSON.stringify({ at: new Date().toISOString(), ...value })}\n`);
       else for (const line of typeof human === 'string' ? [human] : human) ctx.out.line(line);
     };
-    event({ event: 'ready', listen: listener.address, target: show(target), resourceUid, sessionId: session.sessionId, path: session.path() }, [
+    const relayOnly = options.relayOnly === true;
+    event({ event: 'ready', listen: listener.address, target: show(target), resourceUid, sessionId: session.sessionId, path: session.path(), relayOnly }, [
       `Tunnel to "${title}" (${show(target)}) is ready: connect to ${listener.address}`,
-      `  path ${session.path()}, session ${session.sessionId}`,
+      `  path ${session.path()}${relayOnly ? ' (--relay-only: through the Relay, never direct)' : ''}, session ${session.sessionId}`,
       `  Ctrl-C (or \`postern tunnel stop ${resourceUid}\`) closes it.`,
     ]);
     const shownPath = session.path();
