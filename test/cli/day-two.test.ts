@@ -21,6 +21,30 @@ describe('postern on day two', () => {
   let alice: CliUser;
   let serversUid: string;
 
+  /** `postern record add` of a pamMachine in Servers, as alice; its UID. `extra`: more arguments (e.g. --field-stdin). */
+  const addMachine = async (title: string, hostname: string, extra: string[] = [], stdin?: string): Promise<string> =>
+    (
+      await alice.ok(
+        [
+          '--json',
+          'record',
+          'add',
+          '--type',
+          'pamMachine',
+          '--title',
+          title,
+          '--folder',
+          serversUid,
+          '--field',
+          `hostname=${hostname}`,
+          '--field',
+          'port=22',
+          ...extra,
+        ],
+        stdin === undefined ? {} : { stdin },
+      )
+    ).json().uid as string;
+
   beforeAll(async () => {
     router = await startTestRouter();
     alice = new CliUser(router.url, 'alice@example.com');
@@ -60,27 +84,13 @@ describe('postern on day two', () => {
 
   it('get masks every secret field, the traffic encryption seed included, unless --unmask', async () => {
     const seed = `seed-canary-${Date.now()}`;
-    const add = await alice.ok(
-      [
-        '--json',
-        'record',
-        'add',
-        '--type',
-        'pamMachine',
-        '--title',
-        'web-1',
-        '--folder',
-        serversUid,
-        '--field',
-        'hostname=10.0.0.5',
-        '--field',
-        'port=22',
-        '--field-stdin',
-        'trafficEncryptionSeed',
-      ],
-      { stdin: `${seed}\n` },
+    const uid = await addMachine(
+      'web-1',
+      '10.0.0.5',
+      ['--field-stdin', 'trafficEncryptionSeed'],
+      `${seed}
+`,
     );
-    const uid = add.json().uid as string;
     for (const args of [
       ['get', uid],
       ['--json', 'get', uid],
@@ -94,23 +104,7 @@ describe('postern on day two', () => {
   });
 
   it('rotate on a resource says it rotates an account, before asking for a configuration or opening a job', async () => {
-    const machine = (
-      await alice.ok([
-        '--json',
-        'record',
-        'add',
-        '--type',
-        'pamMachine',
-        '--title',
-        'db-host',
-        '--folder',
-        serversUid,
-        '--field',
-        'hostname=10.0.0.6',
-        '--field',
-        'port=22',
-      ])
-    ).json().uid as string;
+    const machine = await addMachine('db-host', '10.0.0.6');
     for (const target of [machine, 'db-host']) {
       const r = await alice.run(['--json', 'rotate', target]);
       expect(r.code).toBe(1);
@@ -123,23 +117,7 @@ describe('postern on day two', () => {
   });
 
   it('takes a title wherever it took a record UID: get, record edit, record link', async () => {
-    const host = (
-      await alice.ok([
-        '--json',
-        'record',
-        'add',
-        '--type',
-        'pamMachine',
-        '--title',
-        'app-host',
-        '--folder',
-        serversUid,
-        '--field',
-        'hostname=10.0.0.7',
-        '--field',
-        'port=22',
-      ])
-    ).json().uid as string;
+    const host = await addMachine('app-host', '10.0.0.7');
     const admin = (
       await alice.ok(['--json', 'record', 'add', '--type', 'pamUser', '--title', 'app-host admin', '--folder', serversUid, '--field', 'login=root'])
     ).json().uid as string;
@@ -153,20 +131,7 @@ describe('postern on day two', () => {
     const missing = await alice.run(['--json', 'get', 'no such host']);
     expect(missing.error()).toMatchObject({ code: 'not_found' });
     expect(missing.error().message).toContain('no record titled "no such host"');
-    await alice.ok([
-      'record',
-      'add',
-      '--type',
-      'pamMachine',
-      '--title',
-      'app-host',
-      '--folder',
-      serversUid,
-      '--field',
-      'hostname=10.0.0.8',
-      '--field',
-      'port=22',
-    ]);
+    await addMachine('app-host', '10.0.0.8');
     const several = await alice.run(['--json', 'get', 'app-host']);
     expect(several.error()).toMatchObject({ code: 'bad_request' });
     expect(several.error().message).toContain('several records are titled "app-host"');
